@@ -1,0 +1,136 @@
+/* mod_auth_entra: Microsoft Entra ID sign-in for Apache httpd 2.4.
+ *
+ * This file is the module's table of contents: the directive table and the
+ * hooks. The work is in src/: config (directives), authn (AuthType Entra),
+ * login (redirect and callback), endpoints (/.auth/...), provider
+ * (discovery and JWKS cache), jwt, session, state, crypto, claims, http. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "src/authn.h"
+#include "src/config.h"
+#include "src/endpoints.h"
+#include "src/http.h"
+#include "src/log.h"
+#include "src/provider.h"
+
+module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+#define SERVER_CMD(name, fn, how, help) \
+    AP_INIT_##how(name, fn, NULL, RSRC_CONF, help)
+
+static const command_rec entra_cmds[] = {
+    SERVER_CMD("EntraTenant", entra_set_tenant, TAKE1,
+               "Directory (tenant) ID, verified domain, or common/organizations/consumers"),
+    SERVER_CMD("EntraClientID", entra_set_client_id, TAKE1,
+               "the app registration's Application (client) ID"),
+    SERVER_CMD("EntraClientSecret", entra_set_client_secret, TAKE1,
+               "client secret, literal or file:/path"),
+    SERVER_CMD("EntraScope", entra_set_scope, RAW_ARGS,
+               "space-separated scopes (default: openid profile email)"),
+    SERVER_CMD("EntraRedirectURI", entra_set_redirect_uri, TAKE1,
+               "callback path or absolute URL registered in Entra"),
+    SERVER_CMD("EntraAuthority", entra_set_authority, TAKE1,
+               "authority host URL (default https://login.microsoftonline.com)"),
+    SERVER_CMD("EntraSessionKey", entra_set_session_key, ITERATE,
+               "cookie encryption secret(s), 32+ bytes, literal or file:/path; first seals"),
+    SERVER_CMD("EntraCookieSecure", entra_set_cookie_secure, FLAG,
+               "Secure flag on the module's cookies (default On)"),
+    SERVER_CMD("EntraClockSkew", entra_set_clock_skew, TAKE1,
+               "allowed clock skew for token times, seconds (default 300)"),
+    SERVER_CMD("EntraHTTPTimeout", entra_set_http_timeout, TAKE1,
+               "timeout for each call to Entra, seconds (default 10)"),
+    SERVER_CMD("EntraTokenEndpointAuth", entra_set_token_auth, TAKE1,
+               "client_secret_post (default) or client_secret_basic"),
+    SERVER_CMD("EntraSessionMaxAge", entra_set_session_max_age, TAKE1,
+               "session lifetime, seconds (default 28800)"),
+    AP_INIT_ITERATE("EntraRemoteUserClaim", entra_set_remote_user_claim, NULL,
+                    RSRC_CONF | OR_AUTHCFG,
+                    "claim(s) for REMOTE_USER, first present wins (default preferred_username)"),
+    { NULL }
+};
+
+/* Runs for `apachectl configtest` too: an incomplete configuration stops
+ * start-up with the directive named. */
+static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    int status = OK;
+    (void)pconf; (void)plog;
+
+    for (; s; s = s->next) {
+        entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
+        const char *why;
+        if (entra_server_enabled(sc) && (why = entra_server_check(ptemp, sc))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00101) "%s:%d: %s",
+                         s->defn_name ? s->defn_name : "(server config)",
+                         s->defn_line_number, why);
+            status = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return status;
+}
+
+static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp; (void)s;
+    entra_http_global_init();
+    return OK;
+}
+
+/* One discovery/JWKS cache per process and discovery URL, shared by the
+ * virtual hosts that sign in against the same tenant. */
+static void entra_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *providers = apr_hash_make(pchild);
+
+    for (; s; s = s->next) {
+        entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
+        const char *url;
+        if (!entra_server_enabled(sc))
+            continue;
+        url = entra_conf_discovery_url(pchild, sc);
+        sc->provider = apr_hash_get(providers, url, APR_HASH_KEY_STRING);
+        if (!sc->provider) {
+            sc->provider = entra_provider_create(pchild, url);
+            apr_hash_set(providers, url, APR_HASH_KEY_STRING, sc->provider);
+        }
+    }
+}
+
+static int entra_quick_handler(request_rec *r, int lookup)
+{
+    entra_server_conf *sc = ap_get_module_config(r->server->module_config, &auth_entra_module);
+
+    if (lookup || r->main || !entra_server_enabled(sc))
+        return DECLINED;
+    return entra_endpoint_dispatch(r, sc);
+}
+
+static void entra_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_check_config(entra_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(entra_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(entra_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(entra_strip_spoofed_headers, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_quick_handler(entra_quick_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(entra_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+}
+
+AP_DECLARE_MODULE(auth_entra) = {
+    STANDARD20_MODULE_STUFF,
+    entra_create_dir_conf,
+    entra_merge_dir_conf,
+    entra_create_server_conf,
+    entra_merge_server_conf,
+    entra_cmds,
+    entra_register_hooks
+};

@@ -1,0 +1,88 @@
+/* AuthType Entra: the signed-in fast path and the way into a sign-in. */
+#include "authn.h"
+#include "claims.h"
+#include "config.h"
+#include "log.h"
+#include "login.h"
+#include "session.h"
+
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include <string.h>
+
+APLOG_USE_MODULE(auth_entra);
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+static entra_server_conf *server_conf(request_rec *r)
+{
+    return ap_get_module_config(r->server->module_config, &auth_entra_module);
+}
+
+int entra_strip_spoofed_headers(request_rec *r)
+{
+    int removed;
+
+    if (r->main || r->prev || !entra_server_enabled(server_conf(r)))
+        return DECLINED;
+    removed = entra_claims_strip_spoofed(r->pool, r->headers_in);
+    if (removed)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00401)
+                      "removed %d client-sent X-Entra-* header name(s)", removed);
+    return DECLINED;
+}
+
+/* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
+ * Returns OK, or DECLINED when there is no usable session. */
+static int use_session(request_rec *r, const entra_server_conf *sc)
+{
+    const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
+    const char *cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE);
+    entra_session *session;
+    const char *user;
+
+    if (!cookie)
+        return DECLINED;
+    session = entra_session_open(r->pool, sc->session_keys, cookie,
+                                 apr_time_sec(r->request_time));
+    if (!session) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
+                      "session cookie does not open or has expired: not signed in");
+        return DECLINED;
+    }
+    user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
+    if (!user) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00403)
+                      "the session has none of the EntraRemoteUserClaim claims for %s",
+                      r->uri);
+        return HTTP_UNAUTHORIZED;
+    }
+    r->user = (char *)user;
+    r->ap_auth_type = ENTRA_AUTH_TYPE;
+    entra_claims_publish(r->pool, session->claims, r->headers_in, r->subprocess_env);
+    return OK;
+}
+
+int entra_check_user_id(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    entra_server_conf *sc = server_conf(r);
+    int status;
+
+    if (!type || strcasecmp(type, ENTRA_AUTH_TYPE) != 0)
+        return DECLINED;
+    if (!entra_server_enabled(sc)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00404)
+                      "AuthType Entra for %s but this virtual host has no EntraTenant/"
+                      "EntraClientID configuration", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((status = use_session(r, sc)) != DECLINED)
+        return status;
+    if (r->method_number == M_GET && !r->main)
+        return entra_login_redirect(r, sc);
+    return HTTP_UNAUTHORIZED;
+}

@@ -1,0 +1,131 @@
+/* REMOTE_USER, claim headers and environment, spoof stripping (see claims.h). */
+#include "claims.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define CLAIM_NAME_MAX 64
+
+static int claim_name_ok(const char *name)
+{
+    apr_size_t len = strlen(name);
+    const char *c;
+
+    if (len == 0 || len > CLAIM_NAME_MAX)
+        return 0;
+    for (c = name; *c; c++) {
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
+              || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Header values must not carry CR, LF or other controls. */
+static char *header_safe(apr_pool_t *p, const char *s)
+{
+    char *out = apr_pstrdup(p, s), *c;
+
+    for (c = out; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    }
+    return out;
+}
+
+static char *json_text(apr_pool_t *p, json_t *v)
+{
+    char *dumped, *copy;
+
+    if (json_is_string(v))
+        return apr_pstrdup(p, json_string_value(v));
+    if (json_is_true(v))
+        return "true";
+    if (json_is_false(v))
+        return "false";
+    if (json_is_integer(v))
+        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!dumped)
+        return NULL;
+    copy = apr_pstrdup(p, dumped);
+    free(dumped);
+    return copy;
+}
+
+static char *claim_value(apr_pool_t *p, json_t *v)
+{
+    char *joined = NULL;
+    size_t i;
+
+    if (!json_is_array(v))
+        return json_text(p, v);
+    for (i = 0; i < json_array_size(v); i++) {
+        char *one = json_text(p, json_array_get(v, i));
+        if (one)
+            joined = joined ? apr_pstrcat(p, joined, ",", one, NULL) : one;
+    }
+    return joined ? joined : "";
+}
+
+apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 24, sizeof(entra_pair));
+    const char *name;
+    json_t *v;
+
+    json_object_foreach(claims, name, v) {
+        char *value;
+        if (!claim_name_ok(name) || json_is_null(v) || !(value = claim_value(p, v)))
+            continue;
+        entra_pairs_add(pairs, apr_pstrdup(p, name), header_safe(p, value));
+    }
+    return pairs;
+}
+
+int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
+{
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_array_header_t *doomed = NULL;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && entra_header_has_prefix(e[i].key, ENTRA_SPOOF_PREFIX)) {
+            if (!doomed)
+                doomed = apr_array_make(p, 4, sizeof(const char *));
+            APR_ARRAY_PUSH(doomed, const char *) = e[i].key;
+        }
+    }
+    for (i = 0; doomed && i < doomed->nelts; i++)
+        apr_table_unset(headers, APR_ARRAY_IDX(doomed, i, const char *));
+    return doomed ? doomed->nelts : 0;
+}
+
+void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
+                          apr_table_t *headers, apr_table_t *env)
+{
+    int i;
+
+    for (i = 0; i < claims->nelts; i++) {
+        const entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
+        if (c->name[0] == ':')      /* the session's own fields */
+            continue;
+        apr_table_setn(headers, apr_pstrcat(p, ENTRA_HEADER_PREFIX, c->name, NULL), c->value);
+        apr_table_setn(env, apr_pstrcat(p, ENTRA_ENV_PREFIX, c->name, NULL), c->value);
+    }
+}
+
+const char *entra_claims_pick(const apr_array_header_t *claims,
+                              const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        const char *v = entra_pairs_get(claims, APR_ARRAY_IDX(names, i, const char *));
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}

@@ -1,0 +1,31 @@
+/* What the backend sees: REMOTE_USER, X-Entra-Claim-<name> request headers
+ * and ENTRA_CLAIM_<name> environment variables; and the removal of any
+ * client-sent header that could pose as one of them. */
+#ifndef ENTRA_CLAIMS_H
+#define ENTRA_CLAIMS_H
+
+#include <apr_tables.h>
+#include <jansson.h>
+
+#define ENTRA_HEADER_PREFIX "X-Entra-Claim-"
+#define ENTRA_ENV_PREFIX "ENTRA_CLAIM_"
+/* Every header the module may set starts with this (lowercase, '-'). */
+#define ENTRA_SPOOF_PREFIX "x-entra-"
+
+/* Token claims as header-ready pairs: arrays joined with ',', objects as
+ * compact JSON, control characters replaced by spaces, odd names dropped. */
+apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims);
+
+/* Removes every header whose name, lowercased with '_' read as '-', starts
+ * with "x-entra-". Returns how many names were removed. */
+int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers);
+
+/* Sets the claim headers and environment variables for `claims`. */
+void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
+                          apr_table_t *headers, apr_table_t *env);
+
+/* The value of the first of `names` (const char *) present and non-empty. */
+const char *entra_claims_pick(const apr_array_header_t *claims,
+                              const apr_array_header_t *names);
+
+#endif

@@ -1,0 +1,362 @@
+/* Configuration: create, merge, directive handlers, completeness check. */
+#include "config.h"
+
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_lib.h>
+#include <string.h>
+
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+/* A secret file bigger than this is not a secret. */
+#define SECRET_FILE_MAX 8192
+
+void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    entra_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+
+    c->cookie_secure = -1;
+    c->clock_skew = -1;
+    c->http_timeout = -1;
+    c->token_auth = ENTRA_AUTH_UNSET;
+    c->session_max_age = -1;
+    return c;
+}
+
+#define MERGE_PTR(f) m->f = add->f ? add->f : base->f
+#define MERGE_INT(f) m->f = add->f != -1 ? add->f : base->f
+
+void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
+{
+    entra_server_conf *base = base_conf, *add = add_conf;
+    entra_server_conf *m = apr_pcalloc(p, sizeof(*m));
+
+    MERGE_PTR(tenant);
+    MERGE_PTR(client_id);
+    MERGE_PTR(client_secret);
+    MERGE_PTR(scope);
+    MERGE_PTR(redirect_uri);
+    MERGE_PTR(authority);
+    MERGE_PTR(session_keys);
+    MERGE_INT(cookie_secure);
+    MERGE_INT(clock_skew);
+    MERGE_INT(http_timeout);
+    MERGE_INT(token_auth);
+    MERGE_INT(session_max_age);
+    return m;
+}
+
+void *entra_create_dir_conf(apr_pool_t *p, char *path)
+{
+    (void)path;
+    return apr_pcalloc(p, sizeof(entra_dir_conf));
+}
+
+void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
+{
+    entra_dir_conf *base = base_conf, *add = add_conf;
+    entra_dir_conf *m = apr_pcalloc(p, sizeof(*m));
+
+    MERGE_PTR(remote_user_claims);
+    return m;
+}
+
+int entra_server_enabled(const entra_server_conf *c)
+{
+    return c->tenant || c->client_id || c->client_secret || c->session_keys;
+}
+
+const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
+{
+    (void)p;
+    if (!c->tenant)
+        return "EntraTenant is required: the Directory (tenant) ID, a verified domain, "
+               "or common/organizations/consumers";
+    if (!c->client_id)
+        return "EntraClientID is required: the app registration's Application (client) ID";
+    if (!c->client_secret)
+        return "EntraClientSecret is required: a client secret of the app registration";
+    if (!c->session_keys)
+        return "EntraSessionKey is required: a random secret of at least 32 bytes "
+               "that keys cookie encryption";
+    return NULL;
+}
+
+const char *entra_conf_scope(const entra_server_conf *c)
+{
+    return c->scope ? c->scope : ENTRA_DEFAULT_SCOPE;
+}
+
+const char *entra_conf_redirect_uri(const entra_server_conf *c)
+{
+    return c->redirect_uri ? c->redirect_uri : ENTRA_DEFAULT_REDIRECT;
+}
+
+const char *entra_conf_authority(const entra_server_conf *c)
+{
+    return c->authority ? c->authority : ENTRA_DEFAULT_AUTHORITY;
+}
+
+int entra_conf_cookie_secure(const entra_server_conf *c)
+{
+    return c->cookie_secure != -1 ? c->cookie_secure : 1;
+}
+
+int entra_conf_clock_skew(const entra_server_conf *c)
+{
+    return c->clock_skew != -1 ? c->clock_skew : ENTRA_DEFAULT_CLOCK_SKEW;
+}
+
+int entra_conf_http_timeout(const entra_server_conf *c)
+{
+    return c->http_timeout != -1 ? c->http_timeout : ENTRA_DEFAULT_HTTP_TIMEOUT;
+}
+
+entra_token_auth entra_conf_token_auth(const entra_server_conf *c)
+{
+    return c->token_auth != ENTRA_AUTH_UNSET ? c->token_auth : ENTRA_AUTH_SECRET_POST;
+}
+
+int entra_conf_session_max_age(const entra_server_conf *c)
+{
+    return c->session_max_age != -1 ? c->session_max_age : ENTRA_DEFAULT_SESSION_MAX_AGE;
+}
+
+const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d)
+{
+    static const char *const fallback[] = { ENTRA_DEFAULT_REMOTE_USER_CLAIM };
+    static const apr_array_header_t fallback_arr = {
+        NULL, sizeof(const char *), 1, 1, (char *)fallback
+    };
+
+    return d && d->remote_user_claims ? d->remote_user_claims : &fallback_arr;
+}
+
+const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
+{
+    return apr_pstrcat(p, entra_conf_authority(c), "/", c->tenant,
+                       "/v2.0/.well-known/openid-configuration", NULL);
+}
+
+static entra_server_conf *server_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &auth_entra_module);
+}
+
+static const char *directive_error(cmd_parms *cmd, const char *why)
+{
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", why, NULL);
+}
+
+const char *entra_read_secret(apr_pool_t *p, const char *spec, const char **why)
+{
+    const char *path;
+    apr_file_t *f;
+    char buf[SECRET_FILE_MAX + 1];
+    apr_size_t len = SECRET_FILE_MAX + 1;
+    apr_status_t rv;
+
+    if (strncmp(spec, "file:", 5) != 0) {
+        *why = *spec ? NULL : "is empty";
+        return *spec ? spec : NULL;
+    }
+    path = spec + 5;
+    if (*path != '/') {
+        *why = apr_pstrcat(p, "file: needs an absolute path, not '", path, "'", NULL);
+        return NULL;
+    }
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
+        char err[120];
+        *why = apr_pstrcat(p, "cannot read ", path, ": ", apr_strerror(rv, err, sizeof(err)),
+                           NULL);
+        return NULL;
+    }
+    rv = apr_file_read_full(f, buf, len, &len);
+    apr_file_close(f);
+    if (len > SECRET_FILE_MAX) {
+        *why = apr_pstrcat(p, path, " is too large for a secret", NULL);
+        return NULL;
+    }
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    if (len == 0) {
+        *why = apr_pstrcat(p, path, " is empty", NULL);
+        return NULL;
+    }
+    *why = NULL;
+    return apr_pstrmemdup(p, buf, len);
+}
+
+static int all_chars(const char *s, const char *extra)
+{
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr(extra, *s))
+            return 0;
+    }
+    return 1;
+}
+
+const char *entra_set_tenant(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!*arg || !all_chars(arg, ".-"))
+        return directive_error(cmd, "must be a tenant GUID, a verified domain, "
+                                    "or common/organizations/consumers");
+    server_conf(cmd)->tenant = arg;
+    return NULL;
+}
+
+const char *entra_set_client_id(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!*arg || !all_chars(arg, "-"))
+        return directive_error(cmd, "must be the Application (client) ID, a GUID");
+    server_conf(cmd)->client_id = arg;
+    return NULL;
+}
+
+const char *entra_set_client_secret(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *why, *secret = entra_read_secret(cmd->pool, arg, &why);
+    (void)dc;
+
+    if (!secret)
+        return directive_error(cmd, why);
+    server_conf(cmd)->client_secret = secret;
+    return NULL;
+}
+
+const char *entra_set_scope(cmd_parms *cmd, void *dc, const char *arg)
+{
+    char *scope = NULL, *word, *last;
+    int has_openid = 0;
+    (void)dc;
+
+    for (word = apr_strtok(apr_pstrdup(cmd->pool, arg), " \t", &last); word;
+         word = apr_strtok(NULL, " \t", &last)) {
+        if (!all_chars(word, "-._:/~"))
+            return directive_error(cmd, apr_pstrcat(cmd->pool, "'", word,
+                                                    "' is not a valid scope", NULL));
+        has_openid |= strcmp(word, "openid") == 0;
+        scope = scope ? apr_pstrcat(cmd->pool, scope, " ", word, NULL) : word;
+    }
+    if (!scope)
+        return directive_error(cmd, "needs at least one scope");
+    /* Without openid there is no ID token and so no sign-in. */
+    server_conf(cmd)->scope = has_openid ? scope : apr_pstrcat(cmd->pool, "openid ", scope, NULL);
+    return NULL;
+}
+
+static int is_http_url(const char *s)
+{
+    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+const char *entra_set_redirect_uri(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = arg;
+    (void)dc;
+
+    if (is_http_url(arg))
+        path = strchr(strstr(arg, "://") + 3, '/');
+    if (!path || *path != '/' || strchr(arg, '?') || strchr(arg, '#'))
+        return directive_error(cmd, "must be a path such as /.auth/login/aad/callback or "
+                                    "an absolute http(s) URL with a path, without query");
+    server_conf(cmd)->redirect_uri = arg;
+    return NULL;
+}
+
+const char *entra_set_authority(cmd_parms *cmd, void *dc, const char *arg)
+{
+    char *authority = apr_pstrdup(cmd->pool, arg);
+    apr_size_t len = strlen(authority);
+    (void)dc;
+
+    if (!is_http_url(authority) || strchr(authority, '?') || strchr(authority, '#'))
+        return directive_error(cmd, "must be an https URL such as "
+                                    "https://login.microsoftonline.com");
+    while (len > 0 && authority[len - 1] == '/')
+        authority[--len] = '\0';
+    server_conf(cmd)->authority = authority;
+    return NULL;
+}
+
+const char *entra_set_session_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_server_conf *c = server_conf(cmd);
+    const char *why, *secret = entra_read_secret(cmd->pool, arg, &why);
+    (void)dc;
+
+    if (!secret)
+        return directive_error(cmd, why);
+    if (!c->session_keys)
+        c->session_keys = entra_keyring_make(cmd->pool);
+    if ((why = entra_keyring_add(c->session_keys, secret, strlen(secret))))
+        return directive_error(cmd, why);
+    return NULL;
+}
+
+const char *entra_set_cookie_secure(cmd_parms *cmd, void *dc, int on)
+{
+    (void)dc;
+    server_conf(cmd)->cookie_secure = on;
+    return NULL;
+}
+
+/* Whole seconds within [min, max]. */
+static const char *set_seconds(cmd_parms *cmd, const char *arg, int min, int max, int *out)
+{
+    apr_int64_t v = entra_parse_int(arg);
+
+    if (v < min || v > max)
+        return directive_error(cmd, apr_psprintf(cmd->pool,
+                               "must be a number of seconds from %d to %d", min, max));
+    *out = (int)v;
+    return NULL;
+}
+
+const char *entra_set_clock_skew(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_seconds(cmd, arg, 0, 3600, &server_conf(cmd)->clock_skew);
+}
+
+const char *entra_set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_seconds(cmd, arg, 1, 300, &server_conf(cmd)->http_timeout);
+}
+
+const char *entra_set_session_max_age(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_seconds(cmd, arg, 60, 30 * 24 * 3600, &server_conf(cmd)->session_max_age);
+}
+
+const char *entra_set_token_auth(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_server_conf *c = server_conf(cmd);
+    (void)dc;
+
+    if (strcmp(arg, "client_secret_post") == 0)
+        c->token_auth = ENTRA_AUTH_SECRET_POST;
+    else if (strcmp(arg, "client_secret_basic") == 0)
+        c->token_auth = ENTRA_AUTH_SECRET_BASIC;
+    else
+        return directive_error(cmd, "must be client_secret_post or client_secret_basic");
+    return NULL;
+}
+
+const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_dir_conf *d = dc;
+
+    if (!*arg || !all_chars(arg, "_-"))
+        return directive_error(cmd, apr_pstrcat(cmd->pool, "'", arg,
+                                                "' is not a claim name", NULL));
+    if (!d->remote_user_claims)
+        d->remote_user_claims = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(d->remote_user_claims, const char *) = arg;
+    return NULL;
+}

@@ -1,0 +1,139 @@
+/* Authenticated encryption for the module's cookies (see crypto.h). */
+#include "crypto.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <string.h>
+
+#define SEAL_VERSION 1
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define HEADER_LEN (2 + NONCE_LEN)
+/* Nothing the module seals comes near this; bigger input is refused unread. */
+#define SEALED_MAX (256 * 1024)
+
+entra_keyring *entra_keyring_make(apr_pool_t *p)
+{
+    return apr_array_make(p, 2, sizeof(entra_key));
+}
+
+const char *entra_keyring_add(entra_keyring *ring, const char *secret, apr_size_t len)
+{
+    static const char salt[] = "mod_auth_entra";
+    static const char info[] = "cookie-aead-v1";
+    unsigned char out[33];
+    size_t out_len = sizeof(out);
+    EVP_PKEY_CTX *ctx;
+    entra_key *key;
+    int ok;
+
+    if (len < ENTRA_KEY_MIN_SECRET)
+        return apr_psprintf(ring->pool, "must be at least %d bytes long (has %" APR_SIZE_T_FMT ")",
+                            ENTRA_KEY_MIN_SECRET, len);
+    ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    ok = ctx && EVP_PKEY_derive_init(ctx) > 0
+         && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0
+         && EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)salt, sizeof(salt) - 1) > 0
+         && EVP_PKEY_CTX_set1_hkdf_key(ctx, (const unsigned char *)secret, (int)len) > 0
+         && EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info, sizeof(info) - 1) > 0
+         && EVP_PKEY_derive(ctx, out, &out_len) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok)
+        return "key derivation failed (OpenSSL HKDF)";
+    key = apr_array_push(ring);
+    memcpy(key->key, out, 32);
+    key->hint = out[32];
+    OPENSSL_cleanse(out, sizeof(out));
+    return NULL;
+}
+
+static void seal_aad(unsigned char *aad_hdr, const unsigned char *hdr)
+{
+    aad_hdr[0] = hdr[0];
+    aad_hdr[1] = hdr[1];
+}
+
+char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
+                 const unsigned char *plain, apr_size_t len)
+{
+    const entra_key *key = (const entra_key *)ring->elts;
+    unsigned char *buf = apr_palloc(p, HEADER_LEN + len + TAG_LEN);
+    unsigned char aad_hdr[2];
+    EVP_CIPHER_CTX *ctx;
+    int out_len = 0, fin_len = 0, ok;
+
+    if (ring->nelts < 1)
+        return NULL;
+    buf[0] = SEAL_VERSION;
+    buf[1] = key->hint;
+    if (RAND_bytes(buf + 2, NONCE_LEN) != 1)
+        return NULL;
+    seal_aad(aad_hdr, buf);
+    ctx = EVP_CIPHER_CTX_new();
+    ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, buf + 2) == 1
+         && EVP_EncryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
+                              (int)strlen(purpose)) == 1
+         && EVP_EncryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1
+         && EVP_EncryptUpdate(ctx, buf + HEADER_LEN, &out_len, plain, (int)len) == 1
+         && EVP_EncryptFinal_ex(ctx, buf + HEADER_LEN + out_len, &fin_len) == 1
+         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, buf + HEADER_LEN + len) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? entra_b64url_encode(p, buf, HEADER_LEN + len + TAG_LEN) : NULL;
+}
+
+static int open_with(const entra_key *key, const char *purpose, const unsigned char *buf,
+                     apr_size_t buf_len, unsigned char *plain)
+{
+    apr_size_t ct_len = buf_len - HEADER_LEN - TAG_LEN;
+    unsigned char aad_hdr[2];
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int out_len = 0, ok;
+
+    seal_aad(aad_hdr, buf);
+    ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, buf + 2) == 1
+         && EVP_DecryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
+                              (int)strlen(purpose)) == 1
+         && EVP_DecryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1
+         && EVP_DecryptUpdate(ctx, plain, &out_len, buf + HEADER_LEN, (int)ct_len) == 1
+         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+                                (void *)(buf + HEADER_LEN + ct_len)) == 1
+         && EVP_DecryptFinal_ex(ctx, plain + out_len, &out_len) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+unsigned char *entra_open(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
+                          const char *sealed, apr_size_t *len)
+{
+    apr_size_t sealed_len, buf_len;
+    unsigned char *buf, *plain;
+    int i;
+
+    if (!sealed || (sealed_len = strlen(sealed)) > SEALED_MAX)
+        return NULL;
+    buf = entra_b64url_decode(p, sealed, sealed_len, &buf_len);
+    if (!buf || buf_len < HEADER_LEN + TAG_LEN || buf[0] != SEAL_VERSION)
+        return NULL;
+    plain = apr_palloc(p, buf_len - HEADER_LEN - TAG_LEN + 1);
+    for (i = 0; i < ring->nelts; i++) {
+        const entra_key *key = &APR_ARRAY_IDX(ring, i, entra_key);
+        if (key->hint == buf[1] && open_with(key, purpose, buf, buf_len, plain)) {
+            *len = buf_len - HEADER_LEN - TAG_LEN;
+            plain[*len] = '\0';
+            return plain;
+        }
+    }
+    return NULL;
+}
+
+char *entra_sha256_b64url(apr_pool_t *p, const char *text)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    return entra_b64url_encode(p, digest, sizeof(digest));
+}

@@ -1,0 +1,210 @@
+/* Token verification (see jwt.h). */
+#include "jwt.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define TENANT_PLACEHOLDER "{tenantid}"
+/* A JWS bigger than this is not an Entra ID token; refuse before parsing. */
+#define TOKEN_MAX (64 * 1024)
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+json_t *entra_json_pool_own(apr_pool_t *p, json_t *json)
+{
+    if (json)
+        apr_pool_cleanup_register(p, json, json_cleanup, apr_pool_cleanup_null);
+    return json;
+}
+
+static apr_status_t jws_cleanup(void *data)
+{
+    cjose_jws_release(data);
+    return APR_SUCCESS;
+}
+
+const char *entra_expected_issuer(apr_pool_t *p, const char *issuer, const char *tid)
+{
+    const char *at = strstr(issuer, TENANT_PLACEHOLDER);
+
+    if (!at)
+        return issuer;
+    if (!entra_is_guid(tid))
+        return NULL;
+    return apr_pstrcat(p, apr_pstrmemdup(p, issuer, (apr_size_t)(at - issuer)), tid,
+                       at + strlen(TENANT_PLACEHOLDER), NULL);
+}
+
+/* Only RS256: Entra signs nothing else, and an allow-list keeps out "none"
+ * and HMAC keyed with a public key. */
+static int alg_allowed(const char *alg)
+{
+    return alg && strcmp(alg, CJOSE_HDR_ALG_RS256) == 0;
+}
+
+static const char *check_header(cjose_jws_t *jws, const char **kid)
+{
+    cjose_header_t *hdr = cjose_jws_get_protected(jws);
+    cjose_err err;
+    const char *alg = cjose_header_get(hdr, CJOSE_HDR_ALG, &err);
+
+    if (!alg_allowed(alg))
+        return "algorithm not allowed (only RS256 is accepted)";
+    if (cjose_header_get(hdr, "crit", &err))
+        return "token has critical header parameters this module does not understand";
+    *kid = cjose_header_get(hdr, CJOSE_HDR_KID, &err);
+    return NULL;
+}
+
+static const char *check_signature(cjose_jws_t *jws, const char *kid,
+                                   entra_key_lookup_fn lookup, void *ctx,
+                                   const char **key_issuer)
+{
+    cjose_jwk_t *jwk = lookup(ctx, kid, key_issuer);
+    cjose_err err;
+    int ok;
+
+    if (!jwk)
+        return "no key in the JWKS matches the token's kid";
+    ok = cjose_jws_verify(jws, jwk, &err);
+    cjose_jwk_release(jwk);
+    return ok ? NULL : "signature does not verify";
+}
+
+static int json_time(json_t *claims, const char *name, apr_int64_t *out)
+{
+    json_t *v = json_object_get(claims, name);
+
+    if (!json_is_number(v))
+        return 0;
+    *out = (apr_int64_t)json_number_value(v);
+    return 1;
+}
+
+static const char *check_audience(json_t *claims, const char *client_id)
+{
+    json_t *aud = json_object_get(claims, "aud");
+    size_t i;
+
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), client_id) == 0
+                   ? NULL : "audience (aud) is not this application's client id";
+    if (!json_is_array(aud) || json_array_size(aud) == 0)
+        return "token has no audience (aud)";
+    for (i = 0; i < json_array_size(aud); i++) {
+        const char *one = json_string_value(json_array_get(aud, i));
+        if (one && strcmp(one, client_id) == 0) {
+            /* Several audiences: the token must have been issued to us (azp). */
+            const char *azp = json_string_value(json_object_get(claims, "azp"));
+            if (json_array_size(aud) > 1 && (!azp || strcmp(azp, client_id) != 0))
+                return "token has several audiences and azp is not this application";
+            return NULL;
+        }
+    }
+    return "audience (aud) is not this application's client id";
+}
+
+static const char *check_times(json_t *claims, const entra_jwt_expect *want)
+{
+    apr_int64_t exp, nbf, iat;
+
+    if (!json_time(claims, "exp", &exp))
+        return "token has no expiry (exp)";
+    if (want->now > exp + want->skew)
+        return "token has expired (exp)";
+    if (json_time(claims, "nbf", &nbf) && nbf > want->now + want->skew)
+        return "token is not yet valid (nbf)";
+    if (!json_time(claims, "iat", &iat))
+        return "token has no issue time (iat)";
+    if (iat > want->now + want->skew)
+        return "token was issued in the future (iat)";
+    return NULL;
+}
+
+static const char *check_issuer(apr_pool_t *p, json_t *claims, const char *want_issuer,
+                                const char *key_issuer)
+{
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *tid = json_string_value(json_object_get(claims, "tid"));
+    const char *expected = entra_expected_issuer(p, want_issuer, tid);
+
+    if (!expected)
+        return "tenant id (tid) is missing or not a GUID";
+    if (!iss || strcmp(iss, expected) != 0)
+        return "issuer (iss) does not match the expected issuer";
+    if (key_issuer) {
+        const char *key_expected = entra_expected_issuer(p, key_issuer, tid);
+        if (!key_expected || strcmp(iss, key_expected) != 0)
+            return "issuer (iss) does not match the signing key's issuer";
+    }
+    return NULL;
+}
+
+static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_expect *want,
+                                const char *key_issuer)
+{
+    const char *why, *nonce;
+
+    if ((why = check_issuer(p, claims, want->issuer, key_issuer))
+        || (why = check_audience(claims, want->client_id))
+        || (why = check_times(claims, want)))
+        return why;
+    if (want->nonce) {
+        nonce = json_string_value(json_object_get(claims, "nonce"));
+        if (!nonce || !entra_str_equal_ct(nonce, want->nonce))
+            return "nonce does not match the login attempt";
+    }
+    return NULL;
+}
+
+static json_t *load_claims(apr_pool_t *p, cjose_jws_t *jws)
+{
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    cjose_err err;
+    json_t *claims;
+
+    if (!cjose_jws_get_plaintext(jws, &plain, &plain_len, &err))
+        return NULL;
+    claims = json_loadb((const char *)plain, plain_len, JSON_REJECT_DUPLICATES, NULL);
+    if (claims && !json_is_object(claims)) {
+        json_decref(claims);
+        return NULL;
+    }
+    return entra_json_pool_own(p, claims);
+}
+
+json_t *entra_jwt_verify(apr_pool_t *p, const char *token, const entra_jwt_expect *want,
+                         entra_key_lookup_fn lookup, void *lookup_ctx, const char **why)
+{
+    const char *kid = NULL, *key_issuer = NULL;
+    cjose_jws_t *jws;
+    cjose_err err;
+    json_t *claims;
+    apr_size_t len = token ? strlen(token) : 0;
+
+    if (len == 0 || len > TOKEN_MAX) {
+        *why = "token is missing or too large";
+        return NULL;
+    }
+    if (!(jws = cjose_jws_import(token, len, &err))) {
+        *why = "token is not a well-formed JWS";
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, jws, jws_cleanup, apr_pool_cleanup_null);
+    if ((*why = check_header(jws, &kid))
+        || (*why = check_signature(jws, kid, lookup, lookup_ctx, &key_issuer)))
+        return NULL;
+    if (!(claims = load_claims(p, jws))) {
+        *why = "token payload is not a JSON object";
+        return NULL;
+    }
+    if ((*why = check_claims(p, claims, want, key_issuer)))
+        return NULL;
+    return claims;
+}

@@ -1,0 +1,339 @@
+/* Login redirect and callback (see login.h). */
+#include "login.h"
+#include "claims.h"
+#include "http.h"
+#include "jwt.h"
+#include "log.h"
+#include "respond.h"
+#include "session.h"
+#include "state.h"
+#include "util.h"
+
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <apr_strings.h>
+#include <string.h>
+
+APLOG_USE_MODULE(auth_entra);
+
+/* A response_mode=form_post body is a code, a state and a session_state. */
+#define FORM_BODY_MAX (64 * 1024)
+
+static int idp_unavailable(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00201) "%s", why);
+    return entra_page(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable",
+                      "The identity provider could not be reached or gave an unusable "
+                      "answer. Please try again in a moment.");
+}
+
+static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
+                                 const entra_metadata *meta, const entra_state *st)
+{
+    apr_pool_t *p = r->pool;
+    const char *sep = strchr(meta->authorization_endpoint, '?') ? "&" : "?";
+
+    return apr_pstrcat(p, meta->authorization_endpoint, sep,
+                       "response_type=code",
+                       "&client_id=", entra_url_encode(p, sc->client_id),
+                       "&redirect_uri=", entra_url_encode(p, st->redirect_uri),
+                       "&scope=", entra_url_encode(p, entra_conf_scope(sc)),
+                       "&state=", st->state,
+                       "&nonce=", st->nonce,
+                       "&code_challenge=", entra_sha256_b64url(p, st->code_verifier),
+                       "&code_challenge_method=S256",
+                       "&response_mode=query", NULL);
+}
+
+int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
+{
+    apr_int64_t now = apr_time_sec(r->request_time);
+    const char *return_to = entra_safe_return_path(r->pool, r->unparsed_uri, NULL);
+    entra_metadata meta;
+    entra_state *st;
+    const char *why, *sealed;
+
+    if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
+                                       &meta))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00202) "cannot start sign-in: %s",
+                      why);
+        ap_custom_response(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable: the identity "
+                           "provider could not be reached. Please try again in a moment.");
+        return HTTP_BAD_GATEWAY;
+    }
+    st = entra_state_new(r->pool, return_to ? return_to : "/", entra_redirect_uri_abs(r, sc),
+                         now);
+    if (!st || !(sealed = entra_state_seal(r->pool, sc->session_keys, st))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
+                      "cannot create a login state (random source or cipher failed)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    entra_cookie_set(r, sc, apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, st->state, NULL),
+                     sealed, entra_redirect_uri_path(sc), ENTRA_STATE_TTL);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
+                  "not signed in: redirecting to Entra, will return to %s",
+                  entra_log_safe(r->pool, st->return_to));
+    return entra_redirect(r, authorize_url(r, sc, &meta, st));
+}
+
+/* The request body, at most `max` bytes; NULL when longer or unreadable. */
+static char *read_body(request_rec *r, apr_size_t max)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    char *buf = apr_palloc(r->pool, max + 1);
+    apr_size_t total = 0;
+    int done = 0;
+
+    while (!done) {
+        apr_bucket *b;
+        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                           HUGE_STRING_LEN) != APR_SUCCESS)
+            return NULL;
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+            if (APR_BUCKET_IS_EOS(b)) {
+                done = 1;
+                break;
+            }
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS
+                || total + n > max)
+                return NULL;
+            memcpy(buf + total, data, n);
+            total += n;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    buf[total] = '\0';
+    return buf;
+}
+
+/* The callback's parameters: the query for GET, the form body for POST. */
+static apr_table_t *callback_params(request_rec *r)
+{
+    const char *type = apr_table_get(r->headers_in, "Content-Type");
+    char *body;
+
+    if (r->method_number == M_GET)
+        return entra_form_parse(r->pool, r->args);
+    if (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0)
+        return NULL;
+    body = read_body(r, FORM_BODY_MAX);
+    return body ? entra_form_parse(r->pool, body) : NULL;
+}
+
+/* The text after `label` in Entra's error_description, up to the line end. */
+static const char *description_field(apr_pool_t *p, const char *desc, const char *label)
+{
+    const char *at = desc ? strstr(desc, label) : NULL;
+
+    if (!at)
+        return NULL;
+    at += strlen(label);
+    return apr_pstrmemdup(p, at, strcspn(at, "\r\n"));
+}
+
+/* Entra sent the browser back with error= (user declined, bad redirect URI,
+ * missing consent...): log what an admin needs, show the user a short page. */
+static int entra_reported_error(request_rec *r, apr_table_t *params)
+{
+    const char *error = apr_table_get(params, "error");
+    const char *desc = apr_table_get(params, "error_description");
+    const char *first_line = desc ? apr_pstrmemdup(r->pool, desc, strcspn(desc, "\r\n")) : "";
+    const char *trace = apr_table_get(params, "trace_id");
+    const char *correlation = apr_table_get(params, "correlation_id");
+
+    if (!trace)
+        trace = description_field(r->pool, desc, "Trace ID: ");
+    if (!correlation)
+        correlation = description_field(r->pool, desc, "Correlation ID: ");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00205)
+                  "Entra refused the sign-in: error=%s description=\"%s\" trace_id=%s "
+                  "correlation_id=%s", entra_log_safe(r->pool, error),
+                  entra_log_safe(r->pool, first_line), entra_log_safe(r->pool, trace),
+                  entra_log_safe(r->pool, correlation));
+    return entra_page(r, HTTP_UNAUTHORIZED, "Sign-in failed",
+                      apr_pstrcat(r->pool, "Microsoft Entra ID reported: ",
+                                  *first_line ? first_line : error, NULL));
+}
+
+/* Opens the state cookie named by the state parameter and deletes it: a
+ * state works once. NULL when missing, forged, expired or replayed. */
+static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
+                               const char *state_param)
+{
+    const char *cookie_name, *cookie, *why = "no state parameter";
+    entra_state *st = NULL;
+
+    if (entra_state_param_ok(state_param)) {
+        cookie_name = apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, state_param, NULL);
+        cookie = entra_cookie_get(r->pool, r->headers_in, cookie_name);
+        why = "no state cookie for this state (expired, replayed, or from another browser)";
+        if (cookie) {
+            entra_cookie_set(r, sc, cookie_name, "", entra_redirect_uri_path(sc), 0);
+            st = entra_state_open(r->pool, sc->session_keys, cookie, state_param,
+                                  apr_time_sec(r->request_time), &why);
+        }
+    }
+    if (!st)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00206)
+                      "callback refused: %s", why);
+    return st;
+}
+
+static const char *token_request_body(apr_pool_t *p, const entra_server_conf *sc,
+                                      const entra_state *st, const char *code)
+{
+    const char *body = apr_pstrcat(p, "grant_type=authorization_code",
+                                   "&code=", entra_url_encode(p, code),
+                                   "&redirect_uri=", entra_url_encode(p, st->redirect_uri),
+                                   "&client_id=", entra_url_encode(p, sc->client_id),
+                                   "&code_verifier=", st->code_verifier, NULL);
+
+    if (entra_conf_token_auth(sc) == ENTRA_AUTH_SECRET_POST)
+        body = apr_pstrcat(p, body, "&client_secret=", entra_url_encode(p, sc->client_secret),
+                           NULL);
+    return body;
+}
+
+/* An OAuth error answer from the token endpoint: log it, pick the status. */
+static int token_error(request_rec *r, json_t *answer, long http_status)
+{
+    const char *error = json_string_value(json_object_get(answer, "error"));
+    const char *desc = json_string_value(json_object_get(answer, "error_description"));
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00207)
+                  "token endpoint refused the code (HTTP %ld): error=%s description=\"%s\" "
+                  "trace_id=%s correlation_id=%s", http_status, entra_log_safe(r->pool, error),
+                  entra_log_safe(r->pool, desc ? apr_pstrmemdup(r->pool, desc,
+                                                                strcspn(desc, "\r\n")) : NULL),
+                  entra_log_safe(r->pool, json_string_value(json_object_get(answer, "trace_id"))),
+                  entra_log_safe(r->pool,
+                                 json_string_value(json_object_get(answer, "correlation_id"))));
+    if (strcmp(error, "invalid_grant") == 0)
+        return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+                          "The sign-in code was not accepted (it may have been used already "
+                          "or expired). Please start again.");
+    return entra_page(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable",
+                      "The identity provider refused this application's request. "
+                      "The administrator has been told.");
+}
+
+/* Redeems the code. Returns OK with *id_token set, or the status of the
+ * page already written. */
+static int redeem_code(request_rec *r, const entra_server_conf *sc, const entra_metadata *meta,
+                       const entra_state *st, const char *code, const char **id_token)
+{
+    entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL };
+    entra_http_response resp;
+    json_t *answer;
+    const char *why;
+
+    if (entra_conf_token_auth(sc) == ENTRA_AUTH_SECRET_BASIC) {
+        opts.basic_user = sc->client_id;
+        opts.basic_pass = sc->client_secret;
+    }
+    if ((why = entra_http_call(r->pool, meta->token_endpoint,
+                               token_request_body(r->pool, sc, st, code), &opts, &resp)))
+        return idp_unavailable(r, apr_pstrcat(r->pool, "token request: ", why, NULL));
+    answer = entra_json_pool_own(r->pool, json_loadb(resp.body, resp.len, 0, NULL));
+    if (!json_is_object(answer))
+        return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
+                                               "without a JSON object", meta->token_endpoint,
+                                               resp.status));
+    if (resp.status != 200 && json_is_string(json_object_get(answer, "error")))
+        return token_error(r, answer, resp.status);
+    *id_token = json_string_value(json_object_get(answer, "id_token"));
+    if (resp.status != 200 || !*id_token)
+        return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
+                                               "without an id_token", meta->token_endpoint,
+                                               resp.status));
+    return OK;
+}
+
+/* Validates the ID token. Returns its claims, or NULL with the page written
+ * and *status set. */
+static json_t *validate_id_token(request_rec *r, const entra_server_conf *sc,
+                                 const entra_metadata *meta, const entra_state *st,
+                                 const char *id_token, int *status)
+{
+    entra_key_query query = { sc->provider, r->pool, entra_conf_http_timeout(sc), NULL };
+    entra_jwt_expect want;
+    json_t *claims;
+    const char *why;
+
+    want.issuer = meta->issuer;
+    want.client_id = sc->client_id;
+    want.nonce = st->nonce;
+    want.now = apr_time_sec(apr_time_now());
+    want.skew = entra_conf_clock_skew(sc);
+    claims = entra_jwt_verify(r->pool, id_token, &want, entra_provider_key_lookup, &query, &why);
+    if (claims)
+        return claims;
+    if (query.fetch_error) {
+        *status = idp_unavailable(r, query.fetch_error);
+        return NULL;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00208) "ID token rejected: %s", why);
+    *status = entra_page(r, HTTP_UNAUTHORIZED, "Sign-in failed",
+                         "The identity token could not be validated.");
+    return NULL;
+}
+
+static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
+                         const entra_state *st)
+{
+    entra_session session;
+    const char *sealed, *back;
+
+    session.created = apr_time_sec(r->request_time);
+    session.expires = session.created + entra_conf_session_max_age(sc);
+    session.claims = entra_claims_from_json(r->pool, claims);
+    if (!(sealed = entra_session_seal(r->pool, sc->session_keys, &session))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot seal the session");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, sealed, "/", -1);
+    back = entra_safe_return_path(r->pool, st->return_to, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00210) "signed in oid=%s tid=%s",
+                  entra_log_safe(r->pool, entra_pairs_get(session.claims, "oid")),
+                  entra_log_safe(r->pool, entra_pairs_get(session.claims, "tid")));
+    return entra_redirect(r, back ? back : "/");
+}
+
+int entra_callback(request_rec *r, const entra_server_conf *sc)
+{
+    apr_table_t *params;
+    entra_state *st;
+    entra_metadata meta;
+    const char *code, *id_token = NULL, *why;
+    json_t *claims;
+    int status;
+
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        apr_table_setn(r->headers_out, "Allow", "GET, POST");
+        return entra_page(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+                          "The sign-in callback takes GET or POST.");
+    }
+    if (!(params = callback_params(r)))
+        return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback is malformed.");
+    if (apr_table_get(params, "error")) {
+        take_state(r, sc, apr_table_get(params, "state"));
+        return entra_reported_error(r, params);
+    }
+    if (!(st = take_state(r, sc, apr_table_get(params, "state"))))
+        return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+                          "This sign-in attempt is unknown, expired or already used. "
+                          "Please start again.");
+    if (!(code = apr_table_get(params, "code")) || !*code)
+        return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback carries no code.");
+    if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
+                                       &meta)))
+        return idp_unavailable(r, why);
+    if ((status = redeem_code(r, sc, &meta, st, code, &id_token)) != OK)
+        return status;
+    if (!(claims = validate_id_token(r, sc, &meta, st, id_token, &status)))
+        return status;
+    return start_session(r, sc, claims, st);
+}

@@ -1,0 +1,16 @@
+/* Sending a browser to Entra, and taking it back at the callback. */
+#ifndef ENTRA_LOGIN_H
+#define ENTRA_LOGIN_H
+
+#include <httpd.h>
+#include "config.h"
+
+/* 302 to Entra's authorize endpoint with a fresh state cookie, or an error
+ * status (502 when Entra's metadata cannot be had). */
+int entra_login_redirect(request_rec *r, const entra_server_conf *sc);
+
+/* The redirect URI: checks state, redeems the code, validates the ID token,
+ * starts the session and sends the browser back where it started. */
+int entra_callback(request_rec *r, const entra_server_conf *sc);
+
+#endif

@@ -1,0 +1,61 @@
+/* Entra's discovery document and signing keys, fetched on first use and
+ * cached per process: the metadata for a day, the JWKS for hours. A failed
+ * refetch keeps the last good copy. A token whose kid is unknown triggers
+ * one immediate JWKS refetch, then at most one per ENTRA_KID_REFETCH_GAP, so
+ * key rollover just works and a flood of made-up kids cannot hammer Entra. */
+#ifndef ENTRA_PROVIDER_H
+#define ENTRA_PROVIDER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <cjose/cjose.h>
+
+#define ENTRA_METADATA_TTL (24 * 3600)
+#define ENTRA_JWKS_TTL (6 * 3600)
+#define ENTRA_KID_REFETCH_GAP 300
+
+typedef struct {
+    const char *issuer;
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    const char *jwks_uri;
+    const char *userinfo_endpoint;       /* optional */
+    const char *end_session_endpoint;    /* optional */
+    const char *msgraph_host;            /* optional */
+} entra_metadata;
+
+typedef struct entra_provider entra_provider;
+
+/* One cache for one discovery URL; lives as long as `p`. */
+entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url);
+
+/* Copies current metadata into `p`, fetching when missing or stale.
+ * Returns NULL or a log-safe reason why no metadata is available. */
+const char *entra_provider_metadata(entra_provider *pv, apr_pool_t *p, int timeout,
+                                    entra_metadata *out);
+
+/* Context for entra_provider_key_lookup (an entra_key_lookup_fn). */
+typedef struct {
+    entra_provider *provider;
+    apr_pool_t *pool;
+    int timeout;
+    const char *fetch_error;   /* set when the JWKS could not be had at all */
+} entra_key_query;
+
+cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char **key_issuer);
+
+/* Parsers, exposed for the unit tests. They return NULL or a reason. */
+const char *entra_metadata_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                 entra_metadata *out);
+
+typedef struct {
+    const char *kid;
+    const char *issuer;        /* the key's `issuer` property, or NULL */
+    cjose_jwk_t *jwk;          /* released when the pool goes */
+} entra_jwk;
+
+/* An array of entra_jwk with only usable RSA signing keys. */
+const char *entra_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                             apr_array_header_t **keys);
+
+#endif

@@ -1,0 +1,30 @@
+/* Answers the module gives the browser itself: short pages, redirects and
+ * cookies, always uncacheable. */
+#ifndef ENTRA_RESPOND_H
+#define ENTRA_RESPOND_H
+
+#include <httpd.h>
+#include "config.h"
+
+/* Writes a short HTML page with `status`; title and message are escaped here. */
+int entra_page(request_rec *r, int status, const char *title, const char *message);
+
+/* 302 to `location`. */
+int entra_redirect(request_rec *r, const char *location);
+
+/* Set-Cookie with HttpOnly, SameSite, Secure per EntraCookieSecure.
+ * max_age < 0 means a browser-session cookie; 0 deletes it. */
+void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
+                      const char *value, const char *path, int max_age);
+
+/* "scheme://host[:port]" of this request, as ServerName/UseCanonicalName say. */
+const char *entra_origin(request_rec *r);
+
+/* EntraRedirectURI as an absolute URL, and its path alone. */
+const char *entra_redirect_uri_abs(request_rec *r, const entra_server_conf *sc);
+const char *entra_redirect_uri_path(const entra_server_conf *sc);
+
+/* Printable, bounded text from untrusted input, fit for a log line. */
+const char *entra_log_safe(apr_pool_t *p, const char *s);
+
+#endif

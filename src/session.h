@@ -1,0 +1,24 @@
+/* The signed-in session: when it started, when it ends, and the claims the
+ * backend gets. Sealed whole into the session cookie. */
+#ifndef ENTRA_SESSION_H
+#define ENTRA_SESSION_H
+
+#include "crypto.h"
+#include "util.h"
+
+#define ENTRA_SESSION_COOKIE "entra_session"
+
+typedef struct {
+    apr_int64_t created;         /* seconds since the epoch */
+    apr_int64_t expires;         /* hard end (EntraSessionMaxAge) */
+    apr_array_header_t *claims;  /* entra_pair: claim name -> header-ready value */
+} entra_session;
+
+char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s);
+
+/* NULL when the cookie does not open, is malformed or has expired: to the
+ * caller all of those mean "not signed in". */
+entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
+                                  const char *cookie, apr_int64_t now);
+
+#endif

@@ -1,0 +1,92 @@
+/* One login attempt, sealed in its own cookie (see state.h). */
+#include "state.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define PURPOSE "entra-state-v1"
+
+entra_state *entra_state_new(apr_pool_t *p, const char *return_to,
+                             const char *redirect_uri, apr_int64_t now)
+{
+    entra_state *st = apr_pcalloc(p, sizeof(*st));
+
+    st->state = entra_random_token(p, 16);
+    st->nonce = entra_random_token(p, 16);
+    /* 32 random bytes give a 43-character verifier, RFC 7636's minimum. */
+    st->code_verifier = entra_random_token(p, 32);
+    if (!st->state || !st->nonce || !st->code_verifier)
+        return NULL;
+    st->return_to = return_to;
+    st->redirect_uri = redirect_uri;
+    st->expires = now + ENTRA_STATE_TTL;
+    return st;
+}
+
+char *entra_state_seal(apr_pool_t *p, const entra_keyring *ring, const entra_state *st)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 6, sizeof(entra_pair));
+    unsigned char *plain;
+    apr_size_t len;
+
+    entra_pairs_add(pairs, "s", st->state);
+    entra_pairs_add(pairs, "n", st->nonce);
+    entra_pairs_add(pairs, "v", st->code_verifier);
+    entra_pairs_add(pairs, "r", st->return_to);
+    entra_pairs_add(pairs, "u", st->redirect_uri);
+    entra_pairs_add(pairs, "x", apr_psprintf(p, "%" APR_INT64_T_FMT, st->expires));
+    plain = entra_pairs_serialize(p, pairs, &len);
+    return entra_seal(p, ring, PURPOSE, plain, len);
+}
+
+entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const char *cookie,
+                              const char *state_param, apr_int64_t now, const char **why)
+{
+    apr_array_header_t *pairs;
+    unsigned char *plain;
+    apr_size_t len;
+    entra_state *st;
+
+    plain = entra_open(p, ring, PURPOSE, cookie, &len);
+    if (!plain || !(pairs = entra_pairs_parse(p, plain, len))) {
+        *why = "state cookie does not open (tampered, or sealed with another key)";
+        return NULL;
+    }
+    st = apr_pcalloc(p, sizeof(*st));
+    st->state = entra_pairs_get(pairs, "s");
+    st->nonce = entra_pairs_get(pairs, "n");
+    st->code_verifier = entra_pairs_get(pairs, "v");
+    st->return_to = entra_pairs_get(pairs, "r");
+    st->redirect_uri = entra_pairs_get(pairs, "u");
+    st->expires = entra_parse_int(entra_pairs_get(pairs, "x"));
+    if (!st->state || !st->nonce || !st->code_verifier || !st->return_to
+        || !st->redirect_uri || st->expires < 0) {
+        *why = "state cookie is incomplete";
+        return NULL;
+    }
+    if (!entra_str_equal_ct(st->state, state_param)) {
+        *why = "state parameter does not match its cookie";
+        return NULL;
+    }
+    if (now > st->expires) {
+        *why = "login attempt expired";
+        return NULL;
+    }
+    return st;
+}
+
+int entra_state_param_ok(const char *state_param)
+{
+    apr_size_t len = state_param ? strlen(state_param) : 0;
+    const char *c;
+
+    if (len < 16 || len > 64)
+        return 0;
+    for (c = state_param; *c; c++) {
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
+              || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return 0;
+    }
+    return 1;
+}

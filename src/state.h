@@ -1,0 +1,35 @@
+/* One login attempt: what the callback needs to finish it. It travels in its
+ * own sealed cookie named ENTRA_STATE_COOKIE_PREFIX + state, so several tabs
+ * can sign in at once, and it never touches server memory. */
+#ifndef ENTRA_STATE_H
+#define ENTRA_STATE_H
+
+#include "crypto.h"
+
+#define ENTRA_STATE_COOKIE_PREFIX "entra_state_"
+#define ENTRA_STATE_TTL 600          /* Entra's codes live about ten minutes */
+
+typedef struct {
+    const char *state;          /* the `state` parameter, 128 random bits */
+    const char *nonce;
+    const char *code_verifier;  /* PKCE */
+    const char *return_to;      /* same-origin path + query */
+    const char *redirect_uri;   /* the absolute URI sent to authorize */
+    apr_int64_t expires;        /* seconds since the epoch */
+} entra_state;
+
+/* A fresh attempt; NULL only if the random source fails. */
+entra_state *entra_state_new(apr_pool_t *p, const char *return_to,
+                             const char *redirect_uri, apr_int64_t now);
+
+char *entra_state_seal(apr_pool_t *p, const entra_keyring *ring, const entra_state *st);
+
+/* Opens a state cookie and checks it belongs to `state_param` and has not
+ * expired. On failure returns NULL and sets *why to a log-safe reason. */
+entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const char *cookie,
+                              const char *state_param, apr_int64_t now, const char **why);
+
+/* A state parameter that can name a cookie: base64url, 16..64 chars. */
+int entra_state_param_ok(const char *state_param);
+
+#endif

@@ -1,0 +1,396 @@
+/* Small pure helpers: base64url, cookies, URL-encoded forms, checks. */
+#include "util.h"
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *entra_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+{
+    char *out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
+    char *o = out;
+    apr_size_t i;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned long v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        *o++ = b64url_alphabet[(v >> 18) & 63];
+        *o++ = b64url_alphabet[(v >> 12) & 63];
+        *o++ = b64url_alphabet[(v >> 6) & 63];
+        *o++ = b64url_alphabet[v & 63];
+    }
+    if (len - i == 1) {
+        unsigned long v = data[i] << 16;
+        *o++ = b64url_alphabet[(v >> 18) & 63];
+        *o++ = b64url_alphabet[(v >> 12) & 63];
+    }
+    else if (len - i == 2) {
+        unsigned long v = (data[i] << 16) | (data[i + 1] << 8);
+        *o++ = b64url_alphabet[(v >> 18) & 63];
+        *o++ = b64url_alphabet[(v >> 12) & 63];
+        *o++ = b64url_alphabet[(v >> 6) & 63];
+    }
+    *o = '\0';
+    return out;
+}
+
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+unsigned char *entra_b64url_decode(apr_pool_t *p, const char *in, apr_size_t in_len,
+                                   apr_size_t *out_len)
+{
+    unsigned char *out, *o;
+    unsigned long acc = 0;
+    int bits = 0;
+    apr_size_t i;
+
+    if (in_len % 4 == 1)
+        return NULL;
+    out = o = apr_palloc(p, in_len / 4 * 3 + 3);
+    for (i = 0; i < in_len; i++) {
+        int v = b64url_value((unsigned char)in[i]);
+        if (v < 0)
+            return NULL;
+        acc = (acc << 6) | (unsigned long)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    /* Leftover bits must be zero: one encoding per value, no malleability. */
+    if (acc & ((1UL << bits) - 1))
+        return NULL;
+    *out_len = (apr_size_t)(o - out);
+    return out;
+}
+
+char *entra_random_token(apr_pool_t *p, apr_size_t len)
+{
+    unsigned char buf[64];
+
+    if (len > sizeof(buf) || RAND_bytes(buf, (int)len) != 1)
+        return NULL;
+    return entra_b64url_encode(p, buf, len);
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *prefix;
+    apr_size_t prefix_len;
+    int exact;               /* prefix is a whole cookie name */
+    entra_cookie_fn fn;
+    void *fn_ctx;
+    const char *found;
+} cookie_walk;
+
+/* Walks one Cookie header: "a=1; b=2". */
+static int cookie_header_walk(void *ctx, const char *key, const char *header)
+{
+    cookie_walk *w = ctx;
+    const char *s = header;
+    (void)key;
+
+    while (*s) {
+        const char *name, *eq, *end;
+        while (*s == ' ' || *s == '\t' || *s == ';')
+            s++;
+        name = s;
+        end = strchr(s, ';');
+        if (!end)
+            end = s + strlen(s);
+        eq = memchr(name, '=', (apr_size_t)(end - name));
+        if (eq && (apr_size_t)(eq - name) >= w->prefix_len
+            && strncmp(name, w->prefix, w->prefix_len) == 0) {
+            apr_size_t name_len = (apr_size_t)(eq - name);
+            const char *vend = end;
+            while (vend > eq + 1 && (vend[-1] == ' ' || vend[-1] == '\t'))
+                vend--;
+            if (w->exact && name_len == w->prefix_len) {
+                w->found = apr_pstrmemdup(w->pool, eq + 1, (apr_size_t)(vend - eq - 1));
+                return 0;
+            }
+            if (!w->exact)
+                w->fn(w->fn_ctx, apr_pstrmemdup(w->pool, name, name_len),
+                      apr_pstrmemdup(w->pool, eq + 1, (apr_size_t)(vend - eq - 1)));
+        }
+        s = end;
+    }
+    return 1;
+}
+
+const char *entra_cookie_get(apr_pool_t *p, const apr_table_t *headers, const char *name)
+{
+    cookie_walk w = { p, name, strlen(name), 1, NULL, NULL, NULL };
+
+    apr_table_do(cookie_header_walk, &w, headers, "Cookie", NULL);
+    return w.found;
+}
+
+void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *prefix,
+                       entra_cookie_fn fn, void *ctx)
+{
+    cookie_walk w = { p, prefix, strlen(prefix), 0, fn, ctx, NULL };
+
+    apr_table_do(cookie_header_walk, &w, headers, "Cookie", NULL);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes [s, end) in place into a new string; NULL on a bad escape. */
+static char *form_decode(apr_pool_t *p, const char *s, const char *end)
+{
+    char *out = apr_palloc(p, (apr_size_t)(end - s) + 1), *o = out;
+
+    while (s < end) {
+        if (*s == '+') {
+            *o++ = ' ';
+            s++;
+        }
+        else if (*s == '%') {
+            int hi, lo;
+            if (end - s < 3 || (hi = hex_value(s[1])) < 0 || (lo = hex_value(s[2])) < 0)
+                return NULL;
+            *o++ = (char)(hi * 16 + lo);
+            s += 3;
+        }
+        else
+            *o++ = *s++;
+    }
+    *o = '\0';
+    /* An encoded NUL would silently truncate the value: refuse it. */
+    if ((apr_size_t)(o - out) != strlen(out))
+        return NULL;
+    return out;
+}
+
+apr_table_t *entra_form_parse(apr_pool_t *p, const char *text)
+{
+    apr_table_t *t = apr_table_make(p, 8);
+    const char *s = text ? text : "";
+
+    while (*s) {
+        const char *end = strchr(s, '&'), *eq;
+        char *key, *val;
+        if (!end)
+            end = s + strlen(s);
+        if (end > s) {
+            eq = memchr(s, '=', (apr_size_t)(end - s));
+            key = form_decode(p, s, eq ? eq : end);
+            val = eq ? form_decode(p, eq + 1, end) : apr_pstrdup(p, "");
+            if (!key || !val)
+                return NULL;
+            apr_table_add(t, key, val);
+        }
+        s = *end ? end + 1 : end;
+    }
+    return t;
+}
+
+char *entra_url_encode(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            *o++ = (char)c;
+        else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *entra_html_escape(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, strlen(s) * 6 + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *rep = NULL;
+        switch (c) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: break;
+        }
+        if (rep) {
+            strcpy(o, rep);
+            o += strlen(rep);
+        }
+        else if (c >= 0x20 && c != 0x7f)
+            *o++ = (char)c;
+        else if (c == '\n')
+            *o++ = '\n';
+    }
+    *o = '\0';
+    return out;
+}
+
+int entra_is_guid(const char *s)
+{
+    int i;
+
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        }
+        else if (!apr_isxdigit(s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+const char *entra_safe_return_path(apr_pool_t *p, const char *target, const char *origin)
+{
+    const char *path = target;
+    const char *c;
+
+    if (!target || !*target)
+        return NULL;
+    if (origin) {
+        apr_size_t olen = strlen(origin);
+        if (strncasecmp(target, origin, olen) == 0
+            && (target[olen] == '/' || target[olen] == '\0'))
+            path = target[olen] ? target + olen : "/";
+    }
+    if (path[0] != '/' || path[1] == '/' || path[1] == '\\')
+        return NULL;
+    for (c = path; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+            return NULL;
+    }
+    /* "/%2F..." or "/%5C..." turn into "//" or "/\" once a proxy or app decodes them. */
+    if (path[1] == '%' && path[2] == '2' && (path[3] == 'f' || path[3] == 'F'))
+        return NULL;
+    if (path[1] == '%' && path[2] == '5' && (path[3] == 'c' || path[3] == 'C'))
+        return NULL;
+    return apr_pstrdup(p, path);
+}
+
+int entra_header_has_prefix(const char *name, const char *prefix)
+{
+    for (; *prefix; name++, prefix++) {
+        char c = (char)apr_tolower(*name);
+        if (c == '_')
+            c = '-';
+        if (c != *prefix)
+            return 0;
+    }
+    return 1;
+}
+
+int entra_str_equal_ct(const char *a, const char *b)
+{
+    apr_size_t la = strlen(a), lb = strlen(b), i;
+    unsigned char diff = (unsigned char)(la != lb);
+
+    for (i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+unsigned char *entra_pairs_serialize(apr_pool_t *p, const apr_array_header_t *pairs,
+                                     apr_size_t *len)
+{
+    apr_size_t total = 0, n;
+    unsigned char *buf, *o;
+    int i;
+
+    for (i = 0; i < pairs->nelts; i++) {
+        const entra_pair *e = &APR_ARRAY_IDX(pairs, i, entra_pair);
+        total += strlen(e->name) + strlen(e->value) + 2;
+    }
+    buf = o = apr_palloc(p, total + 1);
+    for (i = 0; i < pairs->nelts; i++) {
+        const entra_pair *e = &APR_ARRAY_IDX(pairs, i, entra_pair);
+        n = strlen(e->name) + 1;
+        memcpy(o, e->name, n);
+        o += n;
+        n = strlen(e->value) + 1;
+        memcpy(o, e->value, n);
+        o += n;
+    }
+    *len = total;
+    return buf;
+}
+
+apr_array_header_t *entra_pairs_parse(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 24, sizeof(entra_pair));
+    const char *s = (const char *)buf, *end = s + len;
+
+    if (len > 0 && buf[len - 1] != '\0')
+        return NULL;
+    while (s < end) {
+        entra_pair *e;
+        const char *value = s + strlen(s) + 1;
+        if (value >= end)
+            return NULL;
+        e = apr_array_push(pairs);
+        e->name = s;
+        e->value = value;
+        s = value + strlen(value) + 1;
+    }
+    return pairs;
+}
+
+void entra_pairs_add(apr_array_header_t *pairs, const char *name, const char *value)
+{
+    entra_pair *e = apr_array_push(pairs);
+    e->name = name;
+    e->value = value;
+}
+
+const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name)
+{
+    int i;
+
+    for (i = 0; i < pairs->nelts; i++) {
+        const entra_pair *e = &APR_ARRAY_IDX(pairs, i, entra_pair);
+        if (strcmp(e->name, name) == 0)
+            return e->value;
+    }
+    return NULL;
+}
+
+apr_int64_t entra_parse_int(const char *s)
+{
+    apr_int64_t v = 0;
+
+    if (!s || !*s || strlen(s) > 18)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}

@@ -1,0 +1,74 @@
+/* Small pure helpers: base64url, cookies, URL-encoded forms, checks.
+ * Nothing here talks to httpd, so the unit tests link it directly. */
+#ifndef ENTRA_UTIL_H
+#define ENTRA_UTIL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* base64url without padding. decode returns NULL on any invalid input. */
+char *entra_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
+unsigned char *entra_b64url_decode(apr_pool_t *p, const char *in, apr_size_t in_len,
+                                   apr_size_t *out_len);
+
+/* `len` random bytes as base64url text (used for state, nonce, PKCE verifier). */
+char *entra_random_token(apr_pool_t *p, apr_size_t len);
+
+/* The value of cookie `name` in the request headers (every Cookie header),
+ * or NULL. The first occurrence wins. */
+const char *entra_cookie_get(apr_pool_t *p, const apr_table_t *headers, const char *name);
+
+/* Calls fn(ctx, name, value) for each cookie whose name starts with prefix. */
+typedef void (*entra_cookie_fn)(void *ctx, const char *name, const char *value);
+void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *prefix,
+                       entra_cookie_fn fn, void *ctx);
+
+/* Parses application/x-www-form-urlencoded text into a table. Keys and values
+ * are percent-decoded ('+' is a space). Returns NULL on a malformed escape. */
+apr_table_t *entra_form_parse(apr_pool_t *p, const char *text);
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+char *entra_url_encode(apr_pool_t *p, const char *s);
+
+/* HTML-escapes &, <, >, ", ' and drops control characters other than newline. */
+char *entra_html_escape(apr_pool_t *p, const char *s);
+
+/* True when s is a GUID in 8-4-4-4-12 hex form. */
+int entra_is_guid(const char *s);
+
+/* A redirect target that stays on this site: a path starting with one '/'
+ * (not '//' or '/\'), no control characters or backslashes, no encoded
+ * slash/backslash right after the first '/'. `origin` ("https://host:port",
+ * may be NULL) also admits absolute URLs of exactly that origin, which are
+ * returned as their path. Returns the safe path or NULL. */
+const char *entra_safe_return_path(apr_pool_t *p, const char *target, const char *origin);
+
+/* Case-insensitive compare that treats '_' and '-' alike. True when `name`
+ * starts with `prefix` under that rule (prefix given lowercase with '-'). */
+int entra_header_has_prefix(const char *name, const char *prefix);
+
+/* Constant-time equality of two NUL-terminated strings. */
+int entra_str_equal_ct(const char *a, const char *b);
+
+
+/* A name/value pair; sealed cookies hold a list of them, NUL-separated,
+ * so opening one needs no parser beyond a walk over the bytes. */
+typedef struct {
+    const char *name;
+    const char *value;
+} entra_pair;
+
+/* "name\0value\0name\0value\0..." from an array of entra_pair. */
+unsigned char *entra_pairs_serialize(apr_pool_t *p, const apr_array_header_t *pairs,
+                                     apr_size_t *len);
+
+/* The reverse, pointing into `buf` (not copied). NULL when malformed. */
+apr_array_header_t *entra_pairs_parse(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
+
+void entra_pairs_add(apr_array_header_t *pairs, const char *name, const char *value);
+const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name);
+
+/* Parses a non-negative decimal integer; -1 when s is not one. */
+apr_int64_t entra_parse_int(const char *s);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The README's directive reference must name exactly the directives the
+# module's table has: no undocumented directive, no documented ghost.
+top=${1:-.}
+table=$(grep -o '"Entra[A-Za-z]*"' "$top/mod_auth_entra.c" | tr -d '"' | sort -u)
+readme=$(grep -o '^#### `Entra[A-Za-z]*' "$top/README" | sed 's/^#### `//' | sort -u)
+if [ "$table" = "$readme" ]; then
+    echo "README directive reference: $(echo "$table" | wc -l) directives, all documented"
+    echo "1 passed, 0 failed"
+    exit 0
+fi
+echo "README directive reference differs from the directive table:"
+diff -u /dev/fd/3 /dev/fd/4 3<<T 4<<R
+$table
+T
+$readme
+R
+echo "0 passed, 1 failed"
+exit 1
