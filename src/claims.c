@@ -45,7 +45,7 @@ static char *json_text(apr_pool_t *p, json_t *v)
     if (json_is_false(v))
         return "false";
     if (json_is_integer(v))
-        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
     dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!dumped)
         return NULL;
