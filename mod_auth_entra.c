@@ -2,6 +2,7 @@
  *
  * This file is the module's table of contents: the directive table and the
  * hooks. The work is in src/: config (directives), authn (AuthType Entra),
+ * authz (Require entra-*),
  * login (redirect and callback), endpoints (/.auth/...), provider
  * (discovery and JWKS cache), jwt, session, state, crypto, claims, http. */
 #include <httpd.h>
@@ -13,6 +14,7 @@
 #include <apr_strings.h>
 
 #include "src/authn.h"
+#include "src/authz.h"
 #include "src/config.h"
 #include "src/endpoints.h"
 #include "src/http.h"
@@ -115,7 +117,6 @@ static int entra_quick_handler(request_rec *r, int lookup)
 
 static void entra_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_check_config(entra_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(entra_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(entra_child_init, NULL, NULL, APR_HOOK_MIDDLE);
@@ -123,6 +124,7 @@ static void entra_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(entra_quick_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(entra_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    entra_authz_register(p);
 }
 
 AP_DECLARE_MODULE(auth_entra) = {

@@ -35,24 +35,45 @@ int entra_strip_spoofed_headers(request_rec *r)
     return DECLINED;
 }
 
+/* The session this request carries, opened once and kept for the authz
+ * providers in the request's config. NULL when not signed in. */
+static entra_session *request_session(request_rec *r, const entra_server_conf *sc)
+{
+    entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
+    const char *cookie;
+
+    if (session)
+        return session;
+    if (!(cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE)))
+        return NULL;
+    session = entra_session_open(r->pool, sc->session_keys, cookie,
+                                 apr_time_sec(r->request_time));
+    if (!session)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
+                      "session cookie does not open or has expired: not signed in");
+    else
+        ap_set_module_config(r->request_config, &auth_entra_module, session);
+    return session;
+}
+
+const apr_array_header_t *entra_request_claims(request_rec *r)
+{
+    entra_server_conf *sc = server_conf(r);
+    entra_session *session = entra_server_enabled(sc) ? request_session(r, sc) : NULL;
+
+    return session ? session->claims : NULL;
+}
+
 /* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
  * Returns OK, or DECLINED when there is no usable session. */
 static int use_session(request_rec *r, const entra_server_conf *sc)
 {
     const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
-    const char *cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE);
-    entra_session *session;
+    entra_session *session = request_session(r, sc);
     const char *user;
 
-    if (!cookie)
+    if (!session)
         return DECLINED;
-    session = entra_session_open(r->pool, sc->session_keys, cookie,
-                                 apr_time_sec(r->request_time));
-    if (!session) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
-                      "session cookie does not open or has expired: not signed in");
-        return DECLINED;
-    }
     user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
     if (!user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00403)

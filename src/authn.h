@@ -9,6 +9,9 @@
 
 int entra_check_user_id(request_rec *r);
 
+/* The signed-in user's claims for this request (entra_pair), or NULL. */
+const apr_array_header_t *entra_request_claims(request_rec *r);
+
 /* post_read_request: drop client-sent headers posing as the module's. */
 int entra_strip_spoofed_headers(request_rec *r);
 

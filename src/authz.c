@@ -1,0 +1,166 @@
+/* Require entra-role / entra-group / entra-tenant / entra-claim (see authz.h). */
+#include "authz.h"
+#include "authn.h"
+#include "log.h"
+#include "respond.h"
+#include "util.h"
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_auth.h>
+#include <ap_provider.h>
+#include <apr_strings.h>
+#include <string.h>
+
+APLOG_USE_MODULE(auth_entra);
+
+#define DENIED_NOTE "entra-authz-denied"
+
+/* True when `value` is the whole claim or one of its ','-joined elements. */
+static int claim_has(const char *claim, const char *value)
+{
+    apr_size_t n = strlen(value);
+    const char *at;
+
+    if (strcmp(claim, value) == 0)
+        return 1;
+    for (at = claim; (at = strstr(at, value)); at++) {
+        if ((at == claim || at[-1] == ',') && (at[n] == ',' || at[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The 403 page lists every requirement this request failed. */
+static authz_status deny(request_rec *r, const char *what)
+{
+    const char *before = apr_table_get(r->notes, DENIED_NOTE);
+    const char *all = before ? apr_pstrcat(r->pool, before, "; or ", what, NULL) : what;
+
+    const char *page = apr_pstrcat(r->pool,
+                       "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"
+                       "<body><h1>Access denied</h1><p>You are signed in, but this page "
+                       "requires ", entra_html_escape(r->pool, all), ".</p></body></html>\n",
+                       NULL);
+
+    apr_table_set(r->notes, DENIED_NOTE, all);
+    /* mod_authz_core answers 401 when every provider denies (see
+     * entra_authz_forbid); the page goes with either status. */
+    ap_custom_response(r, HTTP_FORBIDDEN, page);
+    ap_custom_response(r, HTTP_UNAUTHORIZED, page);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00601)
+                  "access denied to %s: requires %s", r->user, entra_log_safe(r->pool, all));
+    return AUTHZ_DENIED;
+}
+
+/* Grants when the claim named by the provider holds any listed value. */
+static authz_status check_claim(request_rec *r, const char *require_line, const char *claim,
+                                const char *label)
+{
+    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
+    const char *have, *want, *wanted = NULL, *line = require_line;
+
+    if (!r->user)
+        return AUTHZ_DENIED_NO_USER;
+    if (!claims)
+        return deny(r, apr_pstrcat(r->pool, "a Microsoft Entra ID sign-in", NULL));
+    have = entra_pairs_get(claims, claim);
+    while (*(want = ap_getword_conf(r->pool, &line))) {
+        if (have && claim_has(have, want))
+            return AUTHZ_GRANTED;
+        wanted = wanted ? apr_pstrcat(r->pool, wanted, " or ", want, NULL) : want;
+    }
+    return deny(r, apr_pstrcat(r->pool, label, " ", wanted, NULL));
+}
+
+static authz_status role_check(request_rec *r, const char *line, const void *parsed)
+{
+    return check_claim(r, line, "roles", "the app role");
+}
+
+static authz_status group_check(request_rec *r, const char *line, const void *parsed)
+{
+    return check_claim(r, line, "groups", "membership of group");
+}
+
+static authz_status tenant_check(request_rec *r, const char *line, const void *parsed)
+{
+    return check_claim(r, line, "tid", "an account of tenant");
+}
+
+/* entra-claim name:value [name:value ...] */
+static authz_status claim_check(request_rec *r, const char *require_line, const void *parsed)
+{
+    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
+    const char *line = require_line, *word;
+
+    if (!r->user)
+        return AUTHZ_DENIED_NO_USER;
+    while (claims && *(word = ap_getword_conf(r->pool, &line))) {
+        const char *colon = strchr(word, ':');
+        const char *have = colon ? entra_pairs_get(claims, apr_pstrmemdup(r->pool, word,
+                                                   (apr_size_t)(colon - word))) : NULL;
+        if (have && claim_has(have, colon + 1))
+            return AUTHZ_GRANTED;
+    }
+    return deny(r, apr_pstrcat(r->pool, "the claim ", require_line, NULL));
+}
+
+/* entra-claim words must be name:value; caught at start-up. */
+static const char *claim_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+{
+    const char *line = require_line, *word;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &line))) {
+        const char *colon = strchr(word, ':');
+        if (!colon || colon == word || !colon[1])
+            return apr_pstrcat(cmd->pool, "Require entra-claim: '", word,
+                               "' is not of the form <claim>:<value>", NULL);
+    }
+    return NULL;
+}
+
+static const char *values_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+{
+    const char *line = require_line;
+
+    if (!*ap_getword_conf(cmd->temp_pool, &line))
+        return apr_pstrcat(cmd->pool, "Require ", cmd->cmd->name,
+                           ": needs at least one value", NULL);
+    return NULL;
+}
+
+static const authz_provider role_provider = { role_check, values_parse };
+static const authz_provider group_provider = { group_check, values_parse };
+static const authz_provider tenant_provider = { tenant_check, values_parse };
+static const authz_provider claim_provider = { claim_check, claim_parse };
+
+/* mod_authz_core turns a denial after authentication into 401, so that a
+ * Basic-auth browser asks again. A signed-in Entra user asking again gets
+ * the same answer: make it the 403 it is, with the page that says why. */
+static void entra_authz_forbid(request_rec *r)
+{
+    if (r->status == HTTP_UNAUTHORIZED && r->user && apr_table_get(r->notes, DENIED_NOTE))
+        r->status = HTTP_FORBIDDEN;
+}
+
+void entra_authz_register(apr_pool_t *p)
+{
+    static const struct { const char *name; const authz_provider *provider; } all[] = {
+        { "entra-role", &role_provider },
+        { "entra-group", &group_provider },
+        { "entra-tenant", &tenant_provider },
+        { "entra-claim", &claim_provider },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, all[i].name,
+                                  AUTHZ_PROVIDER_VERSION, all[i].provider,
+                                  AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_insert_error_filter(entra_authz_forbid, NULL, NULL, APR_HOOK_MIDDLE);
+}
