@@ -180,6 +180,11 @@ const char *entra_read_secret(apr_pool_t *p, const char *spec, const char **why)
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
+    if (memchr(buf, '\0', len)) {
+        *why = apr_pstrcat(p, path, " holds binary data; use a text secret "
+                           "(e.g. openssl rand -base64 48)", NULL);
+        return NULL;
+    }
     if (len == 0) {
         *why = apr_pstrcat(p, path, " is empty", NULL);
         return NULL;
@@ -200,7 +205,7 @@ static int all_chars(const char *s, const char *extra)
 const char *entra_set_tenant(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    if (!*arg || !all_chars(arg, ".-"))
+    if (!*arg || !all_chars(arg, ".-") || strstr(arg, "..") || *arg == '.' || *arg == '-')
         return directive_error(cmd, "must be a tenant GUID, a verified domain, "
                                     "or common/organizations/consumers");
     server_conf(cmd)->tenant = arg;
@@ -248,9 +253,13 @@ const char *entra_set_scope(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* http(s)://host... with a host. */
 static int is_http_url(const char *s)
 {
-    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+    const char *rest = strncmp(s, "https://", 8) == 0 ? s + 8
+                       : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+
+    return rest && *rest && *rest != '/' && *rest != '?' && *rest != '#';
 }
 
 const char *entra_set_redirect_uri(cmd_parms *cmd, void *dc, const char *arg)

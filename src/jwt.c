@@ -55,7 +55,7 @@ static const char *check_header(cjose_jws_t *jws, const char **kid)
 
     if (!alg_allowed(alg))
         return "algorithm not allowed (only RS256 is accepted)";
-    if (cjose_header_get(hdr, "crit", &err))
+    if (json_object_get((json_t *)hdr, "crit"))
         return "token has critical header parameters this module does not understand";
     *kid = cjose_header_get(hdr, CJOSE_HDR_KID, &err);
     return NULL;
@@ -76,13 +76,19 @@ static const char *check_signature(cjose_jws_t *jws, const char *kid,
     return ok ? NULL : "signature does not verify";
 }
 
+/* A NumericDate within reason (before the year 5000): anything else is
+ * treated as absent, which no arithmetic below can overflow on. */
 static int json_time(json_t *claims, const char *name, apr_int64_t *out)
 {
     json_t *v = json_object_get(claims, name);
+    double seconds;
 
     if (!json_is_number(v))
         return 0;
-    *out = (apr_int64_t)json_number_value(v);
+    seconds = json_number_value(v);
+    if (!(seconds >= 0 && seconds < 95617584000.0))
+        return 0;
+    *out = (apr_int64_t)seconds;
     return 1;
 }
 

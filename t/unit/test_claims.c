@@ -1,0 +1,176 @@
+/* claims: token claims to header-ready pairs, spoof stripping, publishing,
+ * REMOTE_USER selection. */
+#include "unit.h"
+#include "../../src/claims.h"
+#include "../../src/util.h"
+
+#include <apr_strings.h>
+
+static const char *get(const apr_array_header_t *pairs, const char *name)
+{
+    return entra_pairs_get(pairs, name);
+}
+
+static void test_from_json(apr_pool_t *p)
+{
+    static const char *const doc =
+        "{\"name\":\"Ada\",\"n\":42,\"neg\":-7,\"big\":9007199254740993,\"f\":1.5,"
+        "\"t\":true,\"fa\":false,\"roles\":[\"admin\",\"reader\"],\"mixed\":[1,\"x\",true],"
+        "\"nested\":[[1,2],\"y\"],\"none\":[],\"obj\":{\"a\":1,\"b\":[\"c\"]},"
+        "\"crlf\":\"a\\r\\nX-Evil: 1\",\"ctl\":\"t\\tb\\u0001e\\u007f\","
+        "\"null\":null,\"bad name\":\"x\",\"bad:name\":\"x\",\"bad\\nname\":\"x\","
+        "\"\":\"empty\",\"x-ok_1\":\"ok\",\"utf\":\"caf\\u00e9\","
+        "\"long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"x\"}";
+    json_t *j = json_loads(doc, 0, NULL);
+    apr_array_header_t *c;
+    int i, names_ok = 1;
+
+    if (!CHECK(j != NULL, "claims JSON fixture parses"))
+        return;
+    c = entra_claims_from_json(p, j);
+    json_decref(j);
+
+    CHECK_STR(get(c, "name"), "Ada", "claims: string");
+    CHECK_STR(get(c, "n"), "42", "claims: integer");
+    CHECK_STR(get(c, "neg"), "-7", "claims: negative integer");
+    CHECK_STR(get(c, "big"), "9007199254740993", "claims: integer beyond 2^53 stays exact");
+    CHECK_STR(get(c, "f"), "1.5", "claims: real");
+    CHECK_STR(get(c, "t"), "true", "claims: true");
+    CHECK_STR(get(c, "fa"), "false", "claims: false");
+    CHECK_STR(get(c, "roles"), "admin,reader", "claims: array joined with ','");
+    CHECK_STR(get(c, "mixed"), "1,x,true", "claims: mixed array");
+    CHECK_STR(get(c, "nested"), "[1,2],y", "claims: nested array as JSON");
+    CHECK_STR(get(c, "none"), "", "claims: empty array is empty");
+    CHECK_STR(get(c, "obj"), "{\"a\":1,\"b\":[\"c\"]}", "claims: object as compact JSON");
+    CHECK_STR(get(c, "crlf"), "a  X-Evil: 1", "claims: CR and LF become spaces");
+    CHECK_STR(get(c, "ctl"), "t b e ", "claims: tab and other controls become spaces");
+    CHECK_STR(get(c, "utf"), "caf\xc3\xa9", "claims: UTF-8 kept");
+    CHECK_STR(get(c, "x-ok_1"), "ok", "claims: names with - and _ kept");
+    CHECK(get(c, "null") == NULL, "claims: null dropped");
+    CHECK(get(c, "bad name") == NULL && get(c, "bad:name") == NULL && get(c, "bad\nname") == NULL
+          && get(c, "") == NULL, "claims: names with odd characters, or empty, dropped");
+    CHECK(get(c, "long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+          == NULL, "claims: a 77-character name dropped");
+    for (i = 0; i < c->nelts; i++) {
+        const entra_pair *e = &APR_ARRAY_IDX(c, i, entra_pair);
+        names_ok &= e->name[0] != ':' && strspn(e->name, "abcdefghijklmnopqrstuvwxyz"
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == strlen(e->name)
+                    && !strpbrk(e->value, "\r\n");
+    }
+    CHECK(names_ok, "claims: every name is a header token, no value has CR/LF");
+    CHECK(c->nelts == 16, "claims: exactly the 16 good claims (got %d)", c->nelts);
+
+    j = json_object();
+    c = entra_claims_from_json(p, j);
+    json_decref(j);
+    CHECK(c && c->nelts == 0, "claims: empty object, no pairs");
+}
+
+static int count_spoofed(void *ctx, const char *key, const char *value)
+{
+    (void)value;
+    *(int *)ctx += entra_header_has_prefix(key, "x-entra-");
+    return 1;
+}
+
+static void test_strip(apr_pool_t *p)
+{
+    apr_table_t *h = apr_table_make(p, 16);
+    int left = 0, removed;
+
+    apr_table_add(h, "Host", "app.example");
+    apr_table_add(h, "X-Entra-Claim-oid", "spoof1");
+    apr_table_add(h, "X-Entrance", "keep1");
+    apr_table_add(h, "x-entra-claim-oid", "spoof2");
+    apr_table_add(h, "X_ENTRA_CLAIM_ROLES", "admin");
+    apr_table_add(h, "x_Entra-Claim-name", "spoof3");
+    apr_table_add(h, "X-Entra-Access-Token", "spoof4");
+    apr_table_add(h, "X-Other", "keep2");
+    apr_table_add(h, "X-Entra-Claim-oid", "spoof5");
+    apr_table_add(h, "X-Entra-Claim-oid", "spoof6");
+    apr_table_add(h, "Cookie", "X-Entra-Claim-oid=keep3");
+
+    removed = entra_claims_strip_spoofed(p, h);
+    apr_table_do(count_spoofed, &left, h, NULL);
+    CHECK(left == 0, "strip: no x-entra- header left in any spelling (%d left)", left);
+    CHECK(removed > 0, "strip: reports that it removed some");
+    CHECK(apr_table_get(h, "X-Entra-Claim-oid") == NULL && apr_table_get(h, "X_ENTRA_CLAIM_ROLES")
+          == NULL && apr_table_get(h, "X-Entra-Access-Token") == NULL,
+          "strip: the named spoofs are gone");
+    CHECK_STR(apr_table_get(h, "X-Entrance"), "keep1", "strip: X-Entrance stays");
+    CHECK_STR(apr_table_get(h, "X-Other"), "keep2", "strip: X-Other stays");
+    CHECK_STR(apr_table_get(h, "Host"), "app.example", "strip: Host stays");
+    CHECK_STR(apr_table_get(h, "Cookie"), "X-Entra-Claim-oid=keep3", "strip: values are not names");
+    CHECK(apr_table_elts(h)->nelts == 4, "strip: exactly the four innocent headers stay");
+
+    h = apr_table_make(p, 2);
+    apr_table_add(h, "Accept", "*/*");
+    CHECK(entra_claims_strip_spoofed(p, h) == 0 && apr_table_elts(h)->nelts == 1,
+          "strip: a clean table is left alone");
+}
+
+static void test_publish(apr_pool_t *p)
+{
+    apr_array_header_t *claims = apr_array_make(p, 4, sizeof(entra_pair));
+    apr_table_t *h = apr_table_make(p, 8), *env = apr_table_make(p, 8);
+    const apr_array_header_t *arr;
+    int i, private_seen = 0, name_count = 0;
+
+    entra_pairs_add(claims, ":c", "1700000000");
+    entra_pairs_add(claims, "name", "Ada");
+    entra_pairs_add(claims, "roles", "admin,reader");
+    entra_pairs_add(claims, ":x", "1700003600");
+    apr_table_set(h, "X-Entra-Claim-name", "stale");
+
+    entra_claims_publish(p, claims, h, env);
+    CHECK_STR(apr_table_get(h, "X-Entra-Claim-name"), "Ada", "publish: X-Entra-Claim-name");
+    CHECK_STR(apr_table_get(h, "X-Entra-Claim-roles"), "admin,reader", "publish: X-Entra-Claim-roles");
+    CHECK_STR(apr_table_get(env, "ENTRA_CLAIM_name"), "Ada", "publish: ENTRA_CLAIM_name");
+    CHECK_STR(apr_table_get(env, "ENTRA_CLAIM_roles"), "admin,reader", "publish: ENTRA_CLAIM_roles");
+    arr = apr_table_elts(h);
+    for (i = 0; i < arr->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(arr, i, apr_table_entry_t).key;
+        private_seen += strchr(k, ':') != NULL;
+        name_count += strcasecmp(k, "X-Entra-Claim-name") == 0;
+    }
+    arr = apr_table_elts(env);
+    for (i = 0; i < arr->nelts; i++)
+        private_seen += strchr(APR_ARRAY_IDX(arr, i, apr_table_entry_t).key, ':') != NULL;
+    CHECK(private_seen == 0, "publish: names starting with ':' are not published");
+    CHECK(name_count == 1, "publish: replaces a header of the same name, not adds");
+    CHECK(apr_table_elts(env)->nelts == 2, "publish: two environment variables");
+}
+
+static void test_pick(apr_pool_t *p)
+{
+    apr_array_header_t *claims = apr_array_make(p, 4, sizeof(entra_pair));
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+
+    entra_pairs_add(claims, "email", "ada@example.com");
+    entra_pairs_add(claims, "upn", "");
+    entra_pairs_add(claims, "preferred_username", "ada@contoso.com");
+    APR_ARRAY_PUSH(names, const char *) = "oid";
+    APR_ARRAY_PUSH(names, const char *) = "upn";
+    APR_ARRAY_PUSH(names, const char *) = "preferred_username";
+    APR_ARRAY_PUSH(names, const char *) = "email";
+    CHECK_STR(entra_claims_pick(claims, names), "ada@contoso.com",
+              "pick: first present non-empty in the order of names (absent and empty skipped)");
+    apr_array_clear(names);
+    APR_ARRAY_PUSH(names, const char *) = "email";
+    APR_ARRAY_PUSH(names, const char *) = "preferred_username";
+    CHECK_STR(entra_claims_pick(claims, names), "ada@example.com", "pick: names decide the order");
+    apr_array_clear(names);
+    APR_ARRAY_PUSH(names, const char *) = "oid";
+    APR_ARRAY_PUSH(names, const char *) = "upn";
+    CHECK(entra_claims_pick(claims, names) == NULL, "pick: none present non-empty is NULL");
+    apr_array_clear(names);
+    CHECK(entra_claims_pick(claims, names) == NULL, "pick: no names is NULL");
+}
+
+void suite_claims(apr_pool_t *p)
+{
+    test_from_json(p);
+    test_strip(p);
+    test_publish(p);
+    test_pick(p);
+}

@@ -1,0 +1,447 @@
+/* config: directive handlers driven with a fake cmd_parms, merge, the
+ * completeness check, effective values. */
+#include "unit.h"
+#include "../../src/config.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+/* The handlers find their server config through the module's index. */
+module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+typedef const char *(*take1_fn)(cmd_parms *, void *, const char *);
+
+static apr_pool_t *pool;
+static void *slots[1];
+static server_rec server;
+static command_rec command;
+static cmd_parms cmd;
+static entra_dir_conf *dir;
+
+/* A new, empty server config in the module's slot. */
+static entra_server_conf *fresh(void)
+{
+    slots[0] = entra_create_server_conf(pool, &server);
+    dir = entra_create_dir_conf(pool, "/");
+    return slots[0];
+}
+
+static const char *run(const char *directive, take1_fn fn, const char *arg)
+{
+    command.name = directive;
+    return fn(&cmd, dir, arg);
+}
+
+/* Error texts must name their directive, so configtest points at the line. */
+#define ACCEPTS(directive, fn, arg, what) accepts(directive, fn, arg, what, __LINE__)
+#define REJECTS(directive, fn, arg, what) rejects(directive, fn, arg, what, __LINE__)
+
+static int accepts(const char *directive, take1_fn fn, const char *arg, const char *what,
+                   int line)
+{
+    const char *err = run(directive, fn, arg);
+    return unit_check(err == NULL, __FILE__, line, "%s accepts %s%s%s", directive, what,
+                      err ? " -- got: " : "", err ? err : "");
+}
+
+static int rejects(const char *directive, take1_fn fn, const char *arg, const char *what,
+                   int line)
+{
+    const char *err = run(directive, fn, arg);
+    return unit_check(err != NULL && STARTS_WITH(err, directive) && strlen(err) >
+                      strlen(directive) + 5, __FILE__, line,
+                      "%s rejects %s, naming the directive (got: %s)", directive, what,
+                      err ? err : "no error");
+}
+
+static apr_status_t remove_file(void *path)
+{
+    apr_file_remove(path, pool);
+    return APR_SUCCESS;
+}
+
+/* A temporary file holding `len` bytes of `content`, removed with the pool. */
+static const char *temp_file(const char *content, apr_size_t len)
+{
+    char *path = apr_pstrdup(pool, "/tmp/entra_unit_XXXXXX");
+    apr_file_t *f;
+    apr_size_t written;
+
+    if (apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL, pool))
+        return "/nonexistent/mktemp-failed";
+    apr_file_write_full(f, content, len, &written);
+    apr_file_close(f);
+    apr_pool_cleanup_register(pool, path, remove_file, apr_pool_cleanup_null);
+    return path;
+}
+
+static void test_tenant_and_client(void)
+{
+    entra_server_conf *c = fresh();
+    static const char *const bad_tenant[] = {
+        "", "a/b", "a b", "x?y", "x#y", "x@y", "x:1", "%2e%2e", "t\n", "a\\b",
+    };
+    static const char *const bad_client[] = { "", "id/x", "a b", "a.b", "a?b", "{guid}" };
+    size_t i;
+
+    ACCEPTS("EntraTenant", entra_set_tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47", "a GUID");
+    CHECK_STR(c->tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47", "EntraTenant is stored");
+    ACCEPTS("EntraTenant", entra_set_tenant, "contoso.onmicrosoft.com", "a verified domain");
+    ACCEPTS("EntraTenant", entra_set_tenant, "organizations", "organizations");
+    for (i = 0; i < sizeof(bad_tenant) / sizeof(bad_tenant[0]); i++)
+        REJECTS("EntraTenant", entra_set_tenant, bad_tenant[i],
+                apr_psprintf(pool, "\"%s\"", bad_tenant[i]));
+    CHECK_STR(c->tenant, "organizations", "a rejected EntraTenant leaves the setting alone");
+
+    ACCEPTS("EntraClientID", entra_set_client_id, "11111111-2222-3333-4444-555555555555", "a GUID");
+    CHECK_STR(c->client_id, "11111111-2222-3333-4444-555555555555", "EntraClientID is stored");
+    for (i = 0; i < sizeof(bad_client) / sizeof(bad_client[0]); i++)
+        REJECTS("EntraClientID", entra_set_client_id, bad_client[i],
+                apr_psprintf(pool, "\"%s\"", bad_client[i]));
+}
+
+static void test_secret(void)
+{
+    entra_server_conf *c = fresh();
+    const char *file = temp_file("s3cret~from.file\r\n\n", 19);
+    const char *empty = temp_file("\n", 1), *err;
+    char *big = apr_palloc(pool, 9000);
+
+    memset(big, 's', 9000);
+    ACCEPTS("EntraClientSecret", entra_set_client_secret, "lit~eral.Secret_1", "a literal");
+    CHECK_STR(c->client_secret, "lit~eral.Secret_1", "literal secret stored as is");
+    ACCEPTS("EntraClientSecret", entra_set_client_secret, apr_pstrcat(pool, "file:", file, NULL),
+            "file:/abs/path");
+    CHECK_STR(c->client_secret, "s3cret~from.file", "secret read from the file, newlines dropped");
+
+    err = run("EntraClientSecret", entra_set_client_secret, "file:/nonexistent/entra-secret");
+    CHECK(STARTS_WITH(err, "EntraClientSecret") && strstr(err, "/nonexistent/entra-secret"),
+          "a missing secret file is an error naming the directive and the path (got: %s)",
+          err ? err : "no error");
+    REJECTS("EntraClientSecret", entra_set_client_secret, "file:secret.txt", "a relative path");
+    REJECTS("EntraClientSecret", entra_set_client_secret, "file:", "file: without a path");
+    REJECTS("EntraClientSecret", entra_set_client_secret, apr_pstrcat(pool, "file:", empty, NULL),
+            "an empty file");
+    REJECTS("EntraClientSecret", entra_set_client_secret,
+            apr_pstrcat(pool, "file:", temp_file(big, 9000), NULL), "a 9000-byte file");
+    REJECTS("EntraClientSecret", entra_set_client_secret, "", "an empty literal");
+    CHECK_STR(c->client_secret, "s3cret~from.file", "rejected secrets leave the setting alone");
+}
+
+static void test_scope(void)
+{
+    entra_server_conf *c = fresh();
+
+    CHECK_STR(entra_conf_scope(c), "openid profile email", "EntraScope default");
+    ACCEPTS("EntraScope", entra_set_scope, "openid offline_access", "openid offline_access");
+    CHECK_STR(c->scope, "openid offline_access", "scope with openid kept as is");
+    ACCEPTS("EntraScope", entra_set_scope, "profile email", "scopes without openid");
+    CHECK_STR(c->scope, "openid profile email", "openid added when missing");
+    ACCEPTS("EntraScope", entra_set_scope, "api://11111111-2222-3333-4444-555555555555/.default",
+            "an API scope");
+    CHECK_STR(entra_conf_scope(c), "openid api://11111111-2222-3333-4444-555555555555/.default",
+              "API scope with openid added");
+    ACCEPTS("EntraScope", entra_set_scope, "  email \t openid   User.Read ", "extra spaces");
+    CHECK_STR(c->scope, "email openid User.Read", "spaces collapsed, openid not added twice");
+    REJECTS("EntraScope", entra_set_scope, "openid a\"b", "a quote");
+    REJECTS("EntraScope", entra_set_scope, "openid a<b", "a <");
+    REJECTS("EntraScope", entra_set_scope, "openid a,b", "a comma");
+    REJECTS("EntraScope", entra_set_scope, "openid a&b=c", "& and =");
+    REJECTS("EntraScope", entra_set_scope, "openid a%20b", "a %");
+    REJECTS("EntraScope", entra_set_scope, "openid a\nb", "a newline");
+    REJECTS("EntraScope", entra_set_scope, "", "nothing");
+    REJECTS("EntraScope", entra_set_scope, "   ", "only spaces");
+}
+
+static void test_redirect_and_authority(void)
+{
+    entra_server_conf *c = fresh();
+
+    CHECK_STR(entra_conf_redirect_uri(c), "/.auth/login/aad/callback", "EntraRedirectURI default");
+    ACCEPTS("EntraRedirectURI", entra_set_redirect_uri, "/cb", "a path");
+    CHECK_STR(entra_conf_redirect_uri(c), "/cb", "redirect path stored");
+    ACCEPTS("EntraRedirectURI", entra_set_redirect_uri, "https://app.example/.auth/cb",
+            "an absolute https URL");
+    ACCEPTS("EntraRedirectURI", entra_set_redirect_uri, "http://localhost:8080/cb",
+            "an absolute http URL with a port");
+    CHECK_STR(c->redirect_uri, "http://localhost:8080/cb", "redirect URL stored");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "cb", "a relative path");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "/cb?x=1", "a path with a query");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "/cb#frag", "a path with a fragment");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "https://app.example/cb?x=1",
+            "a URL with a query");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "https://app.example",
+            "a URL without a path");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "ftp://app.example/cb", "an ftp URL");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "", "nothing");
+    REJECTS("EntraRedirectURI", entra_set_redirect_uri, "https:///cb", "a URL without a host");
+
+    CHECK_STR(entra_conf_authority(c), "https://login.microsoftonline.com", "EntraAuthority default");
+    ACCEPTS("EntraAuthority", entra_set_authority, "https://login.example.us/", "a trailing /");
+    CHECK_STR(c->authority, "https://login.example.us", "authority: trailing slash trimmed");
+    ACCEPTS("EntraAuthority", entra_set_authority, "http://127.0.0.1:8529//", "a test IdP");
+    CHECK_STR(entra_conf_authority(c), "http://127.0.0.1:8529", "authority: all trailing / trimmed");
+    REJECTS("EntraAuthority", entra_set_authority, "login.microsoftonline.com", "a bare host");
+    REJECTS("EntraAuthority", entra_set_authority, "ftp://login.example", "an ftp URL");
+    REJECTS("EntraAuthority", entra_set_authority, "https://login.example/?x=1", "a query");
+    REJECTS("EntraAuthority", entra_set_authority, "https://login.example/#x", "a fragment");
+    REJECTS("EntraAuthority", entra_set_authority, "", "nothing");
+    REJECTS("EntraAuthority", entra_set_authority, "https://", "a scheme without a host");
+}
+
+static void test_session_key(void)
+{
+    entra_server_conf *c = fresh();
+    static const char secret[] = "0123456789abcdef0123456789abcdef0123456789";
+    const char *file = temp_file(secret, sizeof(secret) - 1), *err, *sealed;
+    entra_keyring *literal = entra_keyring_make(pool);
+    apr_size_t len;
+
+    REJECTS("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcde",
+            "a 31-byte key");
+    err = run("EntraSessionKey", entra_set_session_key, "short");
+    CHECK(err && strstr(err, "32"), "the short-key error says how long it must be (got: %s)",
+          err ? err : "no error");
+    CHECK(!c->session_keys || c->session_keys->nelts == 0, "a rejected key is not kept");
+    REJECTS("EntraSessionKey", entra_set_session_key, "", "an empty key");
+    REJECTS("EntraSessionKey", entra_set_session_key, "file:/nonexistent/entra-key", "a missing file");
+    REJECTS("EntraSessionKey", entra_set_session_key, "file:key", "a relative file");
+    REJECTS("EntraSessionKey", entra_set_session_key,
+            apr_pstrcat(pool, "file:", temp_file("short\n", 6), NULL), "a file with a short key");
+
+    ACCEPTS("EntraSessionKey", entra_set_session_key, apr_pstrcat(pool, "file:", file, NULL),
+            "file:/abs/path");
+    ACCEPTS("EntraSessionKey", entra_set_session_key, "another-secret-of-32-bytes-or-more!",
+            "a second (older) key");
+    if (!CHECK(c->session_keys && c->session_keys->nelts == 2, "two keys in the ring"))
+        return;
+    {
+        /* Binary key files (head -c 64 /dev/urandom) may hold NUL bytes: the
+         * whole file must key the ring, or the file must be refused, never
+         * the part before the first NUL. Two files alike up to a NUL: */
+        static const char bin_a[] = "0123456789abcdef0123456789abcdef0123\0AAAAAAAAAAAAAAAA";
+        static const char bin_b[] = "0123456789abcdef0123456789abcdef0123\0BBBBBBBBBBBBBBBB";
+        entra_server_conf *save = c, *a, *b;
+        const char *err_a, *err_b;
+        a = fresh();
+        err_a = run("EntraSessionKey", entra_set_session_key,
+                    apr_pstrcat(pool, "file:", temp_file(bin_a, sizeof(bin_a) - 1), NULL));
+        b = fresh();
+        err_b = run("EntraSessionKey", entra_set_session_key,
+                    apr_pstrcat(pool, "file:", temp_file(bin_b, sizeof(bin_b) - 1), NULL));
+        sealed = err_a ? NULL : entra_seal(pool, a->session_keys, "t", (const unsigned char *)"x", 1);
+        CHECK((err_a && err_b) || (!err_a && !err_b && !entra_open(pool, b->session_keys, "t",
+                                                                   sealed, &len)),
+              "EntraSessionKey file with a NUL byte: refused, or keyed by all of it "
+              "(two files differing after the NUL give %s)",
+              err_a || err_b ? "an error" : "the same key");
+        slots[0] = c = save;
+    }
+    /* The key from the file is the key of its content: it seals, a ring of the
+     * literal opens; and the second key opens cookies it sealed (rotation). */
+    entra_keyring_add(literal, secret, sizeof(secret) - 1);
+    sealed = entra_seal(pool, c->session_keys, "t", (const unsigned char *)"x", 1);
+    CHECK(entra_open(pool, literal, "t", sealed, &len) != NULL,
+          "EntraSessionKey file: seals with the file's content, first key first");
+    literal = entra_keyring_make(pool);
+    entra_keyring_add(literal, "another-secret-of-32-bytes-or-more!", 35);
+    sealed = entra_seal(pool, literal, "t", (const unsigned char *)"x", 1);
+    CHECK(entra_open(pool, c->session_keys, "t", sealed, &len) != NULL,
+          "EntraSessionKey: the second key still opens (rotation)");
+}
+
+static void test_numbers(void)
+{
+    entra_server_conf *c = fresh();
+    static const char *const junk[] = { "", "-1", "abc", "10s", " 10", "1e2", "0x10", "+5" };
+    size_t i;
+
+    CHECK(entra_conf_cookie_secure(c) == 1, "EntraCookieSecure default On");
+    command.name = "EntraCookieSecure";
+    CHECK(entra_set_cookie_secure(&cmd, dir, 0) == NULL && entra_conf_cookie_secure(c) == 0,
+          "EntraCookieSecure Off");
+    CHECK(entra_set_cookie_secure(&cmd, dir, 1) == NULL && entra_conf_cookie_secure(c) == 1,
+          "EntraCookieSecure On");
+
+    CHECK(entra_conf_clock_skew(c) == 300, "EntraClockSkew default 300");
+    ACCEPTS("EntraClockSkew", entra_set_clock_skew, "0", "0");
+    CHECK(entra_conf_clock_skew(c) == 0, "EntraClockSkew 0 is kept (not taken for unset)");
+    ACCEPTS("EntraClockSkew", entra_set_clock_skew, "3600", "3600");
+    CHECK(c->clock_skew == 3600, "EntraClockSkew stored");
+    REJECTS("EntraClockSkew", entra_set_clock_skew, "3601", "3601");
+    REJECTS("EntraClockSkew", entra_set_clock_skew, "99999999999999999999", "a huge number");
+    for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+        REJECTS("EntraClockSkew", entra_set_clock_skew, junk[i], apr_psprintf(pool, "\"%s\"", junk[i]));
+    CHECK(c->clock_skew == 3600, "rejected values leave EntraClockSkew alone");
+
+    CHECK(entra_conf_http_timeout(c) == 10, "EntraHTTPTimeout default 10");
+    REJECTS("EntraHTTPTimeout", entra_set_http_timeout, "0", "0 (no timeout)");
+    ACCEPTS("EntraHTTPTimeout", entra_set_http_timeout, "1", "1");
+    ACCEPTS("EntraHTTPTimeout", entra_set_http_timeout, "300", "300");
+    CHECK(entra_conf_http_timeout(c) == 300, "EntraHTTPTimeout stored");
+    REJECTS("EntraHTTPTimeout", entra_set_http_timeout, "301", "301");
+    REJECTS("EntraHTTPTimeout", entra_set_http_timeout, "ten", "\"ten\"");
+
+    CHECK(entra_conf_session_max_age(c) == 8 * 3600, "EntraSessionMaxAge default 8 h");
+    REJECTS("EntraSessionMaxAge", entra_set_session_max_age, "59", "59");
+    ACCEPTS("EntraSessionMaxAge", entra_set_session_max_age, "60", "60");
+    ACCEPTS("EntraSessionMaxAge", entra_set_session_max_age, "2592000", "30 days");
+    CHECK(entra_conf_session_max_age(c) == 2592000, "EntraSessionMaxAge stored");
+    REJECTS("EntraSessionMaxAge", entra_set_session_max_age, "2592001", "30 days and a second");
+    REJECTS("EntraSessionMaxAge", entra_set_session_max_age, "-60", "-60");
+
+    CHECK(entra_conf_token_auth(c) == ENTRA_AUTH_SECRET_POST, "EntraTokenEndpointAuth default post");
+    ACCEPTS("EntraTokenEndpointAuth", entra_set_token_auth, "client_secret_basic", "basic");
+    CHECK(entra_conf_token_auth(c) == ENTRA_AUTH_SECRET_BASIC, "token auth basic stored");
+    ACCEPTS("EntraTokenEndpointAuth", entra_set_token_auth, "client_secret_post", "post");
+    CHECK(entra_conf_token_auth(c) == ENTRA_AUTH_SECRET_POST, "token auth post stored");
+    REJECTS("EntraTokenEndpointAuth", entra_set_token_auth, "private_key_jwt", "private_key_jwt");
+    REJECTS("EntraTokenEndpointAuth", entra_set_token_auth, "CLIENT_SECRET_POST", "upper case");
+    REJECTS("EntraTokenEndpointAuth", entra_set_token_auth, "", "nothing");
+}
+
+static void test_remote_user(void)
+{
+    const apr_array_header_t *names;
+
+    fresh();
+    names = entra_conf_remote_user_claims(dir);
+    CHECK(names->nelts == 1 && !strcmp(APR_ARRAY_IDX(names, 0, const char *), "preferred_username"),
+          "EntraRemoteUserClaim default preferred_username");
+    CHECK(entra_conf_remote_user_claims(NULL)->nelts == 1, "no dir config: the default too");
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "upn", "upn");
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "email", "email");
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "x-ms_id", "- and _");
+    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "", "nothing");
+    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "a b", "a space");
+    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, ":c", "a session field");
+    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "a.b", "a dot");
+    names = entra_conf_remote_user_claims(dir);
+    CHECK(names->nelts == 3 && !strcmp(APR_ARRAY_IDX(names, 0, const char *), "upn")
+          && !strcmp(APR_ARRAY_IDX(names, 1, const char *), "email")
+          && !strcmp(APR_ARRAY_IDX(names, 2, const char *), "x-ms_id"),
+          "EntraRemoteUserClaim builds a list in order, without the default");
+}
+
+static void test_merge(void)
+{
+    entra_server_conf *base = fresh(), *vhost, *m;
+    entra_dir_conf *dbase, *dadd, *dm;
+
+    run("EntraTenant", entra_set_tenant, "contoso.onmicrosoft.com");
+    run("EntraClientID", entra_set_client_id, "11111111-2222-3333-4444-555555555555");
+    run("EntraClientSecret", entra_set_client_secret, "base-secret");
+    run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef");
+    run("EntraClockSkew", entra_set_clock_skew, "60");
+    run("EntraAuthority", entra_set_authority, "https://login.example");
+    command.name = "EntraCookieSecure";
+    entra_set_cookie_secure(&cmd, dir, 0);
+
+    vhost = fresh();
+    run("EntraClientID", entra_set_client_id, "99999999-2222-3333-4444-555555555555");
+    run("EntraHTTPTimeout", entra_set_http_timeout, "5");
+    command.name = "EntraCookieSecure";
+    entra_set_cookie_secure(&cmd, dir, 1);
+    run("EntraSessionMaxAge", entra_set_session_max_age, "600");
+
+    m = entra_merge_server_conf(pool, base, vhost);
+    CHECK_STR(m->tenant, "contoso.onmicrosoft.com", "merge: tenant inherited");
+    CHECK_STR(m->client_id, "99999999-2222-3333-4444-555555555555", "merge: vhost client id wins");
+    CHECK_STR(m->client_secret, "base-secret", "merge: secret inherited");
+    CHECK(m->session_keys == base->session_keys, "merge: session keys inherited");
+    CHECK(entra_conf_clock_skew(m) == 60, "merge: clock skew inherited");
+    CHECK(entra_conf_http_timeout(m) == 5, "merge: vhost timeout");
+    CHECK(entra_conf_cookie_secure(m) == 1, "merge: vhost On overrides base Off");
+    CHECK_STR(entra_conf_authority(m), "https://login.example", "merge: authority inherited");
+    CHECK(entra_conf_session_max_age(m) == 600, "merge: vhost max age");
+    CHECK_STR(entra_conf_scope(m), "openid profile email", "merge: unset in both is the default");
+    CHECK(entra_conf_token_auth(m) == ENTRA_AUTH_SECRET_POST, "merge: token auth default");
+    CHECK(entra_server_check(pool, m) == NULL, "merge: the merged vhost is complete");
+
+    vhost = fresh();
+    run("EntraClockSkew", entra_set_clock_skew, "0");
+    m = entra_merge_server_conf(pool, base, vhost);
+    CHECK(entra_conf_clock_skew(m) == 0, "merge: a vhost's explicit 0 is not taken for unset");
+    CHECK(entra_conf_cookie_secure(m) == 0, "merge: base Off inherited");
+
+    dbase = entra_create_dir_conf(pool, "/");
+    dadd = entra_create_dir_conf(pool, "/app");
+    dbase->remote_user_claims = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(dbase->remote_user_claims, const char *) = "upn";
+    dm = entra_merge_dir_conf(pool, dbase, dadd);
+    CHECK(entra_conf_remote_user_claims(dm)->nelts == 1
+          && !strcmp(APR_ARRAY_IDX(entra_conf_remote_user_claims(dm), 0, const char *), "upn"),
+          "dir merge: a location inherits the claim list");
+    dadd->remote_user_claims = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(dadd->remote_user_claims, const char *) = "email";
+    dm = entra_merge_dir_conf(pool, dbase, dadd);
+    CHECK(!strcmp(APR_ARRAY_IDX(entra_conf_remote_user_claims(dm), 0, const char *), "email"),
+          "dir merge: a location's own list wins");
+}
+
+static void test_check(void)
+{
+    entra_server_conf *c = fresh();
+    const char *why;
+
+    CHECK(!entra_server_enabled(c), "an empty server is not enabled");
+    why = entra_server_check(pool, c);
+    CHECK(STARTS_WITH(why, "EntraTenant"), "check names EntraTenant first (got: %s)", why);
+    run("EntraTenant", entra_set_tenant, "common");
+    CHECK(entra_server_enabled(c), "a server with a tenant is enabled (must be complete)");
+    why = entra_server_check(pool, c);
+    CHECK(why && strstr(why, "EntraClientID"), "check names EntraClientID (got: %s)", why);
+    run("EntraClientID", entra_set_client_id, "11111111-2222-3333-4444-555555555555");
+    why = entra_server_check(pool, c);
+    CHECK(why && strstr(why, "EntraClientSecret"), "check names EntraClientSecret (got: %s)", why);
+    run("EntraClientSecret", entra_set_client_secret, "secret");
+    why = entra_server_check(pool, c);
+    CHECK(why && strstr(why, "EntraSessionKey"), "check names EntraSessionKey (got: %s)", why);
+    run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef");
+    why = entra_server_check(pool, c);
+    CHECK(why == NULL, "a complete server passes the check (got: %s)", why ? why : "NULL");
+
+    c = fresh();
+    run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef");
+    CHECK(entra_server_enabled(c), "a session key alone enables the server");
+    why = entra_server_check(pool, c);
+    CHECK(why && strstr(why, "EntraTenant") && !strstr(why, "EntraSessionKey"),
+          "check names what is missing, not what is there (got: %s)", why);
+}
+
+static void test_discovery_url(void)
+{
+    entra_server_conf *c = fresh();
+
+    run("EntraTenant", entra_set_tenant, "contoso.onmicrosoft.com");
+    CHECK_STR(entra_conf_discovery_url(pool, c),
+              "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/"
+              ".well-known/openid-configuration", "discovery URL with the default authority");
+    run("EntraAuthority", entra_set_authority, "http://127.0.0.1:8529/");
+    run("EntraTenant", entra_set_tenant, "organizations");
+    CHECK_STR(entra_conf_discovery_url(pool, c),
+              "http://127.0.0.1:8529/organizations/v2.0/.well-known/openid-configuration",
+              "discovery URL with another authority (no double slash)");
+}
+
+void suite_config(apr_pool_t *p)
+{
+    pool = p;
+    auth_entra_module.module_index = 0;
+    server.module_config = (struct ap_conf_vector_t *)slots;
+    cmd.pool = p;
+    cmd.temp_pool = p;
+    cmd.server = &server;
+    cmd.cmd = &command;
+
+    test_tenant_and_client();
+    test_secret();
+    test_scope();
+    test_redirect_and_authority();
+    test_session_key();
+    test_numbers();
+    test_remote_user();
+    test_merge();
+    test_check();
+    test_discovery_url();
+}

@@ -1,0 +1,82 @@
+/* session: the sealed session cookie. */
+#include "unit.h"
+#include "../../src/session.h"
+#include "../../src/state.h"
+
+#include <apr_strings.h>
+
+#define NOW 1700000000
+#define SECRET "0123456789abcdef0123456789abcdef-session"
+
+static entra_keyring *ring_of(apr_pool_t *p, const char *secret)
+{
+    entra_keyring *ring = entra_keyring_make(p);
+    return entra_keyring_add(ring, secret, strlen(secret)) ? NULL : ring;
+}
+
+static entra_session *make(apr_pool_t *p)
+{
+    entra_session *s = apr_pcalloc(p, sizeof(*s));
+
+    s->created = NOW;
+    s->expires = NOW + 3600;
+    s->claims = apr_array_make(p, 4, sizeof(entra_pair));
+    entra_pairs_add(s->claims, "sub", "abc123");
+    entra_pairs_add(s->claims, "name", "Ada Lovelace");
+    entra_pairs_add(s->claims, "roles", "admin,reader");
+    entra_pairs_add(s->claims, "empty", "");
+    entra_pairs_add(s->claims, "email", "ada@example.com");
+    return s;
+}
+
+void suite_session(apr_pool_t *p)
+{
+    entra_keyring *ring = ring_of(p, SECRET);
+    entra_session *s = make(p), *got;
+    const char *cookie;
+    int i, same = 1;
+
+    if (!CHECK(ring != NULL, "a key ring"))
+        return;
+    cookie = entra_session_seal(p, ring, s);
+    if (!CHECK(cookie != NULL, "session seals"))
+        return;
+    got = entra_session_open(p, ring, cookie, NOW + 10);
+    if (CHECK(got != NULL, "session round trip opens")) {
+        CHECK(got->created == NOW && got->expires == NOW + 3600, "created and expires kept");
+        CHECK(got->claims->nelts == 5, "all five claims back, nothing added (got %d)",
+              got->claims->nelts);
+        for (i = 0; i < 5 && i < got->claims->nelts; i++)
+            same &= !strcmp(APR_ARRAY_IDX(got->claims, i, entra_pair).name,
+                            APR_ARRAY_IDX(s->claims, i, entra_pair).name)
+                    && !strcmp(APR_ARRAY_IDX(got->claims, i, entra_pair).value,
+                               APR_ARRAY_IDX(s->claims, i, entra_pair).value);
+        CHECK(same, "claims come back with their values, in order");
+        CHECK_STR(entra_pairs_get(got->claims, "roles"), "admin,reader", "pairs_get on the claims");
+        entra_pairs_add(got->claims, "added", "later");
+        CHECK_STR(entra_pairs_get(got->claims, "added"), "later",
+                  "the opened claims array can grow");
+        CHECK_STR(entra_pairs_get(got->claims, "sub"), "abc123", "and keeps its claims then");
+    }
+
+    s->claims = apr_array_make(p, 1, sizeof(entra_pair));
+    got = entra_session_open(p, ring, entra_session_seal(p, ring, s), NOW);
+    CHECK(got && got->claims->nelts == 0, "a session without claims round trips");
+
+    CHECK(entra_session_open(p, ring, cookie, NOW + 3599) != NULL, "open one second before expiry");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 3600) == NULL, "expired at its expiry: NULL");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 99999) == NULL, "long expired: NULL");
+    CHECK(entra_session_open(p, ring_of(p, SECRET "-other"), cookie, NOW) == NULL,
+          "cookie from another key: NULL");
+    CHECK(entra_session_open(p, ring, "garbage", NOW) == NULL, "garbage: NULL");
+    CHECK(entra_session_open(p, ring, "", NOW) == NULL, "empty cookie: NULL");
+    CHECK(entra_session_open(p, ring, NULL, NOW) == NULL, "no cookie: NULL");
+    CHECK(entra_session_open(p, ring, apr_pstrndup(p, cookie, strlen(cookie) - 4), NOW) == NULL,
+          "truncated cookie: NULL");
+    {
+        entra_state *st = entra_state_new(p, "/", "https://app.example/cb", NOW);
+        const char *state_cookie = st ? entra_state_seal(p, ring, st) : NULL;
+        CHECK(state_cookie && entra_session_open(p, ring, state_cookie, NOW) == NULL,
+              "a state cookie does not open as a session (purpose binding)");
+    }
+}

@@ -1,0 +1,124 @@
+/* state: one login attempt, sealed in its own cookie. */
+#include "unit.h"
+#include "../../src/state.h"
+#include "../../src/session.h"
+
+#include <apr_strings.h>
+
+#define NOW 1700000000
+#define SECRET "0123456789abcdef0123456789abcdef-state"
+
+static entra_keyring *ring_of(apr_pool_t *p, const char *secret)
+{
+    entra_keyring *ring = entra_keyring_make(p);
+    return entra_keyring_add(ring, secret, strlen(secret)) ? NULL : ring;
+}
+
+/* The sealed text with one character in the middle changed. */
+static char *tamper(apr_pool_t *p, const char *sealed)
+{
+    char *t = apr_pstrdup(p, sealed);
+    size_t mid = strlen(t) / 2;
+    t[mid] = t[mid] == 'A' ? 'B' : 'A';
+    return t;
+}
+
+static void test_new(apr_pool_t *p)
+{
+    entra_state *a = entra_state_new(p, "/app?x=1", "https://app.example/cb", NOW);
+    entra_state *b = entra_state_new(p, "/app?x=1", "https://app.example/cb", NOW);
+
+    if (!CHECK(a && b, "state_new makes an attempt"))
+        return;
+    CHECK(strlen(a->state) >= 22 && entra_state_param_ok(a->state),
+          "state parameter: 128 bits, and state_param_ok accepts it");
+    CHECK(strlen(a->code_verifier) >= 43 && strlen(a->code_verifier) <= 128,
+          "PKCE verifier has RFC 7636's length (43..128)");
+    CHECK(strlen(a->nonce) >= 22, "nonce has 128 bits");
+    CHECK(strcmp(a->state, b->state) && strcmp(a->nonce, b->nonce)
+          && strcmp(a->code_verifier, b->code_verifier), "two attempts share no secret");
+    CHECK(strcmp(a->state, a->nonce) && strcmp(a->state, a->code_verifier),
+          "state, nonce and verifier are distinct values");
+    CHECK(a->expires > NOW && a->expires <= NOW + 3600, "an attempt expires, within the hour");
+}
+
+static void test_open(apr_pool_t *p, entra_keyring *ring)
+{
+    entra_state *st = entra_state_new(p, "/app?x=1&y=2", "https://app.example/cb", NOW);
+    const char *why = NULL, *cookie = entra_state_seal(p, ring, st);
+    entra_state *got;
+
+    if (!CHECK(cookie != NULL, "state seals"))
+        return;
+    got = entra_state_open(p, ring, cookie, st->state, NOW + 1, &why);
+    if (CHECK(got != NULL, "state opens with its own state parameter")) {
+        CHECK_STR(got->state, st->state, "state kept");
+        CHECK_STR(got->nonce, st->nonce, "nonce kept");
+        CHECK_STR(got->code_verifier, st->code_verifier, "PKCE verifier kept");
+        CHECK_STR(got->return_to, "/app?x=1&y=2", "return path kept");
+        CHECK_STR(got->redirect_uri, "https://app.example/cb", "redirect URI kept");
+        CHECK(got->expires == st->expires, "expiry kept");
+    }
+    CHECK(entra_state_open(p, ring, cookie, st->state, st->expires, &why) != NULL,
+          "state still opens at its expiry second");
+
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, cookie, "AAAAAAAAAAAAAAAAAAAAAA", NOW, &why) && why,
+          "another state parameter: refused, with a reason");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, cookie, apr_pstrcat(p, st->state, "x", NULL), NOW, &why)
+          && why, "state parameter with a suffix: refused");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, cookie, "", NOW, &why) && why, "empty state parameter: refused");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, cookie, st->state, st->expires + 1, &why) && why,
+          "expired attempt: refused, with a reason");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, tamper(p, cookie), st->state, NOW, &why) && why,
+          "tampered cookie: refused, with a reason");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring_of(p, SECRET "-other"), cookie, st->state, NOW, &why) && why,
+          "cookie sealed with another key: refused");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, "garbage", st->state, NOW, &why) && why, "garbage: refused");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, "", st->state, NOW, &why) && why, "empty cookie: refused");
+    {
+        entra_session s = { NOW, NOW + 3600, apr_array_make(p, 1, sizeof(entra_pair)) };
+        entra_pairs_add(s.claims, "s", st->state);
+        why = NULL;
+        CHECK(!entra_state_open(p, ring, entra_session_seal(p, ring, &s), st->state, NOW, &why)
+              && why, "a session cookie does not open as a state cookie");
+    }
+}
+
+static void test_param_ok(void)
+{
+    static const char *const yes[] = {
+        "AAAAAAAAAAAAAAAA", "abcdefghijklmnopqrstuvwxyz-_0123",
+        "0123456789012345678901234567890123456789012345678901234567890123",
+    };
+    static const char *const no[] = {
+        "", "AAAAAAAAAAAAAAA", "01234567890123456789012345678901234567890123456789012345678901234",
+        "AAAAAAAAAAAAAAAA=", "AAAAAAAA+AAAAAAA", "AAAAAAAA/AAAAAAA", "AAAAAAAA.AAAAAAA",
+        "AAAAAAAA AAAAAAA", "AAAAAAAA;AAAAAAA", "AAAAAAAA%AAAAAAA", "../../../../etc/passwd",
+        "AAAAAAAA\nAAAAAAA",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        CHECK(entra_state_param_ok(yes[i]), "state param ok: %s", yes[i]);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        CHECK(!entra_state_param_ok(no[i]), "state param refused: \"%s\"", no[i]);
+    CHECK(!entra_state_param_ok(NULL), "state param refused: NULL");
+}
+
+void suite_state(apr_pool_t *p)
+{
+    entra_keyring *ring = ring_of(p, SECRET);
+
+    test_new(p);
+    if (CHECK(ring != NULL, "a key ring"))
+        test_open(p, ring);
+    test_param_ok();
+}
