@@ -16,6 +16,7 @@
 #include "src/authn.h"
 #include "src/authz.h"
 #include "src/config.h"
+#include "src/credential.h"
 #include "src/endpoints.h"
 #include "src/http.h"
 #include "src/log.h"
@@ -51,6 +52,32 @@ static const command_rec entra_cmds[] = {
                "client_secret_post (default) or client_secret_basic"),
     SERVER_CMD("EntraSessionMaxAge", entra_set_session_max_age, TAKE1,
                "session lifetime, seconds (default 28800)"),
+    SERVER_CMD("EntraEndpointVersion", entra_set_endpoint_version, TAKE1,
+               "2 (v2.0 endpoints, default) or 1 (v1 endpoints, sts.windows.net issuer)"),
+    SERVER_CMD("EntraResponseMode", entra_set_response_mode, TAKE1,
+               "query (default) or form_post"),
+    SERVER_CMD("EntraDomainHint", entra_set_domain_hint, TAKE1,
+               "domain_hint sent to Entra (skips the home realm discovery page)"),
+    SERVER_CMD("EntraPrompt", entra_set_prompt, TAKE1,
+               "prompt sent to Entra: login, none, consent or select_account"),
+    SERVER_CMD("EntraAllowedTenants", entra_set_allowed_tenants, ITERATE,
+               "tenant ids whose users may sign in (multi-tenant apps)"),
+    SERVER_CMD("EntraClaimMap", entra_set_claim_map, TAKE_ARGV,
+               "<name> <source>...: publish a claim under the name the app expects"),
+    SERVER_CMD("EntraPassAccessToken", entra_set_pass_access_token, FLAG,
+               "pass the access token and its expiry to the backend (default Off)"),
+    SERVER_CMD("EntraUserInfo", entra_set_userinfo, TAKE1,
+               "merge profile claims from oidc (userinfo) or graph (/v1.0/me); default off"),
+    SERVER_CMD("EntraGraphHost", entra_set_graph_host, TAKE1,
+               "Microsoft Graph host (default: discovery's msgraph_host)"),
+    SERVER_CMD("EntraClientCertificate", entra_set_client_certificate, TAKE1,
+               "PEM certificate uploaded to the app registration (private_key_jwt)"),
+    SERVER_CMD("EntraClientKey", entra_set_client_key, TAKE1,
+               "PEM private key of EntraClientCertificate"),
+    SERVER_CMD("EntraClientAssertionAlg", entra_set_assertion_alg, TAKE1,
+               "RS256 with x5t (default) or PS256 with x5t#S256"),
+    SERVER_CMD("EntraClientAssertionFile", entra_set_client_assertion_file, TAKE1,
+               "file holding a federated token to send as client assertion"),
     AP_INIT_ITERATE("EntraRemoteUserClaim", entra_set_remote_user_claim, NULL,
                     RSRC_CONF | OR_AUTHCFG,
                     "claim(s) for REMOTE_USER, first present wins (default preferred_username)"),
@@ -63,12 +90,14 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                               server_rec *s)
 {
     int status = OK;
-    (void)pconf; (void)plog;
+    (void)plog;
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         const char *why;
-        if (entra_server_enabled(sc) && (why = entra_server_check(ptemp, sc))) {
+        if (!entra_server_enabled(sc))
+            continue;
+        if ((why = entra_server_check(ptemp, sc)) || (why = entra_credential_load(pconf, sc))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00101) "%s:%d: %s",
                          s->defn_name ? s->defn_name : "(server config)",
                          s->defn_line_number, why);

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "login.h"
 #include "session.h"
+#include "store.h"
 
 #include <http_config.h>
 #include <http_core.h>
@@ -40,18 +41,8 @@ int entra_strip_spoofed_headers(request_rec *r)
 static entra_session *request_session(request_rec *r, const entra_server_conf *sc)
 {
     entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
-    const char *cookie;
 
-    if (session)
-        return session;
-    if (!(cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE)))
-        return NULL;
-    session = entra_session_open(r->pool, sc->session_keys, cookie,
-                                 apr_time_sec(r->request_time));
-    if (!session)
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
-                      "session cookie does not open or has expired: not signed in");
-    else
+    if (!session && (session = entra_store_load(r, sc)))
         ap_set_module_config(r->request_config, &auth_entra_module, session);
     return session;
 }
@@ -62,6 +53,22 @@ const apr_array_header_t *entra_request_claims(request_rec *r)
     entra_session *session = entra_server_enabled(sc) ? request_session(r, sc) : NULL;
 
     return session ? session->claims : NULL;
+}
+
+/* EntraPassAccessToken: the app calls Graph (or its API) as the user. */
+static void publish_access_token(request_rec *r, const entra_session *session)
+{
+    const char *token = entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_TOKEN);
+    const char *expires = entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_EXPIRES);
+
+    if (!token)
+        return;
+    apr_table_setn(r->headers_in, ENTRA_ACCESS_TOKEN_HEADER, token);
+    apr_table_setn(r->subprocess_env, "ENTRA_ACCESS_TOKEN", token);
+    if (expires) {
+        apr_table_setn(r->headers_in, ENTRA_ACCESS_TOKEN_HEADER "-Expires", expires);
+        apr_table_setn(r->subprocess_env, "ENTRA_ACCESS_TOKEN_EXPIRES", expires);
+    }
 }
 
 /* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
@@ -84,6 +91,8 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
     r->user = (char *)user;
     r->ap_auth_type = ENTRA_AUTH_TYPE;
     entra_claims_publish(r->pool, session->claims, r->headers_in, r->subprocess_env);
+    if (entra_conf_pass_access_token(sc))
+        publish_access_token(r, session);
     return OK;
 }
 

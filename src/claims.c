@@ -129,3 +129,24 @@ const char *entra_claims_pick(const apr_array_header_t *claims,
     }
     return NULL;
 }
+
+void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t *maps)
+{
+    int i, j;
+
+    for (i = 0; maps && i < maps->nelts; i++) {
+        const entra_claim_map *map = &APR_ARRAY_IDX(maps, i, entra_claim_map);
+        const char *value = entra_claims_pick(claims, map->sources);
+        if (!value)
+            continue;
+        for (j = 0; j < claims->nelts; j++) {
+            entra_pair *c = &APR_ARRAY_IDX(claims, j, entra_pair);
+            if (strcmp(c->name, map->name) == 0)
+                break;
+        }
+        if (j < claims->nelts)
+            APR_ARRAY_IDX(claims, j, entra_pair).value = value;
+        else
+            entra_pairs_add(claims, map->name, value);
+    }
+}

@@ -6,9 +6,11 @@
 
 #include <apr_tables.h>
 #include <jansson.h>
+#include "config.h"
 
 #define ENTRA_HEADER_PREFIX "X-Entra-Claim-"
 #define ENTRA_ENV_PREFIX "ENTRA_CLAIM_"
+#define ENTRA_ACCESS_TOKEN_HEADER "X-Entra-Access-Token"
 /* Every header the module may set starts with this (lowercase, '-'). */
 #define ENTRA_SPOOF_PREFIX "x-entra-"
 
@@ -23,6 +25,9 @@ int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers);
 /* Sets the claim headers and environment variables for `claims`. */
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
                           apr_table_t *headers, apr_table_t *env);
+
+/* EntraClaimMap: sets each map's name to its first present source claim. */
+void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t *maps);
 
 /* The value of the first of `names` (const char *) present and non-empty. */
 const char *entra_claims_pick(const apr_array_header_t *claims,

@@ -21,6 +21,11 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->http_timeout = -1;
     c->token_auth = ENTRA_AUTH_UNSET;
     c->session_max_age = -1;
+    c->endpoint_version = -1;
+    c->response_mode = -1;
+    c->pass_access_token = -1;
+    c->userinfo = -1;
+    c->assertion_alg = -1;
     return c;
 }
 
@@ -44,6 +49,19 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(http_timeout);
     MERGE_INT(token_auth);
     MERGE_INT(session_max_age);
+    MERGE_INT(endpoint_version);
+    MERGE_INT(response_mode);
+    MERGE_PTR(domain_hint);
+    MERGE_PTR(prompt);
+    MERGE_PTR(allowed_tenants);
+    MERGE_PTR(claim_maps);
+    MERGE_INT(pass_access_token);
+    MERGE_INT(userinfo);
+    MERGE_PTR(graph_host);
+    MERGE_PTR(client_cert_file);
+    MERGE_PTR(client_key_file);
+    MERGE_INT(assertion_alg);
+    MERGE_PTR(client_assertion_file);
     return m;
 }
 
@@ -64,7 +82,8 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
 
 int entra_server_enabled(const entra_server_conf *c)
 {
-    return c->tenant || c->client_id || c->client_secret || c->session_keys;
+    return c->tenant || c->client_id || c->client_secret || c->session_keys
+           || c->client_cert_file || c->client_assertion_file;
 }
 
 const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
@@ -75,8 +94,16 @@ const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
                "or common/organizations/consumers";
     if (!c->client_id)
         return "EntraClientID is required: the app registration's Application (client) ID";
-    if (!c->client_secret)
-        return "EntraClientSecret is required: a client secret of the app registration";
+    if (!!c->client_cert_file != !!c->client_key_file)
+        return "EntraClientCertificate and EntraClientKey go together: the certificate "
+               "uploaded to the app registration and its private key";
+    if (!!c->client_secret + !!c->client_cert_file + !!c->client_assertion_file > 1)
+        return "EntraClientSecret, EntraClientCertificate and EntraClientAssertionFile "
+               "are alternatives: configure one client credential";
+    if (!c->client_secret && !c->client_cert_file && !c->client_assertion_file)
+        return "EntraClientSecret is required (or EntraClientCertificate with "
+               "EntraClientKey, or EntraClientAssertionFile): a credential of the app "
+               "registration";
     if (!c->session_keys)
         return "EntraSessionKey is required: a random secret of at least 32 bytes "
                "that keys cookie encryption";
@@ -123,6 +150,31 @@ int entra_conf_session_max_age(const entra_server_conf *c)
     return c->session_max_age != -1 ? c->session_max_age : ENTRA_DEFAULT_SESSION_MAX_AGE;
 }
 
+int entra_conf_endpoint_version(const entra_server_conf *c)
+{
+    return c->endpoint_version != -1 ? c->endpoint_version : 2;
+}
+
+entra_response_mode entra_conf_response_mode(const entra_server_conf *c)
+{
+    return c->response_mode != -1 ? c->response_mode : ENTRA_MODE_QUERY;
+}
+
+int entra_conf_pass_access_token(const entra_server_conf *c)
+{
+    return c->pass_access_token == 1;
+}
+
+entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c)
+{
+    return c->userinfo != -1 ? c->userinfo : ENTRA_USERINFO_NONE;
+}
+
+entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c)
+{
+    return c->assertion_alg != -1 ? c->assertion_alg : ENTRA_ALG_RS256;
+}
+
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d)
 {
     static const char *const fallback[] = { ENTRA_DEFAULT_REMOTE_USER_CLAIM };
@@ -136,7 +188,8 @@ const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d)
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
 {
     return apr_pstrcat(p, entra_conf_authority(c), "/", c->tenant,
-                       "/v2.0/.well-known/openid-configuration", NULL);
+                       entra_conf_endpoint_version(c) == 1 ? "" : "/v2.0",
+                       "/.well-known/openid-configuration", NULL);
 }
 
 static entra_server_conf *server_conf(cmd_parms *cmd)
@@ -367,5 +420,176 @@ const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *ar
     if (!d->remote_user_claims)
         d->remote_user_claims = apr_array_make(cmd->pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(d->remote_user_claims, const char *) = arg;
+    return NULL;
+}
+
+/* One of `words` (NULL-terminated); returns its index or -1. */
+static int one_of(const char *arg, const char *const words[])
+{
+    int i;
+
+    for (i = 0; words[i]; i++) {
+        if (strcmp(arg, words[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const versions[] = { "1", "2", NULL };
+    int i = one_of(arg, versions);
+    (void)dc;
+
+    if (i < 0)
+        return directive_error(cmd, "must be 1 (the v1 endpoints) or 2 (v2.0, the default)");
+    server_conf(cmd)->endpoint_version = i + 1;
+    return NULL;
+}
+
+const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const modes[] = { "query", "form_post", NULL };
+    int i = one_of(arg, modes);
+    (void)dc;
+
+    if (i < 0)
+        return directive_error(cmd, "must be query or form_post");
+    server_conf(cmd)->response_mode = i;
+    return NULL;
+}
+
+const char *entra_set_domain_hint(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!*arg || !all_chars(arg, ".-"))
+        return directive_error(cmd, "must be a domain such as contoso.com, or "
+                                    "consumers/organizations");
+    server_conf(cmd)->domain_hint = arg;
+    return NULL;
+}
+
+const char *entra_set_prompt(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const prompts[] = { "login", "none", "consent", "select_account", NULL };
+    (void)dc;
+
+    if (one_of(arg, prompts) < 0)
+        return directive_error(cmd, "must be login, none, consent or select_account");
+    server_conf(cmd)->prompt = arg;
+    return NULL;
+}
+
+const char *entra_set_allowed_tenants(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_server_conf *c = server_conf(cmd);
+    (void)dc;
+
+    if (!entra_is_guid(arg))
+        return directive_error(cmd, apr_pstrcat(cmd->pool, "'", arg,
+                                                "' is not a tenant id (a GUID)", NULL));
+    if (!c->allowed_tenants)
+        c->allowed_tenants = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(c->allowed_tenants, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    entra_server_conf *c = server_conf(cmd);
+    entra_claim_map *map;
+    int i;
+    (void)dc;
+
+    if (argc < 2)
+        return directive_error(cmd, "needs a claim name and at least one source claim");
+    for (i = 0; i < argc; i++) {
+        if (!*argv[i] || !all_chars(argv[i], "_-"))
+            return directive_error(cmd, apr_pstrcat(cmd->pool, "'", argv[i],
+                                                    "' is not a claim name", NULL));
+    }
+    if (!c->claim_maps)
+        c->claim_maps = apr_array_make(cmd->pool, 4, sizeof(entra_claim_map));
+    map = apr_array_push(c->claim_maps);
+    map->name = apr_pstrdup(cmd->pool, argv[0]);
+    map->sources = apr_array_make(cmd->pool, argc - 1, sizeof(const char *));
+    for (i = 1; i < argc; i++)
+        APR_ARRAY_PUSH(map->sources, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+    return NULL;
+}
+
+const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on)
+{
+    (void)dc;
+    server_conf(cmd)->pass_access_token = on;
+    return NULL;
+}
+
+const char *entra_set_userinfo(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const sources[] = { "off", "oidc", "graph", NULL };
+    int i = one_of(arg, sources);
+    (void)dc;
+
+    if (i < 0)
+        return directive_error(cmd, "must be oidc (the userinfo endpoint), graph "
+                                    "(Microsoft Graph /v1.0/me) or off");
+    server_conf(cmd)->userinfo = i;
+    return NULL;
+}
+
+const char *entra_set_graph_host(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!is_http_url(arg) && (!*arg || !all_chars(arg, ".-:")))
+        return directive_error(cmd, "must be a host such as graph.microsoft.us, or an "
+                                    "http(s) URL");
+    server_conf(cmd)->graph_host = arg;
+    return NULL;
+}
+
+/* Files named in the config: absolute, and readable now (at start-up). */
+static const char *set_file(cmd_parms *cmd, const char *arg, const char **slot)
+{
+    apr_finfo_t info;
+
+    if (*arg != '/')
+        return directive_error(cmd, apr_pstrcat(cmd->pool, "needs an absolute path, not '",
+                                                arg, "'", NULL));
+    if (apr_stat(&info, arg, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || info.filetype != APR_REG)
+        return directive_error(cmd, apr_pstrcat(cmd->pool, arg, " is not a readable file",
+                                                NULL));
+    *slot = arg;
+    return NULL;
+}
+
+const char *entra_set_client_certificate(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_file(cmd, arg, &server_conf(cmd)->client_cert_file);
+}
+
+const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_file(cmd, arg, &server_conf(cmd)->client_key_file);
+}
+
+const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_file(cmd, arg, &server_conf(cmd)->client_assertion_file);
+}
+
+const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const algs[] = { "RS256", "PS256", NULL };
+    int i = one_of(arg, algs);
+    (void)dc;
+
+    if (i < 0)
+        return directive_error(cmd, "must be RS256 (x5t header) or PS256 (x5t#S256 header)");
+    server_conf(cmd)->assertion_alg = i;
     return NULL;
 }

@@ -24,6 +24,19 @@ typedef enum {
     ENTRA_AUTH_SECRET_BASIC = 1
 } entra_token_auth;
 
+typedef enum { ENTRA_MODE_QUERY = 0, ENTRA_MODE_FORM_POST = 1 } entra_response_mode;
+typedef enum { ENTRA_USERINFO_NONE = 0, ENTRA_USERINFO_OIDC = 1, ENTRA_USERINFO_GRAPH = 2 }
+    entra_userinfo_source;
+typedef enum { ENTRA_ALG_RS256 = 0, ENTRA_ALG_PS256 = 1 } entra_assertion_alg;
+
+/* EntraClaimMap <name> <source>...: publish `name` from the first source. */
+typedef struct {
+    const char *name;
+    apr_array_header_t *sources;    /* const char * */
+} entra_claim_map;
+
+typedef struct entra_credential entra_credential;   /* credential.h */
+
 typedef struct {
     const char *tenant;
     const char *client_id;
@@ -37,6 +50,21 @@ typedef struct {
     int http_timeout;               /* -1 unset; seconds */
     entra_token_auth token_auth;
     int session_max_age;            /* -1 unset; seconds */
+    int endpoint_version;           /* -1 unset; 1 or 2 */
+    int response_mode;              /* -1 unset; entra_response_mode */
+    const char *domain_hint;
+    const char *prompt;
+    apr_array_header_t *allowed_tenants;    /* const char *, GUIDs */
+    apr_array_header_t *claim_maps;         /* entra_claim_map */
+    int pass_access_token;          /* -1 unset */
+    int userinfo;                   /* -1 unset; entra_userinfo_source */
+    const char *graph_host;         /* host, or URL for a test IdP */
+    const char *client_cert_file;   /* PEM; with client_key_file */
+    const char *client_key_file;
+    int assertion_alg;              /* -1 unset; entra_assertion_alg */
+    const char *client_assertion_file;
+    /* Loaded at start-up from the three above (check_config). */
+    entra_credential *credential;
     /* Per process, set at child_init: the discovery/JWKS cache. */
     entra_provider *provider;
 } entra_server_conf;
@@ -65,8 +93,14 @@ int entra_conf_clock_skew(const entra_server_conf *c);
 int entra_conf_http_timeout(const entra_server_conf *c);
 entra_token_auth entra_conf_token_auth(const entra_server_conf *c);
 int entra_conf_session_max_age(const entra_server_conf *c);
+int entra_conf_endpoint_version(const entra_server_conf *c);
+entra_response_mode entra_conf_response_mode(const entra_server_conf *c);
+int entra_conf_pass_access_token(const entra_server_conf *c);
+entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
+entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
-/* {authority}/{tenant}/v2.0/.well-known/openid-configuration */
+/* {authority}/{tenant}/v2.0/.well-known/openid-configuration, or the v1
+ * {authority}/{tenant}/.well-known/openid-configuration */
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);
 
 /* Directive handlers (the table itself is in mod_auth_entra.c). */
@@ -83,6 +117,19 @@ const char *entra_set_http_timeout(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_token_auth(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_session_max_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_domain_hint(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_prompt(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_allowed_tenants(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on);
+const char *entra_set_userinfo(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_graph_host(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_client_certificate(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg);
 
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */

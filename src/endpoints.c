@@ -3,7 +3,7 @@
 #include "login.h"
 #include "log.h"
 #include "respond.h"
-#include "session.h"
+#include "store.h"
 #include "util.h"
 
 #include <http_log.h>
@@ -24,7 +24,7 @@ static int logout(request_rec *r, const entra_server_conf *sc)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00501)
                       "logout: post_logout_redirect_uri \"%s\" is not on this site; using /",
                       entra_log_safe(r->pool, target));
-    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, "", "/", 0);
+    entra_store_clear(r, sc);
     return entra_redirect(r, back ? back : "/");
 }
 

@@ -1,12 +1,15 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
 #include "claims.h"
+#include "credential.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
 #include "respond.h"
 #include "session.h"
+#include "store.h"
 #include "state.h"
+#include "userinfo.h"
 #include "util.h"
 
 #include <http_core.h>
@@ -28,11 +31,35 @@ static int idp_unavailable(request_rec *r, const char *why)
                       "answer. Please try again in a moment.");
 }
 
+/* Optional authorize parameters: EntraPrompt and EntraDomainHint, and the
+ * login_hint/domain_hint the request itself carries (a link can pre-fill
+ * the account, as Entra's own apps do). */
+static const char *authorize_hints(request_rec *r, const entra_server_conf *sc)
+{
+    apr_table_t *query = entra_form_parse(r->pool, r->args);
+    const char *login_hint = query ? apr_table_get(query, "login_hint") : NULL;
+    const char *domain_hint = query ? apr_table_get(query, "domain_hint") : NULL;
+    const char *extra = "";
+
+    if (!domain_hint)
+        domain_hint = sc->domain_hint;
+    if (sc->prompt)
+        extra = apr_pstrcat(r->pool, extra, "&prompt=", sc->prompt, NULL);
+    if (login_hint && *login_hint)
+        extra = apr_pstrcat(r->pool, extra, "&login_hint=", entra_url_encode(r->pool, login_hint),
+                            NULL);
+    if (domain_hint && *domain_hint)
+        extra = apr_pstrcat(r->pool, extra, "&domain_hint=",
+                            entra_url_encode(r->pool, domain_hint), NULL);
+    return extra;
+}
+
 static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                                  const entra_metadata *meta, const entra_state *st)
 {
     apr_pool_t *p = r->pool;
     const char *sep = strchr(meta->authorization_endpoint, '?') ? "&" : "?";
+    int form_post = entra_conf_response_mode(sc) == ENTRA_MODE_FORM_POST;
 
     return apr_pstrcat(p, meta->authorization_endpoint, sep,
                        "response_type=code",
@@ -43,7 +70,19 @@ static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                        "&nonce=", st->nonce,
                        "&code_challenge=", entra_sha256_b64url(p, st->code_verifier),
                        "&code_challenge_method=S256",
-                       "&response_mode=query", NULL);
+                       "&response_mode=", form_post ? "form_post" : "query",
+                       authorize_hints(r, sc), NULL);
+}
+
+/* State cookies go only to the callback path. form_post brings the code
+ * back in a cross-site POST, which a SameSite=Lax cookie would miss. */
+static void state_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
+                             const char *value, int max_age)
+{
+    if (entra_conf_response_mode(sc) == ENTRA_MODE_FORM_POST)
+        entra_cookie_set_cross_site(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
+    else
+        entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
 }
 
 int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
@@ -52,7 +91,7 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
     const char *return_to = entra_safe_return_path(r->pool, r->unparsed_uri, NULL);
     entra_metadata meta;
     entra_state *st;
-    const char *why, *sealed;
+    const char *why, *sealed, *cookie_name;
 
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
                                        &meta))) {
@@ -69,8 +108,8 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
                       "cannot create a login state (random source or cipher failed)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    entra_cookie_set(r, sc, apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, st->state, NULL),
-                     sealed, entra_redirect_uri_path(sc), ENTRA_STATE_TTL);
+    cookie_name = apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, st->state, NULL);
+    state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
                   "not signed in: redirecting to Entra, will return to %s",
                   entra_log_safe(r->pool, st->return_to));
@@ -171,7 +210,7 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
         cookie = entra_cookie_get(r->pool, r->headers_in, cookie_name);
         why = "no state cookie for this state (expired, replayed, or from another browser)";
         if (cookie) {
-            entra_cookie_set(r, sc, cookie_name, "", entra_redirect_uri_path(sc), 0);
+            state_cookie_set(r, sc, cookie_name, "", 0);
             st = entra_state_open(r->pool, sc->session_keys, cookie, state_param,
                                   apr_time_sec(r->request_time), &why);
         }
@@ -183,18 +222,14 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
 }
 
 static const char *token_request_body(apr_pool_t *p, const entra_server_conf *sc,
-                                      const entra_state *st, const char *code)
+                                      const entra_state *st, const char *code,
+                                      const char *client_auth)
 {
-    const char *body = apr_pstrcat(p, "grant_type=authorization_code",
-                                   "&code=", entra_url_encode(p, code),
-                                   "&redirect_uri=", entra_url_encode(p, st->redirect_uri),
-                                   "&client_id=", entra_url_encode(p, sc->client_id),
-                                   "&code_verifier=", st->code_verifier, NULL);
-
-    if (entra_conf_token_auth(sc) == ENTRA_AUTH_SECRET_POST)
-        body = apr_pstrcat(p, body, "&client_secret=", entra_url_encode(p, sc->client_secret),
-                           NULL);
-    return body;
+    return apr_pstrcat(p, "grant_type=authorization_code",
+                       "&code=", entra_url_encode(p, code),
+                       "&redirect_uri=", entra_url_encode(p, st->redirect_uri),
+                       "&client_id=", entra_url_encode(p, sc->client_id),
+                       "&code_verifier=", st->code_verifier, client_auth, NULL);
 }
 
 /* An OAuth error answer from the token endpoint: log it, pick the status. */
@@ -220,32 +255,34 @@ static int token_error(request_rec *r, json_t *answer, long http_status)
                       "The administrator has been told.");
 }
 
-/* Redeems the code. Returns OK with *id_token set, or the status of the
- * page already written. */
+/* Redeems the code. Returns OK with *answer set to the token response (it
+ * has an id_token), or the status of the page already written. */
 static int redeem_code(request_rec *r, const entra_server_conf *sc, const entra_metadata *meta,
-                       const entra_state *st, const char *code, const char **id_token)
+                       const entra_state *st, const char *code, json_t **answer)
 {
     entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL };
     entra_http_response resp;
-    json_t *answer;
-    const char *why;
+    const char *why, *client_auth;
 
-    if (entra_conf_token_auth(sc) == ENTRA_AUTH_SECRET_BASIC) {
-        opts.basic_user = sc->client_id;
-        opts.basic_pass = sc->client_secret;
+    if ((why = entra_credential_fields(r->pool, sc, meta->token_endpoint,
+                                       apr_time_sec(apr_time_now()), &client_auth, &opts))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00211) "%s", why);
+        return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in is unavailable",
+                          "This application's credential could not be used. "
+                          "The administrator has been told.");
     }
     if ((why = entra_http_call(r->pool, meta->token_endpoint,
-                               token_request_body(r->pool, sc, st, code), &opts, &resp)))
+                               token_request_body(r->pool, sc, st, code, client_auth),
+                               &opts, &resp)))
         return idp_unavailable(r, apr_pstrcat(r->pool, "token request: ", why, NULL));
-    answer = entra_json_pool_own(r->pool, json_loadb(resp.body, resp.len, 0, NULL));
-    if (!json_is_object(answer))
+    *answer = entra_json_pool_own(r->pool, json_loadb(resp.body, resp.len, 0, NULL));
+    if (!json_is_object(*answer))
         return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
                                                "without a JSON object", meta->token_endpoint,
                                                resp.status));
-    if (resp.status != 200 && json_is_string(json_object_get(answer, "error")))
-        return token_error(r, answer, resp.status);
-    *id_token = json_string_value(json_object_get(answer, "id_token"));
-    if (resp.status != 200 || !*id_token)
+    if (resp.status != 200 && json_is_string(json_object_get(*answer, "error")))
+        return token_error(r, *answer, resp.status);
+    if (resp.status != 200 || !json_is_string(json_object_get(*answer, "id_token")))
         return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
                                                "without an id_token", meta->token_endpoint,
                                                resp.status));
@@ -281,20 +318,62 @@ static json_t *validate_id_token(request_rec *r, const entra_server_conf *sc,
     return NULL;
 }
 
+/* EntraAllowedTenants: only these tenants' users get in. */
+static int tenant_allowed(const entra_server_conf *sc, json_t *claims)
+{
+    const char *tid = json_string_value(json_object_get(claims, "tid"));
+    int i;
+
+    for (i = 0; sc->allowed_tenants && i < sc->allowed_tenants->nelts; i++) {
+        if (tid && strcasecmp(tid, APR_ARRAY_IDX(sc->allowed_tenants, i, const char *)) == 0)
+            return 1;
+    }
+    return !sc->allowed_tenants;
+}
+
+/* Seconds from now the access token lives: Entra's v2 sends a number, v1 a
+ * string. 0 when absent. */
+static apr_int64_t expires_in(json_t *answer)
+{
+    json_t *v = json_object_get(answer, "expires_in");
+    apr_int64_t n = json_is_string(v) ? entra_parse_int(json_string_value(v))
+                    : json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
+
+    return n > 0 ? n : 0;
+}
+
+/* The session's claims: the ID token's (plus the profile's), mapped, and
+ * the access token when it is to be passed on. */
+static apr_array_header_t *session_claims(request_rec *r, const entra_server_conf *sc,
+                                          json_t *claims, json_t *answer)
+{
+    apr_array_header_t *pairs = entra_claims_from_json(r->pool, claims);
+    const char *access_token = json_string_value(json_object_get(answer, "access_token"));
+
+    entra_claims_apply_map(pairs, sc->claim_maps);
+    if (entra_conf_pass_access_token(sc) && access_token) {
+        entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_TOKEN, apr_pstrdup(r->pool, access_token));
+        entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_EXPIRES,
+                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                     apr_time_sec(r->request_time) + expires_in(answer)));
+    }
+    return pairs;
+}
+
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
-                         const entra_state *st)
+                         json_t *answer, const entra_state *st)
 {
     entra_session session;
-    const char *sealed, *back;
+    const char *back;
 
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
-    session.claims = entra_claims_from_json(r->pool, claims);
-    if (!(sealed = entra_session_seal(r->pool, sc->session_keys, &session))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot seal the session");
-        return HTTP_INTERNAL_SERVER_ERROR;
+    session.claims = session_claims(r, sc, claims, answer);
+    if (!entra_store_save(r, sc, &session)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot save the session");
+        return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",
+                          "The session could not be stored. The administrator has been told.");
     }
-    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, sealed, "/", -1);
     back = entra_safe_return_path(r->pool, st->return_to, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00210) "signed in oid=%s tid=%s",
                   entra_log_safe(r->pool, entra_pairs_get(session.claims, "oid")),
@@ -302,13 +381,39 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     return entra_redirect(r, back ? back : "/");
 }
 
+/* After the code is redeemed: the ID token, the tenant, the profile. */
+static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
+                          const entra_metadata *meta, const entra_state *st, json_t *answer)
+{
+    const char *id_token = json_string_value(json_object_get(answer, "id_token"));
+    json_t *claims;
+    const char *why;
+    int status;
+
+    if (!(claims = validate_id_token(r, sc, meta, st, id_token, &status)))
+        return status;
+    if (!tenant_allowed(sc, claims)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00212)
+                      "sign-in refused: tenant %s is not in EntraAllowedTenants",
+                      entra_log_safe(r->pool, json_string_value(json_object_get(claims, "tid"))));
+        return entra_page(r, HTTP_FORBIDDEN, "Access denied",
+                          "Accounts of your organization are not allowed to sign in to this "
+                          "application.");
+    }
+    if ((why = entra_userinfo_merge(r->pool, sc, meta,
+                                    json_string_value(json_object_get(answer, "access_token")),
+                                    claims)))
+        return idp_unavailable(r, why);
+    return start_session(r, sc, claims, answer, st);
+}
+
 int entra_callback(request_rec *r, const entra_server_conf *sc)
 {
     apr_table_t *params;
     entra_state *st;
     entra_metadata meta;
-    const char *code, *id_token = NULL, *why;
-    json_t *claims;
+    const char *code, *why;
+    json_t *answer = NULL;
     int status;
 
     if (r->method_number != M_GET && r->method_number != M_POST) {
@@ -331,9 +436,7 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
                                        &meta)))
         return idp_unavailable(r, why);
-    if ((status = redeem_code(r, sc, &meta, st, code, &id_token)) != OK)
+    if ((status = redeem_code(r, sc, &meta, st, code, &answer)) != OK)
         return status;
-    if (!(claims = validate_id_token(r, sc, &meta, st, id_token, &status)))
-        return status;
-    return start_session(r, sc, claims, st);
+    return finish_sign_in(r, sc, &meta, st, answer);
 }

@@ -43,17 +43,29 @@ int entra_redirect(request_rec *r, const char *location)
     return HTTP_MOVED_TEMPORARILY;
 }
 
-void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
-                      const char *value, const char *path, int max_age)
+static void cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
+                       const char *value, const char *path, int max_age, const char *same_site)
 {
     const char *cookie = apr_pstrcat(r->pool, name, "=", value, "; Path=", path,
-                                     "; HttpOnly; SameSite=Lax",
+                                     "; HttpOnly; SameSite=", same_site,
                                      entra_conf_cookie_secure(sc) ? "; Secure" : "",
                                      max_age >= 0 ? apr_psprintf(r->pool, "; Max-Age=%d",
                                                                  max_age) : "",
                                      NULL);
 
     apr_table_addn(r->err_headers_out, "Set-Cookie", cookie);
+}
+
+void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
+                      const char *value, const char *path, int max_age)
+{
+    cookie_set(r, sc, name, value, path, max_age, "Lax");
+}
+
+void entra_cookie_set_cross_site(request_rec *r, const entra_server_conf *sc, const char *name,
+                                 const char *value, const char *path, int max_age)
+{
+    cookie_set(r, sc, name, value, path, max_age, "None");
 }
 
 const char *entra_origin(request_rec *r)

@@ -12,10 +12,15 @@ int entra_page(request_rec *r, int status, const char *title, const char *messag
 /* 302 to `location`. */
 int entra_redirect(request_rec *r, const char *location);
 
-/* Set-Cookie with HttpOnly, SameSite, Secure per EntraCookieSecure.
+/* Set-Cookie with HttpOnly, SameSite=Lax, Secure per EntraCookieSecure.
  * max_age < 0 means a browser-session cookie; 0 deletes it. */
 void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
                       const char *value, const char *path, int max_age);
+
+/* The same with SameSite=None, for a cookie that must come back on a
+ * cross-site POST (response_mode=form_post). Browsers want it Secure. */
+void entra_cookie_set_cross_site(request_rec *r, const entra_server_conf *sc, const char *name,
+                                 const char *value, const char *path, int max_age);
 
 /* "scheme://host[:port]" of this request, as ServerName/UseCanonicalName say. */
 const char *entra_origin(request_rec *r);

@@ -7,6 +7,9 @@
 #include "util.h"
 
 #define ENTRA_SESSION_COOKIE "entra_session"
+/* The session's own fields among the claims; ':' starts no claim name. */
+#define ENTRA_SESSION_ACCESS_TOKEN ":at"
+#define ENTRA_SESSION_ACCESS_EXPIRES ":ate"
 
 typedef struct {
     apr_int64_t created;         /* seconds since the epoch */

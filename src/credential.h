@@ -1,0 +1,27 @@
+/* How the module proves it is the app at Entra's token endpoint: a client
+ * secret (post or basic), a certificate (private_key_jwt, signed here), or a
+ * federated token read from a file (workload identity; no secret on disk). */
+#ifndef ENTRA_CREDENTIAL_H
+#define ENTRA_CREDENTIAL_H
+
+#include "config.h"
+#include "http.h"
+
+/* Loads EntraClientCertificate + EntraClientKey into sc->credential: checks
+ * the key is RSA and belongs to the certificate, computes the thumbprints.
+ * Returns NULL or why not (for the start-up error). */
+const char *entra_credential_load(apr_pool_t *p, entra_server_conf *sc);
+
+/* The client-authentication part of a token request to `token_endpoint`:
+ * form fields to append (starting with '&', maybe empty) and, for
+ * client_secret_basic, the Basic credentials in *opts. NULL or why not. */
+const char *entra_credential_fields(apr_pool_t *p, const entra_server_conf *sc,
+                                    const char *token_endpoint, apr_int64_t now,
+                                    const char **fields, entra_http_opts *opts);
+
+/* The signed private_key_jwt assertion itself (exposed for the unit tests). */
+const char *entra_credential_assertion(apr_pool_t *p, const entra_server_conf *sc,
+                                       const char *token_endpoint, apr_int64_t now,
+                                       const char **jwt);
+
+#endif

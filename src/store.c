@@ -1,0 +1,126 @@
+/* The cookie session store, chunked when needed (see store.h). */
+#include "store.h"
+#include "log.h"
+#include "respond.h"
+#include "util.h"
+
+#include <http_log.h>
+#include <apr_strings.h>
+#include <string.h>
+
+APLOG_USE_MODULE(auth_entra);
+
+/* The main cookie holds either the sealed session or "chunks:<n>". */
+#define CHUNKS_MARK "chunks:"
+#define CHUNK_PREFIX ENTRA_SESSION_COOKIE "_"
+
+static const char *chunk_name(apr_pool_t *p, int i)
+{
+    return apr_psprintf(p, CHUNK_PREFIX "%d", i);
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    int count;                  /* chunks the browser sent */
+    int highest;                /* highest chunk index seen */
+} chunk_census;
+
+static void count_chunk(void *ctx, const char *name, const char *value)
+{
+    chunk_census *c = ctx;
+    apr_int64_t i = entra_parse_int(name + sizeof(CHUNK_PREFIX) - 1);
+
+    if (i >= 0 && i < ENTRA_COOKIE_CHUNKS_MAX) {
+        c->count++;
+        if (i > c->highest)
+            c->highest = (int)i;
+    }
+}
+
+/* Joins chunks 0..n-1. Any missing, or any beyond, means no session. */
+static const char *join_chunks(request_rec *r, apr_int64_t n)
+{
+    chunk_census census = { r->pool, 0, -1 };
+    const char *joined = "";
+    int i;
+
+    if (n < 2 || n > ENTRA_COOKIE_CHUNKS_MAX)
+        return NULL;
+    entra_cookie_each(r->pool, r->headers_in, CHUNK_PREFIX, count_chunk, &census);
+    if (census.count != n || census.highest != n - 1)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const char *part = entra_cookie_get(r->pool, r->headers_in, chunk_name(r->pool, i));
+        if (!part)
+            return NULL;
+        joined = apr_pstrcat(r->pool, joined, part, NULL);
+    }
+    return joined;
+}
+
+entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc)
+{
+    const char *cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE);
+    entra_session *session;
+
+    if (!cookie || !*cookie)
+        return NULL;
+    if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
+        cookie = join_chunks(r, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
+    session = cookie ? entra_session_open(r->pool, sc->session_keys, cookie,
+                                          apr_time_sec(r->request_time)) : NULL;
+    if (!session)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
+                      "session cookie is incomplete, does not open or has expired: "
+                      "not signed in");
+    return session;
+}
+
+/* Deletes chunk cookies from `from` up to the highest the browser sent. */
+static void clear_chunks_from(request_rec *r, const entra_server_conf *sc, int from)
+{
+    chunk_census census = { r->pool, 0, -1 };
+    int i;
+
+    entra_cookie_each(r->pool, r->headers_in, CHUNK_PREFIX, count_chunk, &census);
+    for (i = from; i <= census.highest; i++)
+        entra_cookie_set(r, sc, chunk_name(r->pool, i), "", "/", 0);
+}
+
+int entra_store_save(request_rec *r, const entra_server_conf *sc, const entra_session *s)
+{
+    const char *sealed = entra_session_seal(r->pool, sc->session_keys, s);
+    apr_size_t len = sealed ? strlen(sealed) : 0;
+    int n, i;
+
+    if (!sealed)
+        return 0;
+    if (len <= ENTRA_COOKIE_CHUNK) {
+        entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, sealed, "/", -1);
+        clear_chunks_from(r, sc, 0);
+        return 1;
+    }
+    n = (int)((len + ENTRA_COOKIE_CHUNK - 1) / ENTRA_COOKIE_CHUNK);
+    if (n > ENTRA_COOKIE_CHUNKS_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00405)
+                      "session of %" APR_SIZE_T_FMT " bytes is too big for cookies; "
+                      "use EntraSessionStore socache, or fewer claims", len);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        entra_cookie_set(r, sc, chunk_name(r->pool, i),
+                         apr_pstrmemdup(r->pool, sealed + (apr_size_t)i * ENTRA_COOKIE_CHUNK,
+                                        i < n - 1 ? ENTRA_COOKIE_CHUNK
+                                                  : len - (apr_size_t)i * ENTRA_COOKIE_CHUNK),
+                         "/", -1);
+    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, apr_psprintf(r->pool, CHUNKS_MARK "%d", n),
+                     "/", -1);
+    clear_chunks_from(r, sc, n);
+    return 1;
+}
+
+void entra_store_clear(request_rec *r, const entra_server_conf *sc)
+{
+    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, "", "/", 0);
+    clear_chunks_from(r, sc, 0);
+}

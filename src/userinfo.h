@@ -1,0 +1,21 @@
+/* Profile claims fetched with the sign-in's access token: the OIDC userinfo
+ * endpoint, or Microsoft Graph /v1.0/me (EntraUserInfo oidc|graph). */
+#ifndef ENTRA_USERINFO_H
+#define ENTRA_USERINFO_H
+
+#include <jansson.h>
+#include "config.h"
+#include "provider.h"
+
+/* Graph's base URL: EntraGraphHost, else discovery's msgraph_host (the
+ * cloud's own Graph), else graph.microsoft.com. No trailing slash. */
+const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
+                             const entra_metadata *meta);
+
+/* Fetches the configured profile and adds the claims the ID token lacks to
+ * `claims`. Returns NULL or a log-safe reason. */
+const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
+                                 const entra_metadata *meta, const char *access_token,
+                                 json_t *claims);
+
+#endif
