@@ -3,6 +3,7 @@
 #include "authn.h"
 #include "log.h"
 #include "respond.h"
+#include "session.h"
 #include "util.h"
 
 #include <httpd.h>
@@ -84,6 +85,18 @@ static authz_status role_check(request_rec *r, const char *line, const void *par
 
 static authz_status group_check(request_rec *r, const char *line, const void *parsed)
 {
+    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
+    const char *unresolved = claims ? entra_pairs_get(claims, ENTRA_GROUPS_UNRESOLVED) : NULL;
+
+    /* Over 200 groups and Graph failed at sign-in: the groups are unknown,
+     * which is not the same as none. Deny, and say so. */
+    if (unresolved) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00602)
+                      "entra-group for %s: the user's groups could not be read from Microsoft "
+                      "Graph at sign-in (%s)", r->user, entra_log_safe(r->pool, unresolved));
+        return deny(r, "group memberships that could not be read from Microsoft Graph; "
+                       "sign in again later");
+    }
     return check_claim(r, line, "groups", "membership of group");
 }
 

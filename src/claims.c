@@ -77,7 +77,10 @@ apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims)
 
     json_object_foreach(claims, name, v) {
         char *value;
-        if (!claim_name_ok(name) || json_is_null(v) || !(value = claim_value(p, v)))
+        /* _claim_names/_claim_sources point at the retired Azure AD Graph:
+         * of no use to an app. */
+        if (!claim_name_ok(name) || json_is_null(v) || strncmp(name, "_claim_", 7) == 0
+            || !(value = claim_value(p, v)))
             continue;
         entra_pairs_add(pairs, apr_pstrdup(p, name), header_safe(p, value));
     }

@@ -55,9 +55,13 @@ static const char *basic_header(apr_pool_t *p, const char *user, const char *pas
     return apr_pstrcat(p, "Authorization: Basic ", b64, NULL);
 }
 
-static struct curl_slist *request_headers(apr_pool_t *p, const entra_http_opts *opts)
+static struct curl_slist *request_headers(apr_pool_t *p, const entra_http_opts *opts,
+                                         int json_body)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+
+    if (json_body)
+        h = curl_slist_append(h, "Content-Type: application/json");
 
     if (opts->bearer)
         h = curl_slist_append(h, apr_pstrcat(p, "Authorization: Bearer ", opts->bearer, NULL));
@@ -66,8 +70,8 @@ static struct curl_slist *request_headers(apr_pool_t *p, const entra_http_opts *
     return h;
 }
 
-const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_body,
-                            const entra_http_opts *opts, entra_http_response *resp)
+static const char *http_call(apr_pool_t *p, const char *url, const char *body, int json_body,
+                             const entra_http_opts *opts, entra_http_response *resp)
 {
     body_sink sink = { p, NULL, 0, 0, 0 };
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -77,7 +81,7 @@ const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_bod
 
     if (!curl)
         return "cannot initialise libcurl";
-    headers = request_headers(p, opts);
+    headers = request_headers(p, opts, json_body);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -88,8 +92,8 @@ const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_bod
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    if (form_body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form_body);
+    if (body)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_cleanup(curl);
@@ -105,4 +109,16 @@ const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_bod
     if (sink.buf)
         sink.buf[sink.len] = '\0';
     return NULL;
+}
+
+const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_body,
+                            const entra_http_opts *opts, entra_http_response *resp)
+{
+    return http_call(p, url, form_body, 0, opts, resp);
+}
+
+const char *entra_http_call_json(apr_pool_t *p, const char *url, const char *json_body,
+                                 const entra_http_opts *opts, entra_http_response *resp)
+{
+    return http_call(p, url, json_body, json_body != NULL, opts, resp);
 }

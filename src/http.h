@@ -29,4 +29,8 @@ void entra_http_global_init(void);
 const char *entra_http_call(apr_pool_t *p, const char *url, const char *form_body,
                             const entra_http_opts *opts, entra_http_response *resp);
 
+/* The same with a JSON body (POST) instead of a form, or GET when NULL. */
+const char *entra_http_call_json(apr_pool_t *p, const char *url, const char *json_body,
+                                 const entra_http_opts *opts, entra_http_response *resp);
+
 #endif

@@ -345,12 +345,15 @@ static apr_int64_t expires_in(json_t *answer)
 /* The session's claims: the ID token's (plus the profile's), mapped, and
  * the access token when it is to be passed on. */
 static apr_array_header_t *session_claims(request_rec *r, const entra_server_conf *sc,
-                                          json_t *claims, json_t *answer)
+                                          json_t *claims, json_t *answer,
+                                          const char *groups_error)
 {
     apr_array_header_t *pairs = entra_claims_from_json(r->pool, claims);
     const char *access_token = json_string_value(json_object_get(answer, "access_token"));
 
     entra_claims_apply_map(pairs, sc->claim_maps);
+    if (groups_error)
+        entra_pairs_add(pairs, ENTRA_GROUPS_UNRESOLVED, groups_error);
     if (entra_conf_pass_access_token(sc) && access_token) {
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_TOKEN, apr_pstrdup(r->pool, access_token));
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_EXPIRES,
@@ -361,14 +364,14 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
 }
 
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
-                         json_t *answer, const entra_state *st)
+                         json_t *answer, const char *groups_error, const entra_state *st)
 {
     entra_session session;
     const char *back;
 
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
-    session.claims = session_claims(r, sc, claims, answer);
+    session.claims = session_claims(r, sc, claims, answer, groups_error);
     if (!entra_store_save(r, sc, &session)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot save the session");
         return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",
@@ -386,6 +389,7 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
                           const entra_metadata *meta, const entra_state *st, json_t *answer)
 {
     const char *id_token = json_string_value(json_object_get(answer, "id_token"));
+    const char *access_token = json_string_value(json_object_get(answer, "access_token"));
     json_t *claims;
     const char *why;
     int status;
@@ -400,11 +404,19 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
                           "Accounts of your organization are not allowed to sign in to this "
                           "application.");
     }
-    if ((why = entra_userinfo_merge(r->pool, sc, meta,
-                                    json_string_value(json_object_get(answer, "access_token")),
-                                    claims)))
+    if ((why = entra_userinfo_merge(r->pool, sc, meta, access_token, claims)))
         return idp_unavailable(r, why);
-    return start_session(r, sc, claims, answer, st);
+    /* Without its groups the session must not pass for one without any:
+     * entra-group denies it with the reason (see authz.c). */
+    if (entra_groups_overage(claims)
+        && (why = entra_groups_resolve(r->pool, sc, meta, access_token, claims))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00213)
+                      "groups overage: cannot read the groups from Microsoft Graph, group-based "
+                      "access will be denied: %s", why);
+    }
+    else
+        why = NULL;
+    return start_session(r, sc, claims, answer, why, st);
 }
 
 int entra_callback(request_rec *r, const entra_server_conf *sc)

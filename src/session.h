@@ -10,6 +10,8 @@
 /* The session's own fields among the claims; ':' starts no claim name. */
 #define ENTRA_SESSION_ACCESS_TOKEN ":at"
 #define ENTRA_SESSION_ACCESS_EXPIRES ":ate"
+/* Set (to the reason) when a groups overage could not be resolved. */
+#define ENTRA_GROUPS_UNRESOLVED ":groups-unresolved"
 
 typedef struct {
     apr_int64_t created;         /* seconds since the epoch */

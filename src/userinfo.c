@@ -6,6 +6,9 @@
 #include <apr_strings.h>
 #include <string.h>
 
+/* 50 pages of up to 999 ids: far beyond any real membership. */
+#define GROUP_PAGES_MAX 50
+
 const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
                              const entra_metadata *meta)
 {
@@ -70,5 +73,68 @@ const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
         return apr_pstrcat(p, url, " describes another user than the ID token", NULL);
     /* The validated ID token wins; the profile only adds what it lacks. */
     json_object_update_missing(claims, profile);
+    return NULL;
+}
+
+/* Entra left `groups` out (over 200) and pointed at the retired Azure AD
+ * Graph instead. */
+int entra_groups_overage(json_t *claims)
+{
+    json_t *names = json_object_get(claims, "_claim_names");
+
+    return !json_object_get(claims, "groups") && json_is_object(names)
+           && json_object_get(names, "groups");
+}
+
+/* Appends the ids of one Graph page to `groups`; sets *next to the next
+ * page's URL or NULL. */
+static const char *take_page(apr_pool_t *p, json_t *page, json_t *groups, const char **next)
+{
+    json_t *value = json_object_get(page, "value"), *item;
+    size_t i;
+
+    if (!json_is_array(value))
+        return "Graph answered without a value array";
+    json_array_foreach(value, i, item) {
+        json_t *id = json_is_string(item) ? item : json_object_get(item, "id");
+        if (!json_is_string(id))
+            return "Graph answered with a member object that has no id";
+        json_array_append(groups, id);
+    }
+    *next = apr_pstrdup(p, json_string_value(json_object_get(page, "@odata.nextLink")));
+    return NULL;
+}
+
+const char *entra_groups_resolve(apr_pool_t *p, const entra_server_conf *sc,
+                                 const entra_metadata *meta, const char *access_token,
+                                 json_t *claims)
+{
+    entra_http_opts opts = { entra_conf_http_timeout(sc), access_token, NULL, NULL };
+    const char *url = apr_pstrcat(p, entra_graph_base(p, sc, meta),
+                                  "/v1.0/me/getMemberObjects", NULL);
+    const char *body = "{\"securityEnabledOnly\":false}", *why;
+    json_t *groups = entra_json_pool_own(p, json_array());
+    int pages;
+
+    if (!access_token)
+        return "the token response has no access_token to ask Graph for the groups";
+    for (pages = 0; url && pages < GROUP_PAGES_MAX; pages++) {
+        entra_http_response resp;
+        json_t *page;
+        if ((why = entra_http_call_json(p, url, body, &opts, &resp)))
+            return apr_pstrcat(p, "Graph getMemberObjects: ", why, NULL);
+        page = entra_json_pool_own(p, json_loadb(resp.body, resp.len, 0, NULL));
+        if (resp.status != 200 || !json_is_object(page))
+            return apr_psprintf(p, "Graph getMemberObjects: %s answered HTTP %ld%s", url,
+                                resp.status, json_is_object(page) ? "" : " without JSON");
+        if ((why = take_page(p, page, groups, &url)))
+            return why;
+        body = NULL;    /* Graph's nextLink is followed with GET */
+    }
+    if (url)
+        return "Graph getMemberObjects: too many pages";
+    json_object_set(claims, "groups", groups);
+    json_object_del(claims, "_claim_names");
+    json_object_del(claims, "_claim_sources");
     return NULL;
 }

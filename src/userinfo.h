@@ -18,4 +18,14 @@ const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
                                  const entra_metadata *meta, const char *access_token,
                                  json_t *claims);
 
+/* Groups overage: Entra left out `groups` (over 200 of them) and sent
+ * _claim_names/_claim_sources instead. */
+int entra_groups_overage(json_t *claims);
+
+/* Resolves the groups through Microsoft Graph (POST /v1.0/me/getMemberObjects,
+ * transitive, pages followed) and sets `groups` in claims. NULL or why not. */
+const char *entra_groups_resolve(apr_pool_t *p, const entra_server_conf *sc,
+                                 const entra_metadata *meta, const char *access_token,
+                                 json_t *claims);
+
 #endif
