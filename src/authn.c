@@ -12,6 +12,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <string.h>
 
@@ -71,6 +72,20 @@ static void publish_access_token(request_rec *r, const entra_session *session)
     }
 }
 
+/* EntraSessionInactivityTimeout slides: the cookie is sealed again once a
+ * tenth of the timeout (at least a minute) has passed, not on every request. */
+static void touch_session(request_rec *r, const entra_server_conf *sc, entra_session *session)
+{
+    apr_int64_t inactivity = entra_conf_session_inactivity(sc);
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apr_int64_t every = inactivity / 10 > 60 ? inactivity / 10 : 60;
+
+    if (inactivity <= 0 || now - session->last_seen < every || r->main)
+        return;
+    session->last_seen = now;
+    entra_store_save(r, sc, session);
+}
+
 /* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
  * Returns OK, or DECLINED when there is no usable session. */
 static int use_session(request_rec *r, const entra_server_conf *sc)
@@ -81,6 +96,7 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
 
     if (!session)
         return DECLINED;
+    touch_session(r, sc, session);
     user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
     if (!user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00403)
@@ -94,6 +110,53 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
     if (entra_conf_pass_access_token(sc))
         publish_access_token(r, session);
     return OK;
+}
+
+/* A caller that cannot follow a sign-in round trip: script, API client,
+ * or a browser fetching a sub-resource. */
+static int is_api_request(request_rec *r)
+{
+    const char *xrw = apr_table_get(r->headers_in, "X-Requested-With");
+    const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+
+    if (xrw && strcasecmp(xrw, "XMLHttpRequest") == 0)
+        return 1;
+    if (mode && strcasecmp(mode, "navigate") != 0)
+        return 1;
+    return accept && !ap_strcasestr(accept, "text/html")
+           && !ap_strcasestr(accept, "application/xhtml+xml") && !strstr(accept, "*/*");
+}
+
+static int unauthorized(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "Bearer realm=\"%s\"",
+                                ap_escape_quotes(r->pool, ap_get_server_name(r))));
+    return HTTP_UNAUTHORIZED;
+}
+
+/* No usable session: sign in, refuse, or pass, as the location says. */
+static int not_signed_in(request_rec *r, const entra_server_conf *sc)
+{
+    const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
+
+    switch (entra_conf_unauth_action(dc)) {
+    case ENTRA_UNAUTH_PASS:
+        /* valid-user is satisfied; the app sees no claims and decides. */
+        r->user = "";
+        r->ap_auth_type = ENTRA_AUTH_TYPE;
+        return OK;
+    case ENTRA_UNAUTH_401:
+        return unauthorized(r);
+    case ENTRA_UNAUTH_403:
+        return HTTP_FORBIDDEN;
+    default:
+        break;
+    }
+    if (r->method_number != M_GET || r->main || is_api_request(r))
+        return unauthorized(r);
+    return entra_login_redirect(r, sc);
 }
 
 int entra_check_user_id(request_rec *r)
@@ -112,7 +175,5 @@ int entra_check_user_id(request_rec *r)
     }
     if ((status = use_session(r, sc)) != DECLINED)
         return status;
-    if (r->method_number == M_GET && !r->main)
-        return entra_login_redirect(r, sc);
-    return HTTP_UNAUTHORIZED;
+    return not_signed_in(r, sc);
 }

@@ -21,6 +21,7 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->http_timeout = -1;
     c->token_auth = ENTRA_AUTH_UNSET;
     c->session_max_age = -1;
+    c->session_inactivity = -1;
     c->endpoint_version = -1;
     c->response_mode = -1;
     c->pass_access_token = -1;
@@ -49,6 +50,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(http_timeout);
     MERGE_INT(token_auth);
     MERGE_INT(session_max_age);
+    MERGE_INT(session_inactivity);
     MERGE_INT(endpoint_version);
     MERGE_INT(response_mode);
     MERGE_PTR(domain_hint);
@@ -67,8 +69,11 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
 
 void *entra_create_dir_conf(apr_pool_t *p, char *path)
 {
+    entra_dir_conf *d = apr_pcalloc(p, sizeof(entra_dir_conf));
     (void)path;
-    return apr_pcalloc(p, sizeof(entra_dir_conf));
+
+    d->unauth_action = ENTRA_UNAUTH_UNSET;
+    return d;
 }
 
 void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
@@ -77,6 +82,7 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     entra_dir_conf *m = apr_pcalloc(p, sizeof(*m));
 
     MERGE_PTR(remote_user_claims);
+    MERGE_INT(unauth_action);
     return m;
 }
 
@@ -148,6 +154,17 @@ entra_token_auth entra_conf_token_auth(const entra_server_conf *c)
 int entra_conf_session_max_age(const entra_server_conf *c)
 {
     return c->session_max_age != -1 ? c->session_max_age : ENTRA_DEFAULT_SESSION_MAX_AGE;
+}
+
+int entra_conf_session_inactivity(const entra_server_conf *c)
+{
+    return c->session_inactivity != -1 ? c->session_inactivity
+                                       : ENTRA_DEFAULT_SESSION_INACTIVITY;
+}
+
+entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d)
+{
+    return d && d->unauth_action != ENTRA_UNAUTH_UNSET ? d->unauth_action : ENTRA_UNAUTH_AUTH;
 }
 
 int entra_conf_endpoint_version(const entra_server_conf *c)
@@ -591,5 +608,23 @@ const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg)
     if (i < 0)
         return directive_error(cmd, "must be RS256 (x5t header) or PS256 (x5t#S256 header)");
     server_conf(cmd)->assertion_alg = i;
+    return NULL;
+}
+
+const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_seconds(cmd, arg, 0, 30 * 24 * 3600, &server_conf(cmd)->session_inactivity);
+}
+
+const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const char *const actions[] = { "auth", "401", "403", "pass", NULL };
+    entra_dir_conf *d = dc;
+    int i = one_of(arg, actions);
+
+    if (i < 0)
+        return directive_error(cmd, "must be auth, 401, 403 or pass");
+    d->unauth_action = i;
     return NULL;
 }

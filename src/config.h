@@ -17,6 +17,7 @@
 #define ENTRA_DEFAULT_CLOCK_SKEW 300
 #define ENTRA_DEFAULT_HTTP_TIMEOUT 10
 #define ENTRA_DEFAULT_SESSION_MAX_AGE (8 * 3600)
+#define ENTRA_DEFAULT_SESSION_INACTIVITY 3600
 
 typedef enum {
     ENTRA_AUTH_UNSET = -1,
@@ -50,6 +51,7 @@ typedef struct {
     int http_timeout;               /* -1 unset; seconds */
     entra_token_auth token_auth;
     int session_max_age;            /* -1 unset; seconds */
+    int session_inactivity;         /* -1 unset; seconds, 0 = none */
     int endpoint_version;           /* -1 unset; 1 or 2 */
     int response_mode;              /* -1 unset; entra_response_mode */
     const char *domain_hint;
@@ -69,8 +71,17 @@ typedef struct {
     entra_provider *provider;
 } entra_server_conf;
 
+typedef enum {
+    ENTRA_UNAUTH_UNSET = -1,
+    ENTRA_UNAUTH_AUTH = 0,      /* browsers sign in, API callers get 401 */
+    ENTRA_UNAUTH_401 = 1,
+    ENTRA_UNAUTH_403 = 2,
+    ENTRA_UNAUTH_PASS = 3       /* let the app decide; claims when signed in */
+} entra_unauth_action;
+
 typedef struct {
     apr_array_header_t *remote_user_claims;  /* const char *, NULL unset */
+    int unauth_action;                        /* entra_unauth_action */
 } entra_dir_conf;
 
 void *entra_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -93,6 +104,8 @@ int entra_conf_clock_skew(const entra_server_conf *c);
 int entra_conf_http_timeout(const entra_server_conf *c);
 entra_token_auth entra_conf_token_auth(const entra_server_conf *c);
 int entra_conf_session_max_age(const entra_server_conf *c);
+int entra_conf_session_inactivity(const entra_server_conf *c);
+entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d);
 int entra_conf_endpoint_version(const entra_server_conf *c);
 entra_response_mode entra_conf_response_mode(const entra_server_conf *c);
 int entra_conf_pass_access_token(const entra_server_conf *c);
@@ -117,6 +130,8 @@ const char *entra_set_http_timeout(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_token_auth(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_session_max_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_domain_hint(cmd_parms *cmd, void *dc, const char *arg);

@@ -16,14 +16,16 @@
 typedef struct {
     apr_int64_t created;         /* seconds since the epoch */
     apr_int64_t expires;         /* hard end (EntraSessionMaxAge) */
+    apr_int64_t last_seen;       /* for EntraSessionInactivityTimeout; 0 = created */
     apr_array_header_t *claims;  /* entra_pair: claim name -> header-ready value */
 } entra_session;
 
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s);
 
-/* NULL when the cookie does not open, is malformed or has expired: to the
- * caller all of those mean "not signed in". */
+/* NULL when the cookie does not open, is malformed, has expired, or was
+ * unused for longer than `inactivity` seconds (0: no limit): to the caller
+ * all of those mean "not signed in". */
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
-                                  const char *cookie, apr_int64_t now);
+                                  const char *cookie, apr_int64_t now, apr_int64_t inactivity);
 
 #endif

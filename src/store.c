@@ -68,7 +68,8 @@ entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc)
     if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
         cookie = join_chunks(r, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
     session = cookie ? entra_session_open(r->pool, sc->session_keys, cookie,
-                                          apr_time_sec(r->request_time)) : NULL;
+                                          apr_time_sec(r->request_time),
+                                          entra_conf_session_inactivity(sc)) : NULL;
     if (!session)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
                       "session cookie is incomplete, does not open or has expired: "

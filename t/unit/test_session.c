@@ -41,7 +41,7 @@ void suite_session(apr_pool_t *p)
     cookie = entra_session_seal(p, ring, s);
     if (!CHECK(cookie != NULL, "session seals"))
         return;
-    got = entra_session_open(p, ring, cookie, NOW + 10);
+    got = entra_session_open(p, ring, cookie, NOW + 10, 0);
     if (CHECK(got != NULL, "session round trip opens")) {
         CHECK(got->created == NOW && got->expires == NOW + 3600, "created and expires kept");
         CHECK(got->claims->nelts == 5, "all five claims back, nothing added (got %d)",
@@ -60,23 +60,35 @@ void suite_session(apr_pool_t *p)
     }
 
     s->claims = apr_array_make(p, 1, sizeof(entra_pair));
-    got = entra_session_open(p, ring, entra_session_seal(p, ring, s), NOW);
+    got = entra_session_open(p, ring, entra_session_seal(p, ring, s), NOW, 0);
     CHECK(got && got->claims->nelts == 0, "a session without claims round trips");
 
-    CHECK(entra_session_open(p, ring, cookie, NOW + 3599) != NULL, "open one second before expiry");
-    CHECK(entra_session_open(p, ring, cookie, NOW + 3600) == NULL, "expired at its expiry: NULL");
-    CHECK(entra_session_open(p, ring, cookie, NOW + 99999) == NULL, "long expired: NULL");
-    CHECK(entra_session_open(p, ring_of(p, SECRET "-other"), cookie, NOW) == NULL,
+    CHECK(entra_session_open(p, ring, cookie, NOW + 3599, 0) != NULL, "open one second before expiry");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 3600, 0) == NULL, "expired at its expiry: NULL");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 99999, 0) == NULL, "long expired: NULL");
+    CHECK(entra_session_open(p, ring_of(p, SECRET "-other"), cookie, NOW, 0) == NULL,
           "cookie from another key: NULL");
-    CHECK(entra_session_open(p, ring, "garbage", NOW) == NULL, "garbage: NULL");
-    CHECK(entra_session_open(p, ring, "", NOW) == NULL, "empty cookie: NULL");
-    CHECK(entra_session_open(p, ring, NULL, NOW) == NULL, "no cookie: NULL");
-    CHECK(entra_session_open(p, ring, apr_pstrndup(p, cookie, strlen(cookie) - 4), NOW) == NULL,
+    CHECK(entra_session_open(p, ring, "garbage", NOW, 0) == NULL, "garbage: NULL");
+    CHECK(entra_session_open(p, ring, "", NOW, 0) == NULL, "empty cookie: NULL");
+    CHECK(entra_session_open(p, ring, NULL, NOW, 0) == NULL, "no cookie: NULL");
+    CHECK(entra_session_open(p, ring, apr_pstrndup(p, cookie, strlen(cookie) - 4), NOW, 0) == NULL,
           "truncated cookie: NULL");
+    /* EntraSessionInactivityTimeout: last_seen slides, the hard end does not. */
+    CHECK(entra_session_open(p, ring, cookie, NOW + 600, 600) != NULL,
+          "used within the inactivity limit: open");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 601, 600) == NULL,
+          "unused beyond the inactivity limit: NULL");
+    s = make(p);
+    s->last_seen = NOW + 3000;
+    cookie = entra_session_seal(p, ring, s);
+    got = entra_session_open(p, ring, cookie, NOW + 3500, 600);
+    CHECK(got && got->last_seen == NOW + 3000, "a touched session slides: open, last_seen kept");
+    CHECK(entra_session_open(p, ring, cookie, NOW + 3600, 600) == NULL,
+          "sliding never passes the hard expiry");
     {
         entra_state *st = entra_state_new(p, "/", "https://app.example/cb", NOW);
         const char *state_cookie = st ? entra_state_seal(p, ring, st) : NULL;
-        CHECK(state_cookie && entra_session_open(p, ring, state_cookie, NOW) == NULL,
+        CHECK(state_cookie && entra_session_open(p, ring, state_cookie, NOW, 0) == NULL,
               "a state cookie does not open as a session (purpose binding)");
     }
 }

@@ -84,7 +84,7 @@ static void test_open(apr_pool_t *p, entra_keyring *ring)
     why = NULL;
     CHECK(!entra_state_open(p, ring, "", st->state, NOW, &why) && why, "empty cookie: refused");
     {
-        entra_session s = { NOW, NOW + 3600, apr_array_make(p, 1, sizeof(entra_pair)) };
+        entra_session s = { NOW, NOW + 3600, NOW, apr_array_make(p, 1, sizeof(entra_pair)) };
         entra_pairs_add(s.claims, "s", st->state);
         why = NULL;
         CHECK(!entra_state_open(p, ring, entra_session_seal(p, ring, &s), st->state, NOW, &why)
