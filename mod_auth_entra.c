@@ -70,6 +70,8 @@ static const command_rec entra_cmds[] = {
                "<name> <source>...: publish a claim under the name the app expects"),
     SERVER_CMD("EntraPassAccessToken", entra_set_pass_access_token, FLAG,
                "pass the access token and its expiry to the backend (default Off)"),
+    SERVER_CMD("EntraLogoutRedirect", entra_set_logout_redirect, FLAG,
+               "after /.auth/logout, end the Entra session too (default Off)"),
     SERVER_CMD("EntraUserInfo", entra_set_userinfo, TAKE1,
                "merge profile claims from oidc (userinfo) or graph (/v1.0/me); default off"),
     SERVER_CMD("EntraGraphHost", entra_set_graph_host, TAKE1,

@@ -25,6 +25,7 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->endpoint_version = -1;
     c->response_mode = -1;
     c->pass_access_token = -1;
+    c->logout_redirect = -1;
     c->userinfo = -1;
     c->assertion_alg = -1;
     return c;
@@ -58,6 +59,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(allowed_tenants);
     MERGE_PTR(claim_maps);
     MERGE_INT(pass_access_token);
+    MERGE_INT(logout_redirect);
     MERGE_INT(userinfo);
     MERGE_PTR(graph_host);
     MERGE_PTR(client_cert_file);
@@ -539,6 +541,13 @@ const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on)
 {
     (void)dc;
     server_conf(cmd)->pass_access_token = on;
+    return NULL;
+}
+
+const char *entra_set_logout_redirect(cmd_parms *cmd, void *dc, int on)
+{
+    (void)dc;
+    server_conf(cmd)->logout_redirect = on;
     return NULL;
 }
 

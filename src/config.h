@@ -59,6 +59,7 @@ typedef struct {
     apr_array_header_t *allowed_tenants;    /* const char *, GUIDs */
     apr_array_header_t *claim_maps;         /* entra_claim_map */
     int pass_access_token;          /* -1 unset */
+    int logout_redirect;            /* -1 unset */
     int userinfo;                   /* -1 unset; entra_userinfo_source */
     const char *graph_host;         /* host, or URL for a test IdP */
     const char *client_cert_file;   /* PEM; with client_key_file */
@@ -139,6 +140,7 @@ const char *entra_set_prompt(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_allowed_tenants(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on);
+const char *entra_set_logout_redirect(cmd_parms *cmd, void *dc, int on);
 const char *entra_set_userinfo(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_graph_host(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_certificate(cmd_parms *cmd, void *dc, const char *arg);

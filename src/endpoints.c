@@ -1,6 +1,7 @@
 /* The module's own URLs, dispatched from one table (see endpoints.h). */
 #include "endpoints.h"
 #include "login.h"
+#include "logout.h"
 #include "log.h"
 #include "respond.h"
 #include "store.h"
@@ -18,22 +19,6 @@
 
 APLOG_USE_MODULE(auth_entra);
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
-
-/* Ends the local session and sends the browser to a same-origin
- * post_logout_redirect_uri, or to "/". */
-static int logout(request_rec *r, const entra_server_conf *sc)
-{
-    apr_table_t *params = entra_form_parse(r->pool, r->args);
-    const char *target = params ? apr_table_get(params, "post_logout_redirect_uri") : NULL;
-    const char *back = target ? entra_safe_return_path(r->pool, target, entra_origin(r)) : NULL;
-
-    if (target && !back)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00501)
-                      "logout: post_logout_redirect_uri \"%s\" is not on this site; using /",
-                      entra_log_safe(r->pool, target));
-    entra_store_clear(r, sc);
-    return entra_redirect(r, back ? back : "/");
-}
 
 /* Claims Entra sends as arrays; their ','-joined values are split again. */
 static int is_list_claim(const char *name)
@@ -114,7 +99,7 @@ typedef struct {
 
 static const endpoint endpoints[] = {
     { NULL, entra_callback },
-    { ENTRA_LOGOUT_PATH, logout },
+    { ENTRA_LOGOUT_PATH, entra_logout },
     { ENTRA_ME_PATH, me },
 };
 

@@ -20,8 +20,6 @@
 
 APLOG_USE_MODULE(auth_entra);
 
-/* A response_mode=form_post body is a code, a state and a session_state. */
-#define FORM_BODY_MAX (64 * 1024)
 
 static int idp_unavailable(request_rec *r, const char *why)
 {
@@ -114,52 +112,6 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
                   "not signed in: redirecting to Entra, will return to %s",
                   entra_log_safe(r->pool, st->return_to));
     return entra_redirect(r, authorize_url(r, sc, &meta, st));
-}
-
-/* The request body, at most `max` bytes; NULL when longer or unreadable. */
-static char *read_body(request_rec *r, apr_size_t max)
-{
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    char *buf = apr_palloc(r->pool, max + 1);
-    apr_size_t total = 0;
-    int done = 0;
-
-    while (!done) {
-        apr_bucket *b;
-        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
-                           HUGE_STRING_LEN) != APR_SUCCESS)
-            return NULL;
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t n;
-            if (APR_BUCKET_IS_EOS(b)) {
-                done = 1;
-                break;
-            }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS
-                || total + n > max)
-                return NULL;
-            memcpy(buf + total, data, n);
-            total += n;
-        }
-        apr_brigade_cleanup(bb);
-    }
-    buf[total] = '\0';
-    return buf;
-}
-
-/* The callback's parameters: the query for GET, the form body for POST. */
-static apr_table_t *callback_params(request_rec *r)
-{
-    const char *type = apr_table_get(r->headers_in, "Content-Type");
-    char *body;
-
-    if (r->method_number == M_GET)
-        return entra_form_parse(r->pool, r->args);
-    if (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0)
-        return NULL;
-    body = read_body(r, FORM_BODY_MAX);
-    return body ? entra_form_parse(r->pool, body) : NULL;
 }
 
 /* The text after `label` in Entra's error_description, up to the line end. */
@@ -354,6 +306,9 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     entra_claims_apply_map(pairs, sc->claim_maps);
     if (groups_error)
         entra_pairs_add(pairs, ENTRA_GROUPS_UNRESOLVED, groups_error);
+    if (sc->logout_redirect == 1)
+        entra_pairs_add(pairs, ENTRA_SESSION_ID_TOKEN,
+                        json_string_value(json_object_get(answer, "id_token")));
     if (entra_conf_pass_access_token(sc) && access_token) {
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_TOKEN, apr_pstrdup(r->pool, access_token));
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_EXPIRES,
@@ -433,7 +388,7 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
         return entra_page(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
                           "The sign-in callback takes GET or POST.");
     }
-    if (!(params = callback_params(r)))
+    if (!(params = entra_request_params(r)))
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback is malformed.");
     if (apr_table_get(params, "error")) {
         take_state(r, sc, apr_table_get(params, "state"));

@@ -12,6 +12,8 @@
 APLOG_USE_MODULE(auth_entra);
 
 #define LOG_TEXT_MAX 200
+/* A form_post callback or a logout form: a few short fields. */
+#define FORM_BODY_MAX (64 * 1024)
 
 static void no_store(request_rec *r)
 {
@@ -101,4 +103,49 @@ const char *entra_log_safe(apr_pool_t *p, const char *s)
             out[i] = '?';
     }
     return out;
+}
+
+/* The request body, at most `max` bytes; NULL when longer or unreadable. */
+static char *read_body(request_rec *r, apr_size_t max)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    char *buf = apr_palloc(r->pool, max + 1);
+    apr_size_t total = 0;
+    int done = 0;
+
+    while (!done) {
+        apr_bucket *b;
+        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                           HUGE_STRING_LEN) != APR_SUCCESS)
+            return NULL;
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+            if (APR_BUCKET_IS_EOS(b)) {
+                done = 1;
+                break;
+            }
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS
+                || total + n > max)
+                return NULL;
+            memcpy(buf + total, data, n);
+            total += n;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    buf[total] = '\0';
+    return buf;
+}
+
+apr_table_t *entra_request_params(request_rec *r)
+{
+    const char *type = apr_table_get(r->headers_in, "Content-Type");
+    char *body;
+
+    if (r->method_number == M_GET)
+        return entra_form_parse(r->pool, r->args);
+    if (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0)
+        return NULL;
+    body = read_body(r, FORM_BODY_MAX);
+    return body ? entra_form_parse(r->pool, body) : NULL;
 }
