@@ -1,5 +1,6 @@
 /* AuthType Entra: the signed-in fast path and the way into a sign-in. */
 #include "authn.h"
+#include "bearer.h"
 #include "claims.h"
 #include "config.h"
 #include "log.h"
@@ -43,9 +44,7 @@ static entra_session *request_session(request_rec *r, const entra_server_conf *s
 {
     entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
 
-    if (!session && (session = entra_store_load(r, sc)))
-        ap_set_module_config(r->request_config, &auth_entra_module, session);
-    return session;
+    return session ? session : entra_store_load(r, sc);
 }
 
 const apr_array_header_t *entra_request_claims(request_rec *r)
@@ -86,30 +85,53 @@ static void touch_session(request_rec *r, const entra_server_conf *sc, entra_ses
     entra_store_save(r, sc, session);
 }
 
-/* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
- * Returns OK, or DECLINED when there is no usable session. */
-static int use_session(request_rec *r, const entra_server_conf *sc)
+/* REMOTE_USER and the claims, from a session or a bearer token. */
+static int sign_in_request(request_rec *r, const entra_server_conf *sc,
+                           entra_session *session, const char *auth_type, int bearer)
 {
     const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
-    entra_session *session = request_session(r, sc);
-    const char *user;
+    static const char *const app_ids[] = { "oid", "sub" };
+    static const apr_array_header_t app_id_claims = {
+        NULL, sizeof(const char *), 2, 2, (char *)app_ids
+    };
+    const char *user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
 
-    if (!session)
-        return DECLINED;
-    touch_session(r, sc, session);
-    user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
+    /* An app-only access token has no user name: name the caller by oid. */
+    if (!user && bearer)
+        user = entra_claims_pick(session->claims, &app_id_claims);
     if (!user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00403)
-                      "the session has none of the EntraRemoteUserClaim claims for %s",
-                      r->uri);
+                      "the %s has none of the EntraRemoteUserClaim claims for %s",
+                      bearer ? "bearer token" : "session", r->uri);
         return HTTP_UNAUTHORIZED;
     }
+    ap_set_module_config(r->request_config, &auth_entra_module, session);
     r->user = (char *)user;
-    r->ap_auth_type = ENTRA_AUTH_TYPE;
+    r->ap_auth_type = (char *)auth_type;
     entra_claims_publish(r->pool, session->claims, r->headers_in, r->subprocess_env);
     if (entra_conf_pass_access_token(sc))
         publish_access_token(r, session);
     return OK;
+}
+
+/* The signed-in fast path: one cookie lookup, one AEAD open, the headers.
+ * Returns OK, or DECLINED when there is no usable session. */
+static int use_session(request_rec *r, const entra_server_conf *sc)
+{
+    entra_session *session = request_session(r, sc);
+
+    if (!session)
+        return DECLINED;
+    touch_session(r, sc, session);
+    return sign_in_request(r, sc, session, ENTRA_AUTH_TYPE, 0);
+}
+
+static int use_bearer(request_rec *r, const entra_server_conf *sc, const char *token)
+{
+    entra_session *session = NULL;
+    int status = entra_bearer_check(r, sc, token, &session);
+
+    return status == OK ? sign_in_request(r, sc, session, ENTRA_BEARER_AUTH_TYPE, 1) : status;
 }
 
 /* A caller that cannot follow a sign-in round trip: script, API client,
@@ -128,14 +150,6 @@ static int is_api_request(request_rec *r)
            && !ap_strcasestr(accept, "application/xhtml+xml") && !strstr(accept, "*/*");
 }
 
-static int unauthorized(request_rec *r)
-{
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   apr_psprintf(r->pool, "Bearer realm=\"%s\"",
-                                ap_escape_quotes(r->pool, ap_get_server_name(r))));
-    return HTTP_UNAUTHORIZED;
-}
-
 /* No usable session: sign in, refuse, or pass, as the location says. */
 static int not_signed_in(request_rec *r, const entra_server_conf *sc)
 {
@@ -148,31 +162,40 @@ static int not_signed_in(request_rec *r, const entra_server_conf *sc)
         r->ap_auth_type = ENTRA_AUTH_TYPE;
         return OK;
     case ENTRA_UNAUTH_401:
-        return unauthorized(r);
+        return entra_bearer_challenge(r, NULL, NULL);
     case ENTRA_UNAUTH_403:
         return HTTP_FORBIDDEN;
     default:
         break;
     }
     if (r->method_number != M_GET || r->main || is_api_request(r))
-        return unauthorized(r);
+        return entra_bearer_challenge(r, NULL, NULL);
     return entra_login_redirect(r, sc);
 }
 
 int entra_check_user_id(request_rec *r)
 {
     const char *type = ap_auth_type(r);
+    const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
     entra_server_conf *sc = server_conf(r);
-    int status;
+    int bearer_only, status;
+    const char *token;
 
-    if (!type || strcasecmp(type, ENTRA_AUTH_TYPE) != 0)
+    if (!type || (strcasecmp(type, ENTRA_AUTH_TYPE) != 0
+                  && strcasecmp(type, ENTRA_BEARER_AUTH_TYPE) != 0))
         return DECLINED;
+    bearer_only = strcasecmp(type, ENTRA_BEARER_AUTH_TYPE) == 0;
     if (!entra_server_enabled(sc)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00404)
                       "AuthType Entra for %s but this virtual host has no EntraTenant/"
                       "EntraClientID configuration", r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    token = entra_bearer_token(r);
+    if (token && (bearer_only || entra_conf_accept_bearer(dc)))
+        return use_bearer(r, sc, token);
+    if (bearer_only)
+        return entra_bearer_challenge(r, NULL, NULL);
     if ((status = use_session(r, sc)) != DECLINED)
         return status;
     return not_signed_in(r, sc);

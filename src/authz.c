@@ -21,19 +21,26 @@ APLOG_USE_MODULE(auth_entra);
 
 #define DENIED_NOTE "entra-authz-denied"
 
-/* True when `value` is the whole claim or one of its ','-joined elements. */
-static int claim_has(const char *claim, const char *value)
+/* True when `value` is the whole claim or one of its elements, which are
+ * separated by any of `seps`. */
+static int claim_has_in(const char *claim, const char *value, const char *seps)
 {
     apr_size_t n = strlen(value);
     const char *at;
 
     if (strcmp(claim, value) == 0)
         return 1;
-    for (at = claim; (at = strstr(at, value)); at++) {
-        if ((at == claim || at[-1] == ',') && (at[n] == ',' || at[n] == '\0'))
+    for (at = claim; n && (at = strstr(at, value)); at++) {
+        if ((at == claim || strchr(seps, at[-1])) && (at[n] == '\0' || strchr(seps, at[n])))
             return 1;
     }
     return 0;
+}
+
+/* Arrays reach the session ','-joined. */
+static int claim_has(const char *claim, const char *value)
+{
+    return claim_has_in(claim, value, ",");
 }
 
 /* The 403 page lists every requirement this request failed. */
@@ -100,6 +107,23 @@ static authz_status group_check(request_rec *r, const char *line, const void *pa
     return check_claim(r, line, "groups", "membership of group");
 }
 
+/* scp is one space-separated string (delegated permissions of a token). */
+static authz_status scope_check(request_rec *r, const char *require_line, const void *parsed)
+{
+    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
+    const char *have = claims ? entra_pairs_get(claims, "scp") : NULL;
+    const char *line = require_line, *want, *wanted = NULL;
+
+    if (!r->user)
+        return AUTHZ_DENIED_NO_USER;
+    while (*(want = ap_getword_conf(r->pool, &line))) {
+        if (have && claim_has_in(have, want, " ,"))
+            return AUTHZ_GRANTED;
+        wanted = wanted ? apr_pstrcat(r->pool, wanted, " or ", want, NULL) : want;
+    }
+    return deny(r, apr_pstrcat(r->pool, "the scope ", wanted, NULL));
+}
+
 static authz_status tenant_check(request_rec *r, const char *line, const void *parsed)
 {
     return check_claim(r, line, "tid", "an account of tenant");
@@ -149,6 +173,7 @@ static const char *values_parse(cmd_parms *cmd, const char *require_line, const 
 
 static const authz_provider role_provider = { role_check, values_parse };
 static const authz_provider group_provider = { group_check, values_parse };
+static const authz_provider scope_provider = { scope_check, values_parse };
 static const authz_provider tenant_provider = { tenant_check, values_parse };
 static const authz_provider claim_provider = { claim_check, claim_parse };
 
@@ -167,6 +192,7 @@ void entra_authz_register(apr_pool_t *p)
         { "entra-role", &role_provider },
         { "entra-group", &group_provider },
         { "entra-tenant", &tenant_provider },
+        { "entra-scope", &scope_provider },
         { "entra-claim", &claim_provider },
     };
     apr_size_t i;

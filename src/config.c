@@ -62,6 +62,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(logout_redirect);
     MERGE_INT(userinfo);
     MERGE_PTR(graph_host);
+    MERGE_PTR(app_id_uri);
     MERGE_PTR(client_cert_file);
     MERGE_PTR(client_key_file);
     MERGE_INT(assertion_alg);
@@ -75,6 +76,7 @@ void *entra_create_dir_conf(apr_pool_t *p, char *path)
     (void)path;
 
     d->unauth_action = ENTRA_UNAUTH_UNSET;
+    d->accept_bearer = -1;
     return d;
 }
 
@@ -85,6 +87,7 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
 
     MERGE_PTR(remote_user_claims);
     MERGE_INT(unauth_action);
+    MERGE_INT(accept_bearer);
     return m;
 }
 
@@ -167,6 +170,16 @@ int entra_conf_session_inactivity(const entra_server_conf *c)
 entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d)
 {
     return d && d->unauth_action != ENTRA_UNAUTH_UNSET ? d->unauth_action : ENTRA_UNAUTH_AUTH;
+}
+
+int entra_conf_accept_bearer(const entra_dir_conf *d)
+{
+    return d && d->accept_bearer == 1;
+}
+
+const char *entra_conf_app_id_uri(apr_pool_t *p, const entra_server_conf *c)
+{
+    return c->app_id_uri ? c->app_id_uri : apr_pstrcat(p, "api://", c->client_id, NULL);
 }
 
 int entra_conf_endpoint_version(const entra_server_conf *c)
@@ -635,5 +648,20 @@ const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg)
     if (i < 0)
         return directive_error(cmd, "must be auth, 401, 403 or pass");
     d->unauth_action = i;
+    return NULL;
+}
+
+const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on)
+{
+    ((entra_dir_conf *)dc)->accept_bearer = on;
+    return NULL;
+}
+
+const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!*arg || strpbrk(arg, " \t\"\\"))
+        return directive_error(cmd, "must be the Application ID URI, such as api://<client id>");
+    server_conf(cmd)->app_id_uri = arg;
     return NULL;
 }

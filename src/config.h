@@ -62,6 +62,7 @@ typedef struct {
     int logout_redirect;            /* -1 unset */
     int userinfo;                   /* -1 unset; entra_userinfo_source */
     const char *graph_host;         /* host, or URL for a test IdP */
+    const char *app_id_uri;         /* bearer audience besides the client id */
     const char *client_cert_file;   /* PEM; with client_key_file */
     const char *client_key_file;
     int assertion_alg;              /* -1 unset; entra_assertion_alg */
@@ -83,6 +84,7 @@ typedef enum {
 typedef struct {
     apr_array_header_t *remote_user_claims;  /* const char *, NULL unset */
     int unauth_action;                        /* entra_unauth_action */
+    int accept_bearer;                        /* -1 unset */
 } entra_dir_conf;
 
 void *entra_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -107,6 +109,9 @@ entra_token_auth entra_conf_token_auth(const entra_server_conf *c);
 int entra_conf_session_max_age(const entra_server_conf *c);
 int entra_conf_session_inactivity(const entra_server_conf *c);
 entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d);
+int entra_conf_accept_bearer(const entra_dir_conf *d);
+/* EntraAppIDURI, default api://<client id> */
+const char *entra_conf_app_id_uri(apr_pool_t *p, const entra_server_conf *c);
 int entra_conf_endpoint_version(const entra_server_conf *c);
 entra_response_mode entra_conf_response_mode(const entra_server_conf *c);
 int entra_conf_pass_access_token(const entra_server_conf *c);
@@ -133,6 +138,8 @@ const char *entra_set_session_max_age(cmd_parms *cmd, void *dc, const char *arg)
 const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on);
+const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_domain_hint(cmd_parms *cmd, void *dc, const char *arg);

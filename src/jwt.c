@@ -92,19 +92,24 @@ static int json_time(json_t *claims, const char *name, apr_int64_t *out)
     return 1;
 }
 
-static const char *check_audience(json_t *claims, const char *client_id)
+static int is_our_audience(const char *aud, const char *client_id, const char *app_id_uri)
+{
+    return aud && (strcmp(aud, client_id) == 0 || (app_id_uri && strcmp(aud, app_id_uri) == 0));
+}
+
+static const char *check_audience(json_t *claims, const char *client_id, const char *app_id_uri)
 {
     json_t *aud = json_object_get(claims, "aud");
     size_t i;
 
     if (json_is_string(aud))
-        return strcmp(json_string_value(aud), client_id) == 0
+        return is_our_audience(json_string_value(aud), client_id, app_id_uri)
                    ? NULL : "audience (aud) is not this application's client id";
     if (!json_is_array(aud) || json_array_size(aud) == 0)
         return "token has no audience (aud)";
     for (i = 0; i < json_array_size(aud); i++) {
         const char *one = json_string_value(json_array_get(aud, i));
-        if (one && strcmp(one, client_id) == 0) {
+        if (is_our_audience(one, client_id, app_id_uri)) {
             /* Several audiences: the token must have been issued to us (azp). */
             const char *azp = json_string_value(json_object_get(claims, "azp"));
             if (json_array_size(aud) > 1 && (!azp || strcmp(azp, client_id) != 0))
@@ -155,9 +160,13 @@ static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_e
                                 const char *key_issuer)
 {
     const char *why, *nonce;
+    const char *ver = json_string_value(json_object_get(claims, "ver"));
+    const char *issuer = want->issuer_v1 && ver && strcmp(ver, "1.0") == 0
+                         ? want->issuer_v1 : want->issuer;
 
-    if ((why = check_issuer(p, claims, want->issuer, key_issuer))
-        || (why = check_audience(claims, want->client_id))
+    /* JWKS keys name the v2 issuer; a v1 token is held to its own shape. */
+    if ((why = check_issuer(p, claims, issuer, issuer == want->issuer ? key_issuer : NULL))
+        || (why = check_audience(claims, want->client_id, want->app_id_uri))
         || (why = check_times(claims, want)))
         return why;
     if (want->nonce) {

@@ -10,7 +10,9 @@
 /* What a token must say to be accepted. */
 typedef struct {
     const char *issuer;     /* discovery issuer; "{tenantid}" is filled from tid */
-    const char *client_id;  /* the audience */
+    const char *client_id;  /* the audience; also what azp must be */
+    const char *app_id_uri; /* a second accepted audience (api://...), or NULL */
+    const char *issuer_v1;  /* for tokens with ver 1.0 (access tokens), or NULL */
     const char *nonce;      /* required value, or NULL for no nonce check */
     apr_int64_t now;        /* seconds since the epoch */
     apr_int64_t skew;       /* allowed clock skew, seconds */

@@ -248,15 +248,13 @@ static json_t *validate_id_token(request_rec *r, const entra_server_conf *sc,
                                  const char *id_token, int *status)
 {
     entra_key_query query = { sc->provider, r->pool, entra_conf_http_timeout(sc), NULL };
-    entra_jwt_expect want;
+    entra_jwt_expect want = {
+        .issuer = meta->issuer, .client_id = sc->client_id, .nonce = st->nonce,
+        .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
+    };
     json_t *claims;
     const char *why;
 
-    want.issuer = meta->issuer;
-    want.client_id = sc->client_id;
-    want.nonce = st->nonce;
-    want.now = apr_time_sec(apr_time_now());
-    want.skew = entra_conf_clock_skew(sc);
     claims = entra_jwt_verify(r->pool, id_token, &want, entra_provider_key_lookup, &query, &why);
     if (claims)
         return claims;

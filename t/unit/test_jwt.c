@@ -137,7 +137,9 @@ static char *token_with(apr_pool_t *p, const char *name, json_t *value)
     return token(p, c);
 }
 
-static const entra_jwt_expect want_default = { ISSUER, CLIENT, NONCE, NOW, SKEW };
+static const entra_jwt_expect want_default = {
+    .issuer = ISSUER, .client_id = CLIENT, .nonce = NONCE, .now = NOW, .skew = SKEW
+};
 
 static test_jwks jwks;
 

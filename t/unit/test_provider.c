@@ -116,7 +116,8 @@ static void test_jwks(apr_pool_t *p)
     cjose_jwk_t *k0 = unit_rsa_key(0), *k1 = unit_rsa_key(1);
     apr_array_header_t *keys;
     const char *why, *doc, *enc_only, *t;
-    entra_jwt_expect want = { "https://issuer.example", "client", NULL, 1700000000, 300 };
+    entra_jwt_expect want = { .issuer = "https://issuer.example", .client_id = "client",
+                              .now = 1700000000, .skew = 300 };
 
     if (!CHECK(k0 && k1, "RSA keys for the JWKS"))
         return;

@@ -1,0 +1,101 @@
+/* Bearer access tokens for the app's own API (see bearer.h). */
+#include "bearer.h"
+#include "claims.h"
+#include "jwt.h"
+#include "log.h"
+#include "provider.h"
+#include "respond.h"
+#include "util.h"
+
+#include <http_core.h>
+#include <http_log.h>
+#include <apr_strings.h>
+#include <string.h>
+
+APLOG_USE_MODULE(auth_entra);
+
+const char *entra_bearer_token(request_rec *r)
+{
+    const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    return *auth ? auth : NULL;
+}
+
+int entra_bearer_challenge(request_rec *r, const char *error, const char *description)
+{
+    const char *realm = ap_escape_quotes(r->pool, ap_get_server_name(r));
+
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   error ? apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"%s\", "
+                                        "error_description=\"%s\"", realm, error,
+                                        ap_escape_quotes(r->pool, description))
+                         : apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm));
+    return HTTP_UNAUTHORIZED;
+}
+
+/* The GUID path segment of an issuer URL (its tenant), or NULL. */
+static const char *issuer_tenant(apr_pool_t *p, const char *issuer)
+{
+    const char *s = strstr(issuer, "://");
+
+    for (s = s ? s + 3 : issuer; (s = strchr(s, '/')); ) {
+        const char *seg = apr_pstrmemdup(p, s + 1, strcspn(s + 1, "/"));
+        if (entra_is_guid(seg))
+            return seg;
+        s++;
+    }
+    return NULL;
+}
+
+/* Access tokens with ver 1.0 come from sts.windows.net, whichever endpoint
+ * was used: the same tenant, or the {tenantid} template for multi-tenant. */
+static const char *v1_issuer(apr_pool_t *p, const char *v2_issuer)
+{
+    const char *tenant = strstr(v2_issuer, "{tenantid}") ? "{tenantid}"
+                         : issuer_tenant(p, v2_issuer);
+
+    return tenant ? apr_pstrcat(p, "https://sts.windows.net/", tenant, "/", NULL) : NULL;
+}
+
+int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
+                       entra_session **session)
+{
+    entra_key_query query = { sc->provider, r->pool, entra_conf_http_timeout(sc), NULL };
+    entra_metadata meta;
+    entra_jwt_expect want = { 0 };
+    json_t *claims;
+    const char *why;
+
+    if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
+                                       &meta))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00701)
+                      "cannot validate bearer tokens: %s", why);
+        return HTTP_BAD_GATEWAY;
+    }
+    want.issuer = meta.issuer;
+    want.issuer_v1 = v1_issuer(r->pool, meta.issuer);
+    want.client_id = sc->client_id;
+    want.app_id_uri = entra_conf_app_id_uri(r->pool, sc);
+    want.now = apr_time_sec(apr_time_now());
+    want.skew = entra_conf_clock_skew(sc);
+    if (!(claims = entra_jwt_verify(r->pool, token, &want, entra_provider_key_lookup, &query,
+                                    &why))) {
+        if (query.fetch_error) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00702)
+                          "cannot validate bearer tokens: %s", query.fetch_error);
+            return HTTP_BAD_GATEWAY;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
+                      "bearer token rejected: %s", why);
+        return entra_bearer_challenge(r, "invalid_token", why);
+    }
+    *session = apr_pcalloc(r->pool, sizeof(**session));
+    (*session)->claims = entra_claims_from_json(r->pool, claims);
+    entra_claims_apply_map((*session)->claims, sc->claim_maps);
+    return OK;
+}
