@@ -21,6 +21,7 @@
 #include "src/http.h"
 #include "src/log.h"
 #include "src/provider.h"
+#include "src/refresh.h"
 
 module AP_MODULE_DECLARE_DATA auth_entra_module;
 
@@ -130,12 +131,14 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static void entra_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *providers = apr_hash_make(pchild);
+    entra_refresher *refresher = entra_refresher_create(pchild);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         const char *url;
         if (!entra_server_enabled(sc))
             continue;
+        sc->refresher = refresher;
         url = entra_conf_discovery_url(pchild, sc);
         sc->provider = apr_hash_get(providers, url, APR_HASH_KEY_STRING);
         if (!sc->provider) {

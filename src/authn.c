@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "login.h"
+#include "refresh.h"
 #include "session.h"
 #include "store.h"
 
@@ -121,6 +122,10 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
     entra_session *session = request_session(r, sc);
 
     if (!session)
+        return DECLINED;
+    /* A passed access token must be valid when the backend uses it. */
+    if (entra_conf_pass_access_token(sc)
+        && entra_refresh(r, sc, session, 0) == ENTRA_REFRESH_REFUSED)
         return DECLINED;
     touch_session(r, sc, session);
     return sign_in_request(r, sc, session, ENTRA_AUTH_TYPE, 0);

@@ -38,26 +38,12 @@ int entra_bearer_challenge(request_rec *r, const char *error, const char *descri
     return HTTP_UNAUTHORIZED;
 }
 
-/* The GUID path segment of an issuer URL (its tenant), or NULL. */
-static const char *issuer_tenant(apr_pool_t *p, const char *issuer)
-{
-    const char *s = strstr(issuer, "://");
-
-    for (s = s ? s + 3 : issuer; (s = strchr(s, '/')); ) {
-        const char *seg = apr_pstrmemdup(p, s + 1, strcspn(s + 1, "/"));
-        if (entra_is_guid(seg))
-            return seg;
-        s++;
-    }
-    return NULL;
-}
-
 /* Access tokens with ver 1.0 come from sts.windows.net, whichever endpoint
  * was used: the same tenant, or the {tenantid} template for multi-tenant. */
 static const char *v1_issuer(apr_pool_t *p, const char *v2_issuer)
 {
     const char *tenant = strstr(v2_issuer, "{tenantid}") ? "{tenantid}"
-                         : issuer_tenant(p, v2_issuer);
+                         : entra_url_guid_segment(p, v2_issuer);
 
     return tenant ? apr_pstrcat(p, "https://sts.windows.net/", tenant, "/", NULL) : NULL;
 }

@@ -197,6 +197,11 @@ int entra_conf_pass_access_token(const entra_server_conf *c)
     return c->pass_access_token == 1;
 }
 
+int entra_conf_logout_redirect(const entra_server_conf *c)
+{
+    return c->logout_redirect == 1;
+}
+
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c)
 {
     return c->userinfo != -1 ? c->userinfo : ENTRA_USERINFO_NONE;

@@ -37,6 +37,7 @@ typedef struct {
 } entra_claim_map;
 
 typedef struct entra_credential entra_credential;   /* credential.h */
+typedef struct entra_refresher entra_refresher;     /* refresh.h */
 
 typedef struct {
     const char *tenant;
@@ -71,6 +72,7 @@ typedef struct {
     entra_credential *credential;
     /* Per process, set at child_init: the discovery/JWKS cache. */
     entra_provider *provider;
+    entra_refresher *refresher;     /* shared by the process's servers */
 } entra_server_conf;
 
 typedef enum {
@@ -115,6 +117,7 @@ const char *entra_conf_app_id_uri(apr_pool_t *p, const entra_server_conf *c);
 int entra_conf_endpoint_version(const entra_server_conf *c);
 entra_response_mode entra_conf_response_mode(const entra_server_conf *c);
 int entra_conf_pass_access_token(const entra_server_conf *c);
+int entra_conf_logout_redirect(const entra_server_conf *c);
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
 entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);

@@ -2,6 +2,7 @@
 #include "endpoints.h"
 #include "login.h"
 #include "logout.h"
+#include "refresh.h"
 #include "log.h"
 #include "respond.h"
 #include "store.h"
@@ -101,6 +102,7 @@ static const endpoint endpoints[] = {
     { NULL, entra_callback },
     { ENTRA_LOGOUT_PATH, entra_logout },
     { ENTRA_ME_PATH, me },
+    { ENTRA_REFRESH_PATH, entra_refresh_endpoint },
 };
 
 int entra_endpoint_dispatch(request_rec *r, const entra_server_conf *sc)

@@ -143,11 +143,15 @@ static const char *check_issuer(apr_pool_t *p, json_t *claims, const char *want_
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *tid = json_string_value(json_object_get(claims, "tid"));
     const char *expected = entra_expected_issuer(p, want_issuer, tid);
+    const char *iss_tenant;
 
     if (!expected)
         return "tenant id (tid) is missing or not a GUID";
     if (!iss || strcmp(iss, expected) != 0)
         return "issuer (iss) does not match the expected issuer";
+    /* Microsoft's rule: the tenant in iss is the token's tid. */
+    if (tid && (iss_tenant = entra_url_guid_segment(p, iss)) && strcasecmp(iss_tenant, tid) != 0)
+        return "tenant id (tid) is not the issuer's tenant";
     if (key_issuer) {
         const char *key_expected = entra_expected_issuer(p, key_issuer, tid);
         if (!key_expected || strcmp(iss, key_expected) != 0)

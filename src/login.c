@@ -1,13 +1,13 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
 #include "claims.h"
-#include "credential.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
 #include "respond.h"
 #include "session.h"
 #include "store.h"
+#include "token.h"
 #include "state.h"
 #include "userinfo.h"
 #include "util.h"
@@ -173,72 +173,43 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
     return st;
 }
 
-static const char *token_request_body(apr_pool_t *p, const entra_server_conf *sc,
-                                      const entra_state *st, const char *code,
-                                      const char *client_auth)
-{
-    return apr_pstrcat(p, "grant_type=authorization_code",
-                       "&code=", entra_url_encode(p, code),
-                       "&redirect_uri=", entra_url_encode(p, st->redirect_uri),
-                       "&client_id=", entra_url_encode(p, sc->client_id),
-                       "&code_verifier=", st->code_verifier, client_auth, NULL);
-}
-
-/* An OAuth error answer from the token endpoint: log it, pick the status. */
-static int token_error(request_rec *r, json_t *answer, long http_status)
-{
-    const char *error = json_string_value(json_object_get(answer, "error"));
-    const char *desc = json_string_value(json_object_get(answer, "error_description"));
-
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00207)
-                  "token endpoint refused the code (HTTP %ld): error=%s description=\"%s\" "
-                  "trace_id=%s correlation_id=%s", http_status, entra_log_safe(r->pool, error),
-                  entra_log_safe(r->pool, desc ? apr_pstrmemdup(r->pool, desc,
-                                                                strcspn(desc, "\r\n")) : NULL),
-                  entra_log_safe(r->pool, json_string_value(json_object_get(answer, "trace_id"))),
-                  entra_log_safe(r->pool,
-                                 json_string_value(json_object_get(answer, "correlation_id"))));
-    if (strcmp(error, "invalid_grant") == 0)
-        return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
-                          "The sign-in code was not accepted (it may have been used already "
-                          "or expired). Please start again.");
-    return entra_page(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable",
-                      "The identity provider refused this application's request. "
-                      "The administrator has been told.");
-}
-
 /* Redeems the code. Returns OK with *answer set to the token response (it
  * has an id_token), or the status of the page already written. */
 static int redeem_code(request_rec *r, const entra_server_conf *sc, const entra_metadata *meta,
                        const entra_state *st, const char *code, json_t **answer)
 {
-    entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL };
-    entra_http_response resp;
-    const char *why, *client_auth;
+    const char *grant = apr_pstrcat(r->pool, "grant_type=authorization_code",
+                                    "&code=", entra_url_encode(r->pool, code),
+                                    "&redirect_uri=", entra_url_encode(r->pool, st->redirect_uri),
+                                    "&code_verifier=", st->code_verifier, NULL);
+    const char *why = NULL;
 
-    if ((why = entra_credential_fields(r->pool, sc, meta->token_endpoint,
-                                       apr_time_sec(apr_time_now()), &client_auth, &opts))) {
+    switch (entra_token_call(r->pool, sc, meta, grant, answer, &why)) {
+    case ENTRA_TOKEN_OK:
+        if (json_is_string(json_object_get(*answer, "id_token")))
+            return OK;
+        return idp_unavailable(r, apr_pstrcat(r->pool, "token endpoint ",
+                                              meta->token_endpoint,
+                                              " answered without an id_token", NULL));
+    case ENTRA_TOKEN_REFUSED:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00207)
+                      "token endpoint refused the code (%s): %s", why,
+                      entra_token_error_text(r->pool, *answer));
+        if (strcmp(json_string_value(json_object_get(*answer, "error")), "invalid_grant") == 0)
+            return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+                              "The sign-in code was not accepted (it may have been used "
+                              "already or expired). Please start again.");
+        return entra_page(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable",
+                          "The identity provider refused this application's request. "
+                          "The administrator has been told.");
+    case ENTRA_TOKEN_MISCONFIGURED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00211) "%s", why);
         return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in is unavailable",
                           "This application's credential could not be used. "
                           "The administrator has been told.");
+    default:
+        return idp_unavailable(r, why);
     }
-    if ((why = entra_http_call(r->pool, meta->token_endpoint,
-                               token_request_body(r->pool, sc, st, code, client_auth),
-                               &opts, &resp)))
-        return idp_unavailable(r, apr_pstrcat(r->pool, "token request: ", why, NULL));
-    *answer = entra_json_pool_own(r->pool, json_loadb(resp.body, resp.len, 0, NULL));
-    if (!json_is_object(*answer))
-        return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
-                                               "without a JSON object", meta->token_endpoint,
-                                               resp.status));
-    if (resp.status != 200 && json_is_string(json_object_get(*answer, "error")))
-        return token_error(r, *answer, resp.status);
-    if (resp.status != 200 || !json_is_string(json_object_get(*answer, "id_token")))
-        return idp_unavailable(r, apr_psprintf(r->pool, "token endpoint %s answered HTTP %ld "
-                                               "without an id_token", meta->token_endpoint,
-                                               resp.status));
-    return OK;
 }
 
 /* Validates the ID token. Returns its claims, or NULL with the page written
@@ -247,19 +218,15 @@ static json_t *validate_id_token(request_rec *r, const entra_server_conf *sc,
                                  const entra_metadata *meta, const entra_state *st,
                                  const char *id_token, int *status)
 {
-    entra_key_query query = { sc->provider, r->pool, entra_conf_http_timeout(sc), NULL };
-    entra_jwt_expect want = {
-        .issuer = meta->issuer, .client_id = sc->client_id, .nonce = st->nonce,
-        .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
-    };
-    json_t *claims;
     const char *why;
+    int unavailable;
+    json_t *claims = entra_id_token_verify(r->pool, sc, meta, id_token, st->nonce, &why,
+                                           &unavailable);
 
-    claims = entra_jwt_verify(r->pool, id_token, &want, entra_provider_key_lookup, &query, &why);
     if (claims)
         return claims;
-    if (query.fetch_error) {
-        *status = idp_unavailable(r, query.fetch_error);
+    if (unavailable) {
+        *status = idp_unavailable(r, why);
         return NULL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00208) "ID token rejected: %s", why);
@@ -304,7 +271,10 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     entra_claims_apply_map(pairs, sc->claim_maps);
     if (groups_error)
         entra_pairs_add(pairs, ENTRA_GROUPS_UNRESOLVED, groups_error);
-    if (sc->logout_redirect == 1)
+    if (json_is_string(json_object_get(answer, "refresh_token")))
+        entra_pairs_add(pairs, ENTRA_SESSION_REFRESH_TOKEN,
+                        json_string_value(json_object_get(answer, "refresh_token")));
+    if (entra_conf_logout_redirect(sc))
         entra_pairs_add(pairs, ENTRA_SESSION_ID_TOKEN,
                         json_string_value(json_object_get(answer, "id_token")));
     if (entra_conf_pass_access_token(sc) && access_token) {
@@ -319,7 +289,7 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
                          json_t *answer, const char *groups_error, const entra_state *st)
 {
-    entra_session session;
+    entra_session session = { 0 };
     const char *back;
 
     session.created = apr_time_sec(r->request_time);
@@ -388,14 +358,14 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
     }
     if (!(params = entra_request_params(r)))
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback is malformed.");
-    if (apr_table_get(params, "error")) {
-        take_state(r, sc, apr_table_get(params, "state"));
-        return entra_reported_error(r, params);
-    }
+    /* The state first, even for an error: a made-up callback gets nothing
+     * but a 400, never a page with its text on this site. */
     if (!(st = take_state(r, sc, apr_table_get(params, "state"))))
         return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                           "This sign-in attempt is unknown, expired or already used. "
                           "Please start again.");
+    if (apr_table_get(params, "error"))
+        return entra_reported_error(r, params);
     if (!(code = apr_table_get(params, "code")) || !*code)
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback carries no code.");
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),

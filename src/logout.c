@@ -62,7 +62,7 @@ static const char *entra_logout_url(request_rec *r, const entra_server_conf *sc,
     entra_metadata meta;
     const char *why, *url;
 
-    if (!sc->logout_redirect)
+    if (!entra_conf_logout_redirect(sc))
         return NULL;
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
                                        &meta)) || !meta.end_session_endpoint) {

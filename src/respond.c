@@ -31,11 +31,11 @@ int entra_page(request_rec *r, int status, const char *title, const char *messag
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     apr_table_setn(r->headers_out, "Content-Security-Policy", "default-src 'none'");
     if (r->header_only)
-        return OK;
+        return DONE;
     ap_rprintf(r, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
                   "</head>\n<body><h1>%s</h1>\n<p>%s</p>\n</body></html>\n",
                t, t, entra_html_escape(r->pool, message));
-    return OK;
+    return DONE;
 }
 
 int entra_redirect(request_rec *r, const char *location)

@@ -6,7 +6,8 @@
 #include <httpd.h>
 #include "config.h"
 
-/* Writes a short HTML page with `status`; title and message are escaped here. */
+/* Writes a short HTML page with `status`; title and message are escaped
+ * here. Returns DONE: the response is complete, nothing else may follow. */
 int entra_page(request_rec *r, int status, const char *title, const char *message);
 
 /* 302 to `location`. */

@@ -10,6 +10,8 @@
 /* The session's own fields among the claims; ':' starts no claim name. */
 #define ENTRA_SESSION_ACCESS_TOKEN ":at"
 #define ENTRA_SESSION_ACCESS_EXPIRES ":ate"
+/* Kept when Entra gives one (scope offline_access), rotated on refresh. */
+#define ENTRA_SESSION_REFRESH_TOKEN ":rt"
 /* The raw ID token, kept for id_token_hint with EntraLogoutRedirect On. */
 #define ENTRA_SESSION_ID_TOKEN ":idt"
 /* Set (to the reason) when a groups overage could not be resolved. */

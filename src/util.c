@@ -268,6 +268,18 @@ int entra_is_guid(const char *s)
     return 1;
 }
 
+const char *entra_url_guid_segment(apr_pool_t *p, const char *url)
+{
+    const char *s = strstr(url, "://");
+
+    for (s = s ? s + 3 : url; (s = strchr(s, '/')); s++) {
+        const char *seg = apr_pstrmemdup(p, s + 1, strcspn(s + 1, "/"));
+        if (entra_is_guid(seg))
+            return seg;
+    }
+    return NULL;
+}
+
 const char *entra_safe_return_path(apr_pool_t *p, const char *target, const char *origin)
 {
     const char *path = target;

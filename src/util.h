@@ -36,6 +36,9 @@ char *entra_html_escape(apr_pool_t *p, const char *s);
 /* True when s is a GUID in 8-4-4-4-12 hex form. */
 int entra_is_guid(const char *s);
 
+/* The first path segment of a URL that is a GUID (an issuer's tenant), or NULL. */
+const char *entra_url_guid_segment(apr_pool_t *p, const char *url);
+
 /* A redirect target that stays on this site: a path starting with one '/'
  * (not '//' or '/\'), no control characters or backslashes, no encoded
  * slash/backslash right after the first '/'. `origin` ("https://host:port",

@@ -1,0 +1,34 @@
+/* Keeping the access token fresh with the session's refresh token (scope
+ * offline_access): before it expires, or on demand at /.auth/refresh. Entra
+ * rotates the refresh token on every use, so concurrent requests of one
+ * session must share one refresh: the first does it, the others wait for
+ * and reuse its answer (per process). */
+#ifndef ENTRA_REFRESH_H
+#define ENTRA_REFRESH_H
+
+#include <httpd.h>
+#include "config.h"
+#include "session.h"
+
+/* Refresh this long before the access token expires. */
+#define ENTRA_REFRESH_AHEAD 300
+
+typedef struct entra_refresher entra_refresher;
+
+entra_refresher *entra_refresher_create(apr_pool_t *p);
+
+typedef enum {
+    ENTRA_REFRESH_NOT_NEEDED,   /* fresh enough, or nothing to refresh with */
+    ENTRA_REFRESH_DONE,         /* session updated and saved */
+    ENTRA_REFRESH_REFUSED,      /* Entra said no: the session has ended */
+    ENTRA_REFRESH_FAILED        /* Entra unreachable: the session goes on as it was */
+} entra_refresh_result;
+
+/* Refreshes when the access token is due (or `force`). */
+entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
+                                   entra_session *session, int force);
+
+/* /.auth/refresh */
+int entra_refresh_endpoint(request_rec *r, const entra_server_conf *sc);
+
+#endif

@@ -1,0 +1,87 @@
+/* Token endpoint calls and ID-token checks (see token.h). */
+#include "token.h"
+#include "credential.h"
+#include "http.h"
+#include "jwt.h"
+#include "util.h"
+
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <string.h>
+
+/* Printable, bounded text from an answer, fit for a log line. */
+static const char *log_text(apr_pool_t *p, const char *s)
+{
+    char *out;
+    apr_size_t i, n;
+
+    if (!s)
+        return "-";
+    n = strcspn(s, "\r\n");
+    out = apr_pstrmemdup(p, s, n > 200 ? 200 : n);
+    for (i = 0; out[i]; i++) {
+        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)
+            out[i] = '?';
+    }
+    return out;
+}
+
+const char *entra_token_error_text(apr_pool_t *p, json_t *answer)
+{
+    return apr_psprintf(p, "error=%s description=\"%s\" trace_id=%s correlation_id=%s",
+                        log_text(p, json_string_value(json_object_get(answer, "error"))),
+                        log_text(p, json_string_value(json_object_get(answer,
+                                                                      "error_description"))),
+                        log_text(p, json_string_value(json_object_get(answer, "trace_id"))),
+                        log_text(p, json_string_value(json_object_get(answer,
+                                                                      "correlation_id"))));
+}
+
+entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
+                                    const entra_metadata *meta, const char *grant,
+                                    json_t **answer, const char **why)
+{
+    entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL };
+    entra_http_response resp;
+    const char *client_auth;
+
+    if ((*why = entra_credential_fields(p, sc, meta->token_endpoint,
+                                        apr_time_sec(apr_time_now()), &client_auth, &opts)))
+        return ENTRA_TOKEN_MISCONFIGURED;
+    if ((*why = entra_http_call(p, meta->token_endpoint,
+                                apr_pstrcat(p, grant, "&client_id=",
+                                            entra_url_encode(p, sc->client_id), client_auth,
+                                            NULL), &opts, &resp))) {
+        *why = apr_pstrcat(p, "token request: ", *why, NULL);
+        return ENTRA_TOKEN_UNAVAILABLE;
+    }
+    *answer = entra_json_pool_own(p, json_loadb(resp.body, resp.len, 0, NULL));
+    if (json_is_object(*answer) && resp.status != 200
+        && json_is_string(json_object_get(*answer, "error"))) {
+        *why = apr_psprintf(p, "HTTP %ld", resp.status);
+        return ENTRA_TOKEN_REFUSED;
+    }
+    if (!json_is_object(*answer) || resp.status != 200) {
+        *why = apr_psprintf(p, "token endpoint %s answered HTTP %ld%s", meta->token_endpoint,
+                            resp.status, json_is_object(*answer) ? "" : " without a JSON object");
+        return ENTRA_TOKEN_UNAVAILABLE;
+    }
+    return ENTRA_TOKEN_OK;
+}
+
+json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
+                              const entra_metadata *meta, const char *token,
+                              const char *nonce, const char **why, int *unavailable)
+{
+    entra_key_query query = { sc->provider, p, entra_conf_http_timeout(sc), NULL };
+    entra_jwt_expect want = {
+        .issuer = meta->issuer, .client_id = sc->client_id, .nonce = nonce,
+        .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
+    };
+    json_t *claims = entra_jwt_verify(p, token, &want, entra_provider_key_lookup, &query, why);
+
+    *unavailable = !claims && query.fetch_error;
+    if (*unavailable)
+        *why = query.fetch_error;
+    return claims;
+}
