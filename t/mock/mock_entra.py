@@ -4,8 +4,9 @@
     /usr/bin/python3 t/mock/mock_entra.py --port P --backend-port B [--verbose]
 
 127.0.0.1:P speaks Entra's v1 and v2 endpoints (discovery, JWKS, authorize,
-token, userinfo, end session), Graph's /v1.0/me and a JSON control API under
-/_mock/ that the tests use to inject failures and bad tokens.  127.0.0.1:B
+token, userinfo, end session), a little of Microsoft Graph (/v1.0/me and the
+group-membership calls) and a JSON control API under /_mock/ that the tests
+use to inject failures and bad tokens.  127.0.0.1:B
 echoes every request back as JSON.  Prints "ready" once both listen; exits on
 SIGTERM or SIGINT.  The contract is the "Mock Entra" section of the project's
 spec; t/mock/README is the short version.
@@ -31,10 +32,11 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote_plus, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, unquote, urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
@@ -60,10 +62,52 @@ DEFAULT_USER = {
                "2f6a4c1e-0000-4000-8000-00000000a002"],
 }
 
-ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "graph", "logout")
+# Switch/stats names.  "graph" covers every Graph call; "graph_groups" only
+# getMemberObjects/transitiveMemberOf; "graph_next" only their follow-up pages
+# (requests carrying $skiptoken).  The most specific name set wins.
+ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "graph", "logout",
+             "graph_groups", "graph_next")
 BAD_TOKEN_KINDS = ("wrong_aud", "wrong_iss", "wrong_nonce", "no_nonce", "expired",
                    "not_yet_valid", "bad_signature", "alg_none", "hs256_pubkey",
                    "unknown_kid", "wrong_tid")
+# Sovereign clouds, as their discovery documents show them.  The mock keeps
+# every URL on 127.0.0.1 (msgraph_host included, so the module can reach it);
+# only these names change.  v1 tokens come from sts.windows.net, except in
+# China (sts.chinacloudapi.cn).
+CLOUDS = {
+    "global": {"cloud_instance_name": "microsoftonline.com",
+               "cloud_graph_host_name": "graph.windows.net",
+               "tenant_region_scope": "EU", "rbac_url": "https://pas.windows.net",
+               "sts": "https://sts.windows.net",
+               "authority_host": "login.microsoftonline.com", "msgraph_host": "graph.microsoft.com"},
+    "usgov": {"cloud_instance_name": "microsoftonline.us",
+              "cloud_graph_host_name": "graph.windows.net",
+              "tenant_region_scope": "USGov", "rbac_url": "https://pasff.usgovcloudapi.net",
+              "sts": "https://sts.windows.net",
+              "authority_host": "login.microsoftonline.us", "msgraph_host": "graph.microsoft.us"},
+    "china": {"cloud_instance_name": "partner.microsoftonline.cn",
+              "cloud_graph_host_name": "graph.chinacloudapi.cn",
+              "tenant_region_scope": "AS", "rbac_url": "https://pas.chinacloudapi.cn",
+              "sts": "https://sts.chinacloudapi.cn",
+              "authority_host": "login.partner.microsoftonline.cn",
+              "msgraph_host": "microsoftgraph.chinacloudapi.cn"},
+}
+GRAPH_AUDS = (GRAPH_APP_ID, "https://graph.microsoft.com", "https://graph.microsoft.com/")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+FIC_AUDIENCE = "api://AzureADTokenExchange"
+CERT_DOC = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
+FIC_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+ASSERTION_MAX_LIFETIME = 600   # exp at most 10 minutes ahead (+ skew)
+SKEW = 300                     # clock skew allowed on assertion times
+OVERAGE_LIMIT = 200            # more groups than this in a JWT => overage claim
+GROUP_PATTERN = "2f6a4c1e-0000-4000-8001-%012d"    # groups_count group i (1-based)
+# User-switch keys that feed Graph only; they never become token claims.
+GRAPH_ONLY = ("mail", "job_title", "business_phones", "mobile_phone", "office_location",
+              "preferred_language", "groups_count")
+GRAPH_ME_DEFAULTS = {"job_title": "Retail Manager", "business_phones": ["+1 425 555 0109"],
+                     "mobile_phone": None, "office_location": "18/2111",
+                     "preferred_language": "en-US"}
+
 CODE_TTL = 600          # Entra: codes are single use and live about ten minutes
 TOKEN_TTL = 3599        # expires_in of Entra's token responses
 BACKDATE = 300          # Entra back-dates iat/nbf by five minutes
@@ -84,6 +128,7 @@ KNOWN_ERRORS = {
     50076: "Due to a configuration change made by your administrator, or because you moved to a "
            "new location, you must use multi-factor authentication to access the resource.",
     700082: "The refresh token has expired due to inactivity.",
+    901002: "The 'resource' request parameter is not supported.",
 }
 
 # --------------------------------------------------------------------------
@@ -100,6 +145,37 @@ def b64u_json(obj):
 
 def b64u_uint(n):
     return b64u(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+def unb64u(s):
+    """Strict base64url decoding (raises ValueError on garbage)."""
+    if not isinstance(s, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", s):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def jwt_decode(token):
+    """Compact JWS -> (header, claims, signing input, signature); no verification."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    header, claims = json.loads(unb64u(parts[0])), json.loads(unb64u(parts[1]))
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ValueError("header and payload must be JSON objects")
+    return header, claims, (parts[0] + "." + parts[1]).encode(), unb64u(parts[2])
+
+
+def assertion_time(t):
+    """Entra's format in AADSTS700024: 2024-10-02T22:05:03.0000000Z."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(int(t)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "0001-01-01T00:00:00.0000000Z"
+
+
+def num(v):
+    """A JSON number claim, or None (bools and strings are not numbers)."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def guid():
@@ -147,20 +223,29 @@ def home_tid(template):
     return CONSUMERS_TID if template == CONSUMERS_TID else TENANT_ID
 
 
-class SigningKey:
-    """RSA-2048 key with a self-signed cert; kid = x5t = b64url(SHA-1(DER))."""
+def self_signed(key, cn, days=5 * 365, since=1):
+    """Self-signed cert valid from `since` days ago to `days` days from now."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=since))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
 
-    def __init__(self):
+
+class SigningKey:
+    """RSA-2048 key with a self-signed cert; kid = x5t = b64url(SHA-1(DER)).
+
+    Entra's keys have CN accounts.accesscontrol.windows.net; personal
+    accounts' tokens are signed by Microsoft account keys ("Live ID STS
+    Signing Public Key"), listed with the consumers issuer."""
+
+    def __init__(self, msa=False):
+        self.msa = msa
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                             "accounts.accesscontrol.windows.net")])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                .public_key(self.key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=5 * 365))
-                .sign(self.key, hashes.SHA256()))
+        cert = self_signed(self.key, "Live ID STS Signing Public Key" if msa
+                           else "accounts.accesscontrol.windows.net")
         self.der = cert.public_bytes(serialization.Encoding.DER)
         self.kid = b64u(hashlib.sha1(self.der).digest())
         self.public_pem = self.key.public_key().public_bytes(
@@ -169,12 +254,68 @@ class SigningKey:
     def sign(self, data):
         return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
-    def jwk(self, issuer):
+    def jwk(self, issuer, cloud_instance_name="microsoftonline.com"):
+        """issuer False: no issuer property at all."""
         pub = self.key.public_key().public_numbers()
-        return {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
-                "n": b64u_uint(pub.n), "e": b64u_uint(pub.e),
-                "x5c": [base64.b64encode(self.der).decode()], "issuer": issuer,
-                "cloud_instance_name": "microsoftonline.com"}
+        k = {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
+             "n": b64u_uint(pub.n), "e": b64u_uint(pub.e),
+             "x5c": [base64.b64encode(self.der).decode()],
+             "cloud_instance_name": cloud_instance_name, "issuer": issuer}
+        if issuer is False:
+            del k["issuer"]
+        return k
+
+
+class ClientCert:
+    """A certificate registered on the app (its keyCredentials)."""
+
+    def __init__(self, pem):
+        self.pem = pem
+        self.cert = x509.load_pem_x509_certificate(pem.encode())
+        der = self.cert.public_bytes(serialization.Encoding.DER)
+        self.x5t = b64u(hashlib.sha1(der).digest())
+        self.x5t_s256 = b64u(hashlib.sha256(der).digest())
+        self.public_key = self.cert.public_key()
+        self.not_after = self.cert.not_valid_after.replace(tzinfo=datetime.timezone.utc).timestamp()
+        self.not_before = self.cert.not_valid_before.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+    def describe(self):
+        return {"x5t": self.x5t, "x5t#S256": self.x5t_s256,
+                "subject": self.cert.subject.rfc4514_string(),
+                "not_before": int(self.not_before), "not_after": int(self.not_after)}
+
+
+def parse_certs(value):
+    """PEM string (one or more certs) or list of PEM strings -> [ClientCert]."""
+    pems = value if isinstance(value, list) else [value]
+    out = []
+    for pem in pems:
+        if not isinstance(pem, str):
+            raise ValueError("client_certificate must be PEM text or a list of PEM texts")
+        blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S)
+        if not blocks:
+            raise ValueError("client_certificate: no PEM certificate found")
+        out += [ClientCert(b + "\n") for b in blocks]
+    return out
+
+
+def generated_groups(n):
+    return [GROUP_PATTERN % i for i in range(1, n + 1)]
+
+
+def effective_groups(user, explicit, personal):
+    """The user's groups: the listed ones, then groups_count generated ones.
+    Personal accounts have none unless the test set them explicitly."""
+    if personal and not ({"groups", "groups_count"} & explicit):
+        return []
+    out, seen = [], set()
+    listed = [g for g in user.get("groups") or [] if isinstance(g, str)] \
+        if isinstance(user.get("groups"), list) else []
+    for g in listed + generated_groups(int(user.get("groups_count") or 0)):
+        if g not in seen:
+            seen.add(g)
+            out.append(g)
+    return out
 
 
 def jws(header, claims, key, bad=None):
@@ -202,21 +343,31 @@ class Mock:
         self.backend_base = "http://127.0.0.1:%d" % backend_port
         self.lock = threading.RLock()
         self.keys = [SigningKey()]   # keys[0] signs; the rest only appear in the JWKS
+        self.msa_keys = [SigningKey(msa=True)]   # personal accounts' keys, same rule
         self.rogue = None            # for unknown_kid: made on first use, never published
+        self.fic_key = None          # the "external issuer" key of /_mock/federated_token
         self.codes = {}              # code -> grant (dict), see authorize()
         self.refresh_tokens = {}     # refresh token -> grant
-        self.access_tokens = {}      # access token -> (exp, user snapshot, grant)
+        self.access_tokens = {}      # access token -> dict, see mint()
         self.reset()
 
     def reset(self):
         with self.lock:
             self.user = dict(DEFAULT_USER)
             self.removed = set()     # claims a null in `user` removed (any claim)
+            self.explicit = set()    # keys the tests set in `user` (not defaults)
             self.client_secret = CLIENT_SECRET
             self.switches = {"fail": {}, "slow": {}, "malformed": {}, "drop": {}}
             self.bad_token = None
             self.authorize_error = None
             self.token_error = None
+            self.key_issuer = None   # None: Entra's; a string: that; False: no issuer property
+            self.cloud = "global"
+            self.client_certs = []   # [ClientCert]
+            self.federated = {"issuer": None, "subject": None, "audience": FIC_AUDIENCE}
+            self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
+            self.graph_page_size = None
+            self.groups_overage = False
             self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {}}
 
     def config_view(self):
@@ -225,7 +376,14 @@ class Mock:
                     "client_secret": self.client_secret,
                     **{k: dict(v) for k, v in self.switches.items()},
                     "bad_token": self.bad_token, "authorize_error": self.authorize_error,
-                    "token_error": self.token_error}
+                    "token_error": self.token_error, "key_issuer": self.key_issuer,
+                    "cloud": self.cloud,
+                    "client_certificate": [c.describe() for c in self.client_certs],
+                    "federated_issuer": self.federated["issuer"],
+                    "federated_subject": self.federated["subject"],
+                    "federated_audience": self.federated["audience"],
+                    "graph_page_size": self.graph_page_size,
+                    "groups_overage": self.groups_overage}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -235,11 +393,37 @@ class Mock:
         if not isinstance(cfg, dict):
             return "config must be a JSON object"
         known = {"user", "client_secret", "fail", "slow", "malformed", "drop",
-                 "bad_token", "authorize_error", "token_error"}
+                 "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
+                 "client_certificate", "federated_issuer", "federated_subject",
+                 "federated_audience", "graph_page_size", "groups_overage"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
             return "user must be an object"
+        gc = (cfg.get("user") or {}).get("groups_count")
+        if gc is not None and not (isinstance(gc, int) and not isinstance(gc, bool)
+                                   and 0 <= gc <= 100000):
+            return "user.groups_count must be an integer 0..100000 (or null)"
+        if not (cfg.get("key_issuer") is None or cfg["key_issuer"] is False
+                or isinstance(cfg["key_issuer"], str)):
+            return "key_issuer must be a string, false (no issuer property) or null (Entra's)"
+        if cfg.get("cloud") not in (None,) + tuple(CLOUDS):
+            return "cloud must be null or one of %s" % ", ".join(CLOUDS)
+        certs = None
+        if cfg.get("client_certificate") is not None:
+            try:
+                certs = parse_certs(cfg["client_certificate"])
+            except Exception as e:     # noqa: any parse failure is the test's typo
+                return "client_certificate: %s" % e
+        for k in ("federated_issuer", "federated_subject", "federated_audience"):
+            if not isinstance(cfg.get(k, ""), (str, type(None))):
+                return "%s must be a string or null" % k
+        gps = cfg.get("graph_page_size")
+        if gps is not None and not (isinstance(gps, int) and not isinstance(gps, bool)
+                                    and 1 <= gps <= 999):
+            return "graph_page_size must be null or an integer 1..999"
+        if not isinstance(cfg.get("groups_overage", False), (bool, type(None))):
+            return "groups_overage must be true, false or null"
         if not isinstance(cfg.get("client_secret", ""), str):
             return "client_secret must be a string"
         checks = {"fail": lambda v: isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599,
@@ -273,9 +457,27 @@ class Mock:
                 if v is None:
                     self.user.pop(k, None)
                     self.removed.add(k)
+                    self.explicit.discard(k)
                 else:
                     self.user[k] = v
                     self.removed.discard(k)
+                    self.explicit.add(k)
+            if "key_issuer" in cfg:
+                self.key_issuer = cfg["key_issuer"]
+            if "cloud" in cfg:
+                self.cloud = cfg["cloud"] or "global"
+            if "client_certificate" in cfg:
+                self.client_certs = certs or []
+            if "federated_issuer" in cfg:
+                self.federated["issuer"] = cfg["federated_issuer"] or None
+            if "federated_subject" in cfg:
+                self.federated["subject"] = cfg["federated_subject"] or None
+            if "federated_audience" in cfg:
+                self.federated["audience"] = cfg["federated_audience"] or FIC_AUDIENCE
+            if "graph_page_size" in cfg:
+                self.graph_page_size = cfg["graph_page_size"]
+            if "groups_overage" in cfg:
+                self.groups_overage = bool(cfg["groups_overage"])
             if "client_secret" in cfg:
                 self.client_secret = cfg["client_secret"] or CLIENT_SECRET
             for sw in checks:
@@ -292,18 +494,39 @@ class Mock:
         return None
 
     def rotate_keys(self, keep_old):
-        new = SigningKey()           # slow part outside the lock
+        new, new_msa = SigningKey(), SigningKey(msa=True)   # slow part outside the lock
         with self.lock:
             self.keys = [new] + (self.keys if keep_old else [])
+            self.msa_keys = [new_msa] + (self.msa_keys if keep_old else [])
         return new.kid
 
-    def signing_key(self, bad=None):
+    def signing_key(self, bad=None, personal=False):
         with self.lock:
             if bad == "unknown_kid":
                 if self.rogue is None:
-                    self.rogue = SigningKey()
+                    self.rogue = SigningKey(msa=personal)
                 return self.rogue
-            return self.keys[0]
+            return self.msa_keys[0] if personal else self.keys[0]
+
+    def cloud_info(self):
+        with self.lock:
+            return CLOUDS[self.cloud]
+
+    def make_fic_token(self, iss, sub, aud, exp_in, nbf_in=0):
+        """An external workload token (Kubernetes service-account shaped)."""
+        with self.lock:
+            if self.fic_key is None:
+                self.fic_key = SigningKey()
+            key = self.fic_key
+        now = int(time.time())
+        claims = {"aud": [aud], "exp": now + exp_in, "iat": now, "iss": iss,
+                  "nbf": now + nbf_in, "sub": sub, "jti": guid()}
+        m = re.match(r"system:serviceaccount:([^:]+):(.+)$", sub)
+        if m:
+            claims["kubernetes.io"] = {"namespace": m.group(1),
+                                       "serviceaccount": {"name": m.group(2), "uid": guid()}}
+        header = {"alg": "RS256", "kid": key.kid}
+        return jws(header, claims, key), header, claims
 
     def count(self, endpoint):
         with self.lock:
@@ -319,67 +542,103 @@ class Mock:
         """Token response for a grant (from a code or a refresh token)."""
         v1, scopes = grant["v1"], grant["scope"].split()
         with self.lock:
-            user, removed = dict(self.user), set(self.removed)
-            bad = self.bad_token
+            user, removed, explicit = dict(self.user), set(self.removed), set(self.explicit)
+            bad, cloud, overage = self.bad_token, CLOUDS[self.cloud], self.groups_overage
         now = int(time.time())
         tid = user.get("tid", grant["tid"])
-        iss = ("https://sts.windows.net/%s/" % tid) if v1 else "%s/%s/v2.0" % (self.base, tid)
+        personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
+        sts = "%s/%s/" % (cloud["sts"], tid)
+        iss = sts if v1 else "%s/%s/v2.0" % (self.base, tid)
         given, _, family = (user.get("name") or "").partition(" ")
-        resp = {"token_type": "Bearer",
-                "scope": " ".join(scopes),
-                "expires_in": TOKEN_TTL, "ext_expires_in": TOKEN_TTL}
-        if v1:   # v1 responses carry these (as strings, as Entra sends them)
-            resp.update(expires_on=str(now + TOKEN_TTL), not_before=str(now - BACKDATE),
-                        resource=grant.get("resource") or GRAPH_APP_ID)
+        upn = user.get("upn", user.get("preferred_username"))
 
-        # Access token: Graph-style, header nonce => opaque to everyone but "Graph"
-        at_claims = {
-            "aud": GRAPH_APP_ID, "iss": "https://sts.windows.net/%s/" % tid,
-            "iat": now - BACKDATE, "nbf": now - BACKDATE, "exp": now + TOKEN_TTL,
-            "acct": 0, "acr": "1", "aio": opaque(48), "amr": ["pwd"],
-            "app_displayname": "mod_auth_entra tests", "appid": CLIENT_ID, "appidacr": "1",
-            "family_name": user.get("family_name", family), "given_name": user.get("given_name", given),
-            "idtyp": "user", "ipaddr": "127.0.0.1", "name": user.get("name"),
-            "oid": user.get("oid"), "platf": "3", "rh": "0.A" + opaque(40),
-            "scp": " ".join(s for s in scopes if s != "offline_access"),
-            "sub": b64u(hashlib.sha256(("graph:%s" % user.get("oid")).encode()).digest()[:32]),
-            "tid": tid,
-            "unique_name": user.get("preferred_username"), "upn": user.get("preferred_username"),
-            "uti": opaque(16), "ver": "1.0"}
-        key = self.signing_key()
-        at = jws({"typ": "JWT", "nonce": opaque(32), "alg": "RS256", "x5t": key.kid, "kid": key.kid},
-                 at_claims, key)
+        # What the access token is for, and its scp.  v1: the resource (Graph by
+        # default) and the permissions the app was granted (v1 ignores scope);
+        # v2: Graph, with the requested scopes (Graph's URI prefix dropped).
+        if v1:
+            aud = grant.get("resource") or GRAPH_APP_ID
+            scp = "User.Read" if aud in GRAPH_AUDS else "user_impersonation"
+        else:
+            aud = GRAPH_APP_ID
+            scp = " ".join(re.sub(r"^(https://graph\.microsoft\.com/|%s/)" % GRAPH_APP_ID, "", s)
+                           for s in scopes if s != "offline_access")
+        resp = {"token_type": "Bearer", "scope": scp if v1 else " ".join(scopes),
+                "expires_in": TOKEN_TTL, "ext_expires_in": TOKEN_TTL}
+        if v1:   # the v1 endpoint sends its numbers as JSON strings
+            resp.update(expires_in=str(TOKEN_TTL), ext_expires_in=str(TOKEN_TTL),
+                        expires_on=str(now + TOKEN_TTL), not_before=str(now - BACKDATE),
+                        resource=aud)
+
+        if personal:
+            # Microsoft-account access tokens are opaque "compact tickets", not JWTs.
+            at = "EwB" + opaque(900)
+        else:
+            # Graph-style JWT; the header nonce makes it unverifiable for all but Graph.
+            at_claims = {
+                "aud": aud, "iss": sts,
+                "iat": now - BACKDATE, "nbf": now - BACKDATE, "exp": now + TOKEN_TTL,
+                "acct": 0, "acr": "1", "aio": opaque(48), "amr": ["pwd"],
+                "app_displayname": "mod_auth_entra tests", "appid": CLIENT_ID, "appidacr": "1",
+                "family_name": user.get("family_name", family),
+                "given_name": user.get("given_name", given),
+                "idtyp": "user", "ipaddr": "127.0.0.1", "name": user.get("name"),
+                "oid": user.get("oid"), "platf": "3", "rh": "0.A" + opaque(40), "scp": scp,
+                "sub": b64u(hashlib.sha256(("graph:%s" % user.get("oid")).encode()).digest()[:32]),
+                "tid": tid, "unique_name": upn, "upn": upn, "uti": opaque(16), "ver": "1.0"}
+            key = self.signing_key()
+            at = jws({"typ": "JWT", "nonce": opaque(32), "alg": "RS256", "x5t": key.kid,
+                      "kid": key.kid}, at_claims, key)
         resp["access_token"] = at
 
         if "offline_access" in scopes or v1:    # v1 always hands out refresh tokens
-            rt = "1.A" + opaque(180)
-            resp["refresh_token"] = rt
-        if "openid" in scopes:
-            resp["id_token"] = self.id_token(grant, user, removed, bad, tid, iss, now, v1, scopes)
+            resp["refresh_token"] = ("M.C" if personal else "1.A") + opaque(180)
+        if "openid" in scopes or v1:
+            resp["id_token"] = self.id_token(grant, user, removed, explicit, bad, tid, iss, now,
+                                             v1, scopes, personal, cloud, overage)
 
         with self.lock:
-            self.access_tokens[at] = (now + TOKEN_TTL, user, grant)
+            self.access_tokens[at] = {"exp": now + TOKEN_TTL, "user": user, "removed": removed,
+                                      "explicit": explicit, "grant": grant, "aud": aud,
+                                      "scp": scp, "personal": personal}
             if "refresh_token" in resp:
                 self.refresh_tokens[resp["refresh_token"]] = grant
         return resp
 
-    def id_token(self, grant, user, removed, bad, tid, iss, now, v1, scopes):
+    def id_token(self, grant, user, removed, explicit, bad, tid, iss, now, v1, scopes,
+                 personal, cloud, overage):
         iat = now - BACKDATE
         c = {"aud": CLIENT_ID, "iss": iss, "iat": iat, "nbf": iat, "exp": iat + 3900,
              "aio": opaque(60)}
         if v1:
             given, _, family = (user.get("name") or "").partition(" ")
+            upn = user.get("upn", user.get("preferred_username"))
             c.update(amr=["pwd"], family_name=family, given_name=given, ipaddr="127.0.0.1",
-                     unique_name=user.get("preferred_username"), upn=user.get("preferred_username"))
+                     unique_name=upn, upn=upn)
         if grant.get("nonce") is not None:
             c["nonce"] = grant["nonce"]
         c.update(rh="0.A" + opaque(40), sid=grant["sid"], tid=tid, uti=opaque(16),
                  ver="1.0" if v1 else "2.0")
-        c.update(user)                      # the test's user (and overrides) win
+        c.update({k: v for k, v in user.items() if k not in GRAPH_ONLY})   # the test's user wins
         for k in removed:
             c.pop(k, None)
-        if "email" not in scopes:           # Entra: email only with the email scope
+        if v1:
+            # v1 ID tokens have upn/unique_name, no preferred_username; email
+            # only as an optional claim (= set explicitly in the user switch).
+            for k in ("preferred_username", "email"):
+                if k not in explicit:
+                    c.pop(k, None)
+        elif "email" not in scopes:         # Entra v2: email only with the email scope
             c.pop("email", None)
+        if personal:                        # Microsoft accounts have no app roles or groups
+            for k in ("roles", "groups", "wids"):
+                if k not in explicit:
+                    c.pop(k, None)
+        had = "groups" in c
+        if had and not isinstance(c["groups"], list) and not (overage or user.get("groups_count")):
+            pass                            # an odd test value goes out as it is
+        elif overage or had or user.get("groups_count"):
+            self.groups_claim(c, effective_groups(user, explicit, personal), had, overage, cloud,
+                              tid, user.get("oid"))
 
         if bad == "wrong_aud":
             c["aud"] = FOREIGN_AUD
@@ -396,17 +655,42 @@ class Mock:
             c.update(iat=now + 3600, nbf=now + 3600, exp=now + 7200)
         elif bad == "wrong_tid":
             c["tid"] = FOREIGN_TID
-        key = self.signing_key(bad)
+        if v1 and "openid" not in scopes and bad is None:
+            # v1 without the openid scope: the token response's id_token is
+            # unsigned (Microsoft's v1 auth-code docs), informational only.
+            return b64u_json({"typ": "JWT", "alg": "none"}) + "." + b64u_json(c) + "."
+        key = self.signing_key(bad, personal)
         return jws({"typ": "JWT", "alg": "RS256", "kid": key.kid}, c, key, bad)
+
+    @staticmethod
+    def groups_claim(c, groups, had, overage, cloud, tid, oid):
+        """groups, or (over 200, or forced) Entra's overage indication, which
+        points at the retired Azure AD Graph."""
+        c.pop("groups", None)
+        if overage or len(groups) > OVERAGE_LIMIT:
+            c["_claim_names"] = {"groups": "src1"}
+            c["_claim_sources"] = {"src1": {"endpoint": "https://%s/%s/users/%s/getMemberObjects"
+                                            % (cloud["cloud_graph_host_name"], tid, oid)}}
+        elif had or groups:
+            c["groups"] = groups
+
+    def bearer(self, authz):
+        """Authorization header -> the access-token entry, or (None, reason)."""
+        m = re.match(r"\s*bearer\s+(\S+)\s*$", authz or "", re.I)
+        if not m:
+            return None, "Access token is empty."
+        with self.lock:
+            entry = self.access_tokens.get(m.group(1))
+        if entry is None:
+            return None, "Access token validation failure."
+        if entry["exp"] <= time.time():
+            return None, "Lifetime validation failed, the token is expired."
+        return entry, None
 
     def bearer_user(self, authz):
         """Authorization header -> (user snapshot, grant) of a live access token."""
-        m = re.match(r"\s*bearer\s+(\S+)\s*$", authz or "", re.I)
-        with self.lock:
-            entry = self.access_tokens.get(m.group(1)) if m else None
-        if entry and entry[0] > time.time():
-            return entry[1], entry[2]
-        return None, None
+        entry, _ = self.bearer(authz)
+        return (entry["user"], entry["grant"]) if entry else (None, None)
 
 
 # --------------------------------------------------------------------------
@@ -561,7 +845,10 @@ ROUTES = [  # (regex, endpoint for stats/switches or None, method name, fixed kw
     (T + r"/oauth2/logout", "logout", "logout", {"v1": True}),
     (r"/oidc/userinfo", "userinfo", "userinfo", {"v1": False}),
     (T + r"/openid/userinfo", "userinfo", "userinfo", {"v1": True}),
-    (r"/v1\.0/me", "graph", "graph_me", {}),
+    (r"(?i)/v1\.0/me", "graph", "graph_me", {}),
+    (r"(?i)/v1\.0/me/getMemberObjects", "graph_groups", "graph_member_objects", {}),
+    (r"(?i)/v1\.0/me/transitiveMemberOf(?P<cast>/microsoft\.graph\.group)?", "graph_groups",
+     "graph_transitive", {}),
     (r"/_mock/(?P<action>[a-z_]+)", None, "control", {}),
 ]
 ROUTES = [(re.compile(r + "/?$"), ep, fn, kw) for r, ep, fn, kw in ROUTES]
@@ -602,18 +889,30 @@ class EntraHandler(Handler):
         for rx, endpoint, fn, kw in ROUTES:
             m = rx.match(self.url_path)
             if m:
-                if endpoint and self.switched(endpoint):
+                names = [endpoint]
+                if endpoint == "graph_groups":
+                    names = (["graph_next"] if "$skiptoken" in self.query else []) + \
+                        ["graph_groups", "graph"]
+                if endpoint and self.switched(names):
                     return
                 return getattr(self, fn)(**m.groupdict(), **kw)
         self.json(404, {"error": "not_found", "error_description": "mock: no such endpoint %s" % self.url_path})
 
-    def switched(self, endpoint):
-        """Count the request, then apply slow/drop/fail/malformed. True = answered."""
+    def switched(self, names):
+        """Count the request under each name, then apply slow/drop/fail/malformed
+        (the first name with a setting wins). True = answered."""
         mock = self.mock
-        mock.count(endpoint)
+        for n in names:
+            mock.count(n)
+        endpoint = names[-1]
+
+        def pick(sw):
+            for n in names:
+                if mock.switches[sw].get(n) is not None:
+                    return mock.switches[sw][n]
+            return None
         with mock.lock:
-            slow, drop, fail, malformed = (mock.switches[s].get(endpoint)
-                                           for s in ("slow", "drop", "fail", "malformed"))
+            slow, drop, fail, malformed = (pick(s) for s in ("slow", "drop", "fail", "malformed"))
         if slow:
             time.sleep(slow)
         if drop:
@@ -621,7 +920,9 @@ class EntraHandler(Handler):
             self.replied = True
             return True
         if fail:
-            if endpoint in ("authorize", "logout"):
+            if endpoint == "graph":
+                self.graph_error(fail)
+            elif endpoint in ("authorize", "logout"):
                 self.error_page(fail, 90033, "A transient error has occurred. Please try again.")
             elif fail >= 500:
                 self.entra_error(fail, "temporarily_unavailable", 90033,
@@ -686,7 +987,8 @@ class EntraHandler(Handler):
         if tmpl is None:
             return self.unknown_tenant(tenant)
         b, t = self.mock.base, tenant
-        graph_host = urlsplit(b).netloc
+        graph_host = urlsplit(b).netloc     # always the mock itself, whatever the cloud
+        cloud = self.mock.cloud_info()
         common = {
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
                                                       "client_secret_basic"],
@@ -694,16 +996,17 @@ class EntraHandler(Handler):
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "http_logout_supported": True, "frontchannel_logout_supported": True,
-            "tenant_region_scope": None if tmpl == "{tenantid}" else "EU",
-            "cloud_instance_name": "microsoftonline.com", "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": graph_host, "rbac_url": "https://pas.windows.net",
+            "tenant_region_scope": None if tmpl == "{tenantid}" else cloud["tenant_region_scope"],
+            "cloud_instance_name": cloud["cloud_instance_name"],
+            "cloud_graph_host_name": cloud["cloud_graph_host_name"],
+            "msgraph_host": graph_host, "rbac_url": cloud["rbac_url"],
         }
         if v1:
             doc = {"token_endpoint": "%s/%s/oauth2/token" % (b, t),
                    "jwks_uri": "%s/common/discovery/keys" % b,
                    "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
                    "scopes_supported": ["openid"],
-                   "issuer": "https://sts.windows.net/%s/" % tmpl,
+                   "issuer": "%s/%s/" % (cloud["sts"], tmpl),
                    "microsoft_multi_refresh_token": True,
                    "authorization_endpoint": "%s/%s/oauth2/authorize" % (b, t),
                    "device_authorization_endpoint": "%s/%s/oauth2/devicecode" % (b, t),
@@ -734,13 +1037,25 @@ class EntraHandler(Handler):
         self.json(200, doc)
 
     def jwks(self, tenant, v1):
+        """Entra's keys carry issuer = the v2 issuer (template) of that tenant
+        path; common/organizations (v2) also list the Microsoft-account keys,
+        whose issuer is the consumers tenant's; consumers lists only those."""
         tmpl = resolve_tenant(tenant)
         if tmpl is None:
             return self.unknown_tenant(tenant)
-        issuer = "%s/%s/v2.0" % (self.mock.base, tmpl)
-        with self.mock.lock:
-            keys = list(self.mock.keys)
-        self.json(200, {"keys": [k.jwk(issuer) for k in keys]})
+        mock = self.mock
+        issuer = "%s/%s/v2.0" % (mock.base, tmpl)
+        msa_issuer = "%s/%s/v2.0" % (mock.base, CONSUMERS_TID)
+        with mock.lock:
+            keys, msa_keys, forced = list(mock.keys), list(mock.msa_keys), mock.key_issuer
+            cin = CLOUDS[mock.cloud]["cloud_instance_name"]
+        if tmpl == CONSUMERS_TID:
+            listed = [(k, msa_issuer) for k in msa_keys]
+        else:
+            listed = [(k, issuer) for k in keys]
+            if tmpl == "{tenantid}" and not v1:
+                listed += [(k, msa_issuer) for k in msa_keys]
+        self.json(200, {"keys": [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]})
 
     # ---- authorize
 
@@ -800,6 +1115,8 @@ class EntraHandler(Handler):
         if not v1 and not p.get("scope"):
             return fail("invalid_request", "AADSTS900144: The request body must contain the "
                                            "following parameter: 'scope'.")
+        if not v1 and p.get("resource"):
+            return fail("invalid_request", "AADSTS901002: " + KNOWN_ERRORS[901002])
         if challenge is not None:
             if method not in ("S256", "plain"):
                 return fail("invalid_request", "AADSTS50149: Invalid Code_Challenge_method parameter.")
@@ -810,7 +1127,7 @@ class EntraHandler(Handler):
         sid = guid()
         code = "1.A" + opaque(240)
         grant = {"tid": home_tid(tmpl), "v1": v1, "client_id": CLIENT_ID, "sid": sid,
-                 "scope": p.get("scope") or "openid", "resource": p.get("resource"),
+                 "scope": p.get("scope") or ("" if v1 else "openid"), "resource": p.get("resource"),
                  "nonce": p.get("nonce"), "redirect_uri": redirect_uri,
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False}
@@ -821,7 +1138,11 @@ class EntraHandler(Handler):
     # ---- token
 
     def client_credentials(self):
-        """-> (auth_method, client_id, client_secret, basic parse error)."""
+        """-> (auth_method, client_id, client_secret, basic parse error).
+
+        A client assertion whose iss is a GUID is a certificate credential
+        (private_key_jwt, iss = sub = client id); any other iss (an external
+        issuer's URL) makes it a federated credential."""
         authz = self.headers.get("Authorization", "")
         if authz[:6].lower() == "basic ":
             try:
@@ -832,16 +1153,181 @@ class EntraHandler(Handler):
                 return "client_secret_basic", None, None, True
         if "client_secret" in self.form:
             return "client_secret_post", self.form.get("client_id"), self.form["client_secret"], False
-        if "client_assertion" in self.form:
-            return "private_key_jwt", self.form.get("client_id"), None, False
+        if "client_assertion" in self.form or "client_assertion_type" in self.form:
+            self.assertion = None
+            try:
+                self.assertion = jwt_decode(self.form.get("client_assertion", ""))
+            except Exception:
+                pass
+            iss = self.assertion[1].get("iss") if self.assertion else None
+            method = "federated" if isinstance(iss, str) and not is_guid(iss) else "private_key_jwt"
+            return method, self.form.get("client_id"), None, False
         return "none", self.form.get("client_id"), None, False
+
+    def assertion_error(self, code, message, status=401, error="invalid_client"):
+        self.entra_error(status, error, code, message)
+        return None
+
+    def check_assertion(self, method, cid):
+        """Authenticate the client by its assertion, as Entra does.
+        -> the client id, or None once an error has been answered."""
+        f, mock = self.form, self.mock
+        atype = f.get("client_assertion_type")
+        if not atype:
+            return self.assertion_error(900144, "The request body must contain the following "
+                                        "parameter: 'client_assertion_type'.", 400, "invalid_request")
+        if atype != JWT_BEARER:
+            return self.assertion_error(90011, "Unexpected client assertion type.", 400,
+                                        "invalid_request")
+        if not f.get("client_assertion"):
+            return self.assertion_error(900144, "The request body must contain the following "
+                                        "parameter: 'client_assertion'.", 400, "invalid_request")
+        if self.assertion is None:
+            return self.assertion_error(50027, "JWT token is invalid or malformed.")
+        header, claims, signing_input, sig = self.assertion
+        now = time.time()
+        exp, nbf = num(claims.get("exp")), num(claims.get("nbf"))
+
+        def out_of_range():
+            return self.assertion_error(700024, "Client assertion is not within its valid time "
+                                        "range. Current time: %s, assertion valid from %s, expiry "
+                                        "time of assertion %s. Review the documentation at %s ."
+                                        % (assertion_time(now), assertion_time(nbf or 0),
+                                           assertion_time(exp), CERT_DOC))
+
+        if method == "federated":
+            # A workload token from an external issuer (Kubernetes, GitHub, ...).
+            # Entra verifies its signature with the keys from that issuer's
+            # OIDC discovery; the mock cannot reach them (no network, and the
+            # issuer is made up), so it checks everything but the signature.
+            if not cid:
+                return self.assertion_error(900144, "The request body must contain the following "
+                                            "parameter: 'client_id'.", 400, "invalid_request")
+            if cid.lower() != CLIENT_ID:
+                return self.assertion_error(700016, "Application with identifier '%s' was not found "
+                                            "in the directory 'Contoso'." % cid, 400,
+                                            "unauthorized_client")
+            if header.get("alg") in (None, "none", "None") or not sig:
+                return self.assertion_error(50027, "Invalid JWT token. External ID token from "
+                                            "issuer failed signature verification.")
+            with mock.lock:
+                reg = dict(mock.federated)
+            iss, sub, aud = claims.get("iss"), claims.get("sub"), claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            shown_aud = ",".join(str(a) for a in auds)
+            check_doc = ("Check your federated identity credential Subject, Audience and Issuer "
+                         "against the presented assertion. %s" % FIC_DOC)
+            if not (reg["issuer"] and reg["subject"]):
+                return self.assertion_error(70021, "No matching federated identity record found for "
+                                            "presented assertion. Assertion Issuer: '%s'. Assertion "
+                                            "Subject: '%s'. Assertion Audience: '%s'. %s"
+                                            % (iss, sub, shown_aud, FIC_DOC))
+            if iss != reg["issuer"]:
+                return self.assertion_error(700211, "No matching federated identity record found for "
+                                            "presented assertion issuer '%s'. Please note that the "
+                                            "matching is done using a case-sensitive comparison. %s"
+                                            % (iss, check_doc))
+            if sub != reg["subject"]:
+                return self.assertion_error(700213, "No matching federated identity record found for "
+                                            "presented assertion subject '%s'. %s" % (sub, check_doc))
+            if reg["audience"] not in auds:
+                return self.assertion_error(700212, "No matching federated identity record found for "
+                                            "presented assertion audience '%s'. Please note that the "
+                                            "matching is done using a case-sensitive comparison. %s"
+                                            % (shown_aud, check_doc))
+            if exp is None or exp <= now or (nbf is not None and nbf > now + SKEW):
+                return out_of_range()
+            return cid
+
+        # Certificate credential (private_key_jwt).
+        iss, sub = claims.get("iss"), claims.get("sub")
+        app = cid or iss
+        if not app:
+            return self.assertion_error(900144, "The request body must contain the following "
+                                        "parameter: 'client_id'.", 400, "invalid_request")
+        if app.lower() != CLIENT_ID:
+            return self.assertion_error(700016, "Application with identifier '%s' was not found in "
+                                        "the directory 'Contoso'." % app, 400, "unauthorized_client")
+        if not (isinstance(iss, str) and iss.lower() == app.lower()
+                and isinstance(sub, str) and sub.lower() == app.lower()):
+            return self.assertion_error(700021, "Client assertion application identifier doesn't "
+                                        "match 'client_id' parameter. Review the documentation at "
+                                        "%s ." % CERT_DOC)
+        alg = header.get("alg")
+        if alg not in ("RS256", "PS256"):
+            return self.assertion_error(5002730, "Invalid JWT token. Unsupported key for the "
+                                        "signing algorithm.")
+        # The header names the certificate by thumbprint: x5t (SHA-1) with
+        # RS256, x5t#S256 (SHA-256) with PS256 (or RS256).  A kid is not used.
+        use256 = alg == "PS256" or "x5t#S256" in header
+        presented = header.get("x5t#S256" if use256 else "x5t")
+        try:
+            thumb_hex = unb64u(presented).hex().upper() if isinstance(presented, str) else ""
+        except ValueError:
+            thumb_hex = ""
+        with mock.lock:
+            certs = list(mock.client_certs)
+        cert = next((c for c in certs if isinstance(presented, str)
+                     and presented == (c.x5t_s256 if use256 else c.x5t)), None)
+        if cert is None:
+            return self.assertion_error(700027, "The certificate with identifier used to sign the "
+                                        "client assertion is not registered on application. [Reason "
+                                        "- The key was not found., Thumbprint of key used by client: "
+                                        "'%s', Please visit the Azure Portal, Graph Explorer or "
+                                        "directly use MS Graph to see configured keys for app Id "
+                                        "'%s'. Review the documentation at "
+                                        "https://docs.microsoft.com/en-us/graph/deployments if you "
+                                        "are not using the global cloud.]" % (thumb_hex, CLIENT_ID))
+        found = "Found key 'Start=%s, End=%s'" % (
+            time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(cert.not_before)),
+            time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(cert.not_after)))
+        if cert.not_after < now:
+            return self.assertion_error(700027, "Client assertion contains an invalid signature. "
+                                        "[Reason - The key used is expired., Thumbprint of key used "
+                                        "by client: '%s', %s]" % (thumb_hex, found))
+        pad = (padding.PKCS1v15() if alg == "RS256" else
+               padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32))   # JWA: salt = 32
+        try:
+            cert.public_key.verify(sig, signing_input, pad, hashes.SHA256())
+        except (InvalidSignature, TypeError, ValueError, AttributeError):
+            return self.assertion_error(700027, "Client assertion contains an invalid signature. "
+                                        "[Reason - The provided signature value did not match the "
+                                        "expected signature value., Thumbprint of key used by client: "
+                                        "'%s', %s]" % (thumb_hex, found))
+        if claims.get("aud") != self.mock.base + self.url_path:     # the URL that was called
+            return self.assertion_error(700023, "Client assertion audience claim does not match "
+                                        "Realm issuer. Review the documentation at %s ." % CERT_DOC)
+        if (exp is None or exp <= now or exp > now + ASSERTION_MAX_LIFETIME + SKEW
+                or (nbf is not None and nbf > now + SKEW)):
+            return out_of_range()
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            return self.assertion_error(50027, "Invalid JWT token. The client assertion has no "
+                                        "'jti' claim.")
+        with mock.lock:
+            for j in [j for j, e in mock.used_jtis.items() if e < now - SKEW]:
+                del mock.used_jtis[j]
+            if jti in mock.used_jtis:
+                replay = True
+            else:
+                replay = False
+                mock.used_jtis[jti] = exp
+        if replay:
+            return self.assertion_error(50027, "Invalid JWT token. The client assertion's 'jti' "
+                                        "was already used.")
+        return app
 
     def token(self, tenant, v1):
         mock, f = self.mock, self.form
+        self.assertion = None
         method, cid, secret, basic_bad = self.client_credentials()
         last = dict(f, auth_method=method)
         if method == "client_secret_basic":
             last.update(basic_client_id=cid, basic_client_secret=secret)
+        if method in ("private_key_jwt", "federated"):
+            last["client_assertion_jwt"] = f.get("client_assertion")
+            last["client_assertion"] = ({"header": self.assertion[0], "claims": self.assertion[1]}
+                                        if self.assertion else {"error": "not a JWT"})
         mock.remember("token", last)
         if self.command != "POST":
             return self.entra_error(400, "invalid_request", 900561, "The endpoint only accepts "
@@ -866,18 +1352,24 @@ class EntraHandler(Handler):
         if grant_type not in ("authorization_code", "refresh_token"):
             return self.entra_error(400, "unsupported_grant_type", 70003, "The app requested an "
                                     "unsupported grant type '%s'." % grant_type)
+        if not v1 and f.get("resource"):
+            return self.entra_error(400, "invalid_request", 901002, KNOWN_ERRORS[901002])
         if basic_bad:
             return self.entra_error(401, "invalid_client", 7000215, KNOWN_ERRORS[7000215] % "?")
-        if not cid:
-            return missing("client_id")
-        if cid.lower() != CLIENT_ID:
-            return self.entra_error(400, "unauthorized_client", 700016, "Application with "
-                                    "identifier '%s' was not found in the directory 'Contoso'." % cid)
-        if secret is None:
-            return self.entra_error(401, "invalid_client", 7000218, "The request body must contain "
-                                    "the following parameter: 'client_assertion' or 'client_secret'.")
-        if not hmac.compare_digest(secret.encode(), expected_secret.encode()):
-            return self.entra_error(401, "invalid_client", 7000215, KNOWN_ERRORS[7000215] % CLIENT_ID)
+        if method in ("private_key_jwt", "federated"):
+            if self.check_assertion(method, cid) is None:
+                return
+        else:
+            if not cid:
+                return missing("client_id")
+            if cid.lower() != CLIENT_ID:
+                return self.entra_error(400, "unauthorized_client", 700016, "Application with "
+                                        "identifier '%s' was not found in the directory 'Contoso'." % cid)
+            if secret is None:
+                return self.entra_error(401, "invalid_client", 7000218, "The request body must contain "
+                                        "the following parameter: 'client_assertion' or 'client_secret'.")
+            if not hmac.compare_digest(secret.encode(), expected_secret.encode()):
+                return self.entra_error(401, "invalid_client", 7000215, KNOWN_ERRORS[7000215] % CLIENT_ID)
 
         if grant_type == "authorization_code":
             code = f.get("code")
@@ -915,46 +1407,225 @@ class EntraHandler(Handler):
             grant = dict(g, v1=v1)
             if f.get("scope"):
                 grant["scope"] = f["scope"]
+        if v1:
+            # The v1 token endpoint takes resource (the API the access token is
+            # for; required if authorize had none) and tolerates scope.
+            if f.get("resource"):
+                grant["resource"] = f["resource"]
+            if f.get("scope") and grant_type == "authorization_code":
+                have = grant["scope"].split()
+                grant["scope"] = " ".join(have + [s for s in f["scope"].split() if s not in have])
         self.json(200, mock.mint(grant), headers=[("x-ms-request-id", self.trace_id)])
 
     # ---- userinfo, Graph, logout
 
-    def graph_unauthorized(self):
-        self.json(401, {"error": {"code": "InvalidAuthenticationToken",
-                                  "message": "Access token validation failure."
-                                  if self.headers.get("Authorization") else "Access token is empty.",
-                                  "innerError": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                                 "request-id": self.trace_id,
-                                                 "client-request-id": self.correlation_id}}},
-                  headers=[("WWW-Authenticate", 'Bearer realm="", authorization_uri="%s/common/'
-                            'oauth2/authorize", client_id="%s"' % (self.mock.base, GRAPH_APP_ID))])
+    def graph_error(self, status, code=None, message=None, headers=()):
+        """Microsoft Graph's error shape."""
+        dflt = {400: ("BadRequest", "Bad request."),
+                401: ("InvalidAuthenticationToken", "Access token validation failure."),
+                403: ("Authorization_RequestDenied", "Insufficient privileges to complete the "
+                                                     "operation."),
+                404: ("Request_ResourceNotFound", "Resource not found."),
+                405: ("Request_BadRequest", "Specified HTTP method is not allowed for the request "
+                                            "target."),
+                429: ("TooManyRequests", "Too many requests."),
+                500: ("generalException", "General exception while processing."),
+                503: ("serviceNotAvailable", "Service unavailable."),
+                504: ("gatewayTimeout", "Gateway timeout.")}.get(status, ("UnknownError", ""))
+        hdrs = [("request-id", self.trace_id), ("client-request-id", self.correlation_id)]
+        if status in (429, 503):
+            hdrs.append(("Retry-After", "2"))
+        self.json(status, {"error": {"code": code or dflt[0], "message": dflt[1] if message is None
+                                     else message,
+                                     "innerError": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                    "request-id": self.trace_id,
+                                                    "client-request-id": self.correlation_id}}},
+                  headers=hdrs + list(headers))
+
+    def graph_unauthorized(self, message=None):
+        if message is None:
+            message = ("Access token validation failure." if self.headers.get("Authorization")
+                       else "Access token is empty.")
+        self.graph_error(401, "InvalidAuthenticationToken", message,
+                         headers=[("WWW-Authenticate", 'Bearer realm="", authorization_uri="%s/common/'
+                                   'oauth2/authorize", client_id="%s"' % (self.mock.base, GRAPH_APP_ID))])
+
+    def graph_auth(self):
+        """The live Graph access token of this request, or None after a 401."""
+        self.mock.remember("graph", {"method": self.command, "path": self.url_path,
+                                     "query": self.query,
+                                     "body": self.body.decode("utf-8", "replace")})
+        entry, why = self.mock.bearer(self.headers.get("Authorization"))
+        if entry is not None and entry["aud"] not in GRAPH_AUDS:
+            entry, why = None, "Access token validation failure. Invalid audience."
+        if entry is not None and not entry["scp"]:
+            entry, why = None, "Access token validation failure. The token has no scopes."
+        if entry is None:
+            self.graph_unauthorized(why)
+        return entry
 
     def userinfo(self, v1, tenant=None):
-        user, grant = self.mock.bearer_user(self.headers.get("Authorization"))
-        if user is None:
+        entry, _ = self.mock.bearer(self.headers.get("Authorization"))
+        self.mock.remember("userinfo", {"path": self.url_path, "v1": v1})
+        if entry is None:
             return self.graph_unauthorized()
+        user, explicit = entry["user"], entry["explicit"]
         given, _, family = (user.get("name") or "").partition(" ")
-        info = {"sub": user.get("sub"), "name": user.get("name"),
-                "family_name": user.get("family_name", family),
-                "given_name": user.get("given_name", given), "email": user.get("email"),
-                "picture": "%s/v1.0/me/photo/$value" % self.mock.base}
         if v1:
-            info.update(oid=user.get("oid"), upn=user.get("preferred_username"),
-                        unique_name=user.get("preferred_username"))
-            del info["picture"]
+            # v1 userinfo: the v1 ID token's claims (amr as a JSON string, as Entra sends it)
+            upn = user.get("upn", user.get("preferred_username"))
+            info = {"amr": '["pwd"]', "family_name": user.get("family_name", family),
+                    "given_name": user.get("given_name", given), "ipaddr": "127.0.0.1",
+                    "name": user.get("name"), "oid": user.get("oid"), "rh": "0.A" + opaque(40),
+                    "sub": user.get("sub"), "tid": user.get("tid", entry["grant"]["tid"]),
+                    "unique_name": upn, "upn": upn, "uti": opaque(16)}
+            if "email" in explicit:
+                info["email"] = user.get("email")
+        else:
+            # Graph's OIDC userinfo: sub always; profile and email by the token's scopes.
+            scopes = entry["grant"]["scope"].split()
+            info = {"sub": user.get("sub")}
+            if "profile" in scopes:
+                info.update(name=user.get("name"), family_name=user.get("family_name", family),
+                            given_name=user.get("given_name", given),
+                            picture="%s/v1.0/me/photo/$value" % self.mock.base)
+            if "email" in scopes:
+                info["email"] = user.get("email")
         self.json(200, {k: v for k, v in info.items() if v is not None})
 
     def graph_me(self):
-        user, grant = self.mock.bearer_user(self.headers.get("Authorization"))
-        if user is None:
-            return self.graph_unauthorized()
+        entry = self.graph_auth()
+        if entry is None:
+            return
+        user, removed = entry["user"], entry["removed"]
         given, _, family = (user.get("name") or "").partition(" ")
-        self.json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-                        "businessPhones": ["+1 425 555 0109"], "displayName": user.get("name"),
-                        "givenName": user.get("given_name", given), "jobTitle": "Retail Manager",
-                        "mail": user.get("email"), "mobilePhone": None, "officeLocation": "18/2111",
-                        "preferredLanguage": "en-US", "surname": user.get("family_name", family),
-                        "userPrincipalName": user.get("preferred_username"), "id": user.get("oid")})
+
+        def prop(key, fallback):
+            return user[key] if key in user else (None if key in removed else fallback)
+        me = {"businessPhones": prop("business_phones", GRAPH_ME_DEFAULTS["business_phones"]),
+              "displayName": user.get("name"),
+              "givenName": user.get("given_name", given or None),
+              "jobTitle": prop("job_title", GRAPH_ME_DEFAULTS["job_title"]),
+              "mail": prop("mail", user.get("email")),
+              "mobilePhone": prop("mobile_phone", GRAPH_ME_DEFAULTS["mobile_phone"]),
+              "officeLocation": prop("office_location", GRAPH_ME_DEFAULTS["office_location"]),
+              "preferredLanguage": prop("preferred_language", GRAPH_ME_DEFAULTS["preferred_language"]),
+              "surname": user.get("family_name", family or None),
+              "userPrincipalName": user.get("upn", user.get("preferred_username")),
+              "id": user.get("oid")}
+        select = [s.strip() for s in self.query.get("$select", "").split(",") if s.strip()]
+        if select:
+            me = {k: me.get(k) for k in select}
+            ctx = "%s/v1.0/$metadata#users(%s)/$entity" % (self.mock.base, ",".join(select))
+        else:
+            ctx = "%s/v1.0/$metadata#users/$entity" % self.mock.base
+        self.json(200, dict({"@odata.context": ctx}, **me))
+
+    def member_objects(self, entry, security_only, groups_only=False):
+        """(type, id, extra) of what the user is a member of: groups, and (unless
+        security-only / cast to groups) the directory roles of its wids."""
+        user = entry["user"]
+        out = [("#microsoft.graph.group", g, {"displayName": "Group %s" % g[-6:],
+                                              "securityEnabled": True, "mailEnabled": False,
+                                              "groupTypes": []})
+               for g in effective_groups(user, entry["explicit"], entry["personal"])]
+        if not (security_only or groups_only) and isinstance(user.get("wids"), list):
+            for w in user["wids"]:
+                out.append(("#microsoft.graph.directoryRole",
+                            str(uuid.uuid5(uuid.NAMESPACE_URL, "directoryRole:%s" % w)),
+                            {"roleTemplateId": w, "displayName": "Directory role %s" % str(w)[:8]}))
+        return out
+
+    def paging(self, kind):
+        """Offset and settings carried by $skiptoken (None: first page); raises ValueError."""
+        tok = self.query.get("$skiptoken")
+        if tok is None:
+            return None
+        state = json.loads(unb64u(tok))
+        if not isinstance(state, dict) or state.get("k") != kind or not isinstance(state.get("o"), int):
+            raise ValueError("bad skiptoken")
+        return state
+
+    def next_link(self, params, state):
+        params = list(params) + [("$skiptoken", b64u_json(state))]
+        return "%s%s?%s" % (self.mock.base, self.url_path,
+                            "&".join("%s=%s" % (k, quote(str(v), safe=",()")) for k, v in params))
+
+    def graph_member_objects(self):
+        """POST /v1.0/me/getMemberObjects: every id in one answer, as Graph does
+        (up to 11000), unless graph_page_size forces @odata.nextLink pages
+        (the follow-up pages take POST or GET)."""
+        entry = self.graph_auth()
+        if entry is None:
+            return
+        try:
+            state = self.paging("mo")
+        except (ValueError, TypeError):
+            return self.graph_error(400, "Request_BadRequest", "Invalid paging token.")
+        if state is None:
+            if self.command != "POST":
+                return self.graph_error(405)
+            try:
+                body = json.loads(self.body.decode("utf-8"))
+            except ValueError:
+                return self.graph_error(400, "BadRequest", "Unable to read JSON request payload. "
+                                        "Please ensure Content-Type header is set and payload is of "
+                                        "valid JSON format.")
+            if not isinstance(body, dict) or not isinstance(body.get("securityEnabledOnly"), bool):
+                return self.graph_error(400, "Request_BadRequest", "Invalid request: the parameter "
+                                        "'securityEnabledOnly' (true or false) is required.")
+            state = {"k": "mo", "o": 0, "s": body["securityEnabledOnly"]}
+        elif self.command not in ("POST", "GET"):
+            return self.graph_error(405)
+        ids = [i for _, i, _ in self.member_objects(entry, state.get("s"))]
+        with self.mock.lock:
+            size = self.mock.graph_page_size
+        off = state["o"]
+        doc = {"@odata.context": "%s/v1.0/$metadata#Collection(Edm.String)" % self.mock.base}
+        if size is None:
+            doc["value"] = ids[off:]
+        else:
+            doc["value"] = ids[off:off + size]
+            if off + size < len(ids):
+                doc["@odata.nextLink"] = self.next_link([], dict(state, o=off + size))
+        self.json(200, doc)
+
+    def graph_transitive(self, cast=None):
+        """GET /v1.0/me/transitiveMemberOf[/microsoft.graph.group]?$select=id&$top=N:
+        pages of $top (default 100, or graph_page_size) via @odata.nextLink."""
+        entry = self.graph_auth()
+        if entry is None:
+            return
+        if self.command not in ("GET", "HEAD"):
+            return self.graph_error(405)
+        q = self.query
+        top = q.get("$top")
+        if top is not None and not (top.isdigit() and 1 <= int(top) <= 999):
+            return self.graph_error(400, "Request_BadRequest", "Invalid page size specified: '%s'. "
+                                    "Must be between 1 and 999 inclusive." % top)
+        try:
+            state = self.paging("tm") or {"k": "tm", "o": 0}
+        except (ValueError, TypeError):
+            return self.graph_error(400, "Request_BadRequest", "Invalid paging token.")
+        with self.mock.lock:
+            dflt = self.mock.graph_page_size or 100
+        size = int(top) if top else dflt
+        select = [s.strip() for s in q.get("$select", "").split(",") if s.strip()]
+        items = []
+        for otype, oid, extra in self.member_objects(entry, False, groups_only=bool(cast)):
+            obj = dict({"id": oid}, **extra)
+            if select:
+                obj = {k: obj.get(k) for k in select}
+            items.append(dict({"@odata.type": otype}, **obj))
+        off = state["o"]
+        doc = {"@odata.context": "%s/v1.0/$metadata#%s%s" % (
+            self.mock.base, "groups" if cast else "directoryObjects",
+            "(%s)" % ",".join(select) if select else ""),
+            "value": items[off:off + size]}
+        if off + size < len(items):
+            params = ([("$select", ",".join(select))] if select else []) + [("$top", size)]
+            doc["@odata.nextLink"] = self.next_link(params, dict(state, o=off + size))
+        self.json(200, doc)
 
     def logout(self, tenant, v1):
         p = dict(self.query, **self.form)
@@ -994,15 +1665,25 @@ class EntraHandler(Handler):
             kid = mock.rotate_keys(keep)
             with mock.lock:
                 kids = [k.kid for k in mock.keys]
-            return self.json(200, {"kid": kid, "kids": kids})
+                msa_kids = [k.kid for k in mock.msa_keys]
+            return self.json(200, {"kid": kid, "kids": kids, "msa_kid": msa_kids[0],
+                                   "msa_kids": msa_kids})
+        if action == "federated_token" and self.command in ("GET", "POST"):
+            return self.federated_token()
+        if action == "client_certificate" and posting:
+            return self.new_client_certificate(body)
         if action == "stats":
             with mock.lock:
                 return self.json(200, json.loads(json.dumps(mock.stats)))
         if action == "info":
             with mock.lock:
                 kids = [k.kid for k in mock.keys]
-                secret = mock.client_secret
+                msa_kids = [k.kid for k in mock.msa_keys]
+                secret, cloud = mock.client_secret, mock.cloud
             return self.json(200, {
+                "msa_kid": msa_kids[0], "msa_kids": msa_kids, "cloud": cloud,
+                "cloud_names": CLOUDS[cloud], "federated_audience_default": FIC_AUDIENCE,
+                "generated_group_pattern": GROUP_PATTERN, "overage_limit": OVERAGE_LIMIT,
                 "tenant_id": TENANT_ID, "tenant_domain": TENANT_DOMAIN,
                 "consumers_tenant_id": CONSUMERS_TID, "client_id": CLIENT_ID,
                 "client_secret": secret, "default_client_secret": CLIENT_SECRET,
@@ -1011,8 +1692,54 @@ class EntraHandler(Handler):
                 "issuer": "%s/%s/v2.0" % (mock.base, TENANT_ID),
                 "kid": kids[0], "kids": kids,
                 "endpoints": list(ENDPOINTS), "bad_token_kinds": list(BAD_TOKEN_KINDS)})
-        self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info") else 405,
+        self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info",
+                                        "federated_token", "client_certificate") else 405,
                   {"error": "unknown control action or method: %s /_mock/%s" % (self.command, action)})
+
+
+    def federated_token(self):
+        """A workload token from the registered external issuer, for the tests
+        to write into EntraClientAssertionFile.  Query: sub, exp_in (seconds,
+        default 3600; negative = already expired), nbf_in, iss, aud,
+        format=json.  Plain text (the bare JWT) by default."""
+        mock, q = self.mock, self.query
+        with mock.lock:
+            reg = dict(mock.federated)
+        iss = q.get("iss") or reg["issuer"]
+        if not iss:
+            return self.json(400, {"error": "no federated_issuer registered and no iss given"})
+        try:
+            exp_in, nbf_in = int(q.get("exp_in", 3600)), int(q.get("nbf_in", 0))
+        except ValueError:
+            return self.json(400, {"error": "exp_in and nbf_in must be integers (seconds)"})
+        token, header, claims = mock.make_fic_token(
+            iss, q.get("sub") or reg["subject"] or "system:serviceaccount:default:workload",
+            q.get("aud") or reg["audience"], exp_in, nbf_in)
+        if q.get("format") == "json":
+            return self.json(200, {"token": token, "header": header, "claims": claims})
+        self.reply(200, token, ctype="text/plain; charset=utf-8")
+
+    def new_client_certificate(self, body):
+        """Make a self-signed RSA-2048 certificate + key for the app, register
+        it (unless {"register": false}) and hand both PEMs back."""
+        if not isinstance(body, dict):
+            body = {}
+        days = body.get("days", 365)
+        if not isinstance(days, int) or isinstance(days, bool) or not -3650 <= days <= 3650:
+            return self.json(400, {"error": "days must be an integer (negative: already expired)"})
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        cn = str(body.get("cn") or "mod_auth_entra tests")
+        # days <= 0: already expired (valid from |days|+2 to |days|+1 days ago)
+        cert = self_signed(key, cn, days) if days > 0 else self_signed(key, cn, days - 1, 2 - days)
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        cc = ClientCert(pem)
+        if body.get("register", True):
+            with self.mock.lock:
+                self.mock.client_certs.append(cc)
+        self.json(200, dict(cc.describe(), certificate=pem, private_key=key_pem,
+                            registered=bool(body.get("register", True))))
 
 
 # --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit, quote
 
 from cryptography import x509
@@ -29,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TID = "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
+MSA_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+GRAPH = "00000003-0000-0000-c000-000000000000"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CID = "6731de76-14a6-49ae-97bc-6eba6914391e"
 SECRET = "mock-Secret~value.123"
 REDIRECT = "http://localhost:8529/.auth/login/aad/callback"
@@ -169,6 +173,11 @@ def main():
         if not check(ready == "ready", "mock prints ready"):
             return
         run(Client(port), Client(bport), port)
+        c = Client(port)
+        for part in (multi_tenant, v1_endpoints, clouds, certificates, federated, graph,
+                     overage, profile):
+            c.json("POST", "/_mock/reset")
+            part(c, "http://127.0.0.1:%d" % port, port)
         sigterm(proc, port)
     finally:
         if proc.poll() is None:
@@ -407,6 +416,10 @@ def run(c, echo, port):
         "userinfo": lambda: c.req("GET", "/oidc/userinfo", headers=at),
         "graph": lambda: c.req("GET", "/v1.0/me", headers=at),
         "logout": lambda: c.req("GET", "/%s/oauth2/v2.0/logout" % TID),
+        "graph_groups": lambda: c.req("POST", "/v1.0/me/getMemberObjects", '{"securityEnabledOnly":false}',
+                                      dict(at, **{"Content-Type": "application/json"})),
+        "graph_next": lambda: c.req("GET", "/v1.0/me/transitiveMemberOf?$select=id&$skiptoken="
+                                    + b64u(b'{"k":"tm","o":0}'), headers=at),
     }
     for ep, call in calls.items():
         c.json("POST", "/_mock/config", {"fail": {ep: 503}})
@@ -520,6 +533,579 @@ def run(c, echo, port):
     check(not errors, "40 concurrent flows (%s) in %.1fs" % (errors[:3], time.time() - t0))
     slow.join()
     c.json("POST", "/_mock/reset")
+
+
+# --------------------------------------------------------------------------
+# Issue 3: tenants, clouds, v1, client credentials, Graph, overage, profile
+
+
+def sign_in(c, tenant=TID, v="v2.0/", scope="openid profile email offline_access", extra=None):
+    """authorize + redeem with the secret -> token response (or None)."""
+    st, h, p, ver, _ = login(c, tenant=tenant, v=v, scope=scope, extra=extra)
+    if "code" not in p:
+        return None
+    st, _, tok = redeem(c, p["code"], ver, tenant=tenant, v=v)
+    return tok if st == 200 else None
+
+
+def make_key_cert(days=30):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "selftest")])
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def assertion(key, der, aud, alg="RS256", hdr=None, claims=None, salt=32):
+    """A client assertion as a module would build it; None values in hdr/claims delete."""
+    h = {"typ": "JWT", "alg": alg}
+    if alg == "PS256":
+        h["x5t#S256"] = b64u(hashlib.sha256(der).digest())
+    else:
+        h["x5t"] = b64u(hashlib.sha1(der).digest())
+    now = int(time.time())
+    cl = {"aud": aud, "iss": CID, "sub": CID, "jti": str(uuid.uuid4()), "nbf": now, "iat": now,
+          "exp": now + 600}
+    for d, upd in ((h, hdr), (cl, claims)):
+        for k, v in (upd or {}).items():
+            if v is None:
+                d.pop(k, None)
+            else:
+                d[k] = v
+    si = b64u(json.dumps(h).encode()) + "." + b64u(json.dumps(cl).encode())
+    if alg == "PS256":
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt)
+    else:
+        pad = padding.PKCS1v15()
+    if alg in ("RS256", "PS256"):
+        sig = key.sign(si.encode(), pad, hashes.SHA256())
+    else:
+        sig = hmac.new(b"k", si.encode(), hashlib.sha256).digest()
+    return si + "." + b64u(sig)
+
+
+def redeem_assertion(c, code, ver, jwt, tenant=TID, v="v2.0/", cid=CID, atype=JWT_BEARER):
+    f = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+         "code_verifier": ver, "client_assertion": jwt}
+    if atype:
+        f["client_assertion_type"] = atype
+    if cid:
+        f["client_id"] = cid
+    return c.form("/%s/oauth2/%stoken" % (tenant, v), f)
+
+
+def multi_tenant(c, base, port):
+    tmpl = base + "/{tenantid}/v2.0"
+    msa_iss = "%s/%s/v2.0" % (base, MSA_TID)
+    info = c.json("GET", "/_mock/info")[2]
+    common = c.json("GET", "/common/discovery/v2.0/keys")[2]["keys"]
+    check({k["kid"]: k["issuer"] for k in common} == {info["kid"]: tmpl, info["msa_kid"]: msa_iss}
+          and all(k["cloud_instance_name"] == "microsoftonline.com" for k in common),
+          "common JWKS: Entra key (issuer template) + Microsoft-account key (consumers issuer)")
+    orgs = c.json("GET", "/organizations/discovery/v2.0/keys")[2]["keys"]
+    check(len(orgs) == 2 and {k["issuer"] for k in orgs} == {tmpl, msa_iss}, "organizations JWKS")
+    cons = c.json("GET", "/consumers/discovery/v2.0/keys")[2]["keys"]
+    check([(k["kid"], k["issuer"]) for k in cons] == [(info["msa_kid"], msa_iss)],
+          "consumers JWKS: only the Microsoft-account key")
+    cert = x509.load_der_x509_certificate(base64.b64decode(cons[0]["x5c"][0]))
+    check("Live ID STS" in cert.subject.rfc4514_string(), "Microsoft-account key cert CN")
+    ten = c.json("GET", "/%s/discovery/v2.0/keys" % TID)[2]["keys"]
+    check([(k["kid"], k["issuer"]) for k in ten] == [(info["kid"], "%s/%s/v2.0" % (base, TID))],
+          "tenant JWKS: only Entra's key, issuer with the tid")
+
+    # personal account via consumers and via common
+    for tenant in ("consumers", "common"):
+        if tenant == "common":
+            c.json("POST", "/_mock/config", {"user": {"tid": MSA_TID}})
+        tok = sign_in(c, tenant=tenant)
+        hd, cl, _ = jwt_parts(tok["id_token"])
+        check(cl["tid"] == MSA_TID and cl["iss"] == msa_iss and hd["kid"] == info["msa_kid"]
+              and verify_rs256(tok["id_token"], jwks_keys(c, "/%s/discovery/v2.0/keys" % tenant))
+              and "roles" not in cl and "groups" not in cl and cl["ver"] == "2.0",
+              "personal account via %s: MSA key, consumers iss, no roles/groups" % tenant)
+        at = tok["access_token"]
+        check(at.startswith("EwB") and "." not in at, "personal account: opaque access token")
+        st, _, me = c.json("GET", "/v1.0/me", headers={"Authorization": "Bearer " + at})
+        check(st == 200 and me["id"] == cl["oid"], "personal account: Graph accepts the opaque token")
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"user": {"roles": ["Reader"]}})
+    cl = jwt_parts(sign_in(c, tenant="consumers")["id_token"])[1]
+    check(cl["roles"] == ["Reader"] and "groups" not in cl, "personal account: explicit roles kept")
+
+    # another work tenant through organizations: iss follows tid, Entra key
+    other = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    c.json("POST", "/_mock/config", {"user": {"tid": other}})
+    tok = sign_in(c, tenant="organizations")
+    hd, cl, _ = jwt_parts(tok["id_token"])
+    ks = jwks_keys(c, "/organizations/discovery/v2.0/keys")
+    check(cl["iss"] == "%s/%s/v2.0" % (base, other) and hd["kid"] == info["kid"]
+          and ks[hd["kid"]]["issuer"].replace("{tenantid}", cl["tid"]) == cl["iss"]
+          and verify_rs256(tok["id_token"], ks), "work account of another tenant via organizations")
+
+    # key_issuer
+    c.json("POST", "/_mock/config", {"key_issuer": "https://login.example/evil/v2.0"})
+    for path in ("/common/discovery/v2.0/keys", "/%s/discovery/v2.0/keys" % TID, "/common/discovery/keys",
+                 "/consumers/discovery/v2.0/keys"):
+        ks = c.json("GET", path)[2]["keys"]
+        check(ks and all(k["issuer"] == "https://login.example/evil/v2.0" for k in ks), "key_issuer " + path)
+    c.json("POST", "/_mock/config", {"key_issuer": False})
+    check(all("issuer" not in k for k in c.json("GET", "/common/discovery/v2.0/keys")[2]["keys"]),
+          "key_issuer false: no issuer property")
+    c.json("POST", "/_mock/config", {"key_issuer": None})
+    check(c.json("GET", "/common/discovery/v2.0/keys")[2]["keys"][0]["issuer"] == tmpl, "key_issuer null restores")
+    check(c.json("POST", "/_mock/config", {"key_issuer": 5})[0] == 400, "key_issuer: bad type rejected")
+
+    # rotation also rolls the Microsoft-account key
+    _, _, r = c.json("POST", "/_mock/rotate_keys", {"keep_old": False})
+    check(r["kids"] == [r["kid"]] and r["msa_kids"] == [r["msa_kid"]] and r["msa_kid"] != info["msa_kid"]
+          and [k["kid"] for k in c.json("GET", "/consumers/discovery/v2.0/keys")[2]["keys"]] == [r["msa_kid"]],
+          "rotate_keys rolls both key sets")
+
+
+def v1_endpoints(c, base, port):
+    ks = jwks_keys(c, "/common/discovery/keys")
+    st, _, d = c.json("GET", "/common/.well-known/openid-configuration")
+    check(d["issuer"] == "https://sts.windows.net/{tenantid}/" and d["authorization_endpoint"] ==
+          base + "/common/oauth2/authorize" and d["token_endpoint"] == base + "/common/oauth2/token"
+          and d["userinfo_endpoint"] == "%s/%s/openid/userinfo" % (base, TID)
+          and d["end_session_endpoint"] == base + "/common/oauth2/logout", "v1 common discovery")
+    t0 = int(time.time())
+    st, h, p, ver, _ = login(c, v="", scope="openid", pkce=False, extra={"resource": "https://graph.microsoft.com"})
+    st, _, t1 = redeem(c, p["code"], ver, v="")
+    hd, cl, _ = jwt_parts(t1["id_token"])
+    check(st == 200 and t1["expires_in"] == "3599" and t1["ext_expires_in"] == "3599"
+          and abs(int(t1["expires_on"]) - (t0 + 3599)) <= 3 and t1["not_before"].isdigit()
+          and t1["resource"] == "https://graph.microsoft.com" and t1["refresh_token"]
+          and t1["token_type"] == "Bearer" and t1["scope"] == "User.Read",
+          "v1 token response: numbers as strings, resource, refresh token")
+    check(cl["ver"] == "1.0" and cl["iss"] == "https://sts.windows.net/%s/" % TID and cl["aud"] == CID
+          and cl["upn"] == cl["unique_name"] == "adele@contoso.test" and "preferred_username" not in cl
+          and "email" not in cl and cl["given_name"] == "Adele" and cl["family_name"] == "Vance"
+          and cl["amr"] == ["pwd"] and cl["nonce"] == p["_q"]["nonce"] and cl["roles"] and cl["groups"]
+          and verify_rs256(t1["id_token"], ks), "v1 ID token claims")
+    ah, acl, _ = jwt_parts(t1["access_token"])
+    check("nonce" in ah and acl["aud"] == "https://graph.microsoft.com" and acl["scp"] == "User.Read"
+          and acl["iss"] == "https://sts.windows.net/%s/" % TID, "v1 access token for the resource")
+    at = {"Authorization": "Bearer " + t1["access_token"]}
+    st, _, u = c.json("GET", "/%s/openid/userinfo" % TID, headers=at)
+    check(st == 200 and u["upn"] == u["unique_name"] == "adele@contoso.test" and u["sub"] == cl["sub"]
+          and u["oid"] == cl["oid"] and u["tid"] == TID and u["amr"] == '["pwd"]' and "email" not in u,
+          "v1 userinfo")
+    check(c.json("GET", "/v1.0/me", headers=at)[0] == 200, "v1 Graph token works on Graph")
+
+    # explicit optional claims, resource and scope at the token endpoint
+    c.json("POST", "/_mock/config", {"user": {"email": "adele@contoso.test", "upn": "adele.upn@contoso.test",
+                                              "preferred_username": "adele@contoso.test"}})
+    st, h, p, ver, _ = login(c, v="", scope="", pkce=False)
+    st, _, t2 = c.form("/%s/oauth2/token" % TID, {"grant_type": "authorization_code", "code": p["code"],
+                                                 "redirect_uri": REDIRECT, "client_id": CID, "client_secret": SECRET,
+                                                 "resource": "api://contoso-api", "scope": "openid"})
+    cl = jwt_parts(t2["id_token"])[1]
+    check(st == 200 and t2["resource"] == "api://contoso-api" and cl["email"] == "adele@contoso.test"
+          and cl["upn"] == "adele.upn@contoso.test" and cl["preferred_username"] == "adele@contoso.test"
+          and verify_rs256(t2["id_token"], ks), "v1 token endpoint takes resource and scope; explicit claims")
+    acl = jwt_parts(t2["access_token"])[1]
+    check(acl["aud"] == "api://contoso-api" and acl["scp"] == "user_impersonation", "v1 access token for an API")
+    st, _, g = c.json("GET", "/v1.0/me", headers={"Authorization": "Bearer " + t2["access_token"]})
+    check(st == 401 and g["error"]["code"] == "InvalidAuthenticationToken" and "audience" in g["error"]["message"],
+          "Graph refuses a token for another resource")
+    st, _, u = c.json("GET", "/%s/openid/userinfo" % TID, headers={"Authorization": "Bearer " + t2["access_token"]})
+    check(st == 200 and u["email"] == "adele@contoso.test" and u["upn"] == "adele.upn@contoso.test",
+          "v1 userinfo: explicit email")
+    st, _, t3 = c.form("/%s/oauth2/token" % TID, {"grant_type": "refresh_token", "refresh_token": t2["refresh_token"],
+                                                 "client_id": CID, "client_secret": SECRET, "resource": GRAPH})
+    check(st == 200 and t3["resource"] == GRAPH and jwt_parts(t3["access_token"])[1]["aud"] == GRAPH,
+          "v1 refresh for another resource")
+    c.json("POST", "/_mock/reset")
+
+    # v1 without openid: the id_token is unsigned
+    st, h, p, ver, _ = login(c, v="", scope="", pkce=False)
+    st, _, t4 = redeem(c, p["code"], ver, v="")
+    hd, cl, sig = jwt_parts(t4["id_token"])
+    check(st == 200 and hd["alg"] == "none" and sig == b"" and cl["ver"] == "1.0", "v1 without openid: unsigned id_token")
+
+    # resource on v2 is refused
+    st, h, p, ver, _ = login(c)
+    f = {"grant_type": "authorization_code", "code": p["code"], "redirect_uri": REDIRECT, "code_verifier": ver,
+         "client_id": CID, "client_secret": SECRET, "resource": GRAPH}
+    st, _, d = c.form("/%s/oauth2/v2.0/token" % TID, f)
+    check(entra_error_ok(st, d, 400, "invalid_request", 901002), "v2 token: resource -> 901002")
+    st, h, p, _, _ = login(c, extra={"resource": GRAPH})
+    check(st == 302 and p.get("error") == "invalid_request" and p["error_description"].startswith("AADSTS901002:"),
+          "v2 authorize: resource -> 901002")
+
+
+def clouds(c, base, port):
+    for cloud, cin, cgh, sts in (("usgov", "microsoftonline.us", "graph.windows.net", "https://sts.windows.net"),
+                                 ("china", "partner.microsoftonline.cn", "graph.chinacloudapi.cn",
+                                  "https://sts.chinacloudapi.cn"),
+                                 ("global", "microsoftonline.com", "graph.windows.net", "https://sts.windows.net")):
+        st, _, cfg = c.json("POST", "/_mock/config", {"cloud": cloud})
+        d2 = c.json("GET", "/%s/v2.0/.well-known/openid-configuration" % TID)[2]
+        d1 = c.json("GET", "/%s/.well-known/openid-configuration" % TID)[2]
+        keys = c.json("GET", "/common/discovery/v2.0/keys")[2]["keys"]
+        check(st == 200 and cfg["cloud"] == cloud and d2["cloud_instance_name"] == d1["cloud_instance_name"] == cin
+              and d2["cloud_graph_host_name"] == cgh and d2["msgraph_host"] == d1["msgraph_host"] == "127.0.0.1:%d" % port
+              and d2["issuer"] == "%s/%s/v2.0" % (base, TID) and d1["issuer"] == "%s/%s/" % (sts, TID)
+              and all(k["cloud_instance_name"] == cin for k in keys), "cloud %s: discovery and keys" % cloud)
+        tok = sign_in(c, v="", scope="openid", extra={"resource": GRAPH})
+        check(jwt_parts(tok["id_token"])[1]["iss"] == "%s/%s/" % (sts, TID)
+              and jwt_parts(tok["access_token"])[1]["iss"] == "%s/%s/" % (sts, TID), "cloud %s: v1 issuer" % cloud)
+    c.json("POST", "/_mock/config", {"cloud": "china"})
+    c.json("POST", "/_mock/reset")
+    check(c.json("GET", "/_mock/config")[2]["cloud"] == "global", "reset: cloud global")
+    check(c.json("POST", "/_mock/config", {"cloud": "germany"})[0] == 400, "cloud: unknown rejected")
+
+
+def certificates(c, base, port):
+    key, cert = make_key_cert()
+    der = cert.public_bytes(serialization.Encoding.DER)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    st, _, cfg = c.json("POST", "/_mock/config", {"client_certificate": pem})
+    check(st == 200 and cfg["client_certificate"][0]["x5t"] == b64u(hashlib.sha1(der).digest())
+          and cfg["client_certificate"][0]["x5t#S256"] == b64u(hashlib.sha256(der).digest()), "register certificate")
+    check(c.json("POST", "/_mock/config", {"client_certificate": "not a cert"})[0] == 400, "bad PEM rejected")
+    aud = "%s/%s/oauth2/v2.0/token" % (base, TID)
+    st, h, p, ver, _ = login(c)
+    code = p["code"]
+    bad = [
+        ("kid only (no x5t)", assertion(key, der, aud, hdr={"x5t": None, "kid": b64u(hashlib.sha1(der).digest())}),
+         401, "invalid_client", 700027),
+        ("PS256 with x5t only", assertion(key, der, aud, alg="PS256",
+                                          hdr={"x5t#S256": None, "x5t": b64u(hashlib.sha1(der).digest())}),
+         401, "invalid_client", 700027),
+        ("unregistered thumbprint", assertion(key, der, aud, hdr={"x5t": b64u(b"\x01" * 20)}), 401, "invalid_client", 700027),
+        ("wrong key", assertion(make_key_cert()[0], der, aud), 401, "invalid_client", 700027),
+        ("PS256 with max salt", assertion(key, der, aud, alg="PS256", salt=padding.PSS.MAX_LENGTH),
+         401, "invalid_client", 700027),
+        ("aud = v1 endpoint", assertion(key, der, "%s/%s/oauth2/token" % (base, TID)), 401, "invalid_client", 700023),
+        ("aud = issuer", assertion(key, der, "%s/%s/v2.0" % (base, TID)), 401, "invalid_client", 700023),
+        ("aud as a list", assertion(key, der, [aud]), 401, "invalid_client", 700023),
+        ("expired", assertion(key, der, aud, claims={"exp": int(time.time()) - 10}), 401, "invalid_client", 700024),
+        ("exp an hour out", assertion(key, der, aud, claims={"exp": int(time.time()) + 3600}), 401, "invalid_client", 700024),
+        ("nbf in the future", assertion(key, der, aud, claims={"nbf": int(time.time()) + 900}), 401, "invalid_client", 700024),
+        ("no exp", assertion(key, der, aud, claims={"exp": None}), 401, "invalid_client", 700024),
+        ("no jti", assertion(key, der, aud, claims={"jti": None}), 401, "invalid_client", 50027),
+        ("iss another app", assertion(key, der, aud, claims={"iss": "3c1e5a7b-2d4f-4a6e-8b0c-9d1e2f3a4b5c"}),
+         401, "invalid_client", 700021),
+        ("sub differs", assertion(key, der, aud, claims={"sub": "someone"}), 401, "invalid_client", 700021),
+        ("HS256", assertion(key, der, aud, alg="HS256"), 401, "invalid_client", 5002730),
+        ("not a JWT", "abc.def", 401, "invalid_client", 50027),
+    ]
+    for what, jwt, status, err, code_ in bad:
+        st, _, d = redeem_assertion(c, code, ver, jwt)
+        check(entra_error_ok(st, d, status, err, code_), "assertion %s -> %d" % (what, code_))
+    st, _, d = redeem_assertion(c, code, ver, assertion(key, der, aud), atype="urn:x")
+    check(entra_error_ok(st, d, 400, "invalid_request", 90011), "wrong client_assertion_type")
+    st, _, d = redeem_assertion(c, code, ver, assertion(key, der, aud), atype=None)
+    check(entra_error_ok(st, d, 400, "invalid_request", 900144), "missing client_assertion_type")
+    st, _, d = redeem_assertion(c, code, ver, assertion(key, der, aud), cid="00000000-1111-2222-3333-444444444444")
+    check(entra_error_ok(st, d, 400, "unauthorized_client", 700016), "unknown client_id with assertion")
+    st, _, d = redeem_assertion(c, code, ver, assertion(key, der, aud, claims={
+        "iss": "00000000-1111-2222-3333-444444444444", "sub": "00000000-1111-2222-3333-444444444444"}), cid=None)
+    check(entra_error_ok(st, d, 400, "unauthorized_client", 700016), "unknown app in assertion")
+    # the one that works: RS256 + x5t, no client_id (the app comes from iss)
+    good = assertion(key, der, aud)
+    st, _, tok = redeem_assertion(c, code, ver, good, cid=None)
+    check(st == 200 and tok.get("id_token"), "RS256 + x5t assertion accepted")
+    last = c.json("GET", "/_mock/stats")[2]["last"]["token"]
+    ca = last["client_assertion"]
+    check(last["auth_method"] == "private_key_jwt" and ca["header"]["x5t"] == b64u(hashlib.sha1(der).digest())
+          and ca["claims"]["aud"] == aud and ca["claims"]["iss"] == CID and last["client_assertion_jwt"] == good,
+          "stats: private_key_jwt, decoded assertion")
+    st, _, d = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"],
+                                                     "client_id": CID, "client_assertion_type": JWT_BEARER,
+                                                     "client_assertion": good})
+    check(entra_error_ok(st, d, 401, "invalid_client", 50027), "assertion replay (same jti) refused")
+    st, _, t2 = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"],
+                                                      "client_id": CID, "client_assertion_type": JWT_BEARER,
+                                                      "client_assertion": assertion(key, der, aud, alg="PS256")})
+    check(st == 200 and t2.get("refresh_token"), "PS256 + x5t#S256 assertion accepted (refresh grant)")
+    check(c.json("GET", "/_mock/stats")[2]["last"]["token"]["client_assertion"]["header"]["alg"] == "PS256",
+          "stats: PS256 header recorded")
+    # v1 token endpoint: aud is the v1 URL; RS256 with x5t#S256 too
+    st, h, p, ver, _ = login(c, v="", scope="openid", pkce=False)
+    st, _, d = redeem_assertion(c, p["code"], ver, assertion(key, der, aud), v="")
+    check(entra_error_ok(st, d, 401, "invalid_client", 700023), "v1 endpoint: aud must be the v1 URL")
+    st, _, d = redeem_assertion(c, p["code"], ver, assertion(key, der, "%s/%s/oauth2/token" % (base, TID),
+                                                             hdr={"x5t#S256": b64u(hashlib.sha256(der).digest()),
+                                                                  "x5t": None}), v="")
+    check(st == 200, "v1 endpoint assertion (RS256 + x5t#S256)")
+    # a certificate the mock makes, and an expired one
+    st, _, made = c.json("POST", "/_mock/client_certificate", {})
+    mkey = serialization.load_pem_private_key(made["private_key"].encode(), None)
+    mder = x509.load_pem_x509_certificate(made["certificate"].encode()).public_bytes(serialization.Encoding.DER)
+    st, h, p, ver, _ = login(c)
+    st, _, d = redeem_assertion(c, p["code"], ver, assertion(mkey, mder, aud))
+    check(made["registered"] and made["x5t"] == b64u(hashlib.sha1(mder).digest()) and st == 200,
+          "/_mock/client_certificate: made, registered, usable")
+    check(len(c.json("GET", "/_mock/config")[2]["client_certificate"]) == 2, "two certificates registered")
+    _, _, old = c.json("POST", "/_mock/client_certificate", {"days": -1})
+    okey = serialization.load_pem_private_key(old["private_key"].encode(), None)
+    oder = x509.load_pem_x509_certificate(old["certificate"].encode()).public_bytes(serialization.Encoding.DER)
+    st, h, p, ver, _ = login(c)
+    st, _, d = redeem_assertion(c, p["code"], ver, assertion(okey, oder, aud))
+    check(entra_error_ok(st, d, 401, "invalid_client", 700027) and "expired" in d["error_description"],
+          "expired certificate -> 700027")
+    c.json("POST", "/_mock/config", {"client_certificate": None})
+    st, _, d = redeem_assertion(c, p["code"], ver, assertion(key, der, aud))
+    check(entra_error_ok(st, d, 401, "invalid_client", 700027), "certificate unregistered -> 700027")
+    st, _, d = redeem(c, p["code"], ver)
+    check(st == 200, "secret still works alongside")
+
+
+def federated(c, base, port):
+    iss, sub = "https://oidc.prod-aks.azure.com/1b2c3d4e/", "system:serviceaccount:web:apache"
+    st, _, d = c.json("GET", "/_mock/federated_token")
+    check(st == 400, "federated_token without a registered issuer -> 400")
+    st, h, p, ver, _ = login(c)
+    code = p["code"]
+    st, _, d = c.json("GET", "/_mock/federated_token?iss=%s&sub=x" % quote(iss, safe=""))
+    st, _, d = redeem_assertion(c, code, ver, c.req("GET", "/_mock/federated_token?iss=%s" % quote(iss, safe=""))[2].decode())
+    check(entra_error_ok(st, d, 401, "invalid_client", 70021), "no federated credential -> 70021")
+    st, _, cfg = c.json("POST", "/_mock/config", {"federated_issuer": iss, "federated_subject": sub})
+    check(st == 200 and cfg["federated_audience"] == "api://AzureADTokenExchange", "register federated credential")
+    st, hh, raw = c.req("GET", "/_mock/federated_token")
+    tokj = raw.decode()
+    hd, cl, _ = jwt_parts(tokj)
+    check(st == 200 and hh["content-type"].startswith("text/plain") and hd["alg"] == "RS256"
+          and cl["iss"] == iss and cl["sub"] == sub and cl["aud"] == ["api://AzureADTokenExchange"]
+          and cl["exp"] > time.time() + 3000 and cl["kubernetes.io"]["namespace"] == "web",
+          "federated_token: a Kubernetes-shaped RS256 JWT from the registered issuer")
+    _, _, js = c.json("GET", "/_mock/federated_token?sub=other&exp_in=-60&format=json")
+    check(js["claims"]["sub"] == "other" and js["claims"]["exp"] < time.time() and js["token"].count(".") == 2,
+          "federated_token: sub, exp_in, format=json")
+
+    def fic(q):
+        return c.req("GET", "/_mock/federated_token?" + q)[2].decode()
+    for what, jwt, code_ in (
+            ("issuer", fic("iss=" + quote("https://token.actions.githubusercontent.com", safe="")), 700211),
+            ("subject", fic("sub=system:serviceaccount:web:other"), 700213),
+            ("audience", fic("aud=api://something-else"), 700212),
+            ("expired", fic("exp_in=-30"), 700024),
+            ("not yet valid", fic("nbf_in=900"), 700024)):
+        st, _, d = redeem_assertion(c, code, ver, jwt)
+        check(entra_error_ok(st, d, 401, "invalid_client", code_), "federated %s -> %d" % (what, code_))
+    unsigned = ".".join(tokj.split(".")[:2]) + "."
+    st, _, d = redeem_assertion(c, code, ver, b64u(json.dumps({"alg": "none"}).encode()) + "." + tokj.split(".")[1] + ".")
+    check(entra_error_ok(st, d, 401, "invalid_client", 50027), "federated alg none -> 50027")
+    st, _, d = redeem_assertion(c, code, ver, unsigned)
+    check(entra_error_ok(st, d, 401, "invalid_client", 50027), "federated without signature -> 50027")
+    st, _, d = redeem_assertion(c, code, ver, tokj, cid=None)
+    check(entra_error_ok(st, d, 400, "invalid_request", 900144), "federated without client_id -> 900144")
+    # the signature is not checked (documented): a token signed by anyone passes if the claims match
+    st, _, tok = redeem_assertion(c, code, ver, tokj)
+    last = c.json("GET", "/_mock/stats")[2]["last"]["token"]
+    check(st == 200 and tok.get("id_token") and last["auth_method"] == "federated"
+          and last["client_assertion"]["claims"]["sub"] == sub and last["client_assertion"]["header"]["alg"] == "RS256",
+          "federated assertion accepted; stats auth_method federated")
+    st, _, t2 = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"],
+                                                      "client_id": CID, "client_assertion_type": JWT_BEARER,
+                                                      "client_assertion": tokj})
+    check(st == 200, "federated token reused for a refresh (no jti rule for external tokens)")
+    c.json("POST", "/_mock/config", {"federated_audience": "api://custom"})
+    st, h, p, ver, _ = login(c)
+    st, _, d = redeem_assertion(c, p["code"], ver, fic(""))
+    check(st == 200 and jwt_parts(fic(""))[1]["aud"] == ["api://custom"], "custom federated audience")
+    c.json("POST", "/_mock/config", {"federated_issuer": None})
+    st, h, p, ver, _ = login(c)
+    st, _, d = redeem_assertion(c, p["code"], ver, tokj)
+    check(entra_error_ok(st, d, 401, "invalid_client", 70021), "federated credential removed -> 70021")
+
+
+def graph_get(c, path, token, method="GET", body=None):
+    hdr = {"Authorization": "Bearer " + token}
+    if body is not None:
+        hdr["Content-Type"] = "application/json"
+    return c.json(method, path, body, hdr)
+
+
+def follow(c, token, first, method="GET", body=None):
+    """All pages of a Graph collection -> (ids, pages, next links)."""
+    st, _, d = graph_get(c, first, token, method, body)
+    ids, pages, links = [], 0, []
+    while st == 200:
+        pages += 1
+        ids += [v if isinstance(v, str) else v["id"] for v in d["value"]]
+        link = d.get("@odata.nextLink")
+        if not link:
+            return ids, pages, links
+        links.append(link)
+        u = urlsplit(link)
+        st, _, d = graph_get(c, u.path + "?" + u.query, token, method, body)
+    return None, pages, links
+
+
+def graph(c, base, port):
+    tok = sign_in(c)
+    at = tok["access_token"]
+    groups = ["2f6a4c1e-0000-4000-8000-00000000a001", "2f6a4c1e-0000-4000-8000-00000000a002"]
+    st, _, d = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": False})
+    check(st == 200 and d["value"] == groups and "@odata.nextLink" not in d
+          and d["@odata.context"].endswith("$metadata#Collection(Edm.String)"), "getMemberObjects")
+    st, _, d = graph_get(c, "/v1.0/me/transitiveMemberOf?$select=id", at)
+    check(st == 200 and d["value"] == [{"@odata.type": "#microsoft.graph.group", "id": g} for g in groups]
+          and "@odata.nextLink" not in d, "transitiveMemberOf?$select=id")
+    st, _, d = graph_get(c, "/v1.0/me/transitiveMemberOf", at)
+    check(st == 200 and d["value"][0]["displayName"] and d["value"][0]["securityEnabled"] is True,
+          "transitiveMemberOf without $select: full objects")
+    last = c.json("GET", "/_mock/stats")[2]["last"]["graph"]
+    check(last["method"] == "GET" and last["path"] == "/v1.0/me/transitiveMemberOf", "stats last.graph")
+
+    # errors
+    for what, call, status, code in (
+            ("no token", lambda: c.json("POST", "/v1.0/me/getMemberObjects", {"securityEnabledOnly": False}), 401,
+             "InvalidAuthenticationToken"),
+            ("bad token", lambda: graph_get(c, "/v1.0/me/transitiveMemberOf", "eyJ.bad.token"), 401,
+             "InvalidAuthenticationToken"),
+            ("GET getMemberObjects", lambda: graph_get(c, "/v1.0/me/getMemberObjects", at), 405, "Request_BadRequest"),
+            ("no body", lambda: graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", ""), 400, "BadRequest"),
+            ("no securityEnabledOnly", lambda: graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {}), 400,
+             "Request_BadRequest"),
+            ("$top=1000", lambda: graph_get(c, "/v1.0/me/transitiveMemberOf?$top=1000", at), 400, "Request_BadRequest"),
+            ("bad skiptoken", lambda: graph_get(c, "/v1.0/me/transitiveMemberOf?$skiptoken=zzz", at), 400,
+             "Request_BadRequest")):
+        st, h, d = call()
+        check(st == status and d["error"]["code"] == code and d["error"]["innerError"]["request-id"],
+              "Graph error: %s -> %d %s" % (what, status, code))
+    st, h, _ = graph_get(c, "/v1.0/me/getMemberObjects", "nope", "POST", {"securityEnabledOnly": False})
+    check("www-authenticate" in h, "Graph 401 has WWW-Authenticate")
+
+    # 250 generated groups: one answer from getMemberObjects, pages from transitiveMemberOf
+    c.json("POST", "/_mock/config", {"user": {"groups_count": 250}})
+    at = sign_in(c)["access_token"]
+    want = groups + ["2f6a4c1e-0000-4000-8001-%012d" % i for i in range(1, 251)]
+    st, _, d = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": True})
+    check(st == 200 and d["value"] == want and "@odata.nextLink" not in d, "getMemberObjects: 252 in one answer")
+    ids, pages, links = follow(c, at, "/v1.0/me/transitiveMemberOf?$select=id")
+    check(ids == want and pages == 3 and all(l.startswith(base + "/v1.0/me/transitiveMemberOf?$select=id&$top=100&$skiptoken=")
+                                             for l in links), "transitiveMemberOf: 3 pages of 100 via nextLink")
+    ids, pages, _ = follow(c, at, "/v1.0/me/transitiveMemberOf?$select=id&$top=999")
+    check(ids == want and pages == 1, "transitiveMemberOf $top=999: one page")
+    ids, pages, _ = follow(c, at, "/v1.0/me/transitiveMemberOf/microsoft.graph.group?$select=id&$top=120")
+    check(ids == want and pages == 3, "transitiveMemberOf/microsoft.graph.group $top=120")
+    c.json("POST", "/_mock/config", {"graph_page_size": 100})
+    ids, pages, links = follow(c, at, "/v1.0/me/getMemberObjects", "POST", {"securityEnabledOnly": False})
+    check(ids == want and pages == 3 and links[0].startswith(base + "/v1.0/me/getMemberObjects?$skiptoken="),
+          "graph_page_size: getMemberObjects pages (POST)")
+    ids, pages, _ = follow(c, at, "/v1.0/me/getMemberObjects", "POST", {"securityEnabledOnly": False})
+    u = urlsplit(links[0])
+    st, _, d = graph_get(c, u.path + "?" + u.query, at)
+    check(st == 200 and d["value"] == want[100:200], "getMemberObjects next page by GET")
+    ids, pages, _ = follow(c, at, "/v1.0/me/transitiveMemberOf?$select=id")
+    check(pages == 3, "graph_page_size is transitiveMemberOf's default page")
+
+    # wids: directory roles when not security-only
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"user": {"wids": ["62e90394-69f5-4237-9190-012177145e10"]}})
+    at = sign_in(c)["access_token"]
+    a = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": False})[2]["value"]
+    b = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": True})[2]["value"]
+    t = graph_get(c, "/v1.0/me/transitiveMemberOf", at)[2]["value"]
+    check(len(a) == 3 and b == groups and t[-1]["@odata.type"] == "#microsoft.graph.directoryRole"
+          and t[-1]["roleTemplateId"] == "62e90394-69f5-4237-9190-012177145e10", "directory roles from wids")
+
+    # switches: graph, graph_groups, graph_next
+    c.json("POST", "/_mock/config", {"user": {"groups_count": 150}})
+    at = sign_in(c)["access_token"]
+    before = c.json("GET", "/_mock/stats")[2]["requests"]
+    c.json("POST", "/_mock/config", {"fail": {"graph_groups": 503}})
+    st, h, d = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": False})
+    check(st == 503 and d["error"]["code"] == "serviceNotAvailable" and h.get("retry-after"), "fail graph_groups: Graph-shaped 503")
+    check(graph_get(c, "/v1.0/me", at)[0] == 200, "... /v1.0/me unaffected")
+    c.json("POST", "/_mock/config", {"fail": {"graph_groups": None, "graph_next": 500}})
+    st, _, d = graph_get(c, "/v1.0/me/transitiveMemberOf?$select=id", at)
+    u = urlsplit(d["@odata.nextLink"])
+    st2, _, d2 = graph_get(c, u.path + "?" + u.query, at)
+    check(st == 200 and st2 == 500 and d2["error"]["code"] == "generalException", "fail graph_next: second page fails")
+    c.json("POST", "/_mock/config", {"fail": {"graph_next": None, "graph": 403}})
+    st, _, d = graph_get(c, "/v1.0/me", at)
+    check(st == 403 and d["error"]["code"] == "Authorization_RequestDenied", "fail graph 403: Graph-shaped")
+    c.json("POST", "/_mock/config", {"fail": None})
+    after = c.json("GET", "/_mock/stats")[2]["requests"]
+    check(after["graph"] - before["graph"] == 5 and after["graph_groups"] - before["graph_groups"] == 3
+          and after["graph_next"] - before["graph_next"] == 1, "stats: graph / graph_groups / graph_next counts")
+    # expired access token
+    with_exp = c.json("POST", "/_mock/config", {"graph_page_size": None})
+    check(with_exp[0] == 200, "graph_page_size null")
+    check(c.json("POST", "/_mock/config", {"graph_page_size": 0})[0] == 400, "graph_page_size 0 rejected")
+
+
+def overage(c, base, port):
+    tok = sign_in(c)
+    cl = jwt_parts(tok["id_token"])[1]
+    check(len(cl["groups"]) == 2 and "_claim_names" not in cl, "no overage with two groups")
+    src = {"src1": {"endpoint": "https://graph.windows.net/%s/users/%s/getMemberObjects" % (TID, cl["oid"])}}
+    for what, cfg in (("groups_count 250", {"user": {"groups_count": 250}}),
+                      ("201 groups", {"user": {"groups_count": 199}}),
+                      ("groups_overage switch", {"groups_overage": True})):
+        c.json("POST", "/_mock/reset")
+        c.json("POST", "/_mock/config", cfg)
+        cl = jwt_parts(sign_in(c)["id_token"])[1]
+        check("groups" not in cl and cl["_claim_names"] == {"groups": "src1"} and cl["_claim_sources"] == src
+              and "groups_count" not in cl, "overage: " + what)
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"user": {"groups_count": 198}})
+    cl = jwt_parts(sign_in(c)["id_token"])[1]
+    check(len(cl["groups"]) == 200 and "_claim_names" not in cl and cl["groups"][2] == "2f6a4c1e-0000-4000-8001-000000000001",
+          "200 groups: all in the token")
+    c.json("POST", "/_mock/config", {"user": {"groups": None, "groups_count": 3}})
+    cl = jwt_parts(sign_in(c)["id_token"])[1]
+    check(cl["groups"] == ["2f6a4c1e-0000-4000-8001-%012d" % i for i in (1, 2, 3)], "generated groups only")
+    c.json("POST", "/_mock/config", {"user": {"groups_count": 300, "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+                                     "cloud": "china"})
+    tok = sign_in(c, v="", scope="openid", extra={"resource": GRAPH})
+    cl = jwt_parts(tok["id_token"])[1]
+    check(cl["_claim_sources"]["src1"]["endpoint"] == "https://graph.chinacloudapi.cn/72f988bf-86f1-41af-91ab-2d7cd011db47"
+          "/users/%s/getMemberObjects" % cl["oid"] and cl["ver"] == "1.0", "overage in a v1 token, China cloud")
+    st, _, d = graph_get(c, "/v1.0/me/getMemberObjects", tok["access_token"], "POST", {"securityEnabledOnly": False})
+    check(st == 200 and len(d["value"]) == 300, "... and Graph resolves the 300 groups")
+    check(c.json("POST", "/_mock/config", {"user": {"groups_count": "many"}})[0] == 400, "groups_count must be an integer")
+
+
+def profile(c, base, port):
+    tok = sign_in(c, scope="openid")
+    st, _, u = c.json("GET", "/oidc/userinfo", headers={"Authorization": "Bearer " + tok["access_token"]})
+    check(st == 200 and set(u) == {"sub"}, "userinfo with openid only: sub")
+    tok = sign_in(c, scope="openid profile")
+    st, _, u = c.json("GET", "/oidc/userinfo", headers={"Authorization": "Bearer " + tok["access_token"]})
+    check(set(u) == {"sub", "name", "given_name", "family_name", "picture"}, "userinfo with profile: no email")
+    c.json("POST", "/_mock/config", {"user": {
+        "name": "Megan Bowen", "given_name": "Megan", "family_name": "Bowen", "email": "megan@contoso.test",
+        "sub": "mEgAnSuB", "oid": "11111111-2222-3333-4444-555555555555", "upn": "megan.bowen@contoso.test",
+        "preferred_username": "megan@contoso.test", "mail": "Megan.Bowen@contoso.test", "job_title": "Auditor",
+        "business_phones": [], "mobile_phone": "+1 555 0100", "office_location": "12/1110",
+        "preferred_language": "fr-FR"}})
+    tok = sign_in(c)
+    at = {"Authorization": "Bearer " + tok["access_token"]}
+    cl = jwt_parts(tok["id_token"])[1]
+    check(cl["given_name"] == "Megan" and cl["upn"] == "megan.bowen@contoso.test"
+          and not any(k in cl for k in ("mail", "job_title", "business_phones", "mobile_phone", "office_location",
+                                        "preferred_language")), "Graph-only user keys stay out of the ID token")
+    st, _, u = c.json("GET", "/oidc/userinfo", headers=at)
+    check(u == {"sub": "mEgAnSuB", "name": "Megan Bowen", "given_name": "Megan", "family_name": "Bowen",
+                "email": "megan@contoso.test", "picture": base + "/v1.0/me/photo/$value"}, "userinfo follows the user switch")
+    st, _, me = c.json("GET", "/v1.0/me", headers=at)
+    check(st == 200 and me["id"] == "11111111-2222-3333-4444-555555555555" and me["displayName"] == "Megan Bowen"
+          and me["givenName"] == "Megan" and me["surname"] == "Bowen" and me["mail"] == "Megan.Bowen@contoso.test"
+          and me["userPrincipalName"] == "megan.bowen@contoso.test" and me["jobTitle"] == "Auditor"
+          and me["businessPhones"] == [] and me["mobilePhone"] == "+1 555 0100" and me["officeLocation"] == "12/1110"
+          and me["preferredLanguage"] == "fr-FR", "Graph /v1.0/me follows the user switch")
+    st, _, me = c.json("GET", "/v1.0/me?$select=mail,userPrincipalName,givenName", headers=at)
+    check(set(me) == {"@odata.context", "mail", "userPrincipalName", "givenName"}
+          and me["@odata.context"].endswith("users(mail,userPrincipalName,givenName)/$entity"), "Graph /me $select")
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"user": {"email": None, "job_title": None}})
+    st, _, me = c.json("GET", "/v1.0/me", headers={"Authorization": "Bearer " + sign_in(c)["access_token"]})
+    check(me["mail"] is None and me["jobTitle"] is None and me["userPrincipalName"] == "adele@contoso.test"
+          and me["givenName"] == "Adele", "no email -> mail null (PlaceOS falls back to userPrincipalName)")
+    c.json("POST", "/_mock/reset")
+    tok = sign_in(c)
+    check(tok["expires_in"] == 3599 and "nonce" in jwt_parts(tok["access_token"])[0] and tok["refresh_token"],
+          "v2 token response unchanged")
 
 
 def pub_pem(jwk):

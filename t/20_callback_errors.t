@@ -1,0 +1,162 @@
+# The callback's error paths: Entra's error=, and missing, bad, foreign,
+# tampered and replayed state.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use URI;
+use URI::Escape qw(uri_escape);
+use EntraTest;
+
+my $vh = 'entra_main';
+my $cb_path = '/.auth/login/aad/callback';
+
+# ---- Entra says no: error= / error_description= (AADSTS...)
+{
+    mock_reset();
+    my $desc = q{AADSTS65004: User declined to consent <script>alert("x")</script> & <b>bold</b>.};
+    mock_config({ authorize_error => { error => 'access_denied', error_description => $desc } });
+    my $mark = log_mark();
+    my $ua = new_ua();
+    my ($final, $s) = sign_in($ua, $vh, '/app/consent');
+    my $cp = $s->{callback_params} || {};
+    is($cp->{error}, 'access_denied', 'Entra came back with error=access_denied');
+    my ($trace) = ($cp->{error_description} // '') =~ /Trace ID:\s*([0-9a-f-]{36})/;
+    my ($corr)  = ($cp->{error_description} // '') =~ /Correlation ID:\s*([0-9a-f-]{36})/;
+    ok($trace && $corr, '... its description carries trace and correlation ids');
+
+    my $r = $s->{callback};
+    is($r && $r->code, 401, 'error callback: 401');
+    my $body = $r ? $r->decoded_content : '';
+    like($body, qr/AADSTS65004/, '... page shows the AADSTS code');
+    like($body, qr/User declined to consent/, '... and the description');
+    like($body, qr/&lt;script&gt;/, '... HTML-escaped');
+    unlike($body, qr/<script>alert/i, '... no injected <script>');
+    unlike($body, qr/<b>bold/i, '... no injected markup');
+    like(scalar($r ? $r->header('Content-Type') : '') // '', qr{^text/html}i, '... text/html');
+    ok(length($body) < 8192, '... short page');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session cookie');
+    my @l = grep { /65004/ } entra_lines($mark);
+    ok(scalar @l, 'log line names AADSTS65004') or diag(join "\n", entra_lines($mark));
+    ok(scalar(grep { $trace && /\Q$trace\E/ } @l), '... with the trace id');
+    ok(scalar(grep { $corr && /\Q$corr\E/ } @l), '... and the correlation id');
+    # Entra's description spans lines (\r\n Trace ID: ...): it must not split the log line
+    my @forged = grep { !/^\[/ } log_since($mark);
+    is(scalar @forged, 0, '... one log line: the description cannot start lines of its own')
+        or diag(join "\n", @forged);
+    mock_reset();
+}
+
+# ---- an error= that belongs to no login attempt of this browser is not
+# reported as Entra's: 400 like any other unknown state (and no log line
+# pretending Entra said so)
+{
+    my $ua = new_ua();
+    start_login($ua, $vh, '/app/forged-error');
+    my $mark = log_mark();
+    my $r = $ua->get(url($vh, "$cb_path?error=access_denied&error_description="
+                            . uri_escape('AADSTS50105: forged by a third party') . '&state=not-a-real-state'));
+    is($r->code, 400, 'error= with an unknown state: 400');
+    ok(!grep({ /50105/ } entra_problems($mark)), '... not logged as an Entra refusal');
+    $r = $ua->get(url($vh, "$cb_path?error=access_denied&error_description=x"));
+    is($r->code, 400, 'error= without state: 400');
+}
+
+# ---- no state at all
+{
+    my $ua = new_ua();
+    my $start = start_login($ua, $vh, '/app/nostate');      # the browser holds a state cookie
+    my $r = $ua->get(url($vh, "$cb_path?code=abc"));
+    is($r->code, 400, 'callback without state: 400');
+    $r = $ua->get(url($vh, $cb_path));
+    is($r->code, 400, 'callback without anything: 400');
+}
+
+# ---- a state no cookie matches
+{
+    my $ua = new_ua();
+    my $start = start_login($ua, $vh, '/app/badstate');
+    my $authz = authorize_at_mock($ua, $start);
+    my $cb = URI->new(abs_location($authz));
+    my %q = %{ query_params($cb) };
+    $q{state} = 'Zm9yZ2VkLXN0YXRlLXZhbHVlLXh5eg';
+    $cb->query_form(%q);
+    my $r = $ua->get($cb);
+    is($r->code, 400, 'callback with an unknown state: 400');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+    # the real state still works afterwards (the code was not spent)
+    my $ok = finish_callback($ua, $authz);
+    is($ok->code, 302, '... and the genuine callback still succeeds');
+}
+
+# ---- the state of another browser (login CSRF / stolen link)
+{
+    my $victim = new_ua();
+    my $start = start_login($victim, $vh, '/app/csrf');
+    my $authz = authorize_at_mock($victim, $start);
+    my $attacker = new_ua();
+    my $r = $attacker->get(abs_location($authz));
+    is($r->code, 400, 'callback in a browser without the state cookie: 400');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+}
+
+# ---- no code and no error
+{
+    my $ua = new_ua();
+    my $start = start_login($ua, $vh, '/app/nocode');
+    my $state = query_params(abs_location($start))->{state};
+    my $r = $ua->get(url($vh, "$cb_path?state=" . uri_escape($state)));
+    is($r->code, 400, 'callback with a valid state but no code: 400');
+}
+
+# ---- tampered state cookie
+{
+    my $ua = new_ua();
+    my $start = start_login($ua, $vh, '/app/tamper');
+    my $state = query_params(abs_location($start))->{state};
+    my $v = cookie_value($ua, "entra_state_$state") // '';
+    my $i = int(length($v) / 2);
+    substr($v, $i, 1) = substr($v, $i, 1) eq 'A' ? 'B' : 'A';
+    my $authz = authorize_at_mock($ua, $start);
+    my $raw = new_ua(no_cookies => 1);
+    my $r = $raw->get(abs_location($authz), Cookie => "entra_state_$state=$v");
+    is($r->code, 400, 'tampered state cookie: 400');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+}
+
+# ---- replay: the same callback twice
+{
+    my $mark = log_mark();
+    my $ua = new_ua();
+    my ($final, $s) = sign_in($ua, $vh, '/app/replay');
+    is($final->code, 200, 'signed in');
+    my $state = $s->{authorize_params}{state};
+    my $state_cookie = find_set_cookie($s->{start}, "entra_state_$state") // '';
+    my ($sc_value) = $state_cookie =~ /^[^=]+=([^;]*)/;
+
+    my $r = $ua->get($s->{callback_url});
+    is($r->code, 400, 'replayed callback (same browser, state used up): 400');
+
+    # even with the old state cookie put back, the attempt cannot be used twice
+    my $raw = new_ua(no_cookies => 1);
+    $r = $raw->get($s->{callback_url}, Cookie => "entra_state_$state=$sc_value");
+    is($r->code, 400, 'replayed callback with the old state cookie: 400');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+}
+
+# ---- garbage in every parameter: 400, never 500
+{
+    my $ua = new_ua();
+    for my $qs ('state=' . ('A' x 5000) . '&code=x',
+                'state=%00%ff%fe&code=%00',
+                'state=a&state=b&code=c&code=d',
+                'error=&state=',
+                'code=' . ('x' x 7000)) {
+        my $r = $ua->get(url($vh, "$cb_path?$qs"));
+        ok($r->code >= 400 && $r->code < 500, "garbage callback (" . substr($qs, 0, 30) . "...): 4xx")
+            or diag($r->status_line);
+    }
+}
+
+done_testing();

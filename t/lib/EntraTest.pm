@@ -1,0 +1,457 @@
+package EntraTest;
+# Helpers for the mod_auth_entra Apache::Test suite: browsers (user agents
+# with a cookie jar that never follow redirects), the mock Entra's control
+# API, a hand-driven sign-in, the echo backend's answer, and error_log reading.
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Apache::Test ();
+use Apache::TestConfig ();
+use Carp qw(croak);
+use File::Spec;
+use HTTP::Cookies;
+use HTTP::Request;
+use JSON::PP ();
+use LWP::UserAgent;
+use Time::HiRes qw(sleep);
+use URI;
+use URI::Escape qw(uri_unescape);
+
+our @EXPORT = qw(
+    TENANT CLIENT_ID CLIENT_SECRET KEY_MAIN KEY_OTHER KEY_NEW KEY_FILE USER
+    new_ua base_url url hostport mock_url
+    mock_reset mock_config mock_stats mock_info rotate_keys mock_get mock_post
+    start_login authorize_at_mock finish_callback follow sign_in
+    location abs_location query_params cookie_value cookie_names set_cookie
+    set_cookie_headers find_set_cookie echo echo_header echo_headers_norm
+    log_mark log_since entra_lines entra_problems wait_log
+    record_secret is_login_redirect
+    prime_expiry_session read_expiry_session
+);
+
+use constant {
+    TENANT        => '4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d',
+    CLIENT_ID     => '6731de76-14a6-49ae-97bc-6eba6914391e',
+    CLIENT_SECRET => 'mock-Secret~value.123',
+    KEY_MAIN      => 'main-session-key-0123456789abcdefghijklmnop',
+    KEY_OTHER     => 'other-session-key-ZYXWVUTSRQPONMLKJIHGFEDCBA',
+    KEY_NEW       => 'rollover-session-key-new-0123456789ABCDEFGH',
+    KEY_FILE      => 'file-session-key-abcdefghijklmnopqrstuvwxyz0123',
+};
+
+# The default test user (spec.md)
+use constant USER => {
+    oid                => '00000000-0000-0000-66f3-3332eca7ea81',
+    sub                => 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
+    name               => 'Adele Vance',
+    preferred_username => 'adele@contoso.test',
+    email              => 'adele.vance@contoso.test',
+    roles              => ['Task.Read', 'Admin'],
+    groups             => ['2f6a4c1e-0000-4000-8000-00000000a001',
+                           '2f6a4c1e-0000-4000-8000-00000000a002'],
+};
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;   # bytes in, bytes out
+
+# ---------------------------------------------------------------- config ---
+
+my $config;
+sub config { $config ||= Apache::Test::config() }
+
+sub t_dir  { config()->{vars}{t_dir} }
+sub t_logs { config()->{vars}{t_logs} }
+
+sub hostport {
+    my $vhost = shift || 'entra_main';
+    my $v = config()->{vhosts}{$vhost}
+        or croak "no virtual host '$vhost' in t/conf/extra.conf.in";
+    return $v->{hostport};
+}
+
+sub base_url { 'http://' . hostport(shift) }
+
+sub url {
+    my ($vhost, $path) = @_;
+    return base_url($vhost) . ($path // '/');
+}
+
+sub mock_port {
+    return $ENV{ENTRA_MOCK_PORT} || croak 'ENTRA_MOCK_PORT is not set (run through t/TEST)';
+}
+
+sub mock_url { 'http://127.0.0.1:' . mock_port() . (shift // '') }
+
+# ------------------------------------------------------------- browsers ---
+
+# A "browser": own cookie jar, never follows redirects.
+sub new_ua {
+    local $_;
+    my %args = @_;
+    my $ua = LWP::UserAgent->new(
+        agent                 => 'EntraTest/1.0',
+        timeout               => $args{timeout} || 30,
+        max_redirect          => 0,
+        requests_redirectable => [],
+        keep_alive            => 0,
+        env_proxy             => 0,
+    );
+    $ua->cookie_jar($args{no_cookies} ? undef : HTTP::Cookies->new);
+    $ua->add_handler(response_done => \&_apply_max_age) unless $args{no_cookies};
+    $ua->no_proxy('localhost', '127.0.0.1');
+    return $ua;
+}
+
+# HTTP::Cookies ignores Max-Age on Set-Cookie headers; browsers do not.
+# Apply it as a browser would: Max-Age <= 0 deletes, > 0 sets the lifetime.
+sub _apply_max_age {
+    local $_;
+    my ($res, $ua) = @_;
+    my $jar = $ua->cookie_jar or return;
+    my $req = $res->request or return;
+    my $uri = $req->uri;
+    return unless $uri->can('host');
+    my $host = lc $uri->host;
+    $host .= '.local' unless $host =~ /\./;
+    for my $h ($res->headers->header('Set-Cookie')) {
+        my ($name, $val) = $h =~ /^\s*([^=;\s]+)\s*=\s*([^;]*)/ or next;
+        my ($ma) = $h =~ /;\s*max-age\s*=\s*(-?\d+)/i or next;
+        my ($path) = $h =~ /;\s*path\s*=\s*([^;]*?)\s*(?:;|$)/i;
+        unless (defined $path && length $path) {
+            ($path = $uri->path) =~ s{/[^/]*$}{};
+            $path = '/' unless length $path;
+        }
+        if ($ma <= 0) {
+            $jar->clear($host, $path, $name);
+        }
+        else {
+            $jar->set_cookie(0, $name, $val, $path, $host, undef, 1,
+                             scalar($h =~ /;\s*secure\b/i), $ma, 0);
+        }
+    }
+}
+
+my $control_ua;
+sub control_ua { $control_ua ||= new_ua(no_cookies => 1) }
+
+# ------------------------------------------------------------- the mock ---
+
+sub _json_body {
+    my ($res, $what) = @_;
+    croak "$what: " . $res->status_line . "\n" . $res->decoded_content
+        unless $res->is_success;
+    my $c = $res->content;
+    return length $c ? $JSON->decode($c) : {};
+}
+
+sub mock_get {
+    local $_;
+    my $path = shift;
+    return control_ua()->get(mock_url($path));
+}
+
+sub mock_post {
+    local $_;
+    my ($path, $data) = @_;
+    return control_ua()->post(mock_url($path),
+        'Content-Type' => 'application/json',
+        Content        => $JSON->encode($data // {}));
+}
+
+sub mock_reset  { _json_body(mock_post('/_mock/reset'), 'mock reset') }
+sub mock_config { _json_body(mock_post('/_mock/config', shift), 'mock config') }
+sub mock_stats  { _json_body(mock_get('/_mock/stats'), 'mock stats') }
+sub mock_info   { _json_body(mock_get('/_mock/info'), 'mock info') }
+
+sub rotate_keys {
+    my %args = @_;
+    return _json_body(mock_post('/_mock/rotate_keys',
+                                { keep_old => $args{keep_old} ? JSON::PP::true : JSON::PP::false }),
+                      'mock rotate_keys');
+}
+
+# ---------------------------------------------------------------- URLs ----
+
+sub location { my $r = shift; return scalar $r->header('Location') }
+
+# Location resolved against the request's URL
+sub abs_location {
+    my $r = shift;
+    my $loc = location($r);
+    return undef unless defined $loc;
+    return URI->new_abs($loc, $r->request->uri)->as_string;
+}
+
+# query (or fragment) parameters as a hash (last value wins) of unescaped values
+sub query_params {
+    my $u = URI->new(shift);
+    my %q;
+    my $q = $u->query;
+    return \%q unless defined $q;
+    for my $pair (split /[&;]/, $q) {
+        next unless length $pair;
+        my ($k, $v) = split /=/, $pair, 2;
+        $v //= '';
+        s/\+/ /g for $k, $v;
+        $q{uri_unescape($k)} = uri_unescape($v);
+    }
+    return \%q;
+}
+
+# Is this a redirect to the mock's v2 authorize endpoint?
+sub is_login_redirect {
+    my $r = shift;
+    return 0 unless $r->code == 302;
+    my $loc = location($r) // return 0;
+    my $m = quotemeta mock_port();
+    return $loc =~ m{^http://(?:127\.0\.0\.1|localhost):$m/[^/]+/oauth2/v2\.0/authorize\?} ? 1 : 0;
+}
+
+# ------------------------------------------------------------- cookies ----
+
+sub set_cookie_headers { my $r = shift; return $r->header('Set-Cookie') ? ($r->headers->header('Set-Cookie')) : () }
+
+# The raw Set-Cookie header for a cookie name (exact) or a name regex
+sub find_set_cookie {
+    my ($r, $name) = @_;
+    my $re = ref $name ? $name : qr/^\Q$name\E$/;
+    for my $h (set_cookie_headers($r)) {
+        my ($n) = $h =~ /^\s*([^=;\s]+)\s*=/ or next;
+        return $h if $n =~ $re;
+    }
+    return undef;
+}
+
+sub _jar_cookies {
+    my $ua = shift;
+    my @c;
+    my $jar = $ua->cookie_jar or return;
+    $jar->scan(sub {
+        my (undef, $key, $val, $path, $domain) = @_;
+        push @c, [$key, $val, $path, $domain];
+    });
+    return @c;
+}
+
+sub cookie_value {
+    my ($ua, $name) = @_;
+    for my $c (_jar_cookies($ua)) {
+        return $c->[1] if $c->[0] eq $name;
+    }
+    return undef;
+}
+
+sub cookie_names { my $ua = shift; return map { $_->[0] } _jar_cookies($ua) }
+
+# Put a cookie for the Apache test host into a browser's jar (replaces one of
+# the same name).
+sub set_cookie {
+    my ($ua, $name, $value) = @_;
+    my $jar = $ua->cookie_jar or croak 'browser has no cookie jar';
+    my $host = config()->{vars}{servername};
+    my $domain = $host =~ /\./ ? $host : "$host.local";
+    $jar->set_cookie(0, $name, $value, '/', $domain, undef, 1, 0, 3600, 0);
+}
+
+# ------------------------------------------------------------- sign-in ----
+
+my $secrets_file;
+sub _secrets_file {
+    $secrets_file ||= File::Spec->catfile(t_logs(), 'entra_secrets_seen.txt');
+}
+
+# Remember a value that must never show up in the error log
+# (read back by t/99_no_secrets.t).
+sub record_secret {
+    my ($kind, $value) = @_;
+    return unless defined $value && length $value >= 8;
+    open my $fh, '>>', _secrets_file() or return;
+    print $fh "$kind\t$value\n";
+    close $fh;
+}
+
+sub _record_cookies {
+    my $r = shift;
+    for my $h (set_cookie_headers($r)) {
+        my ($n, $v) = $h =~ /^\s*([^=;\s]+)\s*=\s*"?([^";]*)/ or next;
+        record_secret("cookie:$n", $v) if length $v;
+    }
+}
+
+# Step 1: a protected URL, no session -> 302 to the authorize endpoint
+sub start_login {
+    local $_;
+    my ($ua, $vhost, $path, %h) = @_;
+    my $r = $ua->get(url($vhost, $path // '/app/'), %h);
+    _record_cookies($r);
+    return $r;
+}
+
+# Step 2: the browser at Entra -> 302 back to the redirect URI with code+state
+sub authorize_at_mock {
+    local $_;
+    my ($ua, $login) = @_;
+    my $loc = abs_location($login) // croak 'authorize_at_mock: no Location';
+    my $r = $ua->get($loc);
+    if (my $back = location($r)) {
+        my $q = query_params($back);
+        record_secret('code', $q->{code}) if $q->{code};
+    }
+    return $r;
+}
+
+# Step 3: the browser back at Apache's callback -> 302 to the original URL
+sub finish_callback {
+    local $_;
+    my ($ua, $authz) = @_;
+    my $loc = abs_location($authz) // croak 'finish_callback: no Location';
+    my $r = $ua->get($loc);
+    _record_cookies($r);
+    return $r;
+}
+
+# Follow one redirect
+sub follow {
+    local $_;
+    my ($ua, $r, %h) = @_;
+    my $loc = abs_location($r) // croak 'follow: no Location';
+    my $n = $ua->get($loc, %h);
+    _record_cookies($n);
+    return $n;
+}
+
+# The whole sign-in by hand.  Scalar context: the final response (the first
+# one that is not the expected redirect, or the original URL's answer).
+# List context: (final, \%steps) with steps start, authorize, callback, final,
+# authorize_url, authorize_params, callback_url, callback_params.
+sub sign_in {
+    local $_;    # LWP loads modules lazily and may clobber $_: keep the caller's
+    my ($ua, $vhost, $path) = @_;
+    my %s;
+    $s{start} = start_login($ua, $vhost, $path);
+    my $done = sub { $s{final} = shift; return wantarray ? ($s{final}, \%s) : $s{final} };
+
+    return $done->($s{start}) unless $s{start}->code == 302 && location($s{start});
+    $s{authorize_url}    = abs_location($s{start});
+    $s{authorize_params} = query_params($s{authorize_url});
+    return $done->($s{start}) unless $s{authorize_url} =~ m{/oauth2/};
+
+    $s{authorize} = authorize_at_mock($ua, $s{start});
+    return $done->($s{authorize}) unless $s{authorize}->code == 302 && location($s{authorize});
+    $s{callback_url}    = abs_location($s{authorize});
+    $s{callback_params} = query_params($s{callback_url});
+
+    $s{callback} = finish_callback($ua, $s{authorize});
+    return $done->($s{callback}) unless $s{callback}->code == 302 && location($s{callback});
+
+    # the token request the mock saw carries the code verifier: remember it
+    my $st = eval { mock_stats() };
+    if ($st && $st->{last}{token}) {
+        record_secret('code_verifier', $st->{last}{token}{code_verifier});
+        record_secret('code', $st->{last}{token}{code});
+    }
+    return $done->(follow($ua, $s{callback}));
+}
+
+# A session on entra_shortsession (EntraSessionMaxAge 60) signed in early by
+# t/10_signin.t, so that t/95_session_expiry.t need not wait the whole minute.
+sub _expiry_file { File::Spec->catfile(t_logs(), 'expiry_session.txt') }
+
+sub prime_expiry_session {
+    my $ua = new_ua();
+    my $r = sign_in($ua, 'entra_shortsession', '/app/expiry');
+    my $c = cookie_value($ua, 'entra_session');
+    return $r unless $r->code == 200 && $c;
+    if (open my $fh, '>', _expiry_file()) {
+        print $fh time(), "\t$c\n";
+        close $fh;
+    }
+    return $r;
+}
+
+# (signed-in time, cookie value) or () when none, or older than 30 minutes
+sub read_expiry_session {
+    open my $fh, '<', _expiry_file() or return;
+    my $line = <$fh> // return;
+    chomp $line;
+    my ($t, $c) = split /\t/, $line, 2;
+    return unless $t && $c && time - $t < 1800;
+    return ($t, $c);
+}
+
+# ------------------------------------------------------- echo backend -----
+
+# The echo backend's JSON (undef when the body is not JSON)
+sub echo {
+    my $r = shift;
+    return undef unless ($r->header('Content-Type') // '') =~ m{json};
+    return eval { $JSON->decode($r->content) };
+}
+
+# All values of a header the backend received, name compared
+# case-insensitively (and exactly as spelled otherwise)
+sub echo_header {
+    my ($e, $name) = @_;
+    my @v;
+    for my $k (keys %{ $e->{headers} || {} }) {
+        next unless lc $k eq lc $name;
+        my $val = $e->{headers}{$k};
+        push @v, ref $val eq 'ARRAY' ? @$val : $val;
+    }
+    return wantarray ? @v : (@v ? join(',', @v) : undef);
+}
+
+# { normalised name (lowercase, _ -> -) => [values...] }
+sub echo_headers_norm {
+    my $e = shift;
+    my %h;
+    for my $k (keys %{ $e->{headers} || {} }) {
+        (my $n = lc $k) =~ tr/_/-/;
+        my $val = $e->{headers}{$k};
+        push @{ $h{$n} }, ref $val eq 'ARRAY' ? @$val : $val;
+    }
+    return \%h;
+}
+
+# ------------------------------------------------------------ error_log ---
+
+sub error_log { File::Spec->catfile(t_logs(), 'error_log') }
+
+# A mark: the log's current size
+sub log_mark { return -s error_log() || 0 }
+
+# The log lines written since a mark (waits a moment for httpd to write)
+sub log_since {
+    my ($mark, %o) = @_;
+    sleep($o{wait} // 0.3);
+    open my $fh, '<', error_log() or return;
+    seek $fh, $mark, 0;
+    local $/ = "\n";
+    my @l = <$fh>;
+    chomp @l;
+    return @l;
+}
+
+# Wait (up to $timeout s) until a line matching $re shows up after $mark
+sub wait_log {
+    my ($mark, $re, $timeout) = @_;
+    my $until = time + ($timeout // 3);
+    while (1) {
+        my @m = grep { $_ =~ $re } log_since($mark, wait => 0.1);
+        return @m if @m || time > $until;
+    }
+}
+
+# The module's lines since a mark
+sub entra_lines {
+    my ($mark, %o) = @_;
+    return grep { /\[auth_entra:/ } log_since($mark, %o);
+}
+
+# The module's lines at warn or worse since a mark
+sub entra_problems {
+    my ($mark, %o) = @_;
+    return grep { /\[auth_entra:(?:emerg|alert|crit|error|warn)\]/ } log_since($mark, %o);
+}
+
+1;
