@@ -22,6 +22,7 @@
 #include "src/log.h"
 #include "src/provider.h"
 #include "src/refresh.h"
+#include "src/socache.h"
 
 module AP_MODULE_DECLARE_DATA auth_entra_module;
 
@@ -53,6 +54,8 @@ static const command_rec entra_cmds[] = {
                "client_secret_post (default) or client_secret_basic"),
     SERVER_CMD("EntraSessionMaxAge", entra_set_session_max_age, TAKE1,
                "session lifetime, seconds (default 28800)"),
+    AP_INIT_TAKE12("EntraSessionStore", entra_set_session_store, NULL, RSRC_CONF,
+                   "cookie (default) or socache <provider>[:<args>]: where sessions live"),
     SERVER_CMD("EntraSessionInactivityTimeout", entra_set_session_inactivity, TAKE1,
                "end a session unused for this long, seconds (default 3600; 0 = never)"),
     AP_INIT_TAKE1("EntraUnauthAction", entra_set_unauth_action, NULL, RSRC_CONF | OR_AUTHCFG,
@@ -118,12 +121,19 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return status;
 }
 
+static int entra_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog; (void)ptemp;
+    entra_socache_pre_config(pconf);
+    return OK;
+}
+
 static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s)
 {
-    (void)pconf; (void)plog; (void)ptemp; (void)s;
+    (void)plog; (void)ptemp;
     entra_http_global_init();
-    return OK;
+    return entra_socache_post_config(pconf, s);
 }
 
 /* One discovery/JWKS cache per process and discovery URL, shared by the
@@ -132,6 +142,8 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *providers = apr_hash_make(pchild);
     entra_refresher *refresher = entra_refresher_create(pchild);
+
+    entra_socache_child_init(pchild, s);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
@@ -159,6 +171,7 @@ static int entra_quick_handler(request_rec *r, int lookup)
 
 static void entra_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(entra_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(entra_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(entra_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(entra_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -39,19 +39,24 @@ int entra_strip_spoofed_headers(request_rec *r)
     return DECLINED;
 }
 
-/* The session this request carries, opened once and kept for the authz
- * providers in the request's config. NULL when not signed in. */
-static entra_session *request_session(request_rec *r, const entra_server_conf *sc)
+/* The session this request carries: the one check_user_id kept in the
+ * request's config for the authz providers, else the store's. NULL when not
+ * signed in, or when a socache store is down (*unavailable). */
+static entra_session *request_session(request_rec *r, const entra_server_conf *sc,
+                                      int *unavailable)
 {
     entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
 
-    return session ? session : entra_store_load(r, sc);
+    *unavailable = 0;
+    return session ? session : entra_store_load_ex(r, sc, unavailable);
 }
 
 const apr_array_header_t *entra_request_claims(request_rec *r)
 {
     entra_server_conf *sc = server_conf(r);
-    entra_session *session = entra_server_enabled(sc) ? request_session(r, sc) : NULL;
+    int unavailable;
+    entra_session *session = entra_server_enabled(sc) ? request_session(r, sc, &unavailable)
+                                                      : NULL;
 
     return session ? session->claims : NULL;
 }
@@ -119,8 +124,11 @@ static int sign_in_request(request_rec *r, const entra_server_conf *sc,
  * Returns OK, or DECLINED when there is no usable session. */
 static int use_session(request_rec *r, const entra_server_conf *sc)
 {
-    entra_session *session = request_session(r, sc);
+    int unavailable;
+    entra_session *session = request_session(r, sc, &unavailable);
 
+    if (unavailable)
+        return HTTP_SERVICE_UNAVAILABLE;
     if (!session)
         return DECLINED;
     /* A passed access token must be valid when the backend uses it. */

@@ -52,6 +52,8 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(token_auth);
     MERGE_INT(session_max_age);
     MERGE_INT(session_inactivity);
+    m->session_store_set = add->session_store_set || base->session_store_set;
+    m->session_cache = add->session_store_set ? add->session_cache : base->session_cache;
     MERGE_INT(endpoint_version);
     MERGE_INT(response_mode);
     MERGE_PTR(domain_hint);

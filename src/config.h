@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct entra_credential entra_credential;   /* credential.h */
 typedef struct entra_refresher entra_refresher;     /* refresh.h */
+typedef struct entra_socache entra_socache;         /* socache.h */
 
 typedef struct {
     const char *tenant;
@@ -53,6 +54,8 @@ typedef struct {
     entra_token_auth token_auth;
     int session_max_age;            /* -1 unset; seconds */
     int session_inactivity;         /* -1 unset; seconds, 0 = none */
+    entra_socache *session_cache;   /* EntraSessionStore socache; NULL = cookie */
+    int session_store_set;
     int endpoint_version;           /* -1 unset; 1 or 2 */
     int response_mode;              /* -1 unset; entra_response_mode */
     const char *domain_hint;

@@ -297,7 +297,9 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     session.claims = session_claims(r, sc, claims, answer, groups_error);
     if (!entra_store_save(r, sc, &session)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot save the session");
-        return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",
+        return entra_page(r, sc->session_cache ? HTTP_SERVICE_UNAVAILABLE
+                                               : HTTP_INTERNAL_SERVER_ERROR,
+                          "Sign-in could not be completed",
                           "The session could not be stored. The administrator has been told.");
     }
     back = entra_safe_return_path(r->pool, st->return_to, NULL);

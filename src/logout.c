@@ -83,6 +83,33 @@ static const char *entra_logout_url(request_rec *r, const entra_server_conf *sc,
     return url;
 }
 
+/* Entra ends the session from a hidden frame: GET ?sid=..., where the
+ * browser usually sends no cookie, and it wants a 200. The server-side
+ * store finds the session by sid on every server. */
+static int front_channel_logout(request_rec *r, const entra_server_conf *sc, const char *sid)
+{
+    entra_session *session = entra_store_load(r, sc);
+    const char *own_sid = session ? entra_pairs_get(session->claims, "sid") : NULL;
+    int ended = entra_store_end_sid(r, sc, sid);
+
+    /* A cookie that did come along is ended too, when it is that session. */
+    if (own_sid && strcmp(own_sid, sid) == 0) {
+        entra_store_clear(r, sc, session);
+        ended = 1;
+    }
+    if (!sc->session_cache && !ended)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00504)
+                      "front-channel logout for a session this server cannot find: with "
+                      "EntraSessionStore cookie it ends only when the browser sends the cookie");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00505)
+                  "front-channel logout: %s", ended ? "session ended" : "no such session");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs("<!DOCTYPE html>\n<html><head><title>Signed out</title></head><body></body></html>\n",
+             r);
+    return OK;
+}
+
 int entra_logout(request_rec *r, const entra_server_conf *sc)
 {
     apr_table_t *params = entra_request_params(r);
@@ -95,6 +122,9 @@ int entra_logout(request_rec *r, const entra_server_conf *sc)
         apr_table_setn(r->headers_out, "Allow", "GET, POST");
         return HTTP_METHOD_NOT_ALLOWED;
     }
+    if (r->method_number == M_GET && params && apr_table_get(params, "sid")
+        && !apr_table_get(params, "post_logout_redirect_uri"))
+        return front_channel_logout(r, sc, apr_table_get(params, "sid"));
     if (is_cross_site(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00503)
                       "logout started by another site: asking the user to confirm");
@@ -107,6 +137,6 @@ int entra_logout(request_rec *r, const entra_server_conf *sc)
     back = back ? back : "/";
     session = entra_store_load(r, sc);
     to_entra = entra_logout_url(r, sc, session, back);
-    entra_store_clear(r, sc);
+    entra_store_clear(r, sc, session);
     return entra_redirect(r, to_entra ? to_entra : back);
 }

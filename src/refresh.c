@@ -197,7 +197,7 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
     if (!o)
         return ENTRA_REFRESH_FAILED;
     if (got.refused) {
-        entra_store_clear(r, sc);
+        entra_store_clear(r, sc, session);
         return ENTRA_REFRESH_REFUSED;
     }
     set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, got.access_token);

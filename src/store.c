@@ -1,7 +1,8 @@
-/* The cookie session store, chunked when needed (see store.h). */
+/* The session stores: cookie (chunked when needed) and socache (see store.h). */
 #include "store.h"
 #include "log.h"
 #include "respond.h"
+#include "socache.h"
 #include "util.h"
 
 #include <http_log.h>
@@ -13,6 +14,10 @@ APLOG_USE_MODULE(auth_entra);
 /* The main cookie holds either the sealed session or "chunks:<n>". */
 #define CHUNKS_MARK "chunks:"
 #define CHUNK_PREFIX ENTRA_SESSION_COOKIE "_"
+/* socache keys, and the purpose the session-id cookie is sealed for. */
+#define SESSION_KEY "entra:s:"
+#define SID_KEY "entra:sid:"
+#define SESSION_ID_PURPOSE "entra-session-id-v1"
 
 static const char *chunk_name(apr_pool_t *p, int i)
 {
@@ -58,23 +63,55 @@ static const char *join_chunks(request_rec *r, apr_int64_t n)
     return joined;
 }
 
-entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc)
+/* socache: the cookie holds the session id, sealed; the store holds the
+ * sealed session under it. */
+static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc,
+                                     const char *cookie, const char **id, int *unavailable)
+{
+    apr_size_t len;
+    const char *sealed = NULL;
+    apr_status_t rv;
+
+    *id = (const char *)entra_open(r->pool, sc->session_keys, SESSION_ID_PURPOSE, cookie, &len);
+    if (!*id)
+        return NULL;
+    rv = entra_socache_get(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, *id, NULL),
+                           &sealed);
+    *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
+    return rv == APR_SUCCESS ? sealed : NULL;
+}
+
+entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
+                                   int *unavailable)
 {
     const char *cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE);
+    const char *id = NULL;
     entra_session *session;
 
+    *unavailable = 0;
     if (!cookie || !*cookie)
         return NULL;
-    if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
+    if (sc->session_cache)
+        cookie = sealed_from_cache(r, sc, cookie, &id, unavailable);
+    else if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
         cookie = join_chunks(r, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
     session = cookie ? entra_session_open(r->pool, sc->session_keys, cookie,
                                           apr_time_sec(r->request_time),
                                           entra_conf_session_inactivity(sc)) : NULL;
+    if (session)
+        session->id = id;
     if (!session)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
                       "session cookie is incomplete, does not open or has expired: "
                       "not signed in");
     return session;
+}
+
+entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc)
+{
+    int unavailable;
+
+    return entra_store_load_ex(r, sc, &unavailable);
 }
 
 /* Deletes chunk cookies from `from` up to the highest the browser sent. */
@@ -88,7 +125,40 @@ static void clear_chunks_from(request_rec *r, const entra_server_conf *sc, int f
         entra_cookie_set(r, sc, chunk_name(r->pool, i), "", "/", 0);
 }
 
-int entra_store_save(request_rec *r, const entra_server_conf *sc, const entra_session *s)
+/* When the store should forget the session: its hard end, or sooner when
+ * it goes unused. */
+static apr_int64_t cache_expiry(const entra_server_conf *sc, const entra_session *s,
+                                apr_int64_t now)
+{
+    apr_int64_t inactivity = entra_conf_session_inactivity(sc);
+
+    return inactivity > 0 && now + inactivity < s->expires ? now + inactivity : s->expires;
+}
+
+static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_session *s,
+                         const char *sealed)
+{
+    apr_int64_t expires = cache_expiry(sc, s, apr_time_sec(r->request_time));
+    const char *sid = entra_pairs_get(s->claims, "sid");
+    const char *cookie;
+
+    if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
+        return 0;
+    if (entra_socache_put(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, s->id, NULL),
+                          sealed, expires) != APR_SUCCESS)
+        return 0;
+    /* Front-channel logout names the session by Entra's sid only. */
+    if (sid)
+        entra_socache_put(sc->session_cache, r, apr_pstrcat(r->pool, SID_KEY, sid, NULL),
+                          s->id, expires);
+    cookie = entra_seal(r->pool, sc->session_keys, SESSION_ID_PURPOSE,
+                        (const unsigned char *)s->id, strlen(s->id));
+    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, cookie, "/", -1);
+    clear_chunks_from(r, sc, 0);
+    return 1;
+}
+
+int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s)
 {
     const char *sealed = entra_session_seal(r->pool, sc->session_keys, s);
     apr_size_t len = sealed ? strlen(sealed) : 0;
@@ -96,6 +166,8 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, const entra_se
 
     if (!sealed)
         return 0;
+    if (sc->session_cache)
+        return save_to_cache(r, sc, s, sealed);
     if (len <= ENTRA_COOKIE_CHUNK) {
         entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, sealed, "/", -1);
         clear_chunks_from(r, sc, 0);
@@ -120,8 +192,25 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, const entra_se
     return 1;
 }
 
-void entra_store_clear(request_rec *r, const entra_server_conf *sc)
+void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_session *s)
 {
+    if (sc->session_cache && s && s->id)
+        entra_socache_del(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, s->id, NULL));
     entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, "", "/", 0);
     clear_chunks_from(r, sc, 0);
+}
+
+int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid)
+{
+    const char *sid_key = apr_pstrcat(r->pool, SID_KEY, sid, NULL), *id = NULL;
+    apr_status_t rv;
+
+    if (!sc->session_cache)
+        return 0;
+    rv = entra_socache_get(sc->session_cache, r, sid_key, &id);
+    if (rv == APR_SUCCESS) {
+        entra_socache_del(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, id, NULL));
+        entra_socache_del(sc->session_cache, r, sid_key);
+    }
+    return rv == APR_SUCCESS;
 }

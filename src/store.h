@@ -1,6 +1,8 @@
 /* Where the sealed session lives between requests. EntraSessionStore cookie
  * (the default): in the entra_session cookie, split into entra_session_<n>
- * chunks when it outgrows one cookie. */
+ * chunks when it outgrows one cookie. EntraSessionStore socache: in an
+ * Apache socache (shmcb, redis, memcache) under a random id that the cookie
+ * carries, sealed. */
 #ifndef ENTRA_STORE_H
 #define ENTRA_STORE_H
 
@@ -16,11 +18,20 @@
  * expired: all mean "not signed in"). */
 entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc);
 
-/* Seals and saves the session; returns 0 when it cannot be sealed or is
- * too big even for chunks. */
-int entra_store_save(request_rec *r, const entra_server_conf *sc, const entra_session *s);
+/* The same, telling apart a socache store that is down (*unavailable). */
+entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
+                                   int *unavailable);
 
-/* Ends the session: deletes the cookie and every chunk the browser sent. */
-void entra_store_clear(request_rec *r, const entra_server_conf *sc);
+/* Seals and saves the session (a new one gets its socache id here);
+ * returns 0 when it cannot be sealed, is too big, or the store is down. */
+int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s);
+
+/* Ends the session: forgets it in the socache store, deletes the cookie
+ * and every chunk the browser sent. */
+void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_session *s);
+
+/* Front-channel logout: ends the socache session Entra knows by `sid`.
+ * Returns 1 when there was one. */
+int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid);
 
 #endif
