@@ -131,9 +131,9 @@ static int entra_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s)
 {
-    (void)plog; (void)ptemp;
+    (void)plog;
     entra_http_global_init();
-    return entra_socache_post_config(pconf, s);
+    return entra_socache_post_config(pconf, ptemp, s);
 }
 
 /* One discovery/JWKS cache per process and discovery URL, shared by the

@@ -56,6 +56,7 @@ typedef struct {
     int session_inactivity;         /* -1 unset; seconds, 0 = none */
     entra_socache *session_cache;   /* EntraSessionStore socache; NULL = cookie */
     int session_store_set;
+    entra_socache *ended_sids;      /* cookie store: sids Entra logged out */
     int endpoint_version;           /* -1 unset; 1 or 2 */
     int response_mode;              /* -1 unset; entra_response_mode */
     const char *domain_hint;

@@ -97,10 +97,6 @@ static int front_channel_logout(request_rec *r, const entra_server_conf *sc, con
         entra_store_clear(r, sc, session);
         ended = 1;
     }
-    if (!sc->session_cache && !ended)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00504)
-                      "front-channel logout for a session this server cannot find: with "
-                      "EntraSessionStore cookie it ends only when the browser sends the cookie");
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00505)
                   "front-channel logout: %s", ended ? "session ended" : "no such session");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");

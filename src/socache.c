@@ -93,13 +93,40 @@ static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-int entra_socache_post_config(apr_pool_t *pconf, server_rec *s)
+/* With the cookie store, a front-channel logout can only be remembered:
+ * the sids Entra ended go into a shmcb cache, and cookies of those sessions
+ * are refused from then on. NULL when mod_socache_shmcb is not loaded. */
+static entra_socache *ended_sids_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
+    entra_socache *c = apr_pcalloc(pconf, sizeof(*c));
+
+    c->spec = "shmcb (ended sessions)";
+    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
+                                     AP_SOCACHE_PROVIDER_VERSION);
+    if (!c->provider || c->provider->create(&c->instance, NULL, ptemp, pconf)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ENTRALOG(00103)
+                     "mod_socache_shmcb is not loaded: with EntraSessionStore cookie, a "
+                     "front-channel logout from Entra cannot end sessions on this server");
+        return NULL;
+    }
+    return c;
+}
+
+int entra_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    entra_socache *ended = NULL;
+    int looked = 0;
+
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
+        entra_socache *c = sc->session_cache;
         int status;
-        if (sc->session_cache && !sc->session_cache->ready
-            && (status = init_one(sc->session_cache, pconf, s)) != OK)
+        if (!c && entra_server_enabled(sc)) {
+            if (!looked++)
+                ended = ended_sids_cache(pconf, ptemp, s);
+            c = sc->ended_sids = ended;
+        }
+        if (c && !c->ready && (status = init_one(c, pconf, s)) != OK)
             return status;
     }
     return OK;
@@ -109,7 +136,7 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
-        entra_socache *c = sc->session_cache;
+        entra_socache *c = sc->session_cache ? sc->session_cache : sc->ended_sids;
         if (c && c->mutex)
             apr_global_mutex_child_init(&c->mutex, apr_global_mutex_lockfile(c->mutex),
                                         pchild);

@@ -18,7 +18,7 @@ const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
 
 void entra_socache_pre_config(apr_pool_t *pconf);
 /* Initialises every distinct store of the servers (post_config). */
-int entra_socache_post_config(apr_pool_t *pconf, server_rec *s);
+int entra_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void entra_socache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* APR_SUCCESS with *value, APR_NOTFOUND, or another error: the store is down. */

@@ -17,6 +17,7 @@ APLOG_USE_MODULE(auth_entra);
 /* socache keys, and the purpose the session-id cookie is sealed for. */
 #define SESSION_KEY "entra:s:"
 #define SID_KEY "entra:sid:"
+#define ENDED_KEY "entra:ended:"
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
 
 static const char *chunk_name(apr_pool_t *p, int i)
@@ -81,6 +82,16 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
     return rv == APR_SUCCESS ? sealed : NULL;
 }
 
+/* Cookie store: was this session ended by a front-channel logout? */
+static int sid_ended(request_rec *r, const entra_server_conf *sc, const entra_session *s)
+{
+    const char *sid = sc->ended_sids ? entra_pairs_get(s->claims, "sid") : NULL;
+    const char *mark;
+
+    return sid && entra_socache_get(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid,
+                                                                   NULL), &mark) == APR_SUCCESS;
+}
+
 entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
                                    int *unavailable)
 {
@@ -100,6 +111,8 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
                                           entra_conf_session_inactivity(sc)) : NULL;
     if (session)
         session->id = id;
+    if (session && sid_ended(r, sc, session))
+        session = NULL;
     if (!session)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
                       "session cookie is incomplete, does not open or has expired: "
@@ -205,8 +218,13 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
     const char *sid_key = apr_pstrcat(r->pool, SID_KEY, sid, NULL), *id = NULL;
     apr_status_t rv;
 
-    if (!sc->session_cache)
-        return 0;
+    if (!sc->session_cache) {
+        /* Remembered as long as any cookie of that session could live. */
+        return sc->ended_sids
+               && entra_socache_put(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid, NULL),
+                                    "1", apr_time_sec(r->request_time)
+                                         + entra_conf_session_max_age(sc)) == APR_SUCCESS;
+    }
     rv = entra_socache_get(sc->session_cache, r, sid_key, &id);
     if (rv == APR_SUCCESS) {
         entra_socache_del(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, id, NULL));

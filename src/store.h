@@ -30,8 +30,9 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session 
  * and every chunk the browser sent. */
 void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_session *s);
 
-/* Front-channel logout: ends the socache session Entra knows by `sid`.
- * Returns 1 when there was one. */
+/* Front-channel logout: ends the socache session Entra knows by `sid`, or,
+ * with the cookie store, remembers `sid` as ended so its cookies are
+ * refused from then on. Returns 1 when done. */
 int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid);
 
 #endif
