@@ -77,13 +77,13 @@ static void publish_access_token(request_rec *r, const entra_session *session)
     }
 }
 
-/* EntraSessionInactivityTimeout slides: the cookie is sealed again once a
- * tenth of the timeout (at least a minute) has passed, not on every request. */
+/* EntraSessionInactivityTimeout slides: the session is saved again once a
+ * tenth of the timeout has passed, not on every request. */
 static void touch_session(request_rec *r, const entra_server_conf *sc, entra_session *session)
 {
     apr_int64_t inactivity = entra_conf_session_inactivity(sc);
     apr_int64_t now = apr_time_sec(r->request_time);
-    apr_int64_t every = inactivity / 10 > 60 ? inactivity / 10 : 60;
+    apr_int64_t every = inactivity / 10;
 
     if (inactivity <= 0 || now - session->last_seen < every || r->main)
         return;
