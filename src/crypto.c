@@ -16,8 +16,20 @@
 /* Nothing the module seals comes near this; bigger input is refused unread. */
 #define SEALED_MAX (256 * 1024)
 
+/* OpenSSL 3 looks the cipher up in its providers on every init with
+ * EVP_aes_256_gcm(); fetched once here (at start-up, single-threaded), the
+ * signed-in fast path skips that lookup. */
+static EVP_CIPHER *fetched_gcm;
+
+static const EVP_CIPHER *gcm(void)
+{
+    return fetched_gcm ? fetched_gcm : EVP_aes_256_gcm();
+}
+
 entra_keyring *entra_keyring_make(apr_pool_t *p)
 {
+    if (!fetched_gcm)
+        fetched_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     return apr_array_make(p, 2, sizeof(entra_key));
 }
 
@@ -74,7 +86,7 @@ char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
         return NULL;
     seal_aad(aad_hdr, buf);
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, buf + 2) == 1
+    ok = ctx && EVP_EncryptInit_ex(ctx, gcm(), NULL, key->key, buf + 2) == 1
          && EVP_EncryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
                               (int)strlen(purpose)) == 1
          && EVP_EncryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1
@@ -94,7 +106,7 @@ static int open_with(const entra_key *key, const char *purpose, const unsigned c
     int out_len = 0, ok;
 
     seal_aad(aad_hdr, buf);
-    ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, buf + 2) == 1
+    ok = ctx && EVP_DecryptInit_ex(ctx, gcm(), NULL, key->key, buf + 2) == 1
          && EVP_DecryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
                               (int)strlen(purpose)) == 1
          && EVP_DecryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1

@@ -9,6 +9,8 @@
 #include <util_mutex.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
+#include <apr_atomic.h>
+#include <apr_shm.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
@@ -16,6 +18,11 @@ extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 /* A sealed session: the largest the cookie store would take, and more. */
 #define VALUE_MAX (64 * 1024)
+
+/* How many sessions front-channel logouts have ended since start-up, in
+ * memory all the children share: while it is 0, the signed-in fast path
+ * skips the lookup in the ended-sessions cache. */
+static apr_uint32_t *ended_count;
 
 struct entra_socache {
     const ap_socache_provider_t *provider;
@@ -99,6 +106,13 @@ static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
 static entra_socache *ended_sids_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     entra_socache *c = apr_pcalloc(pconf, sizeof(*c));
+    apr_shm_t *shm;
+
+    ended_count = NULL;
+    if (apr_shm_create(&shm, sizeof(*ended_count), NULL, pconf) == APR_SUCCESS) {
+        ended_count = apr_shm_baseaddr_get(shm);
+        *ended_count = 0;
+    }
 
     c->spec = "shmcb (ended sessions)";
     c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
@@ -204,4 +218,15 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)
                       "session store %s is unavailable (remove)", c->spec);
     return rv;
+}
+
+void entra_socache_note_ended(void)
+{
+    if (ended_count)
+        apr_atomic_inc32(ended_count);
+}
+
+int entra_socache_any_ended(void)
+{
+    return !ended_count || apr_atomic_read32(ended_count) != 0;
 }

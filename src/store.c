@@ -85,7 +85,8 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
 /* Cookie store: was this session ended by a front-channel logout? */
 static int sid_ended(request_rec *r, const entra_server_conf *sc, const entra_session *s)
 {
-    const char *sid = sc->ended_sids ? entra_pairs_get(s->claims, "sid") : NULL;
+    const char *sid = sc->ended_sids && entra_socache_any_ended()
+                      ? entra_pairs_get(s->claims, "sid") : NULL;
     const char *mark;
 
     return sid && entra_socache_get(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid,
@@ -220,10 +221,13 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
 
     if (!sc->session_cache) {
         /* Remembered as long as any cookie of that session could live. */
-        return sc->ended_sids
-               && entra_socache_put(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid, NULL),
-                                    "1", apr_time_sec(r->request_time)
-                                         + entra_conf_session_max_age(sc)) == APR_SUCCESS;
+        if (!sc->ended_sids
+            || entra_socache_put(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid, NULL),
+                                 "1", apr_time_sec(r->request_time)
+                                      + entra_conf_session_max_age(sc)) != APR_SUCCESS)
+            return 0;
+        entra_socache_note_ended();
+        return 1;
     }
     rv = entra_socache_get(sc->session_cache, r, sid_key, &id);
     if (rv == APR_SUCCESS) {
