@@ -12,11 +12,15 @@
 const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
                              const entra_metadata *meta)
 {
-    const char *host = sc->graph_host ? sc->graph_host
-                       : meta->msgraph_host ? meta->msgraph_host : "graph.microsoft.com";
-    char *base = strstr(host, "://") ? apr_pstrdup(p, host)
-                                     : apr_pstrcat(p, "https://", host, NULL);
-    apr_size_t len = strlen(base);
+    const char *host = sc->graph_host ? sc->graph_host : meta->msgraph_host;
+    char *base;
+    apr_size_t len;
+
+    /* Each cloud has its own Graph: never guess the global one. */
+    if (!host || !*host)
+        return NULL;
+    base = strstr(host, "://") ? apr_pstrdup(p, host) : apr_pstrcat(p, "https://", host, NULL);
+    len = strlen(base);
 
     while (len > 0 && base[len - 1] == '/')
         base[--len] = '\0';
@@ -61,11 +65,14 @@ const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
         return NULL;
     if (!access_token)
         return "the token response has no access_token to call userinfo/Graph with";
-    url = source == ENTRA_USERINFO_OIDC
-              ? meta->userinfo_endpoint
-              : apr_pstrcat(p, entra_graph_base(p, sc, meta), "/v1.0/me", NULL);
+    if (source == ENTRA_USERINFO_OIDC)
+        url = meta->userinfo_endpoint;
+    else
+        url = (url = entra_graph_base(p, sc, meta)) ? apr_pstrcat(p, url, "/v1.0/me", NULL) : NULL;
     if (!url)
-        return "EntraUserInfo oidc: the discovery document has no userinfo_endpoint";
+        return source == ENTRA_USERINFO_OIDC
+                   ? "EntraUserInfo oidc: the discovery document has no userinfo_endpoint"
+                   : "EntraUserInfo graph: discovery names no msgraph_host; set EntraGraphHost";
     if ((why = fetch_object(p, url, access_token, entra_conf_http_timeout(sc), &profile)))
         return apr_pstrcat(p, source == ENTRA_USERINFO_OIDC ? "userinfo: " : "Graph /me: ",
                            why, NULL);
@@ -110,14 +117,16 @@ const char *entra_groups_resolve(apr_pool_t *p, const entra_server_conf *sc,
                                  json_t *claims)
 {
     entra_http_opts opts = { entra_conf_http_timeout(sc), access_token, NULL, NULL };
-    const char *url = apr_pstrcat(p, entra_graph_base(p, sc, meta),
-                                  "/v1.0/me/getMemberObjects", NULL);
+    const char *base = entra_graph_base(p, sc, meta);
+    const char *url = base ? apr_pstrcat(p, base, "/v1.0/me/getMemberObjects", NULL) : NULL;
     const char *body = "{\"securityEnabledOnly\":false}", *why;
     json_t *groups = entra_json_pool_own(p, json_array());
     int pages;
 
     if (!access_token)
         return "the token response has no access_token to ask Graph for the groups";
+    if (!url)
+        return "discovery names no msgraph_host; set EntraGraphHost";
     for (pages = 0; url && pages < GROUP_PAGES_MAX; pages++) {
         entra_http_response resp;
         json_t *page;

@@ -8,7 +8,7 @@
 #include "provider.h"
 
 /* Graph's base URL: EntraGraphHost, else discovery's msgraph_host (the
- * cloud's own Graph), else graph.microsoft.com. No trailing slash. */
+ * cloud's own Graph). No trailing slash; NULL when neither names one. */
 const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
                              const entra_metadata *meta);
 
