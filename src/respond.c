@@ -11,7 +11,6 @@
 
 APLOG_USE_MODULE(auth_entra);
 
-#define LOG_TEXT_MAX 200
 /* A form_post callback or a logout form: a few short fields. */
 #define FORM_BODY_MAX (64 * 1024)
 
@@ -87,22 +86,6 @@ const char *entra_redirect_uri_path(const entra_server_conf *sc)
     const char *uri = entra_conf_redirect_uri(sc);
 
     return *uri == '/' ? uri : strchr(strstr(uri, "://") + 3, '/');
-}
-
-const char *entra_log_safe(apr_pool_t *p, const char *s)
-{
-    char *out;
-    apr_size_t i, n;
-
-    if (!s)
-        return "-";
-    n = strlen(s);
-    out = apr_pstrmemdup(p, s, n > LOG_TEXT_MAX ? LOG_TEXT_MAX : n);
-    for (i = 0; out[i]; i++) {
-        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)
-            out[i] = '?';
-    }
-    return out;
 }
 
 /* The request body, at most `max` bytes; NULL when longer or unreadable. */

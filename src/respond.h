@@ -30,9 +30,6 @@ const char *entra_origin(request_rec *r);
 const char *entra_redirect_uri_abs(request_rec *r, const entra_server_conf *sc);
 const char *entra_redirect_uri_path(const entra_server_conf *sc);
 
-/* Printable, bounded text from untrusted input, fit for a log line. */
-const char *entra_log_safe(apr_pool_t *p, const char *s);
-
 /* The request's parameters: the query for GET/HEAD, the urlencoded form body
  * for POST (64 KiB at most). NULL when malformed or too big. */
 apr_table_t *entra_request_params(request_rec *r);

@@ -9,31 +9,14 @@
 #include <apr_time.h>
 #include <string.h>
 
-/* Printable, bounded text from an answer, fit for a log line. */
-static const char *log_text(apr_pool_t *p, const char *s)
-{
-    char *out;
-    apr_size_t i, n;
-
-    if (!s)
-        return "-";
-    n = strcspn(s, "\r\n");
-    out = apr_pstrmemdup(p, s, n > 200 ? 200 : n);
-    for (i = 0; out[i]; i++) {
-        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)
-            out[i] = '?';
-    }
-    return out;
-}
-
 const char *entra_token_error_text(apr_pool_t *p, json_t *answer)
 {
     return apr_psprintf(p, "error=%s description=\"%s\" trace_id=%s correlation_id=%s",
-                        log_text(p, json_string_value(json_object_get(answer, "error"))),
-                        log_text(p, json_string_value(json_object_get(answer,
+                        entra_log_safe(p, json_string_value(json_object_get(answer, "error"))),
+                        entra_log_safe(p, json_string_value(json_object_get(answer,
                                                                       "error_description"))),
-                        log_text(p, json_string_value(json_object_get(answer, "trace_id"))),
-                        log_text(p, json_string_value(json_object_get(answer,
+                        entra_log_safe(p, json_string_value(json_object_get(answer, "trace_id"))),
+                        entra_log_safe(p, json_string_value(json_object_get(answer,
                                                                       "correlation_id"))));
 }
 

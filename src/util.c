@@ -431,3 +431,19 @@ apr_int64_t entra_parse_int(const char *s)
     }
     return v;
 }
+
+const char *entra_log_safe(apr_pool_t *p, const char *s)
+{
+    apr_size_t i, n;
+    char *out;
+
+    if (!s)
+        return "-";
+    n = strcspn(s, "\r\n");
+    out = apr_pstrmemdup(p, s, n > 200 ? 200 : n);
+    for (i = 0; out[i]; i++) {
+        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)
+            out[i] = '?';
+    }
+    return out;
+}

@@ -50,6 +50,10 @@ const char *entra_safe_return_path(apr_pool_t *p, const char *target, const char
  * starts with `prefix` under that rule (prefix given lowercase with '-'). */
 int entra_header_has_prefix(const char *name, const char *prefix);
 
+/* Printable, bounded text from untrusted input, fit for a log line: its
+ * first line, at most 200 characters, other bytes shown as '?'; "-" for NULL. */
+const char *entra_log_safe(apr_pool_t *p, const char *s);
+
 /* Constant-time equality of two NUL-terminated strings. */
 int entra_str_equal_ct(const char *a, const char *b);
 
