@@ -248,17 +248,6 @@ static int tenant_allowed(const entra_server_conf *sc, json_t *claims)
     return !sc->allowed_tenants;
 }
 
-/* Seconds from now the access token lives: Entra's v2 sends a number, v1 a
- * string. 0 when absent. */
-static apr_int64_t expires_in(json_t *answer)
-{
-    json_t *v = json_object_get(answer, "expires_in");
-    apr_int64_t n = json_is_string(v) ? entra_parse_int(json_string_value(v))
-                    : json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
-
-    return n > 0 ? n : 0;
-}
-
 /* The session's claims: the ID token's (plus the profile's), mapped, and
  * the access token when it is to be passed on. */
 static apr_array_header_t *session_claims(request_rec *r, const entra_server_conf *sc,
@@ -281,7 +270,7 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_TOKEN, apr_pstrdup(r->pool, access_token));
         entra_pairs_add(pairs, ENTRA_SESSION_ACCESS_EXPIRES,
                         apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                     apr_time_sec(r->request_time) + expires_in(answer)));
+                                     apr_time_sec(r->request_time) + entra_token_expires_in(answer)));
     }
     return pairs;
 }

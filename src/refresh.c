@@ -69,15 +69,6 @@ static outcome *remember(entra_refresher *rf, const char *key, apr_int64_t now)
     return o;
 }
 
-static apr_int64_t expires_at(json_t *answer, apr_int64_t now)
-{
-    json_t *v = json_object_get(answer, "expires_in");
-    apr_int64_t n = json_is_string(v) ? entra_parse_int(json_string_value(v))
-                    : json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
-
-    return now + (n > 0 ? n : 0);
-}
-
 /* An ID token in a refresh answer is checked when signed and otherwise
  * ignored; the sign-in's claims stay either way. */
 static int id_token_acceptable(request_rec *r, const entra_server_conf *sc,
@@ -122,7 +113,7 @@ static int call_entra(request_rec *r, const entra_server_conf *sc, const char *r
                                                                               "access_token")));
         o->refresh_token = apr_pstrdup(r->pool, json_string_value(json_object_get(answer,
                                                                                "refresh_token")));
-        o->expires = expires_at(answer, apr_time_sec(apr_time_now()));
+        o->expires = apr_time_sec(apr_time_now()) + entra_token_expires_in(answer);
         return 1;
     case ENTRA_TOKEN_REFUSED:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00804)

@@ -52,6 +52,15 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
     return ENTRA_TOKEN_OK;
 }
 
+apr_int64_t entra_token_expires_in(json_t *answer)
+{
+    json_t *v = json_object_get(answer, "expires_in");
+    apr_int64_t n = json_is_string(v) ? entra_parse_int(json_string_value(v))
+                    : json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
+
+    return n > 0 ? n : 0;
+}
+
 json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
                               const entra_metadata *meta, const char *token,
                               const char *nonce, const char **why, int *unavailable)

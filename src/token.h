@@ -26,6 +26,10 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
  * description's first line, trace and correlation ids. */
 const char *entra_token_error_text(apr_pool_t *p, json_t *answer);
 
+/* Seconds the answer's access token lives (expires_in: a number from v2,
+ * a string from v1); 0 when absent. */
+apr_int64_t entra_token_expires_in(json_t *answer);
+
 /* Verifies an ID token (nonce may be NULL). NULL with *why, and with
  * *unavailable set when the JWKS could not be had at all. */
 json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
