@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
     # build
-    apache2 apache2-dev libcurl4-openssl-dev libcjose-dev libjansson-dev libssl-dev
+    apache2 apache2-dev libcurl4-openssl-dev libcjose-dev libjansson-dev libssl-dev zlib1g-dev
     autoconf automake libtool pkg-config make gcc
     # tests (Apache::Test ships in libapache2-mod-perl2) and the mock Entra
     libapache2-mod-perl2 libwww-perl libhttp-cookies-perl python3 python3-cryptography

@@ -48,6 +48,19 @@ static const char *v1_issuer(apr_pool_t *p, const char *v2_issuer)
     return tenant ? apr_pstrcat(p, "https://sts.windows.net/", tenant, "/", NULL) : NULL;
 }
 
+/* An ID token is signed for the same audience, but it is no credential
+ * for an API: access tokens name the client that got them (azp in v2,
+ * appid in v1) and carry no nonce. */
+static const char *access_token_shape(json_t *claims)
+{
+    if (json_object_get(claims, "nonce"))
+        return "an ID token is not an access token";
+    if (!json_is_string(json_object_get(claims, "azp"))
+        && !json_is_string(json_object_get(claims, "appid")))
+        return "not an access token (no azp or appid)";
+    return NULL;
+}
+
 int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
                        entra_session **session)
 {
@@ -79,6 +92,16 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
                       "bearer token rejected: %s", why);
         return entra_bearer_challenge(r, "invalid_token", why);
+    }
+    if ((why = access_token_shape(claims))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
+                      "bearer token rejected: %s", why);
+        return entra_bearer_challenge(r, "invalid_token", why);
+    }
+    if (!entra_conf_tenant_allowed(sc, json_string_value(json_object_get(claims, "tid")))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00704)
+                      "bearer token rejected: its tenant is not in EntraAllowedTenants");
+        return entra_bearer_challenge(r, "invalid_token", "tenant not allowed");
     }
     *session = apr_pcalloc(r->pool, sizeof(**session));
     (*session)->claims = entra_claims_from_json(r->pool, claims);

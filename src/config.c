@@ -224,6 +224,17 @@ const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d)
     return d && d->remote_user_claims ? d->remote_user_claims : &fallback_arr;
 }
 
+int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid)
+{
+    int i;
+
+    for (i = 0; c->allowed_tenants && i < c->allowed_tenants->nelts; i++) {
+        if (tid && strcasecmp(tid, APR_ARRAY_IDX(c->allowed_tenants, i, const char *)) == 0)
+            return 1;
+    }
+    return !c->allowed_tenants;
+}
+
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
 {
     return apr_pstrcat(p, entra_conf_authority(c), "/", c->tenant,

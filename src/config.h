@@ -125,6 +125,8 @@ int entra_conf_logout_redirect(const entra_server_conf *c);
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
 entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
+/* EntraAllowedTenants admits `tid` (always true without the directive). */
+int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid);
 /* {authority}/{tenant}/v2.0/.well-known/openid-configuration, or the v1
  * {authority}/{tenant}/.well-known/openid-configuration */
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);

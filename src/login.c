@@ -235,19 +235,6 @@ static json_t *validate_id_token(request_rec *r, const entra_server_conf *sc,
     return NULL;
 }
 
-/* EntraAllowedTenants: only these tenants' users get in. */
-static int tenant_allowed(const entra_server_conf *sc, json_t *claims)
-{
-    const char *tid = json_string_value(json_object_get(claims, "tid"));
-    int i;
-
-    for (i = 0; sc->allowed_tenants && i < sc->allowed_tenants->nelts; i++) {
-        if (tid && strcasecmp(tid, APR_ARRAY_IDX(sc->allowed_tenants, i, const char *)) == 0)
-            return 1;
-    }
-    return !sc->allowed_tenants;
-}
-
 /* The session's claims: the ID token's (plus the profile's), mapped, and
  * the access token when it is to be passed on. */
 static apr_array_header_t *session_claims(request_rec *r, const entra_server_conf *sc,
@@ -310,7 +297,7 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
 
     if (!(claims = validate_id_token(r, sc, meta, st, id_token, &status)))
         return status;
-    if (!tenant_allowed(sc, claims)) {
+    if (!entra_conf_tenant_allowed(sc, json_string_value(json_object_get(claims, "tid")))) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00212)
                       "sign-in refused: tenant %s is not in EntraAllowedTenants",
                       entra_log_safe(r->pool, json_string_value(json_object_get(claims, "tid"))));

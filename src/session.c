@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 #include <string.h>
+#include <zlib.h>
 
 #define PURPOSE "entra-session-v1"
 /* The seal writes these three first; claims follow. */
@@ -10,10 +11,62 @@
 #define EXPIRES ":x"
 #define LAST_SEEN ":a"
 #define TIMES 3
+/* Sessions bigger than one cookie chunk are deflated first: a long list of
+ * group ids shrinks by half, and small sessions, the common case, keep a
+ * fast path without inflate. A compressed plaintext starts with 'Z' and its
+ * length (4 bytes); a plain one with ':' (the first pair's name). */
+#define COMPRESS_OVER 2600
+#define COMPRESSED_MARK 'Z'
+#define INFLATED_MAX (256 * 1024)
+
+static const unsigned char *maybe_deflate(apr_pool_t *p, const unsigned char *plain,
+                                          apr_size_t *len)
+{
+    uLongf packed_len = compressBound((uLong)*len);
+    unsigned char *out;
+
+    if (*len <= COMPRESS_OVER)
+        return plain;
+    out = apr_palloc(p, packed_len + 5);
+    if (compress2(out + 5, &packed_len, plain, (uLong)*len, Z_BEST_COMPRESSION) != Z_OK
+        || packed_len + 5 >= *len)
+        return plain;
+    out[0] = COMPRESSED_MARK;
+    out[1] = (unsigned char)(*len >> 24);
+    out[2] = (unsigned char)(*len >> 16);
+    out[3] = (unsigned char)(*len >> 8);
+    out[4] = (unsigned char)*len;
+    *len = packed_len + 5;
+    return out;
+}
+
+/* NULL when the compressed form is malformed or claims an absurd size. */
+static unsigned char *maybe_inflate(apr_pool_t *p, unsigned char *plain, apr_size_t *len)
+{
+    uLongf want, got;
+    unsigned char *out;
+
+    if (*len == 0 || plain[0] != COMPRESSED_MARK)
+        return plain;
+    if (*len < 6)
+        return NULL;
+    want = ((uLongf)plain[1] << 24) | ((uLongf)plain[2] << 16) | ((uLongf)plain[3] << 8)
+           | plain[4];
+    if (want == 0 || want > INFLATED_MAX)
+        return NULL;
+    out = apr_palloc(p, want + 1);
+    got = want;
+    if (uncompress(out, &got, plain + 5, (uLong)(*len - 5)) != Z_OK || got != want)
+        return NULL;
+    out[got] = '\0';
+    *len = got;
+    return out;
+}
 
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s)
 {
     apr_array_header_t *pairs = apr_array_make(p, s->claims->nelts + TIMES, sizeof(entra_pair));
+    const unsigned char *packed;
     unsigned char *plain;
     apr_size_t len;
 
@@ -23,7 +76,8 @@ char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_s
                                                    s->last_seen ? s->last_seen : s->created));
     apr_array_cat(pairs, s->claims);
     plain = entra_pairs_serialize(p, pairs, &len);
-    return entra_seal(p, ring, PURPOSE, plain, len);
+    packed = maybe_deflate(p, plain, &len);
+    return entra_seal(p, ring, PURPOSE, packed, len);
 }
 
 static apr_int64_t time_field(const apr_array_header_t *pairs, int i, const char *name)
@@ -42,7 +96,8 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
     entra_session *s;
 
     plain = entra_open(p, ring, PURPOSE, cookie, &len);
-    if (!plain || !(pairs = entra_pairs_parse(p, plain, len)) || pairs->nelts < TIMES)
+    if (!plain || !(plain = maybe_inflate(p, plain, &len))
+        || !(pairs = entra_pairs_parse(p, plain, len)) || pairs->nelts < TIMES)
         return NULL;
     s = apr_palloc(p, sizeof(*s));
     s->created = time_field(pairs, 0, CREATED);

@@ -172,6 +172,16 @@ static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_sess
     return 1;
 }
 
+/* A browser sends all its cookies in one Cookie header, which httpd refuses
+ * beyond LimitRequestFieldSize: more chunks than fit would lock the user
+ * out, logout included. Some room stays for the site's other cookies. */
+static int max_chunks(request_rec *r)
+{
+    int fit = (r->server->limit_req_fieldsize - 256) / (ENTRA_COOKIE_CHUNK + 24);
+
+    return fit < 1 ? 1 : fit > ENTRA_COOKIE_CHUNKS_MAX ? ENTRA_COOKIE_CHUNKS_MAX : fit;
+}
+
 int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s)
 {
     const char *sealed = entra_session_seal(r->pool, sc->session_keys, s);
@@ -188,10 +198,12 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session 
         return 1;
     }
     n = (int)((len + ENTRA_COOKIE_CHUNK - 1) / ENTRA_COOKIE_CHUNK);
-    if (n > ENTRA_COOKIE_CHUNKS_MAX) {
+    if (n > max_chunks(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00405)
-                      "session of %" APR_SIZE_T_FMT " bytes is too big for cookies; "
-                      "use EntraSessionStore socache, or fewer claims", len);
+                      "a session of %" APR_SIZE_T_FMT " bytes needs %d cookies, more than "
+                      "LimitRequestFieldSize %d lets a browser send back: use EntraSessionStore "
+                      "socache, raise LimitRequestFieldSize, or pass fewer claims/tokens", len, n,
+                      r->server->limit_req_fieldsize);
         return 0;
     }
     for (i = 0; i < n; i++)

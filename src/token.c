@@ -39,10 +39,16 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
         return ENTRA_TOKEN_UNAVAILABLE;
     }
     *answer = entra_json_pool_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-    if (json_is_object(*answer) && resp.status != 200
+    /* A 4xx OAuth error is Entra's answer to this request; a 5xx one
+     * (temporarily_unavailable) is Entra being unwell. */
+    if (json_is_object(*answer) && resp.status >= 400
         && json_is_string(json_object_get(*answer, "error"))) {
         *why = apr_psprintf(p, "HTTP %ld", resp.status);
-        return ENTRA_TOKEN_REFUSED;
+        if (resp.status < 500)
+            return ENTRA_TOKEN_REFUSED;
+        *why = apr_psprintf(p, "token endpoint %s answered HTTP %ld: %s", meta->token_endpoint,
+                            resp.status, entra_token_error_text(p, *answer));
+        return ENTRA_TOKEN_UNAVAILABLE;
     }
     if (!json_is_object(*answer) || resp.status != 200) {
         *why = apr_psprintf(p, "token endpoint %s answered HTTP %ld%s", meta->token_endpoint,

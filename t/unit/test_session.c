@@ -73,6 +73,30 @@ void suite_session(apr_pool_t *p)
     CHECK(entra_session_open(p, ring, NULL, NOW, 0) == NULL, "no cookie: NULL");
     CHECK(entra_session_open(p, ring, apr_pstrndup(p, cookie, strlen(cookie) - 4), NOW, 0) == NULL,
           "truncated cookie: NULL");
+    /* Big sessions are deflated before sealing, and come back the same. */
+    {
+        entra_session *big = make(p);
+        const char *groups = "", *sealed_big, *raw;
+        entra_session *back;
+        int i;
+        for (i = 0; i < 150; i++)
+            groups = apr_psprintf(p, "%s%s%08x-5c4f-4e0d-9a1b-%012x", groups, i ? "," : "",
+                                  (unsigned)(i * 2654435761u), (unsigned)(i * 40503u));
+        entra_pairs_add(big->claims, "groups", groups);
+        sealed_big = entra_session_seal(p, ring, big);
+        CHECK(sealed_big && strlen(sealed_big) < strlen(groups),
+              "a session of 150 groups is sealed smaller than its groups (deflated)");
+        back = entra_session_open(p, ring, sealed_big, NOW, 0);
+        CHECK_STR(back ? entra_pairs_get(back->claims, "groups") : NULL, groups,
+                  "... and opens to the same groups");
+        raw = entra_seal(p, ring, "entra-session-v1", (const unsigned char *)"Z\xff\xff\xff\xffxx", 10);
+        CHECK(entra_session_open(p, ring, raw, NOW, 0) == NULL,
+              "a compressed session claiming 4 GB is refused");
+        raw = entra_seal(p, ring, "entra-session-v1", (const unsigned char *)"Z\0\0\1\0garbage", 12);
+        CHECK(entra_session_open(p, ring, raw, NOW, 0) == NULL,
+              "a compressed session that does not inflate is refused");
+    }
+
     /* EntraSessionInactivityTimeout: last_seen slides, the hard end does not. */
     CHECK(entra_session_open(p, ring, cookie, NOW + 600, 600) != NULL,
           "used within the inactivity limit: open");
