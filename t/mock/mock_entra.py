@@ -51,6 +51,14 @@ CLIENT_SECRET = "mock-Secret~value.123"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 FOREIGN_TID = "0b9d7f3e-5a4c-4e2b-9d1f-6c8a7e5b3d2f"   # wrong_tid / wrong_iss
 FOREIGN_AUD = "3c1e5a7b-2d4f-4a6e-8b0c-9d1e2f3a4b5c"   # wrong_aud
+# The app's own API ("Expose an API"): App ID URI, its delegated scopes (what
+# .default grants), the app roles a client-credentials token gets by default,
+# and the object id of the app's service principal (an app-only token's oid).
+APP_ID_URI = "api://" + CLIENT_ID
+API_SCOPES = ("access_as_user", "Tasks.Read")
+APP_ROLES = ("Tasks.Read.All",)
+SP_OID = "5e0b7f4a-2c1d-4e3f-9a8b-7c6d5e4f3a2b"
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_USER = {
     "oid": "00000000-0000-0000-66f3-3332eca7ea81",
     "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
@@ -128,6 +136,12 @@ KNOWN_ERRORS = {
     50076: "Due to a configuration change made by your administrator, or because you moved to a "
            "new location, you must use multi-factor authentication to access the resource.",
     700082: "The refresh token has expired due to inactivity.",
+    28000: "Provided value for the input parameter scope is not valid because it contains more "
+           "than one resource. Scope %s is not valid.",
+    1002012: "The provided value for scope %s is not valid. Client credential flows must have a "
+             "scope value with /.default suffixed to the resource identifier (application ID "
+             "URI).",
+    500011: "The resource principal named %s was not found in the tenant named Contoso.",
     901002: "The 'resource' request parameter is not supported.",
 }
 
@@ -299,6 +313,24 @@ def parse_certs(value):
     return out
 
 
+def api_scope_names(scopes):
+    """Scopes of the app's own API (api://<client id>/x or <client id>/x, in any
+    case) -> their names ([] when none; .default = every exposed scope), and
+    the scopes for some other resource (Graph's, by name or URI)."""
+    names, other = [], []
+    for s in scopes:
+        low = s.lower()
+        for prefix in (APP_ID_URI.lower() + "/", CLIENT_ID + "/"):
+            if low.startswith(prefix):
+                n = s[len(prefix):]
+                names += list(API_SCOPES) if n == ".default" else [n]
+                break
+        else:
+            if s not in OIDC_SCOPES:
+                other.append(s)
+    return [n for i, n in enumerate(names) if n and n not in names[:i]], other
+
+
 def generated_groups(n):
     return [GROUP_PATTERN % i for i in range(1, n + 1)]
 
@@ -368,7 +400,12 @@ class Mock:
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
-            self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {}}
+            self.api_token_version = 2       # accessTokenAcceptedVersion of the app's API
+            self.access_token_lifetime = None    # None: TOKEN_TTL
+            self.app_roles = list(APP_ROLES)
+            self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {},
+                          "grants": {"authorization_code": 0, "refresh_token": 0,
+                                     "client_credentials": 0, "other": 0}}
 
     def config_view(self):
         with self.lock:
@@ -383,7 +420,10 @@ class Mock:
                     "federated_subject": self.federated["subject"],
                     "federated_audience": self.federated["audience"],
                     "graph_page_size": self.graph_page_size,
-                    "groups_overage": self.groups_overage}
+                    "groups_overage": self.groups_overage,
+                    "api_token_version": self.api_token_version,
+                    "access_token_lifetime": self.access_token_lifetime,
+                    "app_roles": list(self.app_roles)}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -395,7 +435,8 @@ class Mock:
         known = {"user", "client_secret", "fail", "slow", "malformed", "drop",
                  "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
                  "client_certificate", "federated_issuer", "federated_subject",
-                 "federated_audience", "graph_page_size", "groups_overage"}
+                 "federated_audience", "graph_page_size", "groups_overage",
+                 "api_token_version", "access_token_lifetime", "app_roles"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -424,6 +465,15 @@ class Mock:
             return "graph_page_size must be null or an integer 1..999"
         if not isinstance(cfg.get("groups_overage", False), (bool, type(None))):
             return "groups_overage must be true, false or null"
+        if cfg.get("api_token_version") not in (None, 1, 2) or cfg.get("api_token_version") is True:
+            return "api_token_version must be 1, 2 or null (2)"
+        atl = cfg.get("access_token_lifetime")
+        if atl is not None and not (isinstance(atl, int) and not isinstance(atl, bool)
+                                    and 1 <= atl <= 86400):
+            return "access_token_lifetime must be null or an integer 1..86400 (seconds)"
+        ar = cfg.get("app_roles")
+        if ar is not None and not (isinstance(ar, list) and all(isinstance(x, str) for x in ar)):
+            return "app_roles must be null or a list of strings"
         if not isinstance(cfg.get("client_secret", ""), str):
             return "client_secret must be a string"
         checks = {"fail": lambda v: isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599,
@@ -478,6 +528,12 @@ class Mock:
                 self.graph_page_size = cfg["graph_page_size"]
             if "groups_overage" in cfg:
                 self.groups_overage = bool(cfg["groups_overage"])
+            if "api_token_version" in cfg:
+                self.api_token_version = cfg["api_token_version"] or 2
+            if "access_token_lifetime" in cfg:
+                self.access_token_lifetime = cfg["access_token_lifetime"]
+            if "app_roles" in cfg:
+                self.app_roles = list(APP_ROLES) if cfg["app_roles"] is None else list(cfg["app_roles"])
             if "client_secret" in cfg:
                 self.client_secret = cfg["client_secret"] or CLIENT_SECRET
             for sw in checks:
@@ -532,6 +588,11 @@ class Mock:
         with self.lock:
             self.stats["requests"][endpoint] += 1
 
+    def count_grant(self, grant_type):
+        with self.lock:
+            g = self.stats["grants"]
+            g[grant_type if grant_type in g else "other"] += 1
+
     def remember(self, endpoint, params):
         with self.lock:
             self.stats["last"][endpoint] = params
@@ -544,6 +605,7 @@ class Mock:
         with self.lock:
             user, removed, explicit = dict(self.user), set(self.removed), set(self.explicit)
             bad, cloud, overage = self.bad_token, CLOUDS[self.cloud], self.groups_overage
+            ttl, api_version = self.access_token_lifetime or TOKEN_TTL, self.api_token_version
         now = int(time.time())
         tid = user.get("tid", grant["tid"])
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
@@ -554,29 +616,39 @@ class Mock:
 
         # What the access token is for, and its scp.  v1: the resource (Graph by
         # default) and the permissions the app was granted (v1 ignores scope);
-        # v2: Graph, with the requested scopes (Graph's URI prefix dropped).
+        # v2: the app's own API when its scopes are asked for, else Graph, with
+        # the requested scopes (the resource's URI prefix dropped).
+        api_names = [] if v1 else api_scope_names(scopes)[0]
         if v1:
             aud = grant.get("resource") or GRAPH_APP_ID
             scp = "User.Read" if aud in GRAPH_AUDS else "user_impersonation"
+        elif api_names:
+            aud = CLIENT_ID if api_version == 2 else APP_ID_URI
+            scp = " ".join(api_names)
         else:
             aud = GRAPH_APP_ID
             scp = " ".join(re.sub(r"^(https://graph\.microsoft\.com/|%s/)" % GRAPH_APP_ID, "", s)
                            for s in scopes if s != "offline_access")
         resp = {"token_type": "Bearer", "scope": scp if v1 else " ".join(scopes),
-                "expires_in": TOKEN_TTL, "ext_expires_in": TOKEN_TTL}
+                "expires_in": ttl, "ext_expires_in": ttl}
         if v1:   # the v1 endpoint sends its numbers as JSON strings
-            resp.update(expires_in=str(TOKEN_TTL), ext_expires_in=str(TOKEN_TTL),
-                        expires_on=str(now + TOKEN_TTL), not_before=str(now - BACKDATE),
+            resp.update(expires_in=str(ttl), ext_expires_in=str(ttl),
+                        expires_on=str(now + ttl), not_before=str(now - BACKDATE),
                         resource=aud)
 
-        if personal:
+        if api_names:
+            # An access token for this app's own API: a plain RS256 JWT that the
+            # app can (and must) validate itself.
+            at = self.api_access_token(user, tid, now, ttl, api_version, scp=scp,
+                                       roles=user.get("roles"), sid=grant["sid"])[0]
+        elif personal:
             # Microsoft-account access tokens are opaque "compact tickets", not JWTs.
             at = "EwB" + opaque(900)
         else:
             # Graph-style JWT; the header nonce makes it unverifiable for all but Graph.
             at_claims = {
                 "aud": aud, "iss": sts,
-                "iat": now - BACKDATE, "nbf": now - BACKDATE, "exp": now + TOKEN_TTL,
+                "iat": now - BACKDATE, "nbf": now - BACKDATE, "exp": now + ttl,
                 "acct": 0, "acr": "1", "aio": opaque(48), "amr": ["pwd"],
                 "app_displayname": "mod_auth_entra tests", "appid": CLIENT_ID, "appidacr": "1",
                 "family_name": user.get("family_name", family),
@@ -597,12 +669,56 @@ class Mock:
                                              v1, scopes, personal, cloud, overage)
 
         with self.lock:
-            self.access_tokens[at] = {"exp": now + TOKEN_TTL, "user": user, "removed": removed,
+            self.access_tokens[at] = {"exp": now + ttl, "user": user, "removed": removed,
                                       "explicit": explicit, "grant": grant, "aud": aud,
                                       "scp": scp, "personal": personal}
             if "refresh_token" in resp:
                 self.refresh_tokens[resp["refresh_token"]] = grant
         return resp
+
+    def api_access_token(self, user, tid, now, ttl, version, scp=None, roles=None, app=False,
+                         sid=None, aud=None, azp=CLIENT_ID, bad=None, nbf_in=None, issuer_tid=None):
+        """An access token for this app's own API -> (token, header, claims).
+
+        version 2: aud = the client id, iss BASE/{tid}/v2.0, azp; version 1:
+        aud = the App ID URI, iss https://sts.windows.net/{tid}/, appid.
+        app: an app-only (client credentials) token: roles, no scp, no user.
+        issuer_tid: put another tenant in iss than tid (a forgery)."""
+        cloud = self.cloud_info()
+        itid = issuer_tid or tid
+        iss = ("%s/%s/" % (cloud["sts"], itid)) if version == 1 else "%s/%s/v2.0" % (self.base, itid)
+        c = {"aud": aud or (APP_ID_URI if version == 1 else CLIENT_ID), "iss": iss,
+             "iat": now - BACKDATE, "nbf": now - BACKDATE if nbf_in is None else now + nbf_in,
+             "exp": now + ttl, "aio": opaque(48)}
+        if version == 1:
+            c.update(appid=azp, appidacr="1")
+        else:
+            c.update(azp=azp, azpacr="1")
+        if app:
+            c.update(idtyp="app", oid=SP_OID, sub=SP_OID)
+        else:
+            given, _, family = (user.get("name") or "").partition(" ")
+            upn = user.get("upn", user.get("preferred_username"))
+            c.update(name=user.get("name"), oid=user.get("oid"), sub=user.get("sub"))
+            if sid:
+                c["sid"] = sid
+            if version == 1:
+                c.update(acr="1", amr=["pwd"], family_name=user.get("family_name", family),
+                         given_name=user.get("given_name", given), ipaddr="127.0.0.1",
+                         unique_name=upn, upn=upn)
+            else:
+                c["preferred_username"] = user.get("preferred_username")
+            if scp:
+                c["scp"] = scp
+        if roles:
+            c["roles"] = list(roles)
+        c.update(rh="0.A" + opaque(40), tid=tid, uti=opaque(16), ver="1.0" if version == 1 else "2.0")
+        c = {k: v for k, v in c.items() if v is not None}
+        key = self.signing_key(bad)
+        header = {"typ": "JWT", "alg": "RS256", "kid": key.kid}
+        if version == 1:
+            header["x5t"] = key.kid
+        return jws(header, c, key, bad), header, c
 
     def id_token(self, grant, user, removed, explicit, bad, tid, iss, now, v1, scopes,
                  personal, cloud, overage):
@@ -1334,6 +1450,7 @@ class EntraHandler(Handler):
                                     "POST, OPTIONS requests. Received a %s request." % self.command)
         if resolve_tenant(tenant) is None:
             return self.unknown_tenant(tenant)
+        mock.count_grant(f.get("grant_type"))
         with mock.lock:
             forced, expected_secret = mock.token_error, mock.client_secret
         if forced:
@@ -1349,7 +1466,7 @@ class EntraHandler(Handler):
         grant_type = f.get("grant_type")
         if not grant_type:
             return missing("grant_type")
-        if grant_type not in ("authorization_code", "refresh_token"):
+        if grant_type not in ("authorization_code", "refresh_token", "client_credentials"):
             return self.entra_error(400, "unsupported_grant_type", 70003, "The app requested an "
                                     "unsupported grant type '%s'." % grant_type)
         if not v1 and f.get("resource"):
@@ -1371,6 +1488,8 @@ class EntraHandler(Handler):
             if not hmac.compare_digest(secret.encode(), expected_secret.encode()):
                 return self.entra_error(401, "invalid_client", 7000215, KNOWN_ERRORS[7000215] % CLIENT_ID)
 
+        if grant_type == "client_credentials":
+            return self.client_credentials_grant(tenant, v1)
         if grant_type == "authorization_code":
             code = f.get("code")
             if not code:
@@ -1394,12 +1513,18 @@ class EntraHandler(Handler):
                               if g["method"] == "S256" else verifier)
                     if not verifier or not hmac.compare_digest(expect, g["challenge"]):
                         return self.entra_error(400, "invalid_grant", 50148, KNOWN_ERRORS[50148])
+                if not v1 and self.two_resources(g["scope"]):
+                    return
                 g["used"] = True
             grant = dict(g, v1=v1)
         else:
             rt = f.get("refresh_token")
             if not rt:
                 return missing("refresh_token")
+            with mock.lock:
+                g = mock.refresh_tokens.get(rt)
+            if g is not None and not v1 and self.two_resources(f.get("scope") or g["scope"]):
+                return                                  # (nothing spent)
             with mock.lock:
                 g = mock.refresh_tokens.pop(rt, None)   # rotation: the old one is spent
             if g is None:
@@ -1415,7 +1540,51 @@ class EntraHandler(Handler):
             if f.get("scope") and grant_type == "authorization_code":
                 have = grant["scope"].split()
                 grant["scope"] = " ".join(have + [s for s in f["scope"].split() if s not in have])
-        self.json(200, mock.mint(grant), headers=[("x-ms-request-id", self.trace_id)])
+        resp = mock.mint(grant)
+        mock.remember("token_response", resp)
+        self.json(200, resp, headers=[("x-ms-request-id", self.trace_id)])
+
+    def two_resources(self, scope):
+        """v2: one access token is for one resource, the app's API or Graph.
+        True once the AADSTS28000 error has been answered (nothing is spent)."""
+        api, other = api_scope_names((scope or "").split())
+        if api and other:
+            self.entra_error(400, "invalid_scope", 28000, KNOWN_ERRORS[28000] % scope)
+            return True
+        return False
+
+    def client_credentials_grant(self, tenant, v1):
+        """grant_type=client_credentials (the client already authenticated):
+        scope <resource>/.default; an app-only token for the app's own API with
+        the app roles, no scp and no user claims, no refresh or ID token."""
+        mock, f = self.mock, self.form
+        if v1:
+            resource = f.get("resource")
+            if not resource:
+                return self.entra_error(400, "invalid_request", 900144, "The request body must "
+                                        "contain the following parameter: 'resource'.")
+        else:
+            scope = f.get("scope")
+            if not scope:
+                return self.entra_error(400, "invalid_request", 900144, "The request body must "
+                                        "contain the following parameter: 'scope'.")
+            if len(scope.split()) != 1 or not scope.endswith("/.default"):
+                return self.entra_error(400, "invalid_scope", 1002012, KNOWN_ERRORS[1002012] % scope)
+            resource = scope[:-len("/.default")]
+        if resource.lower() not in (APP_ID_URI.lower(), CLIENT_ID):
+            return self.entra_error(400, "invalid_resource", 500011, KNOWN_ERRORS[500011] % resource)
+        with mock.lock:
+            ttl = mock.access_token_lifetime or TOKEN_TTL
+            version, roles = mock.api_token_version, list(mock.app_roles)
+        now = int(time.time())
+        at = mock.api_access_token({}, home_tid(resolve_tenant(tenant)), now, ttl, version,
+                                   roles=roles, app=True)[0]
+        resp = {"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": at}
+        if v1:
+            resp.update(expires_in=str(ttl), ext_expires_in=str(ttl), expires_on=str(now + ttl),
+                        not_before=str(now - BACKDATE), resource=resource)
+        mock.remember("token_response", resp)
+        self.json(200, resp, headers=[("x-ms-request-id", self.trace_id)])
 
     # ---- userinfo, Graph, logout
 
@@ -1670,6 +1839,8 @@ class EntraHandler(Handler):
                                    "msa_kids": msa_kids})
         if action == "federated_token" and self.command in ("GET", "POST"):
             return self.federated_token()
+        if action == "api_token" and self.command in ("GET", "POST"):
+            return self.api_token()
         if action == "client_certificate" and posting:
             return self.new_client_certificate(body)
         if action == "stats":
@@ -1684,6 +1855,9 @@ class EntraHandler(Handler):
                 "msa_kid": msa_kids[0], "msa_kids": msa_kids, "cloud": cloud,
                 "cloud_names": CLOUDS[cloud], "federated_audience_default": FIC_AUDIENCE,
                 "generated_group_pattern": GROUP_PATTERN, "overage_limit": OVERAGE_LIMIT,
+                "app_id_uri": APP_ID_URI, "api_scopes": list(API_SCOPES),
+                "app_roles_default": list(APP_ROLES), "service_principal_oid": SP_OID,
+                "foreign_tenant_id": FOREIGN_TID, "foreign_aud": FOREIGN_AUD,
                 "tenant_id": TENANT_ID, "tenant_domain": TENANT_DOMAIN,
                 "consumers_tenant_id": CONSUMERS_TID, "client_id": CLIENT_ID,
                 "client_secret": secret, "default_client_secret": CLIENT_SECRET,
@@ -1693,7 +1867,8 @@ class EntraHandler(Handler):
                 "kid": kids[0], "kids": kids,
                 "endpoints": list(ENDPOINTS), "bad_token_kinds": list(BAD_TOKEN_KINDS)})
         self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info",
-                                        "federated_token", "client_certificate") else 405,
+                                        "federated_token", "client_certificate",
+                                        "api_token") else 405,
                   {"error": "unknown control action or method: %s /_mock/%s" % (self.command, action)})
 
 
@@ -1715,6 +1890,63 @@ class EntraHandler(Handler):
         token, header, claims = mock.make_fic_token(
             iss, q.get("sub") or reg["subject"] or "system:serviceaccount:default:workload",
             q.get("aud") or reg["audience"], exp_in, nbf_in)
+        if q.get("format") == "json":
+            return self.json(200, {"token": token, "header": header, "claims": claims})
+        self.reply(200, token, ctype="text/plain; charset=utf-8")
+
+    def api_token(self):
+        """An access token for the app's own API, minted directly (no flow):
+
+          version=1|2       token shape (default: the api_token_version switch)
+          app=1             app-only (client credentials): roles, no scp, no user
+          scp=a b           delegated scopes (default access_as_user; empty: none)
+          roles=a,b         roles (default: the user's, or app_roles for app=1; empty: none)
+          exp_in=N          lifetime in seconds (default access_token_lifetime or 3599);
+                            negative: already expired
+          expired=1         expired an hour ago (well past any clock skew)
+          nbf_in=N          not before now+N
+          aud=...           another audience (wrong_aud=1: a foreign app's client id)
+          tenant=other      signed for another tenant (tid and iss of it), or tid=<guid>
+          iss_tenant=other  tid ours, iss another tenant's (or a GUID)
+          azp=...           the calling client (azp / appid; default the client id)
+          bad=bad_signature|alg_none|hs256_pubkey|unknown_kid   forged
+          format=json       {"token","header","claims"}; default text/plain (the JWT)
+        The user is the configured one (the user switch)."""
+        mock, q = self.mock, self.query
+        with mock.lock:
+            user = dict(mock.user)
+            dflt_version, ttl = mock.api_token_version, mock.access_token_lifetime or TOKEN_TTL
+            app_roles = list(mock.app_roles)
+        try:
+            version = int(q.get("version") or dflt_version)
+            exp_in = int(q["exp_in"]) if q.get("exp_in") else ttl
+            nbf_in = int(q["nbf_in"]) if q.get("nbf_in") else None
+        except ValueError:
+            return self.json(400, {"error": "version, exp_in and nbf_in must be integers"})
+        if version not in (1, 2):
+            return self.json(400, {"error": "version must be 1 or 2"})
+        bad = q.get("bad") or None
+        if bad not in (None, "bad_signature", "alg_none", "hs256_pubkey", "unknown_kid"):
+            return self.json(400, {"error": "bad must be bad_signature, alg_none, hs256_pubkey "
+                                            "or unknown_kid"})
+
+        def tenant_of(v):
+            return FOREIGN_TID if v == "other" else v
+        tid = tenant_of(q.get("tenant") or q.get("tid") or user.get("tid") or TENANT_ID)
+        iss_tid = tenant_of(q.get("iss_tenant")) if q.get("iss_tenant") else None
+        app = q.get("app") in ("1", "true", "yes")
+        roles = q.get("roles")
+        roles = (app_roles if app else user.get("roles")) if roles is None \
+            else [r for r in re.split(r"[\s,]+", roles) if r]
+        scp = None if app else q.get("scp", "access_as_user")
+        aud = FOREIGN_AUD if q.get("wrong_aud") in ("1", "true") else q.get("aud") or None
+        now = int(time.time())
+        if q.get("expired") in ("1", "true"):
+            now, exp_in = now - 3600 - BACKDATE, BACKDATE    # iat/nbf 70 min ago, exp 1 h ago
+        token, header, claims = mock.api_access_token(
+            user, tid, now, exp_in, version, scp=scp or None, roles=roles, app=app, aud=aud,
+            azp=q.get("azp") or CLIENT_ID, bad=bad, nbf_in=nbf_in, issuer_tid=iss_tid)
+        header = json.loads(unb64u(token.split(".")[0]))     # as sent (alg none, HS256)
         if q.get("format") == "json":
             return self.json(200, {"token": token, "header": header, "claims": claims})
         self.reply(200, token, ctype="text/plain; charset=utf-8")

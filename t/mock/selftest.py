@@ -175,7 +175,7 @@ def main():
         run(Client(port), Client(bport), port)
         c = Client(port)
         for part in (multi_tenant, v1_endpoints, clouds, certificates, federated, graph,
-                     overage, profile):
+                     overage, profile, own_api):
             c.json("POST", "/_mock/reset")
             part(c, "http://127.0.0.1:%d" % port, port)
         sigterm(proc, port)
@@ -1106,6 +1106,142 @@ def profile(c, base, port):
     tok = sign_in(c)
     check(tok["expires_in"] == 3599 and "nonce" in jwt_parts(tok["access_token"])[0] and tok["refresh_token"],
           "v2 token response unchanged")
+
+
+APP_ID_URI = "api://" + CID
+SP_OID = "5e0b7f4a-2c1d-4e3f-9a8b-7c6d5e4f3a2b"
+FOREIGN_TID = "0b9d7f3e-5a4c-4e2b-9d1f-6c8a7e5b3d2f"
+
+
+def client_token(c, fields, v="v2.0/", secret=SECRET):
+    f = {"grant_type": "client_credentials", "client_id": CID, "client_secret": secret}
+    f.update(fields)
+    return c.form("/%s/oauth2/%stoken" % (TID, v), f)
+
+
+def own_api(c, base, port):
+    """Access tokens for the app's own API (delegated, app-only, minted), the
+    access-token lifetime switch, grant counters."""
+    keys = jwks_keys(c)
+    user = c.json("GET", "/_mock/info")[2]["user"]
+    _, _, info = c.json("GET", "/_mock/info")
+    check(info["app_id_uri"] == APP_ID_URI and info["service_principal_oid"] == SP_OID
+          and info["api_scopes"] == ["access_as_user", "Tasks.Read"], "info: own API")
+
+    # delegated, v2 (the default): aud = client id, no nonce header, verifiable
+    tok = sign_in(c, scope="openid profile offline_access api://%s/access_as_user" % CID)
+    h, cl, _ = jwt_parts(tok["access_token"])
+    check("nonce" not in h and h["alg"] == "RS256" and verify_rs256(tok["access_token"], keys),
+          "API token: RS256, no nonce header, verifies with the JWKS")
+    check(cl["aud"] == CID and cl["iss"] == "%s/%s/v2.0" % (base, TID) and cl["ver"] == "2.0"
+          and cl["scp"] == "access_as_user" and cl["roles"] == user["roles"] and cl["oid"] == user["oid"]
+          and cl["tid"] == TID and cl["azp"] == CID and cl["preferred_username"] == user["preferred_username"]
+          and cl["exp"] - cl["iat"] == 3599 + 300 and "appid" not in cl, "API token v2 claims")
+    check(tok["scope"] == "openid profile offline_access api://%s/access_as_user" % CID and tok["refresh_token"]
+          and tok["id_token"], "API token response: scope, refresh and ID token")
+    st, _, _ = c.json("GET", "/v1.0/me", headers={"Authorization": "Bearer " + tok["access_token"]})
+    check(st == 401, "Graph refuses an API token")
+    st, _, t2 = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "client_id": CID,
+                                                       "client_secret": SECRET, "refresh_token": tok["refresh_token"],
+                                                       "scope": "openid offline_access %s/.default" % CID})
+    _, c2, _ = jwt_parts(t2["access_token"]) if st == 200 else ({}, {}, b"")
+    check(st == 200 and c2.get("aud") == CID and c2.get("scp") == "access_as_user Tasks.Read",
+          "refresh for <client id>/.default: every exposed scope")
+    _, _, stats = c.json("GET", "/_mock/stats")
+    check(stats["grants"]["authorization_code"] == 1 and stats["grants"]["refresh_token"] == 1
+          and stats["last"]["token_response"]["refresh_token"] == t2["refresh_token"],
+          "stats: grants counted, last token response")
+
+    # v1 shape
+    c.json("POST", "/_mock/config", {"api_token_version": 1})
+    tok = sign_in(c, scope="openid api://%s/access_as_user api://%s/Tasks.Read" % (CID, CID))
+    h, cl, _ = jwt_parts(tok["access_token"])
+    check(cl["aud"] == APP_ID_URI and cl["iss"] == "https://sts.windows.net/%s/" % TID and cl["ver"] == "1.0"
+          and cl["appid"] == CID and cl["scp"] == "access_as_user Tasks.Read" and cl["upn"] == user["preferred_username"]
+          and "azp" not in cl and verify_rs256(tok["access_token"], keys), "API token v1 (api_token_version 1)")
+    c.json("POST", "/_mock/config", {"api_token_version": None})
+
+    # one resource per token
+    st, h, p, ver, _ = login(c, scope="openid User.Read api://%s/access_as_user" % CID)
+    st, _, d = redeem(c, p["code"], ver)
+    check(entra_error_ok(st, d, 400, "invalid_scope", 28000), "Graph and API scopes together: AADSTS28000")
+
+    # access_token_lifetime
+    c.json("POST", "/_mock/config", {"access_token_lifetime": 120})
+    tok = sign_in(c)
+    _, cl, _ = jwt_parts(tok["access_token"])
+    check(tok["expires_in"] == 120 and cl["exp"] - cl["iat"] == 120 + 300, "access_token_lifetime: Graph token")
+    st, _, t2 = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "client_id": CID,
+                                                       "client_secret": SECRET, "refresh_token": tok["refresh_token"]})
+    check(st == 200 and t2["expires_in"] == 120, "access_token_lifetime: refreshed token too")
+    for bad in ({"api_token_version": 3}, {"access_token_lifetime": 0}, {"app_roles": "x"}):
+        check(c.json("POST", "/_mock/config", bad)[0] == 400, "config refuses %s" % bad)
+    c.json("POST", "/_mock/reset")
+    cfg = c.json("GET", "/_mock/config")[2]
+    check(cfg["access_token_lifetime"] is None and cfg["api_token_version"] == 2
+          and cfg["app_roles"] == ["Tasks.Read.All"], "reset: API switches back to defaults")
+
+    # client credentials
+    st, _, t = client_token(c, {"scope": "api://%s/.default" % CID})
+    h, cl, _ = jwt_parts(t["access_token"]) if st == 200 else ({}, {}, b"")
+    check(st == 200 and "refresh_token" not in t and "id_token" not in t and t["expires_in"] == 3599,
+          "client credentials: an access token only")
+    check(cl.get("idtyp") == "app" and cl.get("oid") == SP_OID and cl.get("sub") == SP_OID
+          and cl.get("roles") == ["Tasks.Read.All"] and "scp" not in cl and "name" not in cl
+          and "preferred_username" not in cl and cl.get("aud") == CID and cl.get("azp") == CID
+          and verify_rs256(t["access_token"], keys), "client credentials: app-only claims")
+    c.json("POST", "/_mock/config", {"app_roles": [], "api_token_version": 1})
+    st, _, t = client_token(c, {"scope": "%s/.default" % CID})
+    cl = jwt_parts(t["access_token"])[1] if st == 200 else {}
+    check(st == 200 and "roles" not in cl and cl["aud"] == APP_ID_URI and cl["ver"] == "1.0",
+          "client credentials: no roles, v1 shape")
+    c.json("POST", "/_mock/reset")
+    st, _, d = client_token(c, {"scope": "api://%s/access_as_user" % CID})
+    check(entra_error_ok(st, d, 400, "invalid_scope", 1002012), "client credentials without /.default")
+    st, _, d = client_token(c, {"scope": "api://someone-else/.default"})
+    check(entra_error_ok(st, d, 400, "invalid_resource", 500011), "client credentials for an unknown resource")
+    st, _, d = client_token(c, {})
+    check(entra_error_ok(st, d, 400, "invalid_request", 900144), "client credentials without scope")
+    st, _, d = client_token(c, {"scope": "api://%s/.default" % CID}, secret="nope")
+    check(entra_error_ok(st, d, 401, "invalid_client", 7000215), "client credentials, bad secret")
+    st, _, t = client_token(c, {"resource": APP_ID_URI}, v="")
+    check(st == 200 and t["expires_in"] == "3599" and jwt_parts(t["access_token"])[1]["idtyp"] == "app",
+          "client credentials on the v1 endpoint (resource)")
+    check(c.json("GET", "/_mock/stats")[2]["grants"]["client_credentials"] == 5, "client_credentials counted")
+
+    # minted directly
+    def minted(q):
+        st, _, d = c.json("GET", "/_mock/api_token?format=json&" + q)
+        return d if st == 200 else None
+    d = minted("")
+    check(d and verify_rs256(d["token"], keys) and d["claims"]["aud"] == CID and d["claims"]["scp"] == "access_as_user"
+          and d["claims"]["roles"] == user["roles"] and d["claims"]["exp"] > time.time() + 3000, "api_token: default")
+    d = minted("version=1&scp=Tasks.Read%20Tasks.Write&roles=")
+    check(d and d["claims"]["iss"] == "https://sts.windows.net/%s/" % TID and d["claims"]["aud"] == APP_ID_URI
+          and d["claims"]["scp"] == "Tasks.Read Tasks.Write" and "roles" not in d["claims"], "api_token: v1, scp, no roles")
+    d = minted("app=1")
+    check(d and d["claims"]["oid"] == SP_OID and "scp" not in d["claims"] and d["claims"]["roles"] == ["Tasks.Read.All"],
+          "api_token: app-only")
+    d = minted("expired=1")
+    check(d and d["claims"]["exp"] < time.time() - 3000 and verify_rs256(d["token"], keys), "api_token: expired")
+    d = minted("wrong_aud=1")
+    check(d and d["claims"]["aud"] == "3c1e5a7b-2d4f-4a6e-8b0c-9d1e2f3a4b5c", "api_token: wrong audience")
+    d = minted("aud=api://custom-uri")
+    check(d and d["claims"]["aud"] == "api://custom-uri", "api_token: audience given")
+    d = minted("tenant=other")
+    check(d and d["claims"]["tid"] == FOREIGN_TID and d["claims"]["iss"] == "%s/%s/v2.0" % (base, FOREIGN_TID)
+          and verify_rs256(d["token"], keys), "api_token: another tenant")
+    d = minted("iss_tenant=other")
+    check(d and d["claims"]["tid"] == TID and FOREIGN_TID in d["claims"]["iss"], "api_token: iss of another tenant")
+    d = minted("bad=bad_signature")
+    check(d and not verify_rs256(d["token"], keys), "api_token: bad signature")
+    d = minted("bad=alg_none")
+    check(d and d["header"]["alg"] == "none" and d["token"].endswith("."), "api_token: alg none")
+    st, h, raw = c.req("GET", "/_mock/api_token?exp_in=60")
+    check(st == 200 and h["content-type"].startswith("text/plain")
+          and jwt_parts(raw.decode())[1]["exp"] - jwt_parts(raw.decode())[1]["iat"] == 360, "api_token: plain JWT, exp_in")
+    check(c.json("GET", "/_mock/api_token?version=3")[0] == 400
+          and c.json("GET", "/_mock/api_token?bad=nope")[0] == 400, "api_token: bad parameters -> 400")
 
 
 def pub_pem(jwk):

@@ -1,0 +1,81 @@
+# EntraSessionInactivityTimeout (sliding): a session in use lives on past
+# the timeout, an idle gap longer than it ends the session; the cookie is
+# sealed again as it slides, but not on every request.  Also opens the
+# session that t/49_session_maxage.t lets run into EntraSessionMaxAge.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Spec;
+use Time::HiRes qw(sleep time);
+use EntraTest;
+use EntraSessions;
+
+mock_reset();
+my $mark = log_mark();
+
+# ---- for t/49: a session on i4_maxage (EntraSessionMaxAge 60) whose access
+# token is due for a refresh at once (lifetime 120 s < the 300 s ahead)
+{
+    mock_config({ access_token_lifetime => 120 });
+    my $ua = new_ua();
+    my $r = sign_in($ua, 'i4_maxage', '/app/maxage');
+    is($r->code, 200, 'i4_maxage: signed in (the hard end is checked in t/49)');
+    my $cookie = cookie_value($ua, 'entra_session');
+    my $token = backend_header($r, 'X-Entra-Access-Token');
+    if ($cookie && $token && open my $fh, '>', File::Spec->catfile(EntraTest::t_logs(), 'i4_maxage_session.txt')) {
+        print $fh join("\t", time, $cookie, $token), "\n";
+        close $fh;
+    }
+    mock_reset();
+}
+
+my $vh = 'i4_idle';    # EntraSessionInactivityTimeout 3
+my $ua = new_ua();
+my ($final, $s) = sign_in($ua, $vh, '/app/idle');
+is($final->code, 200, 'signed in on i4_idle');
+my $first = cookie_value($ua, 'entra_session') // '';
+my $t0 = time;
+
+# ---- in use: a request every second for 6 s (twice the timeout)
+my (@codes, $resealed);
+for my $i (1 .. 6) {
+    sleep 1;
+    my $r = $ua->get(url($vh, "/app/idle/$i"), Accept => 'text/html');
+    push @codes, $r->code;
+    $resealed++ if find_set_cookie($r, 'entra_session');
+}
+is_deeply(\@codes, [(200) x 6], 'a request every second keeps the session alive past the 3 s timeout')
+    or diag("codes: @codes");
+ok($resealed, 'the cookie was sealed again as the session slid');
+cmp_ok(time - $t0, '>', 5, '... and the session is now older than the timeout');
+
+# the cookie from the sign-in has been idle all this time
+my $r = raw_get($vh, '/app/idle', "entra_session=$first", Accept => 'text/html');
+ok(is_login_redirect($r), 'the first cookie, unused for more than 3 s: sign in again')
+    or diag($r->status_line);
+
+# ---- idle for 5 s: the session ends
+sleep 5;
+$r = $ua->get(url($vh, '/app/idle/after'), Accept => 'text/html');
+ok(is_login_redirect($r), 'after 5 s idle: a browser is sent to sign in') or diag($r->status_line);
+$r = $ua->get(url($vh, '/app/idle/after'), 'X-Requested-With' => 'XMLHttpRequest');
+ok(is_api_challenge($r), '... a script gets 401') or diag($r->status_line);
+is($ua->get(url($vh, '/.auth/me'))->code, 401, '... /.auth/me: 401');
+
+# a new sign-in works at once
+is(sign_in(new_ua(), $vh, '/app/idle')->code, 200, 'signing in again works');
+
+# ---- the default timeout (3600 s) does not re-seal the cookie on every request
+{
+    my $b = new_ua();
+    is(sign_in($b, 'i4_app', '/app/quiet')->code, 200, 'i4_app: signed in');
+    my @sc = map { find_set_cookie($b->get(url('i4_app', "/app/quiet/$_")), 'entra_session') } 1 .. 3;
+    ok(!grep({ defined } @sc), 'three quick requests: no new session cookie each time');
+}
+
+my @errors = grep { /\[auth_entra:(?:emerg|alert|crit|error)\]/ } log_since($mark);
+is(scalar @errors, 0, 'an idle session ending is not an error in the log') or diag(join "\n", @errors);
+
+done_testing();

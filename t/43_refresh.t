@@ -1,0 +1,226 @@
+# Keeping the passed access token fresh (offline_access + EntraPassAccessToken
+# On, i4_refresh): refreshed ahead of expiry (5 minutes) without the user
+# noticing, the rotated refresh token kept, an unsigned ID token in the
+# answer ignored, a refused refresh ends the session, an unreachable IdP
+# does not, concurrent requests share one refresh.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP ();
+use Time::HiRes qw(sleep time);
+use EntraTest;
+use EntraSessions;
+
+my $vh = 'i4_refresh';
+mock_reset();
+my $mark = log_mark();
+
+sub token_of   { backend_header($_[0], 'X-Entra-Access-Token') }
+sub expiry_of  { backend_header($_[0], 'X-Entra-Access-Token-Expires') }
+sub last_token { mock_stats()->{last}{token} || {} }
+sub last_issue { mock_stats()->{last}{token_response} || {} }
+sub live_at_graph {
+    my $t = shift // return 0;
+    my $r = EntraTest::control_ua()->get(mock_url('/v1.0/me'), Authorization => "Bearer $t");
+    return $r->code == 200;
+}
+# sleep until the access token expiring at $exp is due (300 s ahead), plus a second
+sub wait_due {
+    my $exp = shift;
+    my $w = $exp - 300 + 1.2 - time;
+    sleep $w if $w > 0;
+}
+
+# ---------------------------------------------------------------- ahead ---
+mock_config({ access_token_lifetime => 304 });
+my $ua = new_ua();
+my $r = sign_in($ua, $vh, '/app/fresh');
+is($r->code, 200, 'signed in with offline_access');
+my $t1 = token_of($r) // '';
+my $e1 = expiry_of($r) // 0;
+ok($t1, 'backend gets X-Entra-Access-Token');
+ok(abs($e1 - (time + 304)) <= 3, 'X-Entra-Access-Token-Expires = now + expires_in (304)') or diag("expires $e1");
+my $rt1 = last_issue()->{refresh_token} // '';
+ok($rt1, 'the mock issued a refresh token at sign-in');
+is(grants()->{refresh_token}, 0, 'no refresh yet');
+
+$r = $ua->get(url($vh, '/app/fresh'));
+ok((token_of($r) // '') eq $t1, 'not due yet (304 s left): the same token');
+is(grants()->{refresh_token}, 0, '... and no call to Entra');
+
+wait_due($e1);
+$r = $ua->get(url($vh, '/app/fresh/1'), Accept => 'text/html');
+is($r->code, 200, 'due (under 5 minutes left): the request just works');
+my $t2 = token_of($r);
+my $e2 = expiry_of($r) // 0;
+ok($t2 && $t2 ne $t1, 'backend gets a new access token');
+cmp_ok($e2, '>', $e1, '... with a later expiry');
+ok(live_at_graph($t2), '... that Graph accepts');
+is(grants()->{refresh_token}, 1, 'one refresh_token grant at the token endpoint');
+ok((last_token()->{refresh_token} // '') eq $rt1, '... with the refresh token from the sign-in');
+is(last_token()->{client_id}, CLIENT_ID, '... as this client');
+like(last_token()->{scope} // '', qr/\boffline_access\b/, '... asking for offline_access again');
+ok(find_set_cookie($r, 'entra_session'), 'the session cookie is sealed again');
+my $rt2 = last_issue()->{refresh_token};
+isnt($rt2, $rt1, 'Entra (the mock) rotated the refresh token');
+
+$r = $ua->get(url($vh, '/app/fresh/2'));
+ok((token_of($r) // '') eq $t2, 'the next request: the new token, no new refresh');
+is(grants()->{refresh_token}, 1, '... still one refresh');
+
+# the second refresh only works with the refresh token the first one returned
+wait_due($e2);
+$r = $ua->get(url($vh, '/app/fresh/3'), Accept => 'text/html');
+is($r->code, 200, 'second refresh: the request just works');
+my $t3 = token_of($r);
+ok($t3 && $t3 ne $t2, '... with a third access token');
+is(grants()->{refresh_token}, 2, '... two refresh_token grants in all');
+ok((last_token()->{refresh_token} // '') eq ($rt2 // '-'), '... the rotated refresh token was kept and used');
+
+# ------------------------------------------------- ID token in the answer ---
+# /.auth/refresh forces a refresh; the refreshed ID token is unsigned and
+# names someone else: ignored, the sign-in's claims stay
+mock_config({ bad_token => 'alg_none',
+              user => { name => 'Mallory Evil', preferred_username => 'mallory@evil.example',
+                        oid => '99999999-9999-9999-9999-999999999999' } });
+$r = $ua->get(url($vh, '/.auth/refresh'));
+is($r->code, 200, '/.auth/refresh with an unsigned ID token in the answer: 200 (the token is ignored)');
+$r = $ua->get(url($vh, '/app/claims'));
+is($r->code, 200, 'still signed in');
+isnt(token_of($r), $t3, '... with the refreshed access token');
+is(backend_header($r, 'X-Test-Remote-User'), USER->{preferred_username}, '... REMOTE_USER still Adele');
+is(backend_header($r, 'X-Entra-Claim-name'), USER->{name}, '... name claim unchanged');
+is(backend_header($r, 'X-Entra-Claim-oid'), USER->{oid}, '... oid claim unchanged');
+
+# a signed ID token in the answer is validated: a forged one never passes
+mock_config({ bad_token => 'bad_signature' });
+$r = $ua->get(url($vh, '/.auth/refresh'));
+isnt($r->code, 200, '/.auth/refresh with a mis-signed ID token in the answer: not accepted');
+cmp_ok($r->code, '<', 500, '... and not a server error');
+$r = $ua->get(url($vh, '/app/claims'), Accept => 'text/html');
+ok($r->code == 302 || (backend_header($r, 'X-Entra-Claim-name') // '') eq USER->{name},
+   '... the claims never become the forged ones');
+mock_reset();
+
+# ----------------------------------------------------------- refused ---
+for my $case (['invalid_grant', 70043, 'Conditional Access sign-in frequency (AADSTS70043)'],
+              ['interaction_required', 50076, 'MFA required (AADSTS50076)']) {
+    my ($error, $code, $what) = @$case;
+    mock_reset();
+    mock_config({ access_token_lifetime => 120 });
+    my $b = new_ua();
+    is(sign_in($b, $vh, '/app/refused')->code, 200, "$what: signed in (token due at once)");
+    mock_config({ token_error => { error => $error, code => $code, status => 400 } });
+    my $m = log_mark();
+    my $res = $b->get(url($vh, '/app/refused'), Accept => 'text/html');
+    ok(is_login_redirect($res), "$what: the browser is sent to sign in again") or diag($res->status_line);
+    ok(cleared_cookie($res, 'entra_session'), '... the session cookie is cleared');
+    ok(!defined cookie_value($b, 'entra_session'), '... the browser holds no session');
+    ok(is_login_redirect($b->get(url($vh, '/app/refused'), Accept => 'text/html')), '... the next request too');
+    ok(scalar(grep { /AADSTS$code|$error/ } entra_lines($m)), '... the log names the refusal')
+        or diag(join "\n", entra_lines($m));
+}
+{   # a script is told 401, and its cookie is cleared as well
+    mock_reset();
+    mock_config({ access_token_lifetime => 120 });
+    my $b = new_ua();
+    is(sign_in($b, $vh, '/app/refused')->code, 200, 'XHR case: signed in');
+    mock_config({ token_error => { error => 'invalid_grant', code => 70043, status => 400 } });
+    my $res = $b->get(url($vh, '/app/refused'), 'X-Requested-With' => 'XMLHttpRequest');
+    ok(is_api_challenge($res), 'refused refresh, XHR: 401 with a challenge') or diag($res->status_line);
+    ok(cleared_cookie($res, 'entra_session'), '... and the session cookie cleared');
+}
+
+# ----------------------------------------------- concurrent requests ---
+{
+    mock_reset();
+    mock_config({ access_token_lifetime => 120 });
+    my $b = new_ua();
+    is(sign_in($b, $vh, '/app/race')->code, 200, 'concurrency: signed in (token due at once)');
+    my $cookie = join '; ', map { "$_=" . session_cookies($b)->{$_} } sort keys %{ session_cookies($b) };
+    my $before = grants()->{refresh_token};
+    mock_config({ slow => { token => 1.5 } });
+    my @res = parallel_get($vh, '/app/race', map { [Cookie => $cookie, Accept => 'text/html'] } 1 .. 3);
+    is_deeply([map { $_->{code} } @res], [200, 200, 200], 'three requests at once needing a refresh: all 200');
+    is(grants()->{refresh_token} - $before, 1, '... exactly one refresh call at Entra');
+    my %tokens = map { (echo_header($_->{echo} || {}, 'X-Entra-Access-Token') // '') => 1 } @res;
+    is(scalar keys %tokens, 1, '... all three pass the same new access token');
+    mock_config({ slow => undef });
+}
+
+# ------------------------------------------------------- IdP trouble ---
+# (the slow case last: the mock answers those requests after the module has
+# given up, and spends the refresh token then, as Entra may have done too)
+for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops the connection'],
+              [{ fail => { token => 503 } }, 'token endpoint answers 503 temporarily_unavailable'],
+              [{ fail => { token => 500 } }, 'token endpoint answers 500'],
+              [{ slow => { token => 3 } }, 'token endpoint slower than EntraHTTPTimeout']) {
+    my ($sw, $what) = @$case;
+    mock_reset();
+    mock_config({ access_token_lifetime => 120 });
+    my $b = new_ua();
+    my $first = sign_in($b, $vh, '/app/down');
+    my $tok = token_of($first);
+    mock_config($sw);
+    my $res = $b->get(url($vh, '/app/down'), Accept => 'text/html');
+    is($res->code, 200, "$what: the request goes on") or diag($res->status_line);
+    ok(defined token_of($res) && token_of($res) eq $tok, '... with the token it has');
+    ok(!cleared_cookie($res, 'entra_session'), '... the session is not ended');
+    my $rr = $b->get(url($vh, '/.auth/refresh'));
+    is($rr->code, 502, "$what: /.auth/refresh 502") or diag($rr->status_line);
+    mock_config({ drop => undef, slow => undef, fail => undef });
+    if ($sw->{slow}) {
+        sleep 1.5;    # until the mock has answered the requests the module gave up on
+        next;
+    }
+    $res = $b->get(url($vh, '/app/down'));
+    is($res->code, 200, '... IdP back: signed in');
+    ok(token_of($res) && token_of($res) ne $tok, '... and the token is refreshed now');
+}
+
+# ------------------------------------------------------- /.auth/refresh ---
+{
+    mock_reset();
+    my $anon = new_ua();
+    my $res = $anon->get(url($vh, '/.auth/refresh'));
+    is($res->code, 401, '/.auth/refresh without a session: 401');
+    $res = raw_get($vh, '/.auth/refresh', 'entra_session=garbage');
+    is($res->code, 401, '/.auth/refresh with a bad cookie: 401');
+
+    my $b = new_ua();
+    my $first = sign_in($b, $vh, '/app/ondemand');
+    my $tok = token_of($first);
+    my $before = grants()->{refresh_token};
+    mock_config({ access_token_lifetime => 1800 });
+    $res = $b->get(url($vh, '/.auth/refresh'));
+    is($res->code, 200, '/.auth/refresh: 200');
+    like($res->header('Content-Type') // '', qr{^application/json}, '... JSON');
+    like($res->header('Cache-Control') // '', qr/no-store/, '... Cache-Control: no-store');
+    my $j = eval { JSON::PP->new->decode($res->content) } || {};
+    ok(abs(($j->{expires_on} // 0) - (time + 1800)) <= 3, '... expires_on = the new token\'s expiry')
+        or diag($res->content);
+    is(grants()->{refresh_token} - $before, 1, '... one refresh at Entra (though the token was not due)');
+    ok(find_set_cookie($res, 'entra_session'), '... the session cookie is sealed again');
+    my $after = $b->get(url($vh, '/app/ondemand'));
+    ok(token_of($after) && token_of($after) ne $tok, 'the backend then gets the new token');
+    is(expiry_of($after), $j->{expires_on}, '... with that expiry');
+
+    mock_config({ token_error => { error => 'invalid_grant', code => 70043, status => 400 } });
+    $res = $b->get(url($vh, '/.auth/refresh'));
+    is($res->code, 401, '/.auth/refresh refused by Entra: 401');
+    ok(cleared_cookie($res, 'entra_session'), '... and the session ends');
+    mock_reset();
+
+    my $nort = new_ua();
+    is(sign_in($nort, 'i4_me', '/app/nort')->code, 200, 'i4_me (no offline_access): signed in');
+    $res = $nort->get(url('i4_me', '/.auth/refresh'));
+    is($res->code, 400, '/.auth/refresh without a refresh token: 400');
+    is($nort->get(url('i4_me', '/app/nort'))->code, 200, '... the session goes on');
+}
+
+my @crit = grep { /\[auth_entra:(?:emerg|alert|crit)\]/ } log_since($mark);
+is(scalar @crit, 0, 'nothing at crit or worse') or diag(join "\n", @crit);
+
+done_testing();
