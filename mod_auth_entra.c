@@ -117,6 +117,12 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                          s->defn_line_number, why);
             status = HTTP_INTERNAL_SERVER_ERROR;
         }
+        else if (entra_conf_response_mode(sc) == ENTRA_MODE_FORM_POST
+                 && !entra_conf_cookie_secure(sc))
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ENTRALOG(00104)
+                         "EntraResponseMode form_post with EntraCookieSecure Off: browsers "
+                         "drop SameSite=None cookies that are not Secure, so sign-ins will fail "
+                         "outside plain-http tests");
     }
     return status;
 }

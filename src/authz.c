@@ -3,6 +3,7 @@
 #include "authn.h"
 #include "log.h"
 #include "respond.h"
+#include "claims.h"
 #include "session.h"
 #include "util.h"
 
@@ -21,26 +22,17 @@ APLOG_USE_MODULE(auth_entra);
 
 #define DENIED_NOTE "entra-authz-denied"
 
-/* True when `value` is the whole claim or one of its elements, which are
- * separated by any of `seps`. */
+/* True when `value` is one of the `seps`-separated elements of `claim`. */
 static int claim_has_in(const char *claim, const char *value, const char *seps)
 {
     apr_size_t n = strlen(value);
     const char *at;
 
-    if (strcmp(claim, value) == 0)
-        return 1;
     for (at = claim; n && (at = strstr(at, value)); at++) {
         if ((at == claim || strchr(seps, at[-1])) && (at[n] == '\0' || strchr(seps, at[n])))
             return 1;
     }
     return 0;
-}
-
-/* Arrays reach the session ','-joined. */
-static int claim_has(const char *claim, const char *value)
-{
-    return claim_has_in(claim, value, ",");
 }
 
 /* The 403 page lists every requirement this request failed. */
@@ -70,15 +62,14 @@ static authz_status check_claim(request_rec *r, const char *require_line, const 
                                 const char *label)
 {
     const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
-    const char *have, *want, *wanted = NULL, *line = require_line;
+    const char *want, *wanted = NULL, *line = require_line;
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
     if (!claims)
         return deny(r, apr_pstrcat(r->pool, "a Microsoft Entra ID sign-in", NULL));
-    have = entra_pairs_get(claims, claim);
     while (*(want = ap_getword_conf(r->pool, &line))) {
-        if (have && claim_has(have, want))
+        if (entra_claims_has(claims, claim, want))
             return AUTHZ_GRANTED;
         wanted = wanted ? apr_pstrcat(r->pool, wanted, " or ", want, NULL) : want;
     }
@@ -139,9 +130,9 @@ static authz_status claim_check(request_rec *r, const char *require_line, const 
         return AUTHZ_DENIED_NO_USER;
     while (claims && *(word = ap_getword_conf(r->pool, &line))) {
         const char *colon = strchr(word, ':');
-        const char *have = colon ? entra_pairs_get(claims, apr_pstrmemdup(r->pool, word,
-                                                   (apr_size_t)(colon - word))) : NULL;
-        if (have && claim_has(have, colon + 1))
+        if (colon && entra_claims_has(claims, apr_pstrmemdup(r->pool, word,
+                                                             (apr_size_t)(colon - word)),
+                                      colon + 1))
             return AUTHZ_GRANTED;
     }
     return deny(r, apr_pstrcat(r->pool, "the claim ", require_line, NULL));
@@ -161,20 +152,27 @@ static const char *claim_parse(cmd_parms *cmd, const char *require_line, const v
     return NULL;
 }
 
-static const char *values_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+static const char *values_parse(cmd_parms *cmd, const char *require_line, const char *name)
 {
     const char *line = require_line;
 
     if (!*ap_getword_conf(cmd->temp_pool, &line))
-        return apr_pstrcat(cmd->pool, "Require ", cmd->cmd->name,
-                           ": needs at least one value", NULL);
+        return apr_pstrcat(cmd->pool, "Require ", name, ": needs at least one value", NULL);
     return NULL;
 }
 
-static const authz_provider role_provider = { role_check, values_parse };
-static const authz_provider group_provider = { group_check, values_parse };
-static const authz_provider scope_provider = { scope_check, values_parse };
-static const authz_provider tenant_provider = { tenant_check, values_parse };
+#define VALUES_PARSER(fn, name) \
+    static const char *fn(cmd_parms *cmd, const char *line, const void **parsed) \
+    { return values_parse(cmd, line, name); }
+VALUES_PARSER(role_parse, "entra-role")
+VALUES_PARSER(group_parse, "entra-group")
+VALUES_PARSER(tenant_parse, "entra-tenant")
+VALUES_PARSER(scope_parse, "entra-scope")
+
+static const authz_provider role_provider = { role_check, role_parse };
+static const authz_provider group_provider = { group_check, group_parse };
+static const authz_provider scope_provider = { scope_check, scope_parse };
+static const authz_provider tenant_provider = { tenant_check, tenant_parse };
 static const authz_provider claim_provider = { claim_check, claim_parse };
 
 /* mod_authz_core turns a denial after authentication into 401, so that a
@@ -182,8 +180,19 @@ static const authz_provider claim_provider = { claim_check, claim_parse };
  * the same answer: make it the 403 it is, with the page that says why. */
 static void entra_authz_forbid(request_rec *r)
 {
-    if (r->status == HTTP_UNAUTHORIZED && r->user && apr_table_get(r->notes, DENIED_NOTE))
-        r->status = HTTP_FORBIDDEN;
+    const char *type = r->ap_auth_type;
+
+    if (r->status != HTTP_UNAUTHORIZED || !r->user || !*r->user || !type
+        || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
+        return;
+    r->status = HTTP_FORBIDDEN;
+    /* Denied by a negated requirement (Require not ...), which sets no
+     * page of its own. */
+    if (!apr_table_get(r->notes, DENIED_NOTE))
+        ap_custom_response(r, HTTP_UNAUTHORIZED,
+                           "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"
+                           "<body><h1>Access denied</h1><p>You are signed in, but you are not "
+                           "allowed to see this page.</p></body></html>\n");
 }
 
 void entra_authz_register(apr_pool_t *p)

@@ -38,14 +38,19 @@ int entra_bearer_challenge(request_rec *r, const char *error, const char *descri
     return HTTP_UNAUTHORIZED;
 }
 
-/* Access tokens with ver 1.0 come from sts.windows.net, whichever endpoint
- * was used: the same tenant, or the {tenantid} template for multi-tenant. */
-static const char *v1_issuer(apr_pool_t *p, const char *v2_issuer)
+/* Access tokens with ver 1.0 come from the cloud's STS (sts.windows.net,
+ * or sts.chinacloudapi.cn for Microsoft Entra operated by 21Vianet),
+ * whichever endpoint was used: the same tenant, or the {tenantid} template
+ * for multi-tenant apps. */
+static const char *v1_issuer(apr_pool_t *p, const entra_metadata *meta)
 {
-    const char *tenant = strstr(v2_issuer, "{tenantid}") ? "{tenantid}"
-                         : entra_url_guid_segment(p, v2_issuer);
+    const char *tenant = strstr(meta->issuer, "{tenantid}") ? "{tenantid}"
+                         : entra_url_guid_segment(p, meta->issuer);
+    const char *cloud = meta->cloud_instance_name;
+    const char *sts = cloud && strcmp(cloud, "partner.microsoftonline.cn") == 0
+                      ? "https://sts.chinacloudapi.cn/" : "https://sts.windows.net/";
 
-    return tenant ? apr_pstrcat(p, "https://sts.windows.net/", tenant, "/", NULL) : NULL;
+    return tenant ? apr_pstrcat(p, sts, tenant, "/", NULL) : NULL;
 }
 
 /* An ID token is signed for the same audience, but it is no credential
@@ -77,7 +82,7 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
         return HTTP_BAD_GATEWAY;
     }
     want.issuer = meta.issuer;
-    want.issuer_v1 = v1_issuer(r->pool, meta.issuer);
+    want.issuer_v1 = v1_issuer(r->pool, &meta);
     want.client_id = sc->client_id;
     want.app_id_uri = entra_conf_app_id_uri(r->pool, sc);
     want.now = apr_time_sec(apr_time_now());

@@ -72,7 +72,7 @@ static char *claim_value(apr_pool_t *p, json_t *v)
 apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims)
 {
     apr_array_header_t *pairs = apr_array_make(p, 24, sizeof(entra_pair));
-    const char *name;
+    const char *name, *arrays = NULL;
     json_t *v;
 
     json_object_foreach(claims, name, v) {
@@ -83,8 +83,44 @@ apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims)
             || !(value = claim_value(p, v)))
             continue;
         entra_pairs_add(pairs, apr_pstrdup(p, name), header_safe(p, value));
+        if (json_is_array(v))
+            arrays = arrays ? apr_pstrcat(p, arrays, ",", name, NULL) : apr_pstrdup(p, name);
     }
+    if (arrays)
+        entra_pairs_add(pairs, ENTRA_CLAIMS_ARRAYS, arrays);
     return pairs;
+}
+
+/* True when `value` is one of the ','-separated elements of `list`. */
+static int list_has(const char *list, const char *value)
+{
+    apr_size_t n = strlen(value);
+    const char *at;
+
+    for (at = list; n && (at = strstr(at, value)); at++) {
+        if ((at == list || at[-1] == ',') && (at[n] == '\0' || at[n] == ','))
+            return 1;
+    }
+    return 0;
+}
+
+int entra_claims_is_array(const apr_array_header_t *claims, const char *name)
+{
+    const char *arrays = entra_pairs_get(claims, ENTRA_CLAIMS_ARRAYS);
+
+    return arrays && list_has(arrays, name);
+}
+
+int entra_claims_has(const apr_array_header_t *claims, const char *name, const char *value)
+{
+    const char *have = entra_pairs_get(claims, name);
+
+    if (!have)
+        return 0;
+    /* Elements are joined with ',': a value with one matches no element. */
+    if (entra_claims_is_array(claims, name))
+        return !strchr(value, ',') && list_has(have, value);
+    return strcmp(have, value) == 0;
 }
 
 int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)

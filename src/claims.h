@@ -15,8 +15,19 @@
 #define ENTRA_SPOOF_PREFIX "x-entra-"
 
 /* Token claims as header-ready pairs: arrays joined with ',', objects as
- * compact JSON, control characters replaced by spaces, odd names dropped. */
+ * compact JSON, control characters replaced by spaces, odd names dropped.
+ * The names of the array claims are kept in ENTRA_CLAIMS_ARRAYS, so a
+ * string that merely contains a ',' is never read as a list. */
 apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims);
+
+#define ENTRA_CLAIMS_ARRAYS ":arrays"
+
+/* True when claim `name` holds `value`: one of its elements if it was an
+ * array, the whole value otherwise. */
+int entra_claims_has(const apr_array_header_t *claims, const char *name, const char *value);
+
+/* True when claim `name` was an array in the token. */
+int entra_claims_is_array(const apr_array_header_t *claims, const char *name);
 
 /* Removes every header whose name, lowercased with '_' read as '-', starts
  * with "x-entra-". Returns how many names were removed. */

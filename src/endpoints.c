@@ -21,24 +21,13 @@
 APLOG_USE_MODULE(auth_entra);
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
-/* Claims Entra sends as arrays; their ','-joined values are split again. */
-static int is_list_claim(const char *name)
-{
-    static const char *const lists[] = { "roles", "groups", "wids", "amr", NULL };
-    int i;
-
-    for (i = 0; lists[i]; i++) {
-        if (strcmp(name, lists[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void add_claim(apr_pool_t *p, json_t *user_claims, const entra_pair *c)
+static void add_claim(apr_pool_t *p, json_t *user_claims,
+                      const apr_array_header_t *claims, const entra_pair *c)
 {
     char *rest, *one;
 
-    if (!is_list_claim(c->name) || !*c->value) {
+    /* App Service lists each element of an array claim as its own entry. */
+    if (!entra_claims_is_array(claims, c->name) || !*c->value) {
         json_array_append_new(user_claims, json_pack("{s:s, s:s}", "typ", c->name,
                                                      "val", c->value));
         return;
@@ -70,7 +59,7 @@ static int me(request_rec *r, const entra_server_conf *sc)
     for (i = 0; i < session->claims->nelts; i++) {
         const entra_pair *c = &APR_ARRAY_IDX(session->claims, i, entra_pair);
         if (c->name[0] != ':')
-            add_claim(r->pool, user_claims, c);
+            add_claim(r->pool, user_claims, session->claims, c);
     }
     identity = entra_json_pool_own(r->pool, json_pack("{s:s, s:s?, s:o}", "provider_name", "aad",
                                                       "user_id", user, "user_claims",

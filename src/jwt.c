@@ -165,11 +165,12 @@ static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_e
 {
     const char *why, *nonce;
     const char *ver = json_string_value(json_object_get(claims, "ver"));
-    const char *issuer = want->issuer_v1 && ver && strcmp(ver, "1.0") == 0
-                         ? want->issuer_v1 : want->issuer;
+    int v1 = ver && strcmp(ver, "1.0") == 0;
+    const char *issuer = want->issuer_v1 && v1 ? want->issuer_v1 : want->issuer;
 
-    /* JWKS keys name the v2 issuer; a v1 token is held to its own shape. */
-    if ((why = check_issuer(p, claims, issuer, issuer == want->issuer ? key_issuer : NULL))
+    /* JWKS keys name the v2 issuer; a v1 token (sts.windows.net) is held to
+     * the issuer it must have, not to the key's. */
+    if ((why = check_issuer(p, claims, issuer, v1 ? NULL : key_issuer))
         || (why = check_audience(claims, want->client_id, want->app_id_uri))
         || (why = check_times(claims, want)))
         return why;

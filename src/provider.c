@@ -102,6 +102,7 @@ const char *entra_metadata_parse(apr_pool_t *p, const char *json, apr_size_t len
     out->userinfo_endpoint = apr_pstrdup(p, json_str(root, "userinfo_endpoint"));
     out->end_session_endpoint = apr_pstrdup(p, json_str(root, "end_session_endpoint"));
     out->msgraph_host = apr_pstrdup(p, json_str(root, "msgraph_host"));
+    out->cloud_instance_name = apr_pstrdup(p, json_str(root, "cloud_instance_name"));
     return NULL;
 }
 
@@ -194,6 +195,7 @@ static void copy_metadata(apr_pool_t *p, const entra_metadata *from, entra_metad
     to->userinfo_endpoint = apr_pstrdup(p, from->userinfo_endpoint);
     to->end_session_endpoint = apr_pstrdup(p, from->end_session_endpoint);
     to->msgraph_host = apr_pstrdup(p, from->msgraph_host);
+    to->cloud_instance_name = apr_pstrdup(p, from->cloud_instance_name);
 }
 
 const char *entra_provider_metadata(entra_provider *pv, apr_pool_t *p, int timeout,

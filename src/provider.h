@@ -22,6 +22,7 @@ typedef struct {
     const char *userinfo_endpoint;       /* optional */
     const char *end_session_endpoint;    /* optional */
     const char *msgraph_host;            /* optional */
+    const char *cloud_instance_name;     /* optional: microsoftonline.com, ...us, ...cn */
 } entra_metadata;
 
 typedef struct entra_provider entra_provider;

@@ -19,7 +19,12 @@ const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
     /* Each cloud has its own Graph: never guess the global one. */
     if (!host || !*host)
         return NULL;
-    base = strstr(host, "://") ? apr_pstrdup(p, host) : apr_pstrcat(p, "https://", host, NULL);
+    /* Entra's Graph is https; only a test authority on plain http gets a
+     * plain-http Graph next to it. */
+    base = strstr(host, "://") ? apr_pstrdup(p, host)
+           : apr_pstrcat(p, strncmp(entra_conf_authority(sc), "http://", 7) == 0 ? "http://"
+                                                                               : "https://",
+                         host, NULL);
     len = strlen(base);
 
     while (len > 0 && base[len - 1] == '/')

@@ -23,7 +23,7 @@ static void test_from_json(apr_pool_t *p)
         "\"long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"x\"}";
     json_t *j = json_loads(doc, 0, NULL);
     apr_array_header_t *c;
-    int i, names_ok = 1;
+    int i, n, names_ok = 1;
 
     if (!CHECK(j != NULL, "claims JSON fixture parses"))
         return;
@@ -51,14 +51,32 @@ static void test_from_json(apr_pool_t *p)
           && get(c, "") == NULL, "claims: names with odd characters, or empty, dropped");
     CHECK(get(c, "long_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
           == NULL, "claims: a 77-character name dropped");
-    for (i = 0; i < c->nelts; i++) {
+    for (i = 0, n = 0; i < c->nelts; i++) {
         const entra_pair *e = &APR_ARRAY_IDX(c, i, entra_pair);
+        if (strcmp(e->name, ENTRA_CLAIMS_ARRAYS) == 0)
+            continue;   /* the module's own record of which claims were arrays */
+        n++;
         names_ok &= e->name[0] != ':' && strspn(e->name, "abcdefghijklmnopqrstuvwxyz"
                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == strlen(e->name)
                     && !strpbrk(e->value, "\r\n");
     }
     CHECK(names_ok, "claims: every name is a header token, no value has CR/LF");
-    CHECK(c->nelts == 16, "claims: exactly the 16 good claims (got %d)", c->nelts);
+    CHECK(n == 16, "claims: exactly the 16 good claims (got %d)", n);
+
+    /* A string with a comma is one value, an array is its elements. */
+    j = json_loads("{\"department\":\"Research,Admin\",\"roles\":[\"Admin\",\"Reader\"]}",
+                   0, NULL);
+    c = entra_claims_from_json(p, j);
+    json_decref(j);
+    CHECK(entra_claims_has(c, "roles", "Admin") && entra_claims_has(c, "roles", "Reader"),
+          "claims_has: each element of an array claim");
+    CHECK(!entra_claims_has(c, "roles", "Adm") && !entra_claims_has(c, "roles", "Admin,Reader"),
+          "claims_has: not a part of an element, nor the joined text");
+    CHECK(entra_claims_has(c, "department", "Research,Admin"),
+          "claims_has: a string claim by its whole value");
+    CHECK(!entra_claims_has(c, "department", "Admin") && !entra_claims_has(c, "department", "Research"),
+          "claims_has: never a comma-separated part of a string claim");
+    CHECK(!entra_claims_has(c, "missing", "x"), "claims_has: an absent claim has nothing");
 
     j = json_object();
     c = entra_claims_from_json(p, j);
