@@ -13,6 +13,8 @@ PACKAGES=(
     autoconf automake libtool pkg-config make gcc
     # tests (Apache::Test ships in libapache2-mod-perl2) and the mock Entra
     libapache2-mod-perl2 libwww-perl libhttp-cookies-perl python3 python3-cryptography
+    # the session stores the socache tests run against
+    redis-server memcached
     # scripts, demo, benchmark
     curl wrk rsync
     # benchmark: the peer it is compared with

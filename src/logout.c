@@ -118,7 +118,9 @@ int entra_logout(request_rec *r, const entra_server_conf *sc)
         apr_table_setn(r->headers_out, "Allow", "GET, POST");
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    if (r->method_number == M_GET && params && apr_table_get(params, "sid")
+    /* Entra's sids are GUIDs: anything else is no front-channel logout, and
+     * cannot fill the ended-sessions cache with junk. */
+    if (r->method_number == M_GET && params && entra_is_guid(apr_table_get(params, "sid"))
         && !apr_table_get(params, "post_logout_redirect_uri"))
         return front_channel_logout(r, sc, apr_table_get(params, "sid"));
     if (is_cross_site(r)) {

@@ -1,5 +1,6 @@
 /* The session stores: cookie (chunked when needed) and socache (see store.h). */
 #include "store.h"
+#include "crypto.h"
 #include "log.h"
 #include "respond.h"
 #include "socache.h"
@@ -14,11 +15,27 @@ APLOG_USE_MODULE(auth_entra);
 /* The main cookie holds either the sealed session or "chunks:<n>". */
 #define CHUNKS_MARK "chunks:"
 #define CHUNK_PREFIX ENTRA_SESSION_COOKIE "_"
-/* socache keys, and the purpose the session-id cookie is sealed for. */
-#define SESSION_KEY "entra:s:"
-#define SID_KEY "entra:sid:"
-#define ENDED_KEY "entra:ended:"
+/* socache keys start with their random or hashed part: shmcb picks its
+ * sub-cache by the key's first byte, and a common prefix would crowd every
+ * session into one. */
+#define SESSION_KEY ".s"
+#define SID_KEY ".sid"
+#define ENDED_KEY ".end"
+/* One Entra sid may name several sessions (tabs, hosts sharing a store). */
+#define SIDS_MAX 16
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
+
+static const char *session_key(apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, id, SESSION_KEY, NULL);
+}
+
+/* Keys about an Entra sid hold its hash: fixed length, spread, and not the
+ * sid itself. */
+static const char *sid_key(apr_pool_t *p, const char *sid, const char *kind)
+{
+    return apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, sid), 22), kind, NULL);
+}
 
 static const char *chunk_name(apr_pool_t *p, int i)
 {
@@ -76,7 +93,7 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
     *id = (const char *)entra_open(r->pool, sc->session_keys, SESSION_ID_PURPOSE, cookie, &len);
     if (!*id)
         return NULL;
-    rv = entra_socache_get(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, *id, NULL),
+    rv = entra_socache_get(sc->session_cache, r, session_key(r->pool, *id),
                            &sealed);
     *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
     return rv == APR_SUCCESS ? sealed : NULL;
@@ -89,8 +106,8 @@ static int sid_ended(request_rec *r, const entra_server_conf *sc, const entra_se
                       ? entra_pairs_get(s->claims, "sid") : NULL;
     const char *mark;
 
-    return sid && entra_socache_get(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid,
-                                                                   NULL), &mark) == APR_SUCCESS;
+    return sid && entra_socache_get(sc->ended_sids, r, sid_key(r->pool, sid, ENDED_KEY),
+                                    &mark) == APR_SUCCESS;
 }
 
 entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
@@ -149,6 +166,31 @@ static apr_int64_t cache_expiry(const entra_server_conf *sc, const entra_session
     return inactivity > 0 && now + inactivity < s->expires ? now + inactivity : s->expires;
 }
 
+/* Adds `add` to, or drops `drop` from, the ids kept under an Entra sid. */
+static void index_sid(request_rec *r, const entra_server_conf *sc, const char *sid,
+                      const char *add, const char *drop, apr_int64_t expires)
+{
+    const char *key = sid_key(r->pool, sid, SID_KEY), *old = NULL, *id;
+    char *list = NULL, *rest, *ids;
+    int n = 0;
+
+    if (entra_socache_get(sc->session_cache, r, key, &old) != APR_SUCCESS)
+        old = "";
+    for (ids = apr_pstrdup(r->pool, old), id = apr_strtok(ids, ",", &rest); id;
+         id = apr_strtok(NULL, ",", &rest)) {
+        if ((add && strcmp(id, add) == 0) || (drop && strcmp(id, drop) == 0) || n >= SIDS_MAX - 1)
+            continue;
+        list = list ? apr_pstrcat(r->pool, list, ",", id, NULL) : apr_pstrdup(r->pool, id);
+        n++;
+    }
+    if (add)
+        list = list ? apr_pstrcat(r->pool, add, ",", list, NULL) : apr_pstrdup(r->pool, add);
+    if (list)
+        entra_socache_put(sc->session_cache, r, key, list, expires);
+    else
+        entra_socache_del(sc->session_cache, r, key);
+}
+
 static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_session *s,
                          const char *sealed)
 {
@@ -158,13 +200,12 @@ static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_sess
 
     if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
         return 0;
-    if (entra_socache_put(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, s->id, NULL),
+    if (entra_socache_put(sc->session_cache, r, session_key(r->pool, s->id),
                           sealed, expires) != APR_SUCCESS)
         return 0;
     /* Front-channel logout names the session by Entra's sid only. */
     if (sid)
-        entra_socache_put(sc->session_cache, r, apr_pstrcat(r->pool, SID_KEY, sid, NULL),
-                          s->id, expires);
+        index_sid(r, sc, sid, s->id, NULL, expires);
     cookie = entra_seal(r->pool, sc->session_keys, SESSION_ID_PURPOSE,
                         (const unsigned char *)s->id, strlen(s->id));
     entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, cookie, "/", -1);
@@ -220,31 +261,37 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session 
 
 void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_session *s)
 {
-    if (sc->session_cache && s && s->id)
-        entra_socache_del(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, s->id, NULL));
+    const char *sid = s ? entra_pairs_get(s->claims, "sid") : NULL;
+
+    if (sc->session_cache && s && s->id) {
+        entra_socache_del(sc->session_cache, r, session_key(r->pool, s->id));
+        if (sid)
+            index_sid(r, sc, sid, NULL, s->id, s->expires);
+    }
     entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, "", "/", 0);
     clear_chunks_from(r, sc, 0);
 }
 
 int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid)
 {
-    const char *sid_key = apr_pstrcat(r->pool, SID_KEY, sid, NULL), *id = NULL;
-    apr_status_t rv;
+    const char *key = sid_key(r->pool, sid, SID_KEY), *ids = NULL, *id;
+    char *rest;
 
     if (!sc->session_cache) {
         /* Remembered as long as any cookie of that session could live. */
         if (!sc->ended_sids
-            || entra_socache_put(sc->ended_sids, r, apr_pstrcat(r->pool, ENDED_KEY, sid, NULL),
-                                 "1", apr_time_sec(r->request_time)
-                                      + entra_conf_session_max_age(sc)) != APR_SUCCESS)
+            || entra_socache_put(sc->ended_sids, r, sid_key(r->pool, sid, ENDED_KEY), "1",
+                                 apr_time_sec(r->request_time)
+                                 + entra_conf_session_max_age(sc)) != APR_SUCCESS)
             return 0;
         entra_socache_note_ended();
         return 1;
     }
-    rv = entra_socache_get(sc->session_cache, r, sid_key, &id);
-    if (rv == APR_SUCCESS) {
-        entra_socache_del(sc->session_cache, r, apr_pstrcat(r->pool, SESSION_KEY, id, NULL));
-        entra_socache_del(sc->session_cache, r, sid_key);
-    }
-    return rv == APR_SUCCESS;
+    if (entra_socache_get(sc->session_cache, r, key, &ids) != APR_SUCCESS)
+        return 0;
+    for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;
+         id = apr_strtok(NULL, ",", &rest))
+        entra_socache_del(sc->session_cache, r, session_key(r->pool, id));
+    entra_socache_del(sc->session_cache, r, key);
+    return 1;
 }

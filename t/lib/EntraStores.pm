@@ -1,0 +1,348 @@
+package EntraStores;
+# Helpers for the server-side session store tests (t/65-69): what Redis and
+# memcached hold, a front-channel logout as Entra's hidden frame sends it,
+# and a second, private Apache that shares the suite's Redis.
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Apache::Test ();
+use Carp qw(croak);
+use File::Path qw(make_path remove_tree);
+use File::Spec;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use URI::Escape qw(uri_escape uri_unescape);
+use EntraTest;
+
+our @EXPORT = qw(
+    REDIS_CLI redis_port memcached_port redis_cmd redis_keys redis_dump
+    memcached_cmd memcached_keys memcached_dump
+    big_user session_sid session_cookie replay front_channel_logout sign_in_at
+    free_port start_apache
+);
+
+use constant REDIS_CLI => '/usr/bin/redis-cli';
+
+sub redis_port {
+    return $ENV{ENTRA_REDIS_PORT} || croak 'ENTRA_REDIS_PORT is not set (run through t/TEST)';
+}
+
+sub memcached_port {
+    return $ENV{ENTRA_MEMCACHED_PORT}
+        || croak 'ENTRA_MEMCACHED_PORT is not set (run through t/TEST)';
+}
+
+# ------------------------------------------------------------------ Redis ---
+
+# redis-cli's raw output lines (port: the suite's Redis unless given)
+sub redis_cmd {
+    my ($port, @args) = ref $_[0] eq 'HASH' ? ($_[0]{port}, @_[1 .. $#_]) : (redis_port(), @_);
+    open my $fh, '-|', REDIS_CLI, '-h', '127.0.0.1', '-p', $port, '--raw', @args
+        or croak "cannot run redis-cli: $!";
+    local $/ = "\n";
+    my @l = <$fh>;
+    close $fh;
+    chomp @l;
+    return wantarray ? @l : join("\n", @l);
+}
+
+# Every key in the suite's Redis (redis-cli --scan)
+sub redis_keys {
+    open my $fh, '-|', REDIS_CLI, '-h', '127.0.0.1', '-p', redis_port(), '--scan'
+        or croak "cannot run redis-cli: $!";
+    local $/ = "\n";
+    my @k = <$fh>;
+    close $fh;
+    chomp @k;
+    return grep { length } @k;
+}
+
+# { key => value } for the given keys (all keys without arguments)
+sub redis_dump {
+    my @keys = @_ ? @_ : redis_keys();
+    my %d;
+    $d{$_} = scalar redis_cmd('GET', $_) for @keys;
+    return \%d;
+}
+
+# -------------------------------------------------------------- memcached ---
+
+# One memcached text-protocol command; the answer's lines up to END (or the
+# first line for commands that answer one line).
+sub memcached_cmd {
+    my ($cmd, %o) = @_;
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => memcached_port(),
+                                  Proto => 'tcp', Timeout => 5)
+        or croak "cannot reach memcached: $!";
+    $c->autoflush(1);
+    print $c "$cmd\r\n";
+    my $all = '';
+    my $until = time + 5;
+    while (time < $until) {
+        my $rin = '';
+        vec($rin, fileno($c), 1) = 1;
+        last unless select($rin, undef, undef, 0.5);
+        my $n = sysread($c, my $buf, 65536);
+        last unless $n;
+        $all .= $buf;
+        last if $all =~ /(?:^|\r\n)(?:END|ERROR|CLIENT_ERROR[^\r]*|SERVER_ERROR[^\r]*)\r\n$/;
+        last if $o{one_line} && $all =~ /\r\n/;
+    }
+    close $c;
+    return split /\r?\n/, $all;
+}
+
+# Every key memcached holds (lru_crawler metadump all), unescaped.  The
+# crawler can miss an item that the LRU maintainer moves while it walks (a
+# key just read): the union of a few passes.
+sub memcached_keys {
+    my %k;
+    for my $pass (1 .. 4) {
+        sleep 0.15 if $pass > 1;
+        $k{$_} = 1 for map { /^key=(\S+)/ ? uri_unescape($1) : () }
+                       memcached_cmd('lru_crawler metadump all');
+    }
+    return sort keys %k;
+}
+
+# { key => value } for the given keys (all keys without arguments)
+sub memcached_dump {
+    my @keys = @_ ? @_ : memcached_keys();
+    my %d;
+    for my $k (@keys) {
+        my @l = memcached_cmd("get $k");
+        # VALUE <key> <flags> <bytes> / data / END
+        $d{$k} = @l >= 2 && $l[0] =~ /^VALUE / ? $l[1] : undef;
+    }
+    return \%d;
+}
+
+# ---------------------------------------------------------------- sessions ---
+
+# The default user with 200 groups (Entra puts at most 200 in a token; more
+# is an overage claim) and a claim of 9000 random characters that no
+# compression shrinks much: a session far too big for one cookie.  Returns
+# that claim's value.
+sub big_user {
+    my @c = ('A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_');
+    my $blob = join '', map { $c[rand @c] } 1 .. 9000;
+    mock_config({ user => { groups_count => 198, x_blob => $blob } });
+    return $blob;
+}
+
+# The sid claim the backend saw (X-Entra-Claim-sid)
+sub session_sid {
+    my $e = echo(shift) or return undef;
+    return scalar echo_header($e, 'X-Entra-Claim-sid');
+}
+
+sub session_cookie { cookie_value(shift, 'entra_session') }
+
+# A fresh browser that holds only this session cookie value
+sub replay {
+    my $cookie = shift;
+    my $ua = new_ua();
+    set_cookie($ua, 'entra_session', $cookie) if defined $cookie;
+    return $ua;
+}
+
+# The whole sign-in at an absolute URL (a server Apache::Test does not know):
+# the final response, or the first one that is not the expected redirect.
+sub sign_in_at {
+    local $_;
+    my ($ua, $url) = @_;
+    my $r = $ua->get($url);
+    return $r unless is_login_redirect($r);
+    $r = $ua->get(abs_location($r));                 # the mock's authorize
+    return $r unless $r->code == 302 && location($r);
+    $r = $ua->get(abs_location($r));                 # the callback
+    return $r unless $r->code == 302 && location($r);
+    return $ua->get(abs_location($r));               # the original URL
+}
+
+# Entra's front-channel logout: GET <base>/.auth/logout?sid=... from a hidden
+# iframe on Entra's page: no cookie (third-party cookies blocked), and the
+# browser says it is cross-site.
+sub front_channel_logout {
+    my ($base, $sid, %o) = @_;
+    my $ua = $o{ua} || new_ua(no_cookies => 1);
+    return $ua->get("$base/.auth/logout?sid=" . uri_escape($sid),
+                    'Sec-Fetch-Site' => 'cross-site',
+                    'Sec-Fetch-Mode' => 'navigate',
+                    'Sec-Fetch-Dest' => 'iframe',
+                    'Referer'        => mock_url('/'),
+                    'Accept'         => 'text/html,application/xhtml+xml,*/*;q=0.8');
+}
+
+# ------------------------------------------------------ a second Apache ---
+
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Proto => 'tcp') or croak "cannot bind: $!";
+        my $p = $s->sockport;
+        close $s;
+        next if $p >= 8500 && $p < 8700;    # Apache::Test's range
+        return $p;
+    }
+    croak 'no free loopback port';
+}
+
+my $MODULES = '/usr/lib/apache2/modules';
+
+# A private Apache (not Apache::Test's) on a free port: the same module, the
+# same tenant, client, session key and mock as the suite, sessions in the
+# given socache store.  Returns an object: ->base, ->port, ->error_log,
+# ->stop (also done when the object goes away).
+sub start_apache {
+    my %o = @_;
+    my $name  = $o{name} || 'second';
+    my $store = $o{store} || croak 'start_apache: store';
+    my $t_dir = Apache::Test::vars('t_dir');
+    my $dir   = File::Spec->catdir(Apache::Test::vars('t_logs'), "apache_$name");
+    my $so    = File::Spec->rel2abs("$t_dir/../.libs/mod_auth_entra.so");
+    -f $so or croak "start_apache: $so is missing";
+    remove_tree($dir);
+    make_path($dir);
+    my $port = free_port();
+    my $mock = $ENV{ENTRA_MOCK_PORT} or croak 'ENTRA_MOCK_PORT is not set';
+    my $backend = $ENV{ENTRA_BACKEND_PORT} or croak 'ENTRA_BACKEND_PORT is not set';
+    my ($tenant, $client, $secret, $key) = (TENANT, CLIENT_ID, CLIENT_SECRET, $o{key} || KEY_MAIN);
+    my $extra = $o{extra} // '';
+    my $conf = "$dir/httpd.conf";
+    open my $fh, '>', $conf or croak "start_apache: $conf: $!";
+    print $fh <<"EOC";
+# generated by t/lib/EntraStores.pm: a second server sharing the session store
+ServerRoot        "$dir"
+ServerName        localhost
+Listen            127.0.0.1:$port
+PidFile           "$dir/httpd.pid"
+ErrorLog          "$dir/error_log"
+DefaultRuntimeDir "$dir"
+Mutex             file:$dir default
+LogLevel          info auth_entra:trace8
+Timeout           30
+
+LoadModule mpm_event_module        $MODULES/mod_mpm_event.so
+LoadModule authn_core_module       $MODULES/mod_authn_core.so
+LoadModule authz_core_module       $MODULES/mod_authz_core.so
+LoadModule authz_user_module       $MODULES/mod_authz_user.so
+LoadModule proxy_module            $MODULES/mod_proxy.so
+LoadModule proxy_http_module       $MODULES/mod_proxy_http.so
+LoadModule headers_module          $MODULES/mod_headers.so
+LoadModule socache_shmcb_module    $MODULES/mod_socache_shmcb.so
+LoadModule socache_redis_module    $MODULES/mod_socache_redis.so
+LoadModule socache_memcache_module $MODULES/mod_socache_memcache.so
+LoadModule auth_entra_module       "$so"
+
+StartServers        1
+ServerLimit         1
+ThreadsPerChild     8
+ThreadLimit         8
+MinSpareThreads     1
+MaxSpareThreads     16
+MaxRequestWorkers   8
+
+EntraAuthority    http://127.0.0.1:$mock
+EntraTenant       $tenant
+EntraClientID     $client
+EntraClientSecret $secret
+EntraSessionKey   $key
+EntraCookieSecure Off
+EntraSessionStore $store
+$extra
+
+ProxyPass /app/ http://127.0.0.1:$backend/app/
+<Location /app>
+    AuthType Entra
+    Require valid-user
+    RequestHeader set X-Test-Remote-User "expr=%{REMOTE_USER}"
+    RequestHeader set X-Test-Server "$name"
+</Location>
+EOC
+    close $fh;
+
+    my $out = "$dir/start.out";
+    my $rc = system("/usr/sbin/apache2 -f '$conf' -k start >'$out' 2>&1");
+    my $self = bless { dir => $dir, conf => $conf, port => $port, name => $name },
+                     'EntraStores::Apache';
+    if ($rc != 0) {
+        my $msg = _slurp($out) . _slurp("$dir/error_log");
+        croak "start_apache: apache2 -k start failed ($rc): $msg";
+    }
+    # wait for the pid file and the port
+    my $until = time + 15;
+    while (time < $until) {
+        if (-s "$dir/httpd.pid"
+            && IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1)) {
+            $self->{pid} = 0 + _slurp("$dir/httpd.pid");
+            return $self;
+        }
+        sleep 0.1;
+    }
+    $self->stop;
+    croak "start_apache: not answering on $port: " . _slurp("$dir/error_log");
+}
+
+package EntraStores::Apache;
+use strict;
+use warnings;
+use Time::HiRes qw(sleep time);
+
+*_slurp = \&EntraStores::_slurp;
+
+package EntraStores;
+
+sub _slurp {
+    my $f = shift;
+    open my $fh, '<', $f or return '';
+    local $/;
+    my $c = <$fh>;
+    return $c // '';
+}
+
+package EntraStores::Apache;
+
+sub port      { $_[0]{port} }
+sub base      { 'http://localhost:' . $_[0]{port} }
+sub url       { $_[0]->base . ($_[1] // '/') }
+sub error_log { "$_[0]{dir}/error_log" }
+sub log_mark  { -s $_[0]->error_log || 0 }
+
+sub log_since {
+    my ($self, $mark) = @_;
+    sleep 0.3;
+    open my $fh, '<', $self->error_log or return;
+    seek $fh, $mark, 0;
+    local $/ = "\n";
+    my @l = <$fh>;
+    chomp @l;
+    return @l;
+}
+
+sub stop {
+    my $self = shift;
+    my $pid = delete $self->{pid};
+    unless ($pid) {
+        my $p = _slurp("$self->{dir}/httpd.pid");
+        $pid = $p =~ /^(\d+)/ ? $1 : 0;
+    }
+    return unless $pid;
+    kill 'TERM', $pid;
+    my $until = time + 15;
+    while (time < $until) {
+        return unless kill 0, $pid;
+        sleep 0.1;
+    }
+    kill 'KILL', $pid;
+}
+
+sub DESTROY {
+    my $self = shift;
+    local ($?, $@, $!);
+    $self->stop if $self->{pid};
+}
+
+1;
