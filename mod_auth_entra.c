@@ -131,15 +131,20 @@ static int entra_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     (void)plog; (void)ptemp;
     entra_socache_pre_config(pconf);
+    entra_refresh_pre_config(pconf);
     return OK;
 }
 
 static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s)
 {
+    int status;
+
     (void)plog;
     entra_http_global_init();
-    return entra_socache_post_config(pconf, ptemp, s);
+    if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK)
+        return status;
+    return entra_refresh_post_config(pconf, s);
 }
 
 /* One discovery/JWKS cache per process and discovery URL, shared by the

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "provider.h"
 #include "respond.h"
+#include "socache.h"
 #include "store.h"
 #include "token.h"
 #include "util.h"
@@ -13,6 +14,8 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_global_mutex.h>
+#include <util_mutex.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
@@ -30,19 +33,106 @@ typedef struct {
 } outcome;
 
 struct entra_refresher {
-    apr_thread_mutex_t *lock;   /* one refresh at a time; guards `done` */
+    apr_thread_mutex_t *lock;   /* one refresh at a time in this process; guards `done` */
     apr_hash_t *done;           /* SHA-256 of the old refresh token -> outcome */
     apr_pool_t *pool;           /* holds `done`; replaced when it fills up */
 };
+
+/* One refresh at a time across the server's processes; outcomes then go to
+ * the shared socache (the session store, or the shmcb ended-sessions cache)
+ * so that a request in another child finds them. Without a shared cache,
+ * the per-process `done` table serves. */
+static apr_global_mutex_t *refresh_mutex;
+
+void entra_refresh_pre_config(apr_pool_t *pconf)
+{
+    ap_mutex_register(pconf, ENTRA_REFRESH_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+int entra_refresh_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    refresh_mutex = NULL;
+    if (ap_global_mutex_create(&refresh_mutex, NULL, ENTRA_REFRESH_MUTEX, NULL, s, pconf, 0)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00105)
+                     "cannot create the refresh mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
 
 entra_refresher *entra_refresher_create(apr_pool_t *p)
 {
     entra_refresher *rf = apr_pcalloc(p, sizeof(*rf));
 
+    if (refresh_mutex)
+        apr_global_mutex_child_init(&refresh_mutex, apr_global_mutex_lockfile(refresh_mutex), p);
     apr_thread_mutex_create(&rf->lock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_pool_create(&rf->pool, p);
     rf->done = apr_hash_make(rf->pool);
     return rf;
+}
+
+static void refresh_lock(entra_refresher *rf)
+{
+    apr_thread_mutex_lock(rf->lock);
+    if (refresh_mutex)
+        apr_global_mutex_lock(refresh_mutex);
+}
+
+static void refresh_unlock(entra_refresher *rf)
+{
+    if (refresh_mutex)
+        apr_global_mutex_unlock(refresh_mutex);
+    apr_thread_mutex_unlock(rf->lock);
+}
+
+static entra_socache *shared_cache(const entra_server_conf *sc)
+{
+    return sc->session_cache ? sc->session_cache : sc->ended_sids;
+}
+
+#define OUTCOME_PURPOSE "entra-refresh-v1"
+#define OUTCOME_KEY ".rf"
+
+/* The outcome sealed (it holds tokens) for the shared cache. */
+static void share(request_rec *r, const entra_server_conf *sc, const char *key,
+                  const outcome *o)
+{
+    apr_array_header_t *pairs = apr_array_make(r->pool, 4, sizeof(entra_pair));
+    unsigned char *plain;
+    apr_size_t len;
+    const char *sealed;
+
+    entra_pairs_add(pairs, "x", o->refused ? "refused" : "ok");
+    entra_pairs_add(pairs, "at", o->access_token ? o->access_token : "");
+    entra_pairs_add(pairs, "rt", o->refresh_token ? o->refresh_token : "");
+    entra_pairs_add(pairs, "e", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
+    plain = entra_pairs_serialize(r->pool, pairs, &len);
+    if ((sealed = entra_seal(r->pool, sc->session_keys, OUTCOME_PURPOSE, plain, len)))
+        entra_socache_put(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
+                          sealed, o->when + OUTCOME_TTL);
+}
+
+static outcome *shared(request_rec *r, const entra_server_conf *sc, const char *key)
+{
+    apr_array_header_t *pairs;
+    unsigned char *plain;
+    const char *sealed;
+    apr_size_t len;
+    outcome *o;
+
+    if (entra_socache_get(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
+                          &sealed) != APR_SUCCESS
+        || !(plain = entra_open(r->pool, sc->session_keys, OUTCOME_PURPOSE, sealed, &len))
+        || !(pairs = entra_pairs_parse(r->pool, plain, len)) || !entra_pairs_get(pairs, "x"))
+        return NULL;
+    o = apr_pcalloc(r->pool, sizeof(*o));
+    o->refused = strcmp(entra_pairs_get(pairs, "x"), "refused") == 0;
+    o->access_token = (char *)entra_pairs_get(pairs, "at");
+    o->refresh_token = (char *)entra_pairs_get(pairs, "rt");
+    o->expires = entra_parse_int(entra_pairs_get(pairs, "e"));
+    return o;
 }
 
 /* Under rf->lock. */
@@ -174,17 +264,21 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
     if (!rt || !rf || (!force && !due(session, now)))
         return ENTRA_REFRESH_NOT_NEEDED;
     key = entra_sha256_b64url(r->pool, rt);
-    apr_thread_mutex_lock(rf->lock);
-    if (!(o = recall(rf, key, now))) {
-        if (call_entra(r, sc, rt, &got))
+    refresh_lock(rf);
+    o = shared_cache(sc) ? shared(r, sc, key) : recall(rf, key, now);
+    if (!o && call_entra(r, sc, rt, &got)) {
+        got.when = now;
+        if (shared_cache(sc))
+            share(r, sc, key, o = &got);
+        else
             keep(rf, o = remember(rf, key, now), &got);
     }
-    got = o ? *o : got;
-    if (o) {
+    if (o && o != &got) {
+        got = *o;
         got.access_token = got.access_token ? apr_pstrdup(r->pool, got.access_token) : NULL;
         got.refresh_token = got.refresh_token ? apr_pstrdup(r->pool, got.refresh_token) : NULL;
     }
-    apr_thread_mutex_unlock(rf->lock);
+    refresh_unlock(rf);
     if (!o)
         return ENTRA_REFRESH_FAILED;
     if (got.refused) {

@@ -2,7 +2,8 @@
  * offline_access): before it expires, or on demand at /.auth/refresh. Entra
  * rotates the refresh token on every use, so concurrent requests of one
  * session must share one refresh: the first does it, the others wait for
- * and reuse its answer (per process). */
+ * and reuse its answer, across the server's processes (and across servers
+ * with a shared socache session store). */
 #ifndef ENTRA_REFRESH_H
 #define ENTRA_REFRESH_H
 
@@ -15,7 +16,12 @@
 
 typedef struct entra_refresher entra_refresher;
 
-entra_refresher *entra_refresher_create(apr_pool_t *p);
+#define ENTRA_REFRESH_MUTEX "auth-entra-refresh"
+
+void entra_refresh_pre_config(apr_pool_t *pconf);
+int entra_refresh_post_config(apr_pool_t *pconf, server_rec *s);
+/* Per child: attaches the cross-process lock too. */
+entra_refresher *entra_refresher_create(apr_pool_t *pchild);
 
 typedef enum {
     ENTRA_REFRESH_NOT_NEEDED,   /* fresh enough, or nothing to refresh with */
