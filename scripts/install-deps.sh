@@ -15,6 +15,8 @@ PACKAGES=(
     libapache2-mod-perl2 libwww-perl libhttp-cookies-perl python3 python3-cryptography
     # the session stores the socache tests run against
     redis-server memcached
+    # hardening: libFuzzer, sanitizer runtimes, valgrind
+    clang-14 libclang-rt-14-dev valgrind
     # scripts, demo, benchmark
     curl wrk rsync
     # benchmark: the peer it is compared with

@@ -97,4 +97,6 @@ else
         done
         exit 1
     }
+    # fuzzing, ASan/UBSan (unit tests and the whole suite), valgrind
+    run "scripts/hardening.sh"              scripts/hardening.sh
 fi

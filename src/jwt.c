@@ -212,6 +212,12 @@ json_t *entra_jwt_verify(apr_pool_t *p, const char *token, const entra_jwt_expec
         *why = "token is missing or too large";
         return NULL;
     }
+    /* A compact JWS is base64url and dots only. Checked here, because
+     * cjose's decoder aborts the process on a '=' inside a part. */
+    if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != len) {
+        *why = "token is not a well-formed JWS";
+        return NULL;
+    }
     if (!(jws = cjose_jws_import(token, len, &err))) {
         *why = "token is not a well-formed JWS";
         return NULL;

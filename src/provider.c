@@ -112,18 +112,32 @@ static apr_status_t jwk_cleanup(void *jwk)
     return APR_SUCCESS;
 }
 
-/* A key we can verify with: RSA, meant for signatures, importable. */
+static int is_b64url(const char *s)
+{
+    return s && *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789-_") == strlen(s);
+}
+
+/* A key we can verify with: RSA, meant for signatures, importable. cjose
+ * sees only kty, n and e, checked to be base64url first: its decoder aborts
+ * the process on a stray '=', and a JWKS has no business handing it more. */
 static int jwks_add_key(apr_pool_t *p, json_t *key_json, apr_array_header_t *keys)
 {
     const char *use = json_str(key_json, "use");
+    const char *n = json_str(key_json, "n"), *e = json_str(key_json, "e");
     cjose_err err;
     cjose_jwk_t *jwk;
     entra_jwk *entry;
+    json_t *public_part;
 
     if (!json_is_object(key_json) || !json_str(key_json, "kty")
-        || strcmp(json_str(key_json, "kty"), "RSA") != 0 || (use && strcmp(use, "sig") != 0))
+        || strcmp(json_str(key_json, "kty"), "RSA") != 0 || (use && strcmp(use, "sig") != 0)
+        || !is_b64url(n) || !is_b64url(e))
         return 0;
-    if (!(jwk = cjose_jwk_import_json((cjose_header_t *)key_json, &err)))
+    public_part = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", n, "e", e);
+    jwk = public_part ? cjose_jwk_import_json((cjose_header_t *)public_part, &err) : NULL;
+    json_decref(public_part);
+    if (!jwk)
         return 0;
     apr_pool_cleanup_register(p, jwk, jwk_cleanup, apr_pool_cleanup_null);
     entry = apr_array_push(keys);

@@ -265,7 +265,9 @@ EOC
     close $fh;
 
     my $out = "$dir/start.out";
-    my $rc = system("/usr/sbin/apache2 -f '$conf' -k start >'$out' 2>&1");
+    # the suite's own httpd (the ASan run wraps it with libasan preloaded)
+    my $httpd = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
+    my $rc = system("'$httpd' -f '$conf' -k start >'$out' 2>&1");
     my $self = bless { dir => $dir, conf => $conf, port => $port, name => $name },
                      'EntraStores::Apache';
     if ($rc != 0) {
