@@ -83,10 +83,25 @@ static void state_cookie_set(request_rec *r, const entra_server_conf *sc, const 
         entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
 }
 
+/* Where to come back to: this request's path and query, same-origin only.
+ * It rides in the state cookie, which a browser keeps only up to 4 KB: a
+ * longer one comes back to its path alone, or to "/". */
+#define RETURN_TO_MAX 2048
+
+static const char *return_path(request_rec *r)
+{
+    const char *back = entra_safe_return_path(r->pool, r->unparsed_uri, NULL);
+
+    if (back && strlen(back) > RETURN_TO_MAX)
+        back = entra_safe_return_path(r->pool, apr_pstrmemdup(r->pool, back, strcspn(back, "?")),
+                                      NULL);
+    return back && strlen(back) <= RETURN_TO_MAX ? back : "/";
+}
+
 int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
 {
     apr_int64_t now = apr_time_sec(r->request_time);
-    const char *return_to = entra_safe_return_path(r->pool, r->unparsed_uri, NULL);
+    const char *return_to = return_path(r);
     entra_metadata meta;
     entra_state *st;
     const char *why, *sealed, *cookie_name;
@@ -99,8 +114,7 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
                            "provider could not be reached. Please try again in a moment.");
         return HTTP_BAD_GATEWAY;
     }
-    st = entra_state_new(r->pool, return_to ? return_to : "/", entra_redirect_uri_abs(r, sc),
-                         now);
+    st = entra_state_new(r->pool, return_to, entra_redirect_uri_abs(r, sc), now);
     if (!st || !(sealed = entra_state_seal(r->pool, sc->session_keys, st))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
                       "cannot create a login state (random source or cipher failed)");
