@@ -1,7 +1,6 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
 #include "claims.h"
-#include "http.h"
 #include "jwt.h"
 #include "log.h"
 #include "respond.h"
@@ -20,7 +19,8 @@
 
 APLOG_USE_MODULE(auth_entra);
 
-
+/* Entra could not be asked or answered unusably: one log line with the
+ * cause for the admin, a short 502 page for the user. */
 static int idp_unavailable(request_rec *r, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00201) "%s", why);
