@@ -1,10 +1,12 @@
 /* mod_auth_entra: Microsoft Entra ID sign-in for Apache httpd 2.4.
  *
  * This file is the module's table of contents: the directive table and the
- * hooks. The work is in src/: config (directives), authn (AuthType Entra),
- * authz (Require entra-*),
- * login (redirect and callback), endpoints (/.auth/...), provider
- * (discovery and JWKS cache), jwt, session, state, crypto, claims, http. */
+ * hooks. The work is in src/: config (directives), authn (AuthType Entra,
+ * the signed-in fast path), bearer (AuthType Entra-Bearer), authz (Require
+ * entra-*), login (redirect and callback), logout, endpoints (/.auth/...),
+ * refresh, store and socache (where sessions live), session, state, crypto,
+ * claims, provider (discovery and JWKS cache), jwt, token, credential,
+ * userinfo (userinfo, Graph, groups overage), http, respond, util. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
