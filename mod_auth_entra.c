@@ -149,6 +149,13 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return entra_refresh_post_config(pconf, s);
 }
 
+/* The provider cache kept a stale copy: Entra was unwell or odd, and
+ * signed-in users did not notice. The server is the first vhost using it. */
+static void provider_warn(void *server, const char *message)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server, ENTRALOG(00106) "%s", message);
+}
+
 /* One discovery/JWKS cache per process and discovery URL, shared by the
  * virtual hosts that sign in against the same tenant. */
 static void entra_child_init(apr_pool_t *pchild, server_rec *s)
@@ -167,7 +174,7 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
         url = entra_conf_discovery_url(pchild, sc);
         sc->provider = apr_hash_get(providers, url, APR_HASH_KEY_STRING);
         if (!sc->provider) {
-            sc->provider = entra_provider_create(pchild, url);
+            sc->provider = entra_provider_create(pchild, url, provider_warn, s);
             apr_hash_set(providers, url, APR_HASH_KEY_STRING, sc->provider);
         }
     }

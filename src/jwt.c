@@ -148,7 +148,8 @@ static const char *check_issuer(apr_pool_t *p, json_t *claims, const char *want_
     if (!expected)
         return "tenant id (tid) is missing or not a GUID";
     if (!iss || strcmp(iss, expected) != 0)
-        return "issuer (iss) does not match the expected issuer";
+        return apr_psprintf(p, "issuer (iss) %s is not the expected %s",
+                            entra_log_safe(p, iss), entra_log_safe(p, expected));
     /* Microsoft's rule: the tenant in iss is the token's tid. */
     if (tid && (iss_tenant = entra_url_guid_segment(p, iss)) && strcasecmp(iss_tenant, tid) != 0)
         return "tenant id (tid) is not the issuer's tenant";

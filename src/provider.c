@@ -2,6 +2,7 @@
 #include "provider.h"
 #include "http.h"
 #include "jwt.h"
+#include "util.h"
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -21,6 +22,8 @@ struct entra_provider {
     apr_array_header_t *keys;   /* entra_jwk */
     apr_int64_t jwks_expires;
     apr_int64_t last_kid_refetch;
+    entra_provider_warn_fn warn;  /* told when a refetch fails and a stale copy stays */
+    void *warn_ctx;
 };
 
 static apr_int64_t now_seconds(void)
@@ -54,11 +57,14 @@ static apr_status_t provider_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url)
+entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url,
+                                      entra_provider_warn_fn warn, void *warn_ctx)
 {
     entra_provider *pv = apr_pcalloc(p, sizeof(*pv));
 
     pv->discovery_url = apr_pstrdup(p, discovery_url);
+    pv->warn = warn;
+    pv->warn_ctx = warn_ctx;
     apr_thread_mutex_create(&pv->lock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_pool_cleanup_register(p, pv, provider_cleanup, apr_pool_cleanup_null);
     return pv;
@@ -177,7 +183,18 @@ static const char *fetch_json(apr_pool_t *p, const char *what, const char *url, 
     return NULL;
 }
 
-/* Under pv->lock. */
+/* Under pv->lock: a stale copy stays in use; say why it was not replaced. */
+static void warn_stale(entra_provider *pv, apr_pool_t *scratch, const char *what,
+                       const char *why)
+{
+    if (pv->warn)
+        pv->warn(pv->warn_ctx, apr_psprintf(scratch, "%s; keeping the %s fetched before",
+                                            why, what));
+}
+
+/* Under pv->lock. Entra never moves a tenant to another issuer, so a
+ * refetched document that names another one is refused: whatever served
+ * it, tokens keep being checked against the issuer in use. */
 static const char *refresh_metadata(entra_provider *pv, apr_pool_t *scratch, int timeout)
 {
     entra_http_response resp;
@@ -192,6 +209,14 @@ static const char *refresh_metadata(entra_provider *pv, apr_pool_t *scratch, int
         cache_pool_drop(pool);
         return apr_psprintf(scratch, "discovery document from %s is unusable: %s",
                             pv->discovery_url, why);
+    }
+    if (pv->meta_pool && strcmp(meta.issuer, pv->meta.issuer) != 0) {
+        why = apr_psprintf(scratch, "discovery document from %s changed its issuer from %s "
+                           "to %s (restart Apache if the tenant really moved)",
+                           pv->discovery_url, entra_log_safe(scratch, pv->meta.issuer),
+                           entra_log_safe(scratch, meta.issuer));
+        cache_pool_drop(pool);
+        return why;
     }
     cache_pool_drop(pv->meta_pool);
     pv->meta_pool = pool;
@@ -220,9 +245,13 @@ const char *entra_provider_metadata(entra_provider *pv, apr_pool_t *p, int timeo
     apr_thread_mutex_lock(pv->lock);
     if (!pv->meta_pool || now_seconds() >= pv->meta_expires) {
         why = refresh_metadata(pv, p, timeout);
-        /* A stale copy beats none: keep serving it while Entra is away. */
-        if (why && pv->meta_pool)
+        /* A stale copy beats none: keep serving it while Entra is away,
+         * and ask again in a while rather than on every request. */
+        if (why && pv->meta_pool) {
+            warn_stale(pv, p, "discovery document", why);
+            pv->meta_expires = now_seconds() + ENTRA_STALE_RETRY;
             why = NULL;
+        }
     }
     if (!why)
         copy_metadata(p, &pv->meta, out);
@@ -272,6 +301,25 @@ static cjose_jwk_t *find_key(entra_provider *pv, apr_pool_t *p, const char *kid,
     return NULL;
 }
 
+/* Under pv->lock. A kid we do not know means Entra rolled its keys, and
+ * perhaps moved them: read the discovery document again, then the JWKS.
+ * The first miss refetches at once, later ones once per gap. */
+static cjose_jwk_t *refetch_for_kid(entra_provider *pv, entra_key_query *q, const char *kid,
+                                    const char **key_issuer)
+{
+    const char *why;
+
+    pv->last_kid_refetch = now_seconds();
+    if ((why = refresh_metadata(pv, q->pool, q->timeout)))
+        warn_stale(pv, q->pool, "discovery document", why);
+    if ((why = refresh_jwks(pv, q->pool, q->timeout))) {
+        q->fetch_error = apr_pstrcat(q->pool, "the token's key is not in the cached JWKS, and ",
+                                     why, NULL);
+        return NULL;
+    }
+    return find_key(pv, q->pool, kid, key_issuer);
+}
+
 cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char **key_issuer)
 {
     entra_key_query *q = query;
@@ -285,13 +333,14 @@ cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char 
         why = refresh_jwks(pv, q->pool, q->timeout);
         if (why && !pv->jwks_pool)
             q->fetch_error = why;
+        else if (why) {
+            warn_stale(pv, q->pool, "JWKS", why);
+            pv->jwks_expires = now + ENTRA_STALE_RETRY;
+        }
     }
     if (pv->jwks_pool && !(jwk = find_key(pv, q->pool, kid, key_issuer)) && kid
-        && (pv->last_kid_refetch == 0 || now - pv->last_kid_refetch >= ENTRA_KID_REFETCH_GAP)) {
-        pv->last_kid_refetch = now;
-        if (!refresh_jwks(pv, q->pool, q->timeout))
-            jwk = find_key(pv, q->pool, kid, key_issuer);
-    }
+        && (pv->last_kid_refetch == 0 || now - pv->last_kid_refetch >= ENTRA_KID_REFETCH_GAP))
+        jwk = refetch_for_kid(pv, q, kid, key_issuer);
     apr_thread_mutex_unlock(pv->lock);
     return jwk;
 }

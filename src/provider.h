@@ -1,8 +1,10 @@
 /* Entra's discovery document and signing keys, fetched on first use and
  * cached per process: the metadata for a day, the JWKS for hours. A failed
- * refetch keeps the last good copy. A token whose kid is unknown triggers
- * one immediate JWKS refetch, then at most one per ENTRA_KID_REFETCH_GAP, so
- * key rollover just works and a flood of made-up kids cannot hammer Entra. */
+ * refetch keeps the last good copy (and is retried after ENTRA_STALE_RETRY);
+ * so does a refetched discovery document that names another issuer. A token
+ * whose kid is unknown triggers one immediate refetch of both, then at most
+ * one per ENTRA_KID_REFETCH_GAP, so key rollover (even to a new jwks_uri)
+ * just works and a flood of made-up kids cannot hammer Entra. */
 #ifndef ENTRA_PROVIDER_H
 #define ENTRA_PROVIDER_H
 
@@ -13,6 +15,7 @@
 #define ENTRA_METADATA_TTL (24 * 3600)
 #define ENTRA_JWKS_TTL (6 * 3600)
 #define ENTRA_KID_REFETCH_GAP 300
+#define ENTRA_STALE_RETRY 300
 
 typedef struct {
     const char *issuer;
@@ -27,8 +30,13 @@ typedef struct {
 
 typedef struct entra_provider entra_provider;
 
-/* One cache for one discovery URL; lives as long as `p`. */
-entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url);
+/* Told (with a log-safe sentence) when a refetch failed or was refused and
+ * the copy fetched before stays in use. */
+typedef void (*entra_provider_warn_fn)(void *ctx, const char *message);
+
+/* One cache for one discovery URL; lives as long as `p`. `warn` may be NULL. */
+entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url,
+                                      entra_provider_warn_fn warn, void *warn_ctx);
 
 /* Copies current metadata into `p`, fetching when missing or stale.
  * Returns NULL or a log-safe reason why no metadata is available. */
@@ -40,7 +48,7 @@ typedef struct {
     entra_provider *provider;
     apr_pool_t *pool;
     int timeout;
-    const char *fetch_error;   /* set when the JWKS could not be had at all */
+    const char *fetch_error;   /* set when the token's key could not be looked up */
 } entra_key_query;
 
 cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char **key_issuer);

@@ -166,7 +166,8 @@ sub mock_info   { _json_body(mock_get('/_mock/info'), 'mock info') }
 sub rotate_keys {
     my %args = @_;
     return _json_body(mock_post('/_mock/rotate_keys',
-                                { keep_old => $args{keep_old} ? JSON::PP::true : JSON::PP::false }),
+                                { keep_old => $args{keep_old} ? JSON::PP::true : JSON::PP::false,
+                                  restore  => $args{restore}  ? JSON::PP::true : JSON::PP::false }),
                       'mock rotate_keys');
 }
 

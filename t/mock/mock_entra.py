@@ -77,7 +77,17 @@ ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "graph", "lo
              "graph_groups", "graph_next")
 BAD_TOKEN_KINDS = ("wrong_aud", "wrong_iss", "wrong_nonce", "no_nonce", "expired",
                    "not_yet_valid", "bad_signature", "alg_none", "hs256_pubkey",
-                   "unknown_kid", "wrong_tid")
+                   "unknown_kid", "wrong_tid", "kid_path", "v1_issuer", "deep_json")
+# kid_path: a good signature under a kid that reads like a file path or URL
+# (peers have looked keys up by kid on disk or in URLs).
+KID_PATH = "../../../../etc/passwd/..%2f..%2fkeys\\..\\x?kid=1#frag"
+# deep_json: a claim nested this deep; over jansson's parser limit (2048),
+# and still small enough for an Authorization header.
+DEEP_JSON_DEPTH = 2200
+# jwks_shape: "huge" pads the JWKS past any sane size with junk RSA keys;
+# "no_usable_key" serves only keys nobody may verify an RS256 token with.
+JWKS_SHAPES = ("huge", "no_usable_key")
+HUGE_JWKS_JUNK_KEYS = 6000
 # Sovereign clouds, as their discovery documents show them.  The mock keeps
 # every URL on 127.0.0.1 (msgraph_host included, so the module can reach it);
 # only these names change.  v1 tokens come from sts.windows.net, except in
@@ -223,8 +233,8 @@ def resolve_tenant(segment):
     common/organizations give the literal "{tenantid}" (multi-tenant issuer
     template); consumers is the personal-accounts tenant."""
     s = segment.lower()
-    if s in (TENANT_ID, TENANT_DOMAIN):
-        return TENANT_ID
+    if s in (TENANT_ID, TENANT_DOMAIN) or s.endswith("." + TENANT_DOMAIN):
+        return TENANT_ID        # subdomains: the tenant's other verified domains
     if s in ("common", "organizations"):
         return "{tenantid}"
     if s in ("consumers", CONSUMERS_TID):
@@ -331,6 +341,29 @@ def api_scope_names(scopes):
     return [n for i, n in enumerate(names) if n and n not in names[:i]], other
 
 
+def unusable_keys(good):
+    """Every way a JWKS entry can be unfit for RS256 signatures, several of
+    them the real keys with one thing wrong."""
+    k = good[0]
+    n_padded = base64.b64encode(base64.urlsafe_b64decode(k["n"] + "==")).decode()
+    return [dict(k, use="enc"),                                  # encryption key
+            dict(k, kty="oct", k=k["n"]),                         # symmetric
+            {"kty": "EC", "use": "sig", "kid": k["kid"], "crv": "P-256",
+             "x": b64u(secrets.token_bytes(32)), "y": b64u(secrets.token_bytes(32))},
+            dict(k, n=n_padded),                                  # base64 with '=' / '+'
+            {x: v for x, v in k.items() if x != "e"},             # no exponent
+            {x: v for x, v in k.items() if x != "n"},             # no modulus
+            dict(k, n=12345), dict(k, kty=None), 42, "key", None, [k]]
+
+
+def junk_rsa_keys(count):
+    """RSA-shaped keys nobody has the private half of (random moduli)."""
+    return [{"kty": "RSA", "use": "sig", "kid": "junk-%d" % i, "x5t": "junk-%d" % i,
+             "n": b64u(b"\xc1" + secrets.token_bytes(255)), "e": "AQAB",
+             "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
+            for i in range(count)]
+
+
 def generated_groups(n):
     return [GROUP_PATTERN % i for i in range(1, n + 1)]
 
@@ -350,15 +383,26 @@ def effective_groups(user, explicit, personal):
     return out
 
 
+def claims_json(claims, bad):
+    """The payload's JSON text; deep_json nests a claim past any parser's
+    depth limit (built as text: Python's encoder would recurse)."""
+    text = json.dumps(claims, separators=(",", ":"))
+    if bad == "deep_json":
+        text = text[:-1] + ',"deep":' + "[" * DEEP_JSON_DEPTH + "]" * DEEP_JSON_DEPTH + "}"
+    return text
+
+
 def jws(header, claims, key, bad=None):
     """Compact JWS; `bad` forges it in one of the bad_token ways."""
+    if bad == "kid_path":
+        header = dict(header, kid=KID_PATH)
     if bad == "alg_none":
         return b64u_json({"typ": "JWT", "alg": "none"}) + "." + b64u_json(claims) + "."
     if bad == "hs256_pubkey":   # the classic RS256->HS256 key-confusion forgery
         header = dict(header, alg="HS256")
         si = (b64u_json(header) + "." + b64u_json(claims)).encode()
         return si.decode() + "." + b64u(hmac.new(key.public_pem, si, hashlib.sha256).digest())
-    si = (b64u_json(header) + "." + b64u_json(claims)).encode()
+    si = (b64u_json(header) + "." + b64u(claims_json(claims, bad).encode())).encode()
     sig = bytearray(key.sign(si))
     if bad == "bad_signature":
         sig[len(sig) // 2] ^= 0x01
@@ -376,6 +420,7 @@ class Mock:
         self.lock = threading.RLock()
         self.keys = [SigningKey()]   # keys[0] signs; the rest only appear in the JWKS
         self.msa_keys = [SigningKey(msa=True)]   # personal accounts' keys, same rule
+        self.first_keys = (self.keys, self.msa_keys)   # what rotate_keys {"restore"} goes back to
         self.rogue = None            # for unknown_kid: made on first use, never published
         self.fic_key = None          # the "external issuer" key of /_mock/federated_token
         self.codes = {}              # code -> grant (dict), see authorize()
@@ -403,6 +448,8 @@ class Mock:
             self.api_token_version = 2       # accessTokenAcceptedVersion of the app's API
             self.access_token_lifetime = None    # None: TOKEN_TTL
             self.app_roles = list(APP_ROLES)
+            self.jwks_shape = None
+            self.discovery_override = {}
             self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {},
                           "grants": {"authorization_code": 0, "refresh_token": 0,
                                      "client_credentials": 0, "other": 0}}
@@ -423,7 +470,8 @@ class Mock:
                     "groups_overage": self.groups_overage,
                     "api_token_version": self.api_token_version,
                     "access_token_lifetime": self.access_token_lifetime,
-                    "app_roles": list(self.app_roles)}
+                    "app_roles": list(self.app_roles), "jwks_shape": self.jwks_shape,
+                    "discovery_override": dict(self.discovery_override)}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -436,7 +484,8 @@ class Mock:
                  "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
-                 "api_token_version", "access_token_lifetime", "app_roles"}
+                 "api_token_version", "access_token_lifetime", "app_roles", "jwks_shape",
+                 "discovery_override"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -476,6 +525,12 @@ class Mock:
             return "app_roles must be null or a list of strings"
         if not isinstance(cfg.get("client_secret", ""), str):
             return "client_secret must be a string"
+        if cfg.get("jwks_shape") not in (None,) + JWKS_SHAPES:
+            return "jwks_shape must be null or one of %s" % ", ".join(JWKS_SHAPES)
+        do = cfg.get("discovery_override")
+        if do is not None and not (isinstance(do, dict) and all(
+                isinstance(v, (str, type(None))) for v in do.values())):
+            return "discovery_override must be null or {field: string or null}"
         checks = {"fail": lambda v: isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599,
                   "slow": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 3600,
                   "malformed": lambda v: isinstance(v, bool),
@@ -536,6 +591,16 @@ class Mock:
                 self.app_roles = list(APP_ROLES) if cfg["app_roles"] is None else list(cfg["app_roles"])
             if "client_secret" in cfg:
                 self.client_secret = cfg["client_secret"] or CLIENT_SECRET
+            if "jwks_shape" in cfg:
+                self.jwks_shape = cfg["jwks_shape"]
+            if "discovery_override" in cfg:
+                for k, v in (cfg["discovery_override"] or {}).items():
+                    if v is None:
+                        self.discovery_override.pop(k, None)
+                    else:
+                        self.discovery_override[k] = v
+                if cfg["discovery_override"] is None:
+                    self.discovery_override = {}
             for sw in checks:
                 if sw in cfg and cfg[sw] is None:
                     self.switches[sw] = {}
@@ -549,7 +614,11 @@ class Mock:
                     setattr(self, k, cfg[k])
         return None
 
-    def rotate_keys(self, keep_old):
+    def rotate_keys(self, keep_old, restore=False):
+        if restore:     # the keys the mock started with (caches that hold them stay good)
+            with self.lock:
+                self.keys, self.msa_keys = (list(k) for k in self.first_keys)
+                return self.keys[0].kid
         new, new_msa = SigningKey(), SigningKey(msa=True)   # slow part outside the lock
         with self.lock:
             self.keys = [new] + (self.keys if keep_old else [])
@@ -771,6 +840,8 @@ class Mock:
             c.update(iat=now + 3600, nbf=now + 3600, exp=now + 7200)
         elif bad == "wrong_tid":
             c["tid"] = FOREIGN_TID
+        elif bad == "v1_issuer" and not v1:     # v2-shaped, but from the v1 STS
+            c["iss"] = "%s/%s/" % (cloud["sts"], tid)
         if v1 and "openid" not in scopes and bad is None:
             # v1 without the openid scope: the token response's id_token is
             # unsigned (Microsoft's v1 auth-code docs), informational only.
@@ -1150,6 +1221,10 @@ class EntraHandler(Handler):
                                         "tid", "ver", "at_hash", "c_hash", "email"]}
         doc.update(common)
         doc["kerberos_endpoint"] = "%s/%s/kerberos" % (b, t)
+        with self.mock.lock:
+            override = dict(self.mock.discovery_override)
+        for k, v in override.items():     # a document that changed since the last fetch
+            doc[k] = v.replace("{base}", b).replace("{tenant}", t)
         self.json(200, doc)
 
     def jwks(self, tenant, v1):
@@ -1162,16 +1237,23 @@ class EntraHandler(Handler):
         mock = self.mock
         issuer = "%s/%s/v2.0" % (mock.base, tmpl)
         msa_issuer = "%s/%s/v2.0" % (mock.base, CONSUMERS_TID)
+        mock.remember("jwks", {"path": self.url_path, "query": self.query_string})
         with mock.lock:
             keys, msa_keys, forced = list(mock.keys), list(mock.msa_keys), mock.key_issuer
             cin = CLOUDS[mock.cloud]["cloud_instance_name"]
+            shape = mock.jwks_shape
         if tmpl == CONSUMERS_TID:
             listed = [(k, msa_issuer) for k in msa_keys]
         else:
             listed = [(k, issuer) for k in keys]
             if tmpl == "{tenantid}" and not v1:
                 listed += [(k, msa_issuer) for k in msa_keys]
-        self.json(200, {"keys": [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]})
+        good = [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]
+        if shape == "no_usable_key":
+            return self.json(200, {"keys": unusable_keys(good)})
+        if shape == "huge":
+            return self.json(200, {"keys": junk_rsa_keys(HUGE_JWKS_JUNK_KEYS) + good})
+        self.json(200, {"keys": good})
 
     # ---- authorize
 
@@ -1830,8 +1912,8 @@ class EntraHandler(Handler):
         if action == "config":
             return self.json(200, mock.config_view())
         if action == "rotate_keys" and posting:
-            keep = bool(body.get("keep_old", False)) if isinstance(body, dict) else False
-            kid = mock.rotate_keys(keep)
+            body = body if isinstance(body, dict) else {}
+            kid = mock.rotate_keys(bool(body.get("keep_old")), bool(body.get("restore")))
             with mock.lock:
                 kids = [k.kid for k in mock.keys]
                 msa_kids = [k.kid for k in mock.msa_keys]
@@ -1909,7 +1991,7 @@ class EntraHandler(Handler):
           tenant=other      signed for another tenant (tid and iss of it), or tid=<guid>
           iss_tenant=other  tid ours, iss another tenant's (or a GUID)
           azp=...           the calling client (azp / appid; default the client id)
-          bad=bad_signature|alg_none|hs256_pubkey|unknown_kid   forged
+          bad=bad_signature|alg_none|hs256_pubkey|unknown_kid|kid_path|deep_json   forged
           format=json       {"token","header","claims"}; default text/plain (the JWT)
         The user is the configured one (the user switch)."""
         mock, q = self.mock, self.query
@@ -1926,9 +2008,10 @@ class EntraHandler(Handler):
         if version not in (1, 2):
             return self.json(400, {"error": "version must be 1 or 2"})
         bad = q.get("bad") or None
-        if bad not in (None, "bad_signature", "alg_none", "hs256_pubkey", "unknown_kid"):
-            return self.json(400, {"error": "bad must be bad_signature, alg_none, hs256_pubkey "
-                                            "or unknown_kid"})
+        forgeries = ("bad_signature", "alg_none", "hs256_pubkey", "unknown_kid", "kid_path",
+                     "deep_json")
+        if bad not in (None,) + forgeries:
+            return self.json(400, {"error": "bad must be one of " + ", ".join(forgeries)})
 
         def tenant_of(v):
             return FOREIGN_TID if v == "other" else v
