@@ -145,6 +145,40 @@ my $cb_path = '/.auth/login/aad/callback';
     ok(!find_set_cookie($r, 'entra_session'), '... no session');
 }
 
+# ---- a code used twice: a fresh sign-in attempt carrying a spent code
+{
+    mock_reset();
+    my $ua = new_ua();
+    my ($final, $s) = sign_in($ua, $vh, '/app/code-once');
+    is($final->code, 200, 'signed in with a code');
+    my $spent = $s->{callback_params}{code};
+    my $mark = log_mark();
+    my $other = new_ua();
+    my $start = start_login($other, $vh, '/app/code-twice');
+    my $state = query_params(abs_location($start))->{state};
+    my $r = $other->get(url($vh, "$cb_path?code=" . uri_escape($spent) . '&state=' . uri_escape($state)));
+    ok($r->code >= 400 && $r->code < 500, 'the spent code with a fresh state: refused (' . $r->code . ')');
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+    unlike($r->decoded_content, qr/\Q$spent\E/, '... the page does not echo the code');
+    ok(scalar(grep { /invalid_grant|AADSTS54005|AADSTS70008|code/i } entra_lines($mark)),
+       '... the log says Entra refused the code') or diag(join "\n", entra_lines($mark));
+}
+
+# ---- methods other than GET and POST at the callback
+for my $m (qw(PUT DELETE PATCH OPTIONS)) {
+    my $ua = new_ua();
+    my $start = start_login($ua, $vh, "/app/method-$m");
+    my $authz = authorize_at_mock($ua, $start);
+    my $req = HTTP::Request->new($m => abs_location($authz));
+    $req->header('Content-Length' => 0);
+    my $r = $ua->request($req);
+    is($r->code, 405, "$m at the callback: 405");
+    like($r->header('Allow') // '', qr/GET.*POST/, "... Allow: GET, POST");
+    ok(!find_set_cookie($r, 'entra_session'), '... no session');
+    # the attempt was not spent by the wrong method: GET still completes it
+    is(finish_callback($ua, $authz)->code, 302, "... and the same callback by GET still signs in");
+}
+
 # ---- garbage in every parameter: 400, never 500
 {
     my $ua = new_ua();

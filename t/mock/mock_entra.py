@@ -1278,7 +1278,9 @@ class EntraHandler(Handler):
             return self.error_page(400, 900144, "The request body must contain the following "
                                                 "parameter: 'redirect_uri'.")
         ru = urlsplit(redirect_uri)
-        if ru.scheme not in ("http", "https") or not ru.netloc:
+        # The app registration lists loopback redirect URIs only; like Entra,
+        # a loopback one matches on any port.  Any other host is refused.
+        if ru.scheme not in ("http", "https") or ru.hostname not in ("localhost", "127.0.0.1"):
             return self.error_page(400, 50011, "The redirect URI '%s' specified in the request does "
                                    "not match the redirect URIs configured for the application "
                                    "'%s'." % (redirect_uri, CLIENT_ID))

@@ -1,0 +1,132 @@
+# Open redirects (issue 5): whatever the request path a sign-in started from,
+# and whatever post_logout_redirect_uri says, the browser is only ever sent
+# back to this site: absolute URLs, //host, /\host, %2F%2F, backslashes,
+# control characters and other ports all end at a same-origin path or "/".
+# The site is protected at "/" (h5_root), so every odd path is a return URL.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Socket::INET;
+use HTTP::Response;
+use URI;
+use URI::Escape qw(uri_escape);
+use EntraTest;
+
+my $vh = 'h5_root';
+my $hp = hostport($vh);
+(my $other_port = $hp) =~ s/:(\d+)$/':' . ($1 + 1)/e;
+my $origin = base_url($vh);
+
+# Sends one request exactly as written (LWP would tidy the path), keeps the
+# state cookie in $ua's jar and returns the response.
+sub raw_start {
+    my ($ua, $target) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => $hp, Timeout => 10) or die "connect $hp: $!";
+    print $sock "GET $target HTTP/1.1\r\nHost: $hp\r\nAccept: text/html\r\n"
+              . "User-Agent: EntraTest/1.0\r\nConnection: close\r\n\r\n";
+    my $raw = do { local $/; <$sock> };
+    my $res = HTTP::Response->parse($raw // '');
+    $res->request(HTTP::Request->new(GET => "$origin/.auth/login/aad/callback"));
+    $ua->cookie_jar->extract_cookies($res);
+    return $res;
+}
+
+# The path a Location leads to on the site `origin`, or undef if it leaves it.
+sub same_origin_path {
+    my ($loc, $origin) = @_;
+    return unless defined $loc && $loc !~ /[\x00-\x1f\\]/;
+    return $loc if $loc =~ m{^/(?!/)};
+    return substr($loc, length $origin) || '/' if index($loc, "$origin/") == 0 || $loc eq $origin;
+    return;
+}
+
+sub origin_of { my $u = URI->new(shift); return $u->scheme . '://' . $u->host_port }
+
+# ----------------------------------------------- the sign-in's return URL
+my @paths = (
+    ['//evil.example/x'                   => 'scheme-relative path'],
+    ['///evil.example/x'                  => 'three slashes'],
+    ['/\\evil.example/x'                  => 'slash backslash'],
+    ['/\\/evil.example/x'                 => 'slash backslash slash'],
+    ['/%2F%2Fevil.example/x'              => 'encoded //'],
+    ['/%2fevil.example/x'                 => 'encoded / after the slash'],
+    ['/%5Cevil.example/x'                 => 'encoded backslash'],
+    ['/%09/evil.example/x'                => 'encoded tab (a path here: browsers drop only raw tabs)'],
+    ['/app/x?next=//evil.example'         => 'query naming another host (stays a query)'],
+    ["http://$other_port/x"               => 'absolute-form request target, another port'],
+    ["http://$hp\@evil.example/x"         => 'absolute-form with userinfo'],
+);
+for my $c (@paths) {
+    my ($target, $what) = @$c;
+    my $ua = new_ua();
+    my $start = raw_start($ua, $target);
+    if (!is_login_redirect($start)) {
+        ok($start->code >= 400 && $start->code < 500,
+           "$what: refused by httpd or the module (" . $start->code . ')');
+        unlike($start->header('Location') // '', qr/evil\.example/, "$what: ... never towards the other host");
+        next;
+    }
+    my $authz = authorize_at_mock($ua, $start);
+    my $cb = finish_callback($ua, $authz);
+    is($cb->code, 302, "$what: signed in, sent back");
+    my $site = origin_of($cb->request->uri);
+    my $path = same_origin_path(scalar $cb->header('Location'), $site);
+    ok(defined $path, "$what: back to the site that signed in ($site): " . ($cb->header('Location') // '-'));
+    is(origin_of(abs_location($cb) // 'http://none'), $site, "$what: ... same scheme, host and port");
+}
+
+# A request in absolute form names the host it wants, and with
+# UseCanonicalName Off httpd (like every peer) builds the redirect URI from
+# it: Entra's list of registered redirect URIs is what refuses another host,
+# and the return URL never leaves the site either way.
+{
+    my $ua = new_ua();
+    my $start = raw_start($ua, 'http://evil.example/x');
+    ok(is_login_redirect($start), 'absolute-form request for another host: a sign-in starts');
+    my $authz = authorize_at_mock($ua, $start);
+    is($authz->code, 400, '... and Entra refuses the unregistered redirect URI');
+    like($authz->decoded_content, qr/AADSTS50011/, '... with AADSTS50011');
+    ok(!defined $authz->header('Location'), '... no code goes anywhere');
+}
+
+# -------------------------------------------- post_logout_redirect_uri
+my @targets = (
+    'https://evil.example/',
+    "http://$other_port/",
+    'HTTP://EVIL.EXAMPLE/',
+    '//evil.example/x',
+    '///evil.example/x',
+    '/\\evil.example/x',
+    '\\\\evil.example\\x',
+    '/x/..\\..\\evil.example',
+    '%2F%2Fevil.example/x',
+    '/%2F%2Fevil.example/x',
+    '/%2f/evil.example',
+    '/%5C%5Cevil.example',
+    "/\t/evil.example/x",
+    "/\r\nLocation: https://evil.example/",
+    "/\x00//evil.example",
+    ' //evil.example',
+    'http:evil.example',
+    'https:/\\evil.example',
+    'https:\\\\evil.example',
+    "$origin\@evil.example/",
+    "$origin.evil.example/",
+    'javascript:alert(document.cookie)',
+    'data:text/html,<script>alert(1)</script>',
+);
+for my $target (@targets) {
+    (my $what = $target) =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
+    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($target)));
+    is($r->code, 302, "logout to $what: 302");
+    is(abs_location($r) // '', "$origin/", "logout to $what: sent to / instead");
+}
+# the same-origin ones still work
+for my $ok (['/bye?x=1' => "$origin/bye?x=1"], ["$origin/bye" => "$origin/bye"]) {
+    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($ok->[0])));
+    is(abs_location($r) // '', $ok->[1], "logout to $ok->[0]: allowed");
+}
+
+done_testing();
