@@ -3,7 +3,10 @@
  *   the module sets (X-Entra-*, in any case, '_' for '-', repeated) is
  *   left, and every other header is left alone;
  * - the Cookie parser (entra_cookie_get / entra_cookie_each) the session,
- *   its chunks and the state cookies are read with.
+ *   its chunks and the state cookies are read with;
+ * - entra_cookies_strip, which hides those cookies from the backend: after
+ *   it the parser finds none of them, a second pass removes nothing, and
+ *   every other cookie is still there.
  * Input: "Name: value" lines. */
 #include "fuzz_common.h"
 #include "../src/claims.h"
@@ -53,6 +56,47 @@ static void each_cookie(void *ctx, const char *name, const char *value)
     c->seen++;
 }
 
+static void ignore_cookie(void *ctx, const char *name, const char *value)
+{
+    (void)value;
+    FUZZ_CHECK(0, "cookie %s survived the stripping (%s)", name, (const char *)ctx);
+}
+
+static void count_cookie(void *ctx, const char *name, const char *value)
+{
+    (void)name;
+    (void)value;
+    ++*(int *)ctx;
+}
+
+/* Cookies with a value (the parser skips flags), ours or not. */
+static int cookie_count(apr_pool_t *p, const apr_table_t *headers)
+{
+    int n = 0;
+
+    entra_cookie_each(p, headers, "", count_cookie, &n);
+    return n;
+}
+
+static void check_cookie_strip(apr_pool_t *p, apr_table_t *headers)
+{
+    static const char *const own[] = { "entra_session", "entra_state_", NULL };
+    int before = cookie_count(p, headers), ours = 0, removed;
+
+    entra_cookie_each(p, headers, "entra_session", count_cookie, &ours);
+    entra_cookie_each(p, headers, "entra_state_", count_cookie, &ours);
+    removed = entra_cookies_strip(p, headers, own);
+
+    FUZZ_CHECK(removed >= 0, "negative count");
+    FUZZ_CHECK(entra_cookie_get(p, headers, "entra_session") == NULL, "entra_session survived");
+    entra_cookie_each(p, headers, "entra_session", ignore_cookie, "session prefix");
+    entra_cookie_each(p, headers, "entra_state_", ignore_cookie, "state prefix");
+    FUZZ_CHECK(entra_cookies_strip(p, headers, own) == 0, "a second strip removed more");
+    FUZZ_CHECK(removed >= ours, "removed %d, %d of ours were there", removed, ours);
+    FUZZ_CHECK(cookie_count(p, headers) == before - ours, "%d cookies left of %d, %d ours",
+               cookie_count(p, headers), before, ours);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_begin();
@@ -89,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* A second pass finds nothing more. */
     FUZZ_CHECK(entra_claims_strip_spoofed(p, headers) == 0, "stripping twice removed more");
+    check_cookie_strip(p, headers);
     fuzz_end(p);
     return 0;
 }

@@ -7,7 +7,9 @@
 #include "login.h"
 #include "refresh.h"
 #include "session.h"
+#include "state.h"
 #include "store.h"
+#include "util.h"
 
 #include <http_config.h>
 #include <http_core.h>
@@ -39,16 +41,42 @@ int entra_strip_spoofed_headers(request_rec *r)
     return DECLINED;
 }
 
+/* The session an earlier request of this one opened: an internal redirect
+ * (ErrorDocument, DirectoryIndex) or a subrequest whose own config asks for
+ * authentication again, after the cookies were hidden from the backend. */
+static entra_session *earlier_session(const request_rec *r)
+{
+    entra_session *session = NULL;
+
+    for (r = r->prev ? r->prev : r->main; r && !session; r = r->prev ? r->prev : r->main)
+        session = ap_get_module_config(r->request_config, &auth_entra_module);
+    return session;
+}
+
 /* The session this request carries: the one check_user_id kept in the
- * request's config for the authz providers, else the store's. NULL when not
- * signed in, or when a socache store is down (*unavailable). */
+ * request's config for the authz providers, else an earlier request's, else
+ * the store's. NULL when not signed in, or when a socache store is down
+ * (*unavailable). */
 static entra_session *request_session(request_rec *r, const entra_server_conf *sc,
                                       int *unavailable)
 {
     entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
 
     *unavailable = 0;
+    if (!session)
+        session = earlier_session(r);
     return session ? session : entra_store_load_ex(r, sc, unavailable);
+}
+
+/* The module's cookies are its own business: the backend, and whatever it
+ * logs, never sees them, so a leaked request log replays no session. */
+static int hide_own_cookies(request_rec *r, int status)
+{
+    static const char *const own[] = { ENTRA_SESSION_COOKIE, ENTRA_STATE_COOKIE_PREFIX, NULL };
+
+    if (status == OK && !r->main)
+        entra_cookies_strip(r->pool, r->headers_in, own);
+    return status;
 }
 
 const apr_array_header_t *entra_request_claims(request_rec *r)
@@ -206,10 +234,10 @@ int entra_check_user_id(request_rec *r)
     }
     token = entra_bearer_token(r);
     if (token && (bearer_only || entra_conf_accept_bearer(dc)))
-        return use_bearer(r, sc, token);
+        return hide_own_cookies(r, use_bearer(r, sc, token));
     if (bearer_only)
         return entra_bearer_challenge(r, NULL, NULL);
     if ((status = use_session(r, sc)) != DECLINED)
-        return status;
-    return not_signed_in(r, sc);
+        return hide_own_cookies(r, status);
+    return hide_own_cookies(r, not_signed_in(r, sc));
 }

@@ -171,6 +171,84 @@ void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *pr
     apr_table_do(cookie_header_walk, &w, headers, "Cookie", NULL);
 }
 
+static int is_own_cookie(const char *name, apr_size_t len, const char *const *prefixes)
+{
+    for (; *prefixes; prefixes++) {
+        apr_size_t n = strlen(*prefixes);
+        if (len >= n && strncmp(name, *prefixes, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
+                                      const char *const *prefixes, int *removed)
+{
+    /* "a;b" comes out as "a; b": room for a space after every separator. */
+    char *out = apr_palloc(p, 2 * strlen(header) + 1), *o = out;
+    const char *s = header;
+
+    while (*s) {
+        const char *name, *end;
+        while (*s == ' ' || *s == '\t' || *s == ';')
+            s++;
+        if (!*s)
+            break;
+        name = s;
+        end = s + strcspn(s, ";");
+        if (is_own_cookie(name, strcspn(name, "=;"), prefixes))
+            (*removed)++;
+        else {
+            const char *vend = end;
+            while (vend > name && (vend[-1] == ' ' || vend[-1] == '\t'))
+                vend--;
+            if (o != out) {
+                *o++ = ';';
+                *o++ = ' ';
+            }
+            memcpy(o, name, (apr_size_t)(vend - name));
+            o += vend - name;
+        }
+        s = end;
+    }
+    *o = '\0';
+    return out;
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *const *prefixes;
+    apr_array_header_t *kept;   /* the Cookie headers, rewritten */
+    int removed;
+} cookie_strip;
+
+static int strip_one_header(void *ctx, const char *key, const char *header)
+{
+    cookie_strip *cs = ctx;
+    (void)key;
+
+    *(const char **)apr_array_push(cs->kept) =
+        entra_cookie_header_strip(cs->pool, header, cs->prefixes, &cs->removed);
+    return 1;
+}
+
+int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *prefixes)
+{
+    cookie_strip cs = { p, prefixes, apr_array_make(p, 1, sizeof(const char *)), 0 };
+    int i;
+
+    apr_table_do(strip_one_header, &cs, headers, "Cookie", NULL);
+    if (!cs.removed)
+        return 0;
+    apr_table_unset(headers, "Cookie");
+    for (i = 0; i < cs.kept->nelts; i++) {
+        const char *value = APR_ARRAY_IDX(cs.kept, i, const char *);
+        if (*value)
+            apr_table_addn(headers, "Cookie", value);
+    }
+    return cs.removed;
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

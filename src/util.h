@@ -23,6 +23,17 @@ typedef void (*entra_cookie_fn)(void *ctx, const char *name, const char *value);
 void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *prefix,
                        entra_cookie_fn fn, void *ctx);
 
+/* `header` (one Cookie header's value) without the cookies whose names start
+ * with one of `prefixes` (NULL-terminated); adds their count to *removed.
+ * What is kept is re-joined with "; "; nothing kept gives "". */
+const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
+                                      const char *const *prefixes, int *removed);
+
+/* The same over every Cookie header in `headers`, which are rewritten only
+ * when something was removed (and dropped when nothing is left). Returns
+ * how many cookies went. */
+int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *prefixes);
+
 /* Parses application/x-www-form-urlencoded text into a table. Keys and values
  * are percent-decoded ('+' is a space). Returns NULL on a malformed escape. */
 apr_table_t *entra_form_parse(apr_pool_t *p, const char *text);

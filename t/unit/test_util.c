@@ -274,6 +274,42 @@ static void test_cookies(apr_pool_t *p)
               "cookie_each visits every cookie with the prefix, in order");
 }
 
+static void test_cookie_strip(apr_pool_t *p)
+{
+    static const char *const own[] = { "entra_session", "entra_state_", NULL };
+    apr_table_t *t;
+    int removed = 0;
+
+    CHECK_STR(entra_cookie_header_strip(p, "a=1; entra_session=x; b=2", own, &removed),
+              "a=1; b=2", "strip: the session cookie goes, the others stay in order");
+    CHECK(removed == 1, "strip: counted");
+    CHECK_STR(entra_cookie_header_strip(p, "  entra_session_0=x ;a=1 ;entra_session_1=y;"
+                                           "entra_state_q=z;  b = 2 ", own, &removed),
+              "a=1; b = 2", "strip: chunks and state cookies, odd spacing");
+    CHECK(removed == 4, "strip: counted across calls");
+    CHECK_STR(entra_cookie_header_strip(p, "entra_session=x; entra_state_a=y", own, &removed),
+              "", "strip: nothing left");
+    CHECK_STR(entra_cookie_header_strip(p, "flag; xentra_session=1; entra_statex=2;;", own,
+                                        &removed),
+              "flag; xentra_session=1; entra_statex=2", "strip: look-alike names and flags stay");
+    CHECK_STR(entra_cookie_header_strip(p, "", own, &removed), "", "strip: empty header");
+    CHECK_STR(entra_cookie_header_strip(p, "a;b;c;d;e;f;g;h", own, &removed),
+              "a; b; c; d; e; f; g; h", "strip: the re-joined header may be longer than it was");
+
+    t = cookies(p, "a=1; entra_session=x", "entra_session_0=y");
+    CHECK(entra_cookies_strip(p, t, own) == 2, "strip table: two cookies in two headers");
+    CHECK_STR(apr_table_get(t, "Cookie"), "a=1", "strip table: what is left");
+    CHECK(apr_is_empty_table(t) == 0 && apr_table_get(t, "X-Other") != NULL,
+          "strip table: other headers untouched");
+    t = cookies(p, "entra_session=x", NULL);
+    CHECK(entra_cookies_strip(p, t, own) == 1 && apr_table_get(t, "Cookie") == NULL,
+          "strip table: a Cookie header with nothing left is dropped");
+    t = cookies(p, "a=1 ;  b=2", NULL);
+    CHECK(entra_cookies_strip(p, t, own) == 0
+          && strcmp(apr_table_get(t, "Cookie"), "a=1 ;  b=2") == 0,
+          "strip table: untouched (byte for byte) when none of ours is there");
+}
+
 static void test_pairs(apr_pool_t *p)
 {
     apr_array_header_t *in = apr_array_make(p, 4, sizeof(entra_pair)), *out;
@@ -353,6 +389,7 @@ void suite_util(apr_pool_t *p)
     test_header_prefix();
     test_guid();
     test_cookies(p);
+    test_cookie_strip(p);
     test_pairs(p);
     test_html_escape(p);
     test_small(p);
