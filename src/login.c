@@ -259,8 +259,14 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     const char *access_token = json_string_value(json_object_get(answer, "access_token"));
 
     entra_claims_apply_map(pairs, sc->claim_maps);
-    if (groups_error)
+    /* Overage that Graph did not resolve: say so the way Entra itself does
+     * when a token cannot list the groups, so the app can tell "no groups"
+     * from "groups unknown". */
+    if (groups_error) {
         entra_pairs_add(pairs, ENTRA_GROUPS_UNRESOLVED, groups_error);
+        if (!entra_pairs_get(pairs, "hasgroups"))
+            entra_pairs_add(pairs, "hasgroups", "true");
+    }
     if (json_is_string(json_object_get(answer, "refresh_token")))
         entra_pairs_add(pairs, ENTRA_SESSION_REFRESH_TOKEN,
                         json_string_value(json_object_get(answer, "refresh_token")));

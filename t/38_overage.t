@@ -43,6 +43,7 @@ my $body = eval { JSON::PP->new->decode($st->{last}{graph}{body}) } || {};
 ok(exists $body->{securityEnabledOnly} && JSON::PP::is_bool($body->{securityEnabledOnly}),
    '... with a boolean securityEnabledOnly');
 my $h = claims_of($final);
+ok(!exists $h->{'x-entra-claim-hasgroups'}, '... resolved: no hasgroups marker');
 is_deeply(groups_of($h), $small_groups, '... X-Entra-Claim-groups exactly as with the small token');
 ok(echo($final) && !grep({ /claim-names|claim-sources/ } keys %$h), '... no _claim_names/_claim_sources headers');
 denied_page_ok($ov->get(url($vh, '/app/none/x')), '2f6a4c1e-0000-4000-8000-0000000dead0', 'forced overage: a group the user is not in');
@@ -121,6 +122,8 @@ for my $f (@fail) {
     ok(echo($final) && (!$gh || !grep({ !length } @$gh)), "$what: no empty X-Entra-Claim-groups header")
         or diag(explain $gh);
     ok(echo($final) && (!$gh || !grep({ /\Q$gen250[0]\E/ } @$gh)), "$what: no partial list of groups either");
+    is_deeply($h->{'x-entra-claim-hasgroups'}, ['true'],
+              "$what: X-Entra-Claim-hasgroups: true tells the app the groups are unknown");
     ok(scalar(grep { /ENTRA[0-9]{5}:/ && /graph/i && /group/i } entra_problems($mark)),
        "$what: an error line at sign-in about the groups") or diag(join "\n", log_since($mark));
 
