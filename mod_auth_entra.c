@@ -94,6 +94,8 @@ static const command_rec entra_cmds[] = {
                "RS256 with x5t (default) or PS256 with x5t#S256"),
     SERVER_CMD("EntraClientAssertionFile", entra_set_client_assertion_file, TAKE1,
                "file holding a federated token to send as client assertion"),
+    SERVER_CMD("EntraCookieName", entra_set_cookie_name, TAKE1,
+               "name of this app's session cookie (default entra_session_<hash of the app>)"),
     AP_INIT_ITERATE("EntraRemoteUserClaim", entra_set_remote_user_claim, NULL,
                     RSRC_CONF | OR_AUTHCFG,
                     "claim(s) for REMOTE_USER, first present wins (default preferred_username)"),
@@ -113,7 +115,8 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         const char *why;
         if (!entra_server_enabled(sc))
             continue;
-        if ((why = entra_server_check(ptemp, sc)) || (why = entra_credential_load(pconf, sc))) {
+        if ((why = entra_server_check(ptemp, sc)) || (why = entra_server_bind(pconf, sc))
+            || (why = entra_credential_load(pconf, sc))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00101) "%s:%d: %s",
                          s->defn_name ? s->defn_name : "(server config)",
                          s->defn_line_number, why);
@@ -144,6 +147,7 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
     (void)plog;
     entra_http_global_init();
+    entra_authn_post_config(pconf, s);
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK)
         return status;
     return entra_refresh_post_config(pconf, s);
@@ -199,6 +203,8 @@ static void entra_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(entra_quick_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(entra_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_force_authn(entra_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(entra_hide_cookies_fixup, NULL, NULL, APR_HOOK_FIRST);
     entra_authz_register(p);
 }
 

@@ -68,15 +68,77 @@ static entra_session *request_session(request_rec *r, const entra_server_conf *s
     return session ? session : entra_store_load_ex(r, sc, unavailable);
 }
 
+/* The name prefixes of every cookie the module sets, for any app of this
+ * server: built at start-up, read-only once the children run. Another app's
+ * cookies go too, since a browser sends them to every port of a host and a
+ * backend could replay them at that app. */
+static const char *const default_own_cookies[] = {
+    ENTRA_COOKIE_SESSION_BASE, ENTRA_COOKIE_STATE_BASE,
+    "__Host-" ENTRA_COOKIE_SESSION_BASE, "__Secure-" ENTRA_COOKIE_STATE_BASE, NULL
+};
+static const char *const *own_cookies = default_own_cookies;
+
+void entra_authn_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_array_header_t *names = apr_array_make(pconf, 8, sizeof(const char *));
+    const char *const *name;
+
+    for (name = default_own_cookies; *name; name++)
+        APR_ARRAY_PUSH(names, const char *) = *name;
+    for (; s; s = s->next) {
+        entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
+        if (!entra_server_enabled(sc) || !sc->cookie_name)
+            continue;
+        APR_ARRAY_PUSH(names, const char *) = sc->cookie_name;
+        APR_ARRAY_PUSH(names, const char *) = apr_pstrcat(pconf, "__Host-", sc->cookie_name,
+                                                          NULL);
+        APR_ARRAY_PUSH(names, const char *) = apr_pstrcat(pconf, "__Secure-", sc->cookie_name,
+                                                          NULL);
+    }
+    APR_ARRAY_PUSH(names, const char *) = NULL;
+    own_cookies = (const char *const *)names->elts;
+}
+
 /* The module's cookies are its own business: the backend, and whatever it
  * logs, never sees them, so a leaked request log replays no session. */
 static int hide_own_cookies(request_rec *r, int status)
 {
-    static const char *const own[] = { ENTRA_SESSION_COOKIE, ENTRA_STATE_COOKIE_PREFIX, NULL };
-
     if (status == OK && !r->main)
-        entra_cookies_strip(r->pool, r->headers_in, own);
+        entra_cookies_strip(r->pool, r->headers_in, own_cookies);
     return status;
+}
+
+int entra_hide_cookies_fixup(request_rec *r)
+{
+    if (!r->main && entra_server_enabled(server_conf(r)))
+        hide_own_cookies(r, OK);
+    return DECLINED;
+}
+
+/* AuthType Entra with EntraUnauthAction pass, where the Require lines need
+ * no user (Require all granted): a caller with a session (or a bearer token
+ * the location takes) is authenticated all the same, so the app gets the
+ * claims; one without goes on anonymously, with no user at all (httpd
+ * refuses an authentication that sets none, and an empty one would pass
+ * Require valid-user elsewhere). The session found is kept for
+ * check_user_id. */
+int entra_force_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
+    entra_server_conf *sc = server_conf(r);
+    entra_session *session;
+    int unavailable;
+
+    if (!type || strcasecmp(type, ENTRA_AUTH_TYPE) != 0
+        || entra_conf_unauth_action(dc) != ENTRA_UNAUTH_PASS || !entra_server_enabled(sc))
+        return DECLINED;
+    if (entra_conf_accept_bearer(dc) && entra_bearer_token(r))
+        return OK;
+    if (!(session = request_session(r, sc, &unavailable)))
+        return DECLINED;
+    ap_set_module_config(r->request_config, &auth_entra_module, session);
+    return OK;
 }
 
 const apr_array_header_t *entra_request_claims(request_rec *r)
@@ -198,10 +260,13 @@ static int not_signed_in(request_rec *r, const entra_server_conf *sc)
 
     switch (entra_conf_unauth_action(dc)) {
     case ENTRA_UNAUTH_PASS:
-        /* valid-user is satisfied; the app sees no claims and decides. */
-        r->user = "";
-        r->ap_auth_type = ENTRA_AUTH_TYPE;
-        return OK;
+        /* Where no Require needs a user, a caller without a session never
+         * gets here (entra_force_authn). Here one does (valid-user,
+         * entra-*): sign in, as with "auth"; r->user stays unset. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00411)
+                      "EntraUnauthAction pass, but a Require of %s needs a user: not "
+                      "signed in", r->uri);
+        break;
     case ENTRA_UNAUTH_401:
         return entra_bearer_challenge(r, NULL, NULL);
     case ENTRA_UNAUTH_403:

@@ -69,6 +69,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(client_key_file);
     MERGE_INT(assertion_alg);
     MERGE_PTR(client_assertion_file);
+    MERGE_PTR(cookie_name);
     return m;
 }
 
@@ -93,10 +94,12 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     return m;
 }
 
+/* EntraSessionKey alone is no app: set once in the main server, it is
+ * inherited by the virtual hosts that are. */
 int entra_server_enabled(const entra_server_conf *c)
 {
-    return c->tenant || c->client_id || c->client_secret || c->session_keys
-           || c->client_cert_file || c->client_assertion_file;
+    return c->tenant || c->client_id || c->client_secret || c->client_cert_file
+           || c->client_assertion_file;
 }
 
 const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
@@ -233,6 +236,54 @@ int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid)
             return 1;
     }
     return !c->allowed_tenants;
+}
+
+/* Personal Microsoft accounts live in this tenant. */
+#define MSA_TENANT "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+int entra_conf_session_tenant_ok(const entra_server_conf *c, const char *tid)
+{
+    if (!tid || !entra_is_guid(tid) || !entra_conf_tenant_allowed(c, tid))
+        return 0;
+    if (entra_is_guid(c->tenant))
+        return strcasecmp(tid, c->tenant) == 0;
+    if (strcasecmp(c->tenant, "consumers") == 0)
+        return strcasecmp(tid, MSA_TENANT) == 0;
+    if (strcasecmp(c->tenant, "organizations") == 0)
+        return strcasecmp(tid, MSA_TENANT) != 0;
+    return 1;
+}
+
+/* The session cookie is host-only, Path=/, Secure: __Host- keeps a sibling
+ * subdomain or a plain-http man in the middle from planting one. State
+ * cookies are path-scoped, so they can only be __Secure-. */
+static void name_cookies(apr_pool_t *p, entra_server_conf *c)
+{
+    int secure = entra_conf_cookie_secure(c);
+    const char *base = c->cookie_name;
+
+    c->session_cookie = apr_pstrcat(p, secure ? "__Host-" : "",
+                                    base ? base : ENTRA_COOKIE_SESSION_BASE,
+                                    base ? "" : c->app_tag, NULL);
+    c->state_cookie_prefix = base ? apr_pstrcat(p, secure ? "__Secure-" : "", base, "_state_",
+                                                NULL)
+                                  : apr_pstrcat(p, secure ? "__Secure-" : "",
+                                                ENTRA_COOKIE_STATE_BASE, c->app_tag, "_", NULL);
+}
+
+const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
+{
+    char *lower;
+
+    c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d",
+                          c->client_id, c->tenant, entra_conf_authority(c), entra_conf_endpoint_version(c));
+    for (lower = (char *)c->app; *lower; lower++)
+        *lower = (char)apr_tolower(*lower);
+    c->app_tag = entra_sha256_hex(p, c->app, 8);
+    if (!c->session_keys || !(c->app_keys = entra_keyring_bind(p, c->session_keys, c->app)))
+        return "EntraSessionKey: cannot derive this app's keys (OpenSSL HKDF)";
+    name_cookies(p, c);
+    return NULL;
 }
 
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
@@ -406,6 +457,26 @@ const char *entra_set_session_key(cmd_parms *cmd, void *dc, const char *arg)
         c->session_keys = entra_keyring_make(cmd->pool);
     if ((why = entra_keyring_add(c->session_keys, secret, strlen(secret))))
         return directive_error(cmd, why);
+    return NULL;
+}
+
+/* Cookie names are tokens (RFC 6265); the __Host-/__Secure- prefixes are
+ * the module's to add. */
+const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *c;
+    (void)dc;
+
+    if (!*arg || strlen(arg) > 64)
+        return directive_error(cmd, "must be 1 to 64 characters");
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.')
+            return directive_error(cmd, "may hold only letters, digits, '_', '-' and '.'");
+    }
+    if (strncasecmp(arg, "__Host-", 7) == 0 || strncasecmp(arg, "__Secure-", 9) == 0)
+        return directive_error(cmd, "give the name without __Host-/__Secure-: the module "
+                                    "adds the prefix when EntraCookieSecure is On");
+    server_conf(cmd)->cookie_name = arg;
     return NULL;
 }
 

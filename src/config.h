@@ -18,6 +18,10 @@
 #define ENTRA_DEFAULT_HTTP_TIMEOUT 10
 #define ENTRA_DEFAULT_SESSION_MAX_AGE (8 * 3600)
 #define ENTRA_DEFAULT_SESSION_INACTIVITY 3600
+/* Cookie names without EntraCookieName: these + the app's tag. Backends
+ * never see any cookie whose name starts with one of them (authn.c). */
+#define ENTRA_COOKIE_SESSION_BASE "entra_session_"
+#define ENTRA_COOKIE_STATE_BASE "entra_state_"
 
 typedef enum {
     ENTRA_AUTH_UNSET = -1,
@@ -72,6 +76,15 @@ typedef struct {
     const char *client_key_file;
     int assertion_alg;              /* -1 unset; entra_assertion_alg */
     const char *client_assertion_file;
+    const char *cookie_name;        /* EntraCookieName; NULL: derived from the app */
+    /* Bound at start-up (entra_server_bind): everything the module seals or
+     * stores belongs to this app, so apps sharing EntraSessionKey or a
+     * session store never accept each other's records. */
+    const char *app;                /* client id, tenant, authority, version */
+    const char *app_tag;            /* short hash of `app`: names and keys */
+    entra_keyring *app_keys;        /* session_keys bound to `app` */
+    const char *session_cookie;     /* __Host-<name> when Secure */
+    const char *state_cookie_prefix;/* __Secure-<...>_ when Secure; + state */
     /* Loaded at start-up from the three above (check_config). */
     entra_credential *credential;
     /* Per process, set at child_init: the discovery/JWKS cache. */
@@ -127,6 +140,15 @@ entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
 /* EntraAllowedTenants admits `tid` (always true without the directive). */
 int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid);
+
+/* A session's `tid` against the app's tenant rules as configured now:
+ * EntraTenant (a GUID, consumers, organizations) and EntraAllowedTenants. */
+int entra_conf_session_tenant_ok(const entra_server_conf *c, const char *tid);
+
+/* Binds the server to its app (the fields after cookie_name above): called
+ * once per configuration load, after the directives are read. Returns an
+ * error text or NULL. */
+const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c);
 /* {authority}/{tenant}/v2.0/.well-known/openid-configuration, or the v1
  * {authority}/{tenant}/.well-known/openid-configuration */
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);
@@ -163,6 +185,7 @@ const char *entra_set_client_certificate(cmd_parms *cmd, void *dc, const char *a
 const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg);
 
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */

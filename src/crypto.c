@@ -33,34 +33,58 @@ entra_keyring *entra_keyring_make(apr_pool_t *p)
     return apr_array_make(p, 2, sizeof(entra_key));
 }
 
-const char *entra_keyring_add(entra_keyring *ring, const char *secret, apr_size_t len)
+/* HKDF-SHA256 of `secret` with `info`: a 32-byte key and its hint byte. */
+static int derive(const unsigned char *secret, apr_size_t len, const char *info,
+                  entra_key *key)
 {
     static const char salt[] = "mod_auth_entra";
-    static const char info[] = "cookie-aead-v1";
     unsigned char out[33];
     size_t out_len = sizeof(out);
-    EVP_PKEY_CTX *ctx;
-    entra_key *key;
-    int ok;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    int ok = ctx && EVP_PKEY_derive_init(ctx) > 0
+             && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0
+             && EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)salt,
+                                            sizeof(salt) - 1) > 0
+             && EVP_PKEY_CTX_set1_hkdf_key(ctx, secret, (int)len) > 0
+             && EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info,
+                                            (int)strlen(info)) > 0
+             && EVP_PKEY_derive(ctx, out, &out_len) > 0;
+
+    EVP_PKEY_CTX_free(ctx);
+    if (ok) {
+        memcpy(key->key, out, 32);
+        key->hint = out[32];
+    }
+    OPENSSL_cleanse(out, sizeof(out));
+    return ok;
+}
+
+const char *entra_keyring_add(entra_keyring *ring, const char *secret, apr_size_t len)
+{
+    entra_key key;
 
     if (len < ENTRA_KEY_MIN_SECRET)
         return apr_psprintf(ring->pool, "must be at least %d bytes long (has %" APR_SIZE_T_FMT ")",
                             ENTRA_KEY_MIN_SECRET, len);
-    ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-    ok = ctx && EVP_PKEY_derive_init(ctx) > 0
-         && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0
-         && EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)salt, sizeof(salt) - 1) > 0
-         && EVP_PKEY_CTX_set1_hkdf_key(ctx, (const unsigned char *)secret, (int)len) > 0
-         && EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info, sizeof(info) - 1) > 0
-         && EVP_PKEY_derive(ctx, out, &out_len) > 0;
-    EVP_PKEY_CTX_free(ctx);
-    if (!ok)
+    if (!derive((const unsigned char *)secret, len, "cookie-aead-v1", &key))
         return "key derivation failed (OpenSSL HKDF)";
-    key = apr_array_push(ring);
-    memcpy(key->key, out, 32);
-    key->hint = out[32];
-    OPENSSL_cleanse(out, sizeof(out));
+    *(entra_key *)apr_array_push(ring) = key;
+    OPENSSL_cleanse(&key, sizeof(key));
     return NULL;
+}
+
+entra_keyring *entra_keyring_bind(apr_pool_t *p, const entra_keyring *ring, const char *app)
+{
+    entra_keyring *bound = apr_array_make(p, ring->nelts, sizeof(entra_key));
+    const char *info = apr_pstrcat(p, "app-v1\n", app, NULL);
+    int i;
+
+    for (i = 0; i < ring->nelts; i++) {
+        const entra_key *key = &APR_ARRAY_IDX(ring, i, entra_key);
+        if (!derive(key->key, sizeof(key->key), info, apr_array_push(bound)))
+            return NULL;
+    }
+    return bound;
 }
 
 static void seal_aad(unsigned char *aad_hdr, const unsigned char *hdr)
@@ -148,4 +172,21 @@ char *entra_sha256_b64url(apr_pool_t *p, const char *text)
 
     SHA256((const unsigned char *)text, strlen(text), digest);
     return entra_b64url_encode(p, digest, sizeof(digest));
+}
+
+char *entra_sha256_hex(apr_pool_t *p, const char *text, int nchars)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char *out;
+    int i;
+
+    if (nchars > 2 * SHA256_DIGEST_LENGTH)
+        nchars = 2 * SHA256_DIGEST_LENGTH;
+    out = apr_palloc(p, (apr_size_t)nchars + 1);
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    for (i = 0; i < nchars; i++)
+        out[i] = hex[(digest[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+    out[nchars] = '\0';
+    return out;
 }

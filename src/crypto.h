@@ -24,6 +24,11 @@ entra_keyring *entra_keyring_make(apr_pool_t *p);
 /* Derives a key from `secret` and appends it. Returns an error text or NULL. */
 const char *entra_keyring_add(entra_keyring *ring, const char *secret, apr_size_t len);
 
+/* The ring's keys bound to one app: each key is derived again (HKDF) with
+ * `app` (client id, tenant, authority...) as its info, so what one app seals
+ * never opens at another that shares EntraSessionKey. A new ring from `p`. */
+entra_keyring *entra_keyring_bind(apr_pool_t *p, const entra_keyring *ring, const char *app);
+
 /* Seals `plain` for `purpose` (bound as associated data, so a state cookie
  * can never pass as a session cookie). Returns base64url text or NULL. */
 char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
@@ -34,6 +39,9 @@ char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
  * NUL-terminated (not counted in *len). */
 unsigned char *entra_open(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
                           const char *sealed, apr_size_t *len);
+
+/* The first `nchars` (at most 64) hex digits of SHA-256(text). */
+char *entra_sha256_hex(apr_pool_t *p, const char *text, int nchars);
 
 /* base64url(SHA-256(text)), for the PKCE S256 challenge. */
 char *entra_sha256_b64url(apr_pool_t *p, const char *text);

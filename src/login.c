@@ -5,6 +5,7 @@
 #include "log.h"
 #include "respond.h"
 #include "session.h"
+#include "socache.h"
 #include "store.h"
 #include "token.h"
 #include "state.h"
@@ -83,6 +84,121 @@ static void state_cookie_set(request_rec *r, const entra_server_conf *sc, const 
         entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
 }
 
+/* Pending sign-ins of this browser, oldest first, in a small Path=/ cookie
+ * (<session cookie>_pending, "state.size.expires~..."). The state cookies
+ * themselves go only to the callback path, where a login start cannot see
+ * them; this index lets it drop the oldest, so that together they stay
+ * within STATE_BUDGET bytes of the callback's Cookie header however often
+ * a browser starts over (httpd refuses a header past LimitRequestFieldSize,
+ * and the user could never finish a sign-in again). */
+#define STATE_BUDGET 4096
+#define PENDING_MAX 12
+
+typedef struct {
+    const char *state;
+    apr_int64_t size;       /* bytes the state cookie adds to a Cookie header */
+    apr_int64_t expires;
+} pending_login;
+
+static const char *pending_cookie_name(apr_pool_t *p, const entra_server_conf *sc)
+{
+    return apr_pstrcat(p, sc->session_cookie, "_pending", NULL);
+}
+
+static const char *state_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
+                                     const char *state)
+{
+    return apr_pstrcat(p, sc->state_cookie_prefix, state, NULL);
+}
+
+/* The index as the browser sent it, without entries that are malformed or
+ * expired. It only decides which of the browser's own cookies to delete:
+ * nothing in it is trusted beyond that. */
+static apr_array_header_t *pending_read(request_rec *r, const entra_server_conf *sc,
+                                        apr_int64_t now)
+{
+    apr_array_header_t *pending = apr_array_make(r->pool, PENDING_MAX, sizeof(pending_login));
+    const char *value = entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc));
+    char *list = apr_pstrdup(r->pool, value ? value : ""), *rest, *entry;
+
+    for (entry = apr_strtok(list, "~", &rest); entry && pending->nelts < PENDING_MAX;
+         entry = apr_strtok(NULL, "~", &rest)) {
+        char *fields, *state = apr_strtok(entry, ".", &fields);
+        char *size = apr_strtok(NULL, ".", &fields), *expires = apr_strtok(NULL, ".", &fields);
+        pending_login *e;
+        if (!entra_state_param_ok(state) || entra_parse_int(size) < 0
+            || entra_parse_int(expires) < now)
+            continue;
+        e = apr_array_push(pending);
+        e->state = state;
+        e->size = entra_parse_int(size);
+        e->expires = entra_parse_int(expires);
+    }
+    return pending;
+}
+
+static void pending_write(request_rec *r, const entra_server_conf *sc,
+                          const apr_array_header_t *pending, int first)
+{
+    const char *value = "";
+    int i;
+
+    for (i = first; i < pending->nelts; i++) {
+        const pending_login *e = &APR_ARRAY_IDX(pending, i, pending_login);
+        value = apr_psprintf(r->pool, "%s%s%s.%" APR_INT64_T_FMT ".%" APR_INT64_T_FMT, value,
+                             *value ? "~" : "", e->state, e->size, e->expires);
+    }
+    entra_cookie_set(r, sc, pending_cookie_name(r->pool, sc), value, "/",
+                     *value ? ENTRA_STATE_TTL : 0);
+}
+
+/* Makes room for a state cookie of `size` bytes: the oldest pending
+ * sign-ins go first. Returns the index with the new one last. */
+static void pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
+                        apr_int64_t size, apr_int64_t now)
+{
+    apr_array_header_t *pending = pending_read(r, sc, now);
+    apr_int64_t total = size;
+    pending_login *e;
+    int i, first = 0;
+
+    for (i = 0; i < pending->nelts; i++)
+        total += APR_ARRAY_IDX(pending, i, pending_login).size;
+    while (first < pending->nelts
+           && (total > STATE_BUDGET || pending->nelts - first >= PENDING_MAX)) {
+        e = &APR_ARRAY_IDX(pending, first, pending_login);
+        state_cookie_set(r, sc, state_cookie_name(r->pool, sc, e->state), "", 0);
+        total -= e->size;
+        first++;
+    }
+    e = apr_array_push(pending);
+    e->state = state;
+    e->size = size;
+    e->expires = now + ENTRA_STATE_TTL;
+    pending_write(r, sc, pending, first);
+}
+
+/* The callback took `state`: it leaves the index. */
+static void pending_remove(request_rec *r, const entra_server_conf *sc, const char *state)
+{
+    apr_array_header_t *pending, *kept;
+    int i;
+
+    /* A form_post callback is a cross-site POST: the SameSite=Lax index
+     * does not come with it, and must not be wiped for the other tabs. */
+    if (!entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc)))
+        return;
+    pending = pending_read(r, sc, apr_time_sec(r->request_time));
+    kept = apr_array_make(r->pool, pending->nelts, sizeof(pending_login));
+
+    for (i = 0; i < pending->nelts; i++) {
+        const pending_login *e = &APR_ARRAY_IDX(pending, i, pending_login);
+        if (strcmp(e->state, state) != 0)
+            *(pending_login *)apr_array_push(kept) = *e;
+    }
+    pending_write(r, sc, kept, 0);
+}
+
 /* Where to come back to: this request's path and query, same-origin only.
  * It rides in the state cookie, which a browser keeps only up to 4 KB: a
  * longer one comes back to its path alone, or to "/". */
@@ -115,12 +231,13 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
         return HTTP_BAD_GATEWAY;
     }
     st = entra_state_new(r->pool, return_to, entra_redirect_uri_abs(r, sc), now);
-    if (!st || !(sealed = entra_state_seal(r->pool, sc->session_keys, st))) {
+    if (!st || !(sealed = entra_state_seal(r->pool, sc->app_keys, st))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
                       "cannot create a login state (random source or cipher failed)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    cookie_name = apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, st->state, NULL);
+    cookie_name = state_cookie_name(r->pool, sc, st->state);
+    pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3), now);
     state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
                   "not signed in: redirecting to Entra, will return to %s",
@@ -163,6 +280,34 @@ static int entra_reported_error(request_rec *r, apr_table_t *params)
                                   *first_line ? first_line : error, NULL));
 }
 
+/* With a socache store a state is also single-use on the server: a state
+ * cookie captured on its way (or copied out of a browser) cannot be
+ * replayed while it lives. The key holds the state's hash and the app.
+ * Returns OK, or the status of the page written. */
+static int mark_state_used(request_rec *r, const entra_server_conf *sc, const entra_state *st)
+{
+    const char *key, *seen;
+    apr_status_t rv;
+
+    if (!sc->session_cache)
+        return OK;
+    key = apr_pstrcat(r->pool, apr_pstrndup(r->pool, entra_sha256_b64url(r->pool, st->state), 22),
+                      ".", sc->app_tag, ".st", NULL);
+    rv = entra_socache_get(sc->session_cache, r, key, &seen);
+    if (rv == APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00206)
+                      "callback refused: state already used once (a replayed callback)");
+        return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
+                          "This sign-in attempt is unknown, expired or already used. "
+                          "Please start again.");
+    }
+    if (rv != APR_NOTFOUND
+        || entra_socache_put(sc->session_cache, r, key, "1", st->expires) != APR_SUCCESS)
+        return entra_page(r, HTTP_SERVICE_UNAVAILABLE, "Sign-in is unavailable",
+                          "The session store cannot be reached. Please try again in a moment.");
+    return OK;
+}
+
 /* Opens the state cookie named by the state parameter and deletes it: a
  * state works once. NULL when missing, forged, expired or replayed. */
 static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
@@ -172,12 +317,13 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
     entra_state *st = NULL;
 
     if (entra_state_param_ok(state_param)) {
-        cookie_name = apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, state_param, NULL);
+        cookie_name = state_cookie_name(r->pool, sc, state_param);
         cookie = entra_cookie_get(r->pool, r->headers_in, cookie_name);
         why = "no state cookie for this state (expired, replayed, or from another browser)";
         if (cookie) {
             state_cookie_set(r, sc, cookie_name, "", 0);
-            st = entra_state_open(r->pool, sc->session_keys, cookie, state_param,
+            pending_remove(r, sc, state_param);
+            st = entra_state_open(r->pool, sc->app_keys, cookie, state_param,
                                   apr_time_sec(r->request_time), &why);
         }
     }
@@ -287,11 +433,17 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
 {
     entra_session session = { 0 };
     const char *back;
+    int saved;
 
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
     session.claims = session_claims(r, sc, claims, answer, groups_error);
-    if (!entra_store_save(r, sc, &session)) {
+    saved = entra_store_save(r, sc, &session);
+    if (saved == ENTRA_STORE_TOO_BIG)
+        return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",
+                          "Your account brings more information than this server can keep "
+                          "in a session. The administrator has been told.");
+    if (!saved) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00209) "cannot save the session");
         return entra_page(r, sc->session_cache ? HTTP_SERVICE_UNAVAILABLE
                                                : HTTP_INTERNAL_SERVER_ERROR,
@@ -362,6 +514,8 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
         return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                           "This sign-in attempt is unknown, expired or already used. "
                           "Please start again.");
+    if ((status = mark_state_used(r, sc, st)) != OK)
+        return status;
     if (apr_table_get(params, "error"))
         return entra_reported_error(r, params);
     if (!(code = apr_table_get(params, "code")) || !*code)

@@ -109,7 +109,7 @@ static void share(request_rec *r, const entra_server_conf *sc, const char *key,
     entra_pairs_add(pairs, "rt", o->refresh_token ? o->refresh_token : "");
     entra_pairs_add(pairs, "e", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
     plain = entra_pairs_serialize(r->pool, pairs, &len);
-    if ((sealed = entra_seal(r->pool, sc->session_keys, OUTCOME_PURPOSE, plain, len)))
+    if ((sealed = entra_seal(r->pool, sc->app_keys, OUTCOME_PURPOSE, plain, len)))
         entra_socache_put(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
                           sealed, o->when + OUTCOME_TTL);
 }
@@ -124,7 +124,7 @@ static outcome *shared(request_rec *r, const entra_server_conf *sc, const char *
 
     if (entra_socache_get(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
                           &sealed) != APR_SUCCESS
-        || !(plain = entra_open(r->pool, sc->session_keys, OUTCOME_PURPOSE, sealed, &len))
+        || !(plain = entra_open(r->pool, sc->app_keys, OUTCOME_PURPOSE, sealed, &len))
         || !(pairs = entra_pairs_parse(r->pool, plain, len)) || !entra_pairs_get(pairs, "x"))
         return NULL;
     o = apr_pcalloc(r->pool, sizeof(*o));

@@ -47,9 +47,11 @@ int entra_redirect(request_rec *r, const char *location)
 static void cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
                        const char *value, const char *path, int max_age, const char *same_site)
 {
+    /* Browsers drop a SameSite=None cookie that is not Secure. */
+    int secure = entra_conf_cookie_secure(sc) || strcmp(same_site, "None") == 0;
     const char *cookie = apr_pstrcat(r->pool, name, "=", value, "; Path=", path,
                                      "; HttpOnly; SameSite=", same_site,
-                                     entra_conf_cookie_secure(sc) ? "; Secure" : "",
+                                     secure ? "; Secure" : "",
                                      max_age >= 0 ? apr_psprintf(r->pool, "; Max-Age=%d",
                                                                  max_age) : "",
                                      NULL);

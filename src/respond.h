@@ -19,7 +19,8 @@ void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *n
                       const char *value, const char *path, int max_age);
 
 /* The same with SameSite=None, for a cookie that must come back on a
- * cross-site POST (response_mode=form_post). Browsers want it Secure. */
+ * cross-site POST (response_mode=form_post): always Secure, whatever
+ * EntraCookieSecure says, since browsers drop it otherwise. */
 void entra_cookie_set_cross_site(request_rec *r, const entra_server_conf *sc, const char *name,
                                  const char *value, const char *path, int max_age);
 

@@ -16,8 +16,7 @@
 APLOG_USE_MODULE(auth_entra);
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
-/* A sealed session: the largest the cookie store would take, and more. */
-#define VALUE_MAX (64 * 1024)
+#define VALUE_MAX ENTRA_SOCACHE_VALUE_MAX
 
 /* How many sessions front-channel logouts have ended since start-up, in
  * memory all the children share: while it is 0, the signed-in fast path

@@ -11,6 +11,8 @@
 typedef struct entra_socache entra_socache;
 
 #define ENTRA_SOCACHE_MUTEX "auth-entra-socache"
+/* The largest value a lookup gives back. */
+#define ENTRA_SOCACHE_VALUE_MAX (64 * 1024)
 
 /* EntraSessionStore cookie | socache <provider>[:<args>] */
 const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,

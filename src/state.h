@@ -1,5 +1,5 @@
 /* One login attempt: what the callback needs to finish it. It travels in its
- * own sealed cookie named ENTRA_STATE_COOKIE_PREFIX + state, so several tabs
+ * own sealed cookie named <the app's state prefix> + state, so several tabs
  * can sign in at once, and it never touches server memory. */
 #ifndef ENTRA_STATE_H
 #define ENTRA_STATE_H

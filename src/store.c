@@ -12,38 +12,46 @@
 
 APLOG_USE_MODULE(auth_entra);
 
-/* The main cookie holds either the sealed session or "chunks:<n>". */
+/* The main cookie holds either the sealed session or "chunks:<n>"; chunk i
+ * is named <session cookie>_<i>. */
 #define CHUNKS_MARK "chunks:"
-#define CHUNK_PREFIX ENTRA_SESSION_COOKIE "_"
 /* socache keys start with their random or hashed part: shmcb picks its
  * sub-cache by the key's first byte, and a common prefix would crowd every
- * session into one. */
-#define SESSION_KEY ".s"
-#define SID_KEY ".sid"
-#define ENDED_KEY ".end"
+ * session into one. The app's tag follows, so apps sharing a store (one
+ * Redis for several vhosts) never see each other's keys. */
+#define SESSION_KEY "s"
+#define SID_KEY "sid"
+#define ENDED_KEY "end"
 /* One Entra sid may name several sessions (tabs, hosts sharing a store). */
 #define SIDS_MAX 16
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
 
-static const char *session_key(apr_pool_t *p, const char *id)
+static const char *session_key(apr_pool_t *p, const entra_server_conf *sc, const char *id)
 {
-    return apr_pstrcat(p, id, SESSION_KEY, NULL);
+    return apr_pstrcat(p, id, ".", sc->app_tag, ".", SESSION_KEY, NULL);
 }
 
 /* Keys about an Entra sid hold its hash: fixed length, spread, and not the
  * sid itself. */
-static const char *sid_key(apr_pool_t *p, const char *sid, const char *kind)
+static const char *sid_key(apr_pool_t *p, const entra_server_conf *sc, const char *sid,
+                           const char *kind)
 {
-    return apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, sid), 22), kind, NULL);
+    return apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, sid), 22), ".", sc->app_tag,
+                       ".", kind, NULL);
 }
 
-static const char *chunk_name(apr_pool_t *p, int i)
+static const char *chunk_prefix(apr_pool_t *p, const entra_server_conf *sc)
 {
-    return apr_psprintf(p, CHUNK_PREFIX "%d", i);
+    return apr_pstrcat(p, sc->session_cookie, "_", NULL);
+}
+
+static const char *chunk_name(apr_pool_t *p, const entra_server_conf *sc, int i)
+{
+    return apr_psprintf(p, "%s_%d", sc->session_cookie, i);
 }
 
 typedef struct {
-    apr_pool_t *pool;
+    apr_size_t prefix_len;      /* of the chunks' names */
     int count;                  /* chunks the browser sent */
     int highest;                /* highest chunk index seen */
 } chunk_census;
@@ -51,7 +59,7 @@ typedef struct {
 static void count_chunk(void *ctx, const char *name, const char *value)
 {
     chunk_census *c = ctx;
-    apr_int64_t i = entra_parse_int(name + sizeof(CHUNK_PREFIX) - 1);
+    apr_int64_t i = entra_parse_int(name + c->prefix_len);
 
     if (i >= 0 && i < ENTRA_COOKIE_CHUNKS_MAX) {
         c->count++;
@@ -61,19 +69,20 @@ static void count_chunk(void *ctx, const char *name, const char *value)
 }
 
 /* Joins chunks 0..n-1. Any missing, or any beyond, means no session. */
-static const char *join_chunks(request_rec *r, apr_int64_t n)
+static const char *join_chunks(request_rec *r, const entra_server_conf *sc, apr_int64_t n)
 {
-    chunk_census census = { r->pool, 0, -1 };
+    const char *prefix = chunk_prefix(r->pool, sc);
+    chunk_census census = { strlen(prefix), 0, -1 };
     const char *joined = "";
     int i;
 
     if (n < 2 || n > ENTRA_COOKIE_CHUNKS_MAX)
         return NULL;
-    entra_cookie_each(r->pool, r->headers_in, CHUNK_PREFIX, count_chunk, &census);
+    entra_cookie_each(r->pool, r->headers_in, prefix, count_chunk, &census);
     if (census.count != n || census.highest != n - 1)
         return NULL;
     for (i = 0; i < n; i++) {
-        const char *part = entra_cookie_get(r->pool, r->headers_in, chunk_name(r->pool, i));
+        const char *part = entra_cookie_get(r->pool, r->headers_in, chunk_name(r->pool, sc, i));
         if (!part)
             return NULL;
         joined = apr_pstrcat(r->pool, joined, part, NULL);
@@ -90,11 +99,10 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
     const char *sealed = NULL;
     apr_status_t rv;
 
-    *id = (const char *)entra_open(r->pool, sc->session_keys, SESSION_ID_PURPOSE, cookie, &len);
+    *id = (const char *)entra_open(r->pool, sc->app_keys, SESSION_ID_PURPOSE, cookie, &len);
     if (!*id)
         return NULL;
-    rv = entra_socache_get(sc->session_cache, r, session_key(r->pool, *id),
-                           &sealed);
+    rv = entra_socache_get(sc->session_cache, r, session_key(r->pool, sc, *id), &sealed);
     *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
     return rv == APR_SUCCESS ? sealed : NULL;
 }
@@ -106,14 +114,29 @@ static int sid_ended(request_rec *r, const entra_server_conf *sc, const entra_se
                       ? entra_pairs_get(s->claims, "sid") : NULL;
     const char *mark;
 
-    return sid && entra_socache_get(sc->ended_sids, r, sid_key(r->pool, sid, ENDED_KEY),
+    return sid && entra_socache_get(sc->ended_sids, r, sid_key(r->pool, sc, sid, ENDED_KEY),
                                     &mark) == APR_SUCCESS;
+}
+
+/* The app's tenant rules as configured now: a tenant taken out of
+ * EntraAllowedTenants loses its sessions at the next restart. */
+static int tenant_still_allowed(request_rec *r, const entra_server_conf *sc,
+                                const entra_session *s)
+{
+    const char *tid = entra_pairs_get(s->claims, "tid");
+
+    if (entra_conf_session_tenant_ok(sc, tid))
+        return 1;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00409)
+                  "session of tenant %s is no longer admitted by EntraTenant/"
+                  "EntraAllowedTenants: not signed in", entra_log_safe(r->pool, tid));
+    return 0;
 }
 
 entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
                                    int *unavailable)
 {
-    const char *cookie = entra_cookie_get(r->pool, r->headers_in, ENTRA_SESSION_COOKIE);
+    const char *cookie = entra_cookie_get(r->pool, r->headers_in, sc->session_cookie);
     const char *id = NULL;
     entra_session *session;
 
@@ -123,13 +146,13 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
     if (sc->session_cache)
         cookie = sealed_from_cache(r, sc, cookie, &id, unavailable);
     else if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
-        cookie = join_chunks(r, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
-    session = cookie ? entra_session_open(r->pool, sc->session_keys, cookie,
+        cookie = join_chunks(r, sc, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
+    session = cookie ? entra_session_open(r->pool, sc->app_keys, cookie,
                                           apr_time_sec(r->request_time),
                                           entra_conf_session_inactivity(sc)) : NULL;
     if (session)
         session->id = id;
-    if (session && sid_ended(r, sc, session))
+    if (session && (sid_ended(r, sc, session) || !tenant_still_allowed(r, sc, session)))
         session = NULL;
     if (!session)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
@@ -148,12 +171,13 @@ entra_session *entra_store_load(request_rec *r, const entra_server_conf *sc)
 /* Deletes chunk cookies from `from` up to the highest the browser sent. */
 static void clear_chunks_from(request_rec *r, const entra_server_conf *sc, int from)
 {
-    chunk_census census = { r->pool, 0, -1 };
+    const char *prefix = chunk_prefix(r->pool, sc);
+    chunk_census census = { strlen(prefix), 0, -1 };
     int i;
 
-    entra_cookie_each(r->pool, r->headers_in, CHUNK_PREFIX, count_chunk, &census);
+    entra_cookie_each(r->pool, r->headers_in, prefix, count_chunk, &census);
     for (i = from; i <= census.highest; i++)
-        entra_cookie_set(r, sc, chunk_name(r->pool, i), "", "/", 0);
+        entra_cookie_set(r, sc, chunk_name(r->pool, sc, i), "", "/", 0);
 }
 
 /* When the store should forget the session: its hard end, or sooner when
@@ -170,7 +194,7 @@ static apr_int64_t cache_expiry(const entra_server_conf *sc, const entra_session
 static void index_sid(request_rec *r, const entra_server_conf *sc, const char *sid,
                       const char *add, const char *drop, apr_int64_t expires)
 {
-    const char *key = sid_key(r->pool, sid, SID_KEY), *old = NULL, *id;
+    const char *key = sid_key(r->pool, sc, sid, SID_KEY), *old = NULL, *id;
     char *list = NULL, *rest, *ids;
     int n = 0;
 
@@ -196,19 +220,28 @@ static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_sess
 {
     apr_int64_t expires = cache_expiry(sc, s, apr_time_sec(r->request_time));
     const char *sid = entra_pairs_get(s->claims, "sid");
+    apr_size_t len = strlen(sealed);
     const char *cookie;
 
+    /* Stored, it could never be read back: every later request would fail. */
+    if (len > ENTRA_SOCACHE_VALUE_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00410)
+                      "a session of %" APR_SIZE_T_FMT " bytes is more than the session "
+                      "store gives back (%d bytes): not stored; pass fewer claims or tokens",
+                      len, ENTRA_SOCACHE_VALUE_MAX);
+        return ENTRA_STORE_TOO_BIG;
+    }
     if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
         return 0;
-    if (entra_socache_put(sc->session_cache, r, session_key(r->pool, s->id),
+    if (entra_socache_put(sc->session_cache, r, session_key(r->pool, sc, s->id),
                           sealed, expires) != APR_SUCCESS)
         return 0;
     /* Front-channel logout names the session by Entra's sid only. */
     if (sid)
         index_sid(r, sc, sid, s->id, NULL, expires);
-    cookie = entra_seal(r->pool, sc->session_keys, SESSION_ID_PURPOSE,
+    cookie = entra_seal(r->pool, sc->app_keys, SESSION_ID_PURPOSE,
                         (const unsigned char *)s->id, strlen(s->id));
-    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, cookie, "/", -1);
+    entra_cookie_set(r, sc, sc->session_cookie, cookie, "/", -1);
     clear_chunks_from(r, sc, 0);
     return 1;
 }
@@ -225,7 +258,7 @@ static int max_chunks(request_rec *r)
 
 int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s)
 {
-    const char *sealed = entra_session_seal(r->pool, sc->session_keys, s);
+    const char *sealed = entra_session_seal(r->pool, sc->app_keys, s);
     apr_size_t len = sealed ? strlen(sealed) : 0;
     int n, i;
 
@@ -234,7 +267,7 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session 
     if (sc->session_cache)
         return save_to_cache(r, sc, s, sealed);
     if (len <= ENTRA_COOKIE_CHUNK) {
-        entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, sealed, "/", -1);
+        entra_cookie_set(r, sc, sc->session_cookie, sealed, "/", -1);
         clear_chunks_from(r, sc, 0);
         return 1;
     }
@@ -245,15 +278,15 @@ int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session 
                       "LimitRequestFieldSize %d lets a browser send back: use EntraSessionStore "
                       "socache, raise LimitRequestFieldSize, or pass fewer claims/tokens", len, n,
                       r->server->limit_req_fieldsize);
-        return 0;
+        return ENTRA_STORE_TOO_BIG;
     }
     for (i = 0; i < n; i++)
-        entra_cookie_set(r, sc, chunk_name(r->pool, i),
+        entra_cookie_set(r, sc, chunk_name(r->pool, sc, i),
                          apr_pstrmemdup(r->pool, sealed + (apr_size_t)i * ENTRA_COOKIE_CHUNK,
                                         i < n - 1 ? ENTRA_COOKIE_CHUNK
                                                   : len - (apr_size_t)i * ENTRA_COOKIE_CHUNK),
                          "/", -1);
-    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, apr_psprintf(r->pool, CHUNKS_MARK "%d", n),
+    entra_cookie_set(r, sc, sc->session_cookie, apr_psprintf(r->pool, CHUNKS_MARK "%d", n),
                      "/", -1);
     clear_chunks_from(r, sc, n);
     return 1;
@@ -264,23 +297,23 @@ void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_
     const char *sid = s ? entra_pairs_get(s->claims, "sid") : NULL;
 
     if (sc->session_cache && s && s->id) {
-        entra_socache_del(sc->session_cache, r, session_key(r->pool, s->id));
+        entra_socache_del(sc->session_cache, r, session_key(r->pool, sc, s->id));
         if (sid)
             index_sid(r, sc, sid, NULL, s->id, s->expires);
     }
-    entra_cookie_set(r, sc, ENTRA_SESSION_COOKIE, "", "/", 0);
+    entra_cookie_set(r, sc, sc->session_cookie, "", "/", 0);
     clear_chunks_from(r, sc, 0);
 }
 
 int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid)
 {
-    const char *key = sid_key(r->pool, sid, SID_KEY), *ids = NULL, *id;
+    const char *key = sid_key(r->pool, sc, sid, SID_KEY), *ids = NULL, *id;
     char *rest;
 
     if (!sc->session_cache) {
         /* Remembered as long as any cookie of that session could live. */
         if (!sc->ended_sids
-            || entra_socache_put(sc->ended_sids, r, sid_key(r->pool, sid, ENDED_KEY), "1",
+            || entra_socache_put(sc->ended_sids, r, sid_key(r->pool, sc, sid, ENDED_KEY), "1",
                                  apr_time_sec(r->request_time)
                                  + entra_conf_session_max_age(sc)) != APR_SUCCESS)
             return 0;
@@ -291,7 +324,7 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
         return 0;
     for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;
          id = apr_strtok(NULL, ",", &rest))
-        entra_socache_del(sc->session_cache, r, session_key(r->pool, id));
+        entra_socache_del(sc->session_cache, r, session_key(r->pool, sc, id));
     entra_socache_del(sc->session_cache, r, key);
     return 1;
 }

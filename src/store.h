@@ -1,6 +1,6 @@
 /* Where the sealed session lives between requests. EntraSessionStore cookie
- * (the default): in the entra_session cookie, split into entra_session_<n>
- * chunks when it outgrows one cookie. EntraSessionStore socache: in an
+ * (the default): in the app's session cookie (entra_session_<app tag>, with
+ * __Host- when Secure), split into <name>_<n> chunks when it outgrows one. EntraSessionStore socache: in an
  * Apache socache (shmcb, redis, memcache) under a random id that the cookie
  * carries, sealed. */
 #ifndef ENTRA_STORE_H
@@ -23,7 +23,10 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
                                    int *unavailable);
 
 /* Seals and saves the session (a new one gets its socache id here);
- * returns 0 when it cannot be sealed, is too big, or the store is down. */
+ * returns 1 when saved, ENTRA_STORE_TOO_BIG when it is more than the store
+ * could give back (logged; nothing stored), 0 when it cannot be sealed or
+ * the store is down. */
+#define ENTRA_STORE_TOO_BIG (-1)
 int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s);
 
 /* Ends the session: forgets it in the socache store, deletes the cookie

@@ -40,8 +40,8 @@ is($q->{code_challenge_method}, 'S256', 'code_challenge_method=S256');
 is($q->{response_mode}, 'query', 'response_mode=query');
 
 my $state = $q->{state} // '';
-my $sc = find_set_cookie($start, "entra_state_$state");
-ok($sc, "state cookie entra_state_<state> set") or diag(join "\n", set_cookie_headers($start));
+my $sc = find_set_cookie($start, "entra_session_state_$state");
+ok($sc, "state cookie entra_session_state_<state> set") or diag(join "\n", set_cookie_headers($start));
 $sc //= '';
 like($sc, qr/;\s*HttpOnly/i, '... HttpOnly');
 like($sc, qr/;\s*SameSite=Lax/i, '... SameSite=Lax');
@@ -82,10 +82,10 @@ if ($cb) {
     like($sess, qr/;\s*SameSite=Lax/i, '... SameSite=Lax');
     like($sess, qr/;\s*Path=\/(?:;|\s*$)/i, '... Path=/');
     unlike($sess, qr/;\s*Secure/i, '... no Secure flag with EntraCookieSecure Off');
-    my $clear = find_set_cookie($cb, "entra_state_$state") // '';
+    my $clear = find_set_cookie($cb, "entra_session_state_$state") // '';
     like($clear, qr/;\s*(?:Max-Age=0\b|Expires=[^;]*19[0-9][0-9])/i, 'state cookie cleared');
 }
-ok(!defined cookie_value($ua, "entra_state_$state"), 'browser no longer holds the state cookie');
+ok(!defined cookie_value($ua, "entra_session_state_$state"), 'browser no longer holds the state cookie');
 
 # ---- 4. the original URL, signed in
 is($final->code, 200, 'signed-in request reaches the backend');
@@ -133,7 +133,7 @@ is($head->code, 302, 'unauthenticated HEAD -> 302');
 ok(is_login_redirect($head), '... to the authorize endpoint');
 my $post = $anon->post(url($vh, '/app/form'), Content => 'a=1');
 is($post->code, 401, 'unauthenticated POST -> 401 (no redirect)');
-ok(!find_set_cookie($post, qr/^entra_state_/), '... and starts no login (no state cookie)');
+ok(!find_set_cookie($post, qr/^entra_session_state_/), '... and starts no login (no state cookie)');
 my $pub = $anon->get(url($vh, '/public/page'));
 is($pub->code, 200, 'unprotected location is served without sign-in');
 ok(!find_set_cookie($pub, qr/^entra_/), '... and sets no entra_ cookie');

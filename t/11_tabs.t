@@ -20,7 +20,7 @@ is_deeply([map { $_->code } @start], [302, 302, 302], 'three tabs: each redirect
 my @state = map { query_params(abs_location($_) // '')->{state} // '' } @start;
 is(scalar(keys %{{ map { $_ => 1 } @state }}), 3, 'three different states');
 for my $i (0 .. 2) {
-    ok(defined cookie_value($ua, "entra_state_$state[$i]"), "tab $i: state cookie held by the browser");
+    ok(defined cookie_value($ua, "entra_session_state_$state[$i]"), "tab $i: state cookie held by the browser");
 }
 
 # all three are at Entra (codes issued) before any callback
@@ -40,10 +40,10 @@ for my $i (1, 2, 0) {
     my $final = follow($ua, $cb);
     is($final->code, 200, "tab $i: page served");
     is((echo($final) || {})->{path}, URI->new($paths[$i])->path, "tab $i: backend got its path");
-    ok(!defined cookie_value($ua, "entra_state_$state[$i]"), "tab $i: its state cookie is gone");
+    ok(!defined cookie_value($ua, "entra_session_state_$state[$i]"), "tab $i: its state cookie is gone");
     for my $j (sort keys %pending) {
         # the tabs that have not come back yet keep theirs
-        ok(defined cookie_value($ua, "entra_state_$state[$j]"), "tab $i: tab $j still has its state cookie");
+        ok(defined cookie_value($ua, "entra_session_state_$state[$j]"), "tab $i: tab $j still has its state cookie");
     }
 }
 

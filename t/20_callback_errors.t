@@ -115,12 +115,12 @@ my $cb_path = '/.auth/login/aad/callback';
     my $ua = new_ua();
     my $start = start_login($ua, $vh, '/app/tamper');
     my $state = query_params(abs_location($start))->{state};
-    my $v = cookie_value($ua, "entra_state_$state") // '';
+    my $v = cookie_value($ua, "entra_session_state_$state") // '';
     my $i = int(length($v) / 2);
     substr($v, $i, 1) = substr($v, $i, 1) eq 'A' ? 'B' : 'A';
     my $authz = authorize_at_mock($ua, $start);
     my $raw = new_ua(no_cookies => 1);
-    my $r = $raw->get(abs_location($authz), Cookie => "entra_state_$state=$v");
+    my $r = $raw->get(abs_location($authz), Cookie => "entra_session_state_$state=$v");
     is($r->code, 400, 'tampered state cookie: 400');
     ok(!find_set_cookie($r, 'entra_session'), '... no session');
 }
@@ -132,7 +132,7 @@ my $cb_path = '/.auth/login/aad/callback';
     my ($final, $s) = sign_in($ua, $vh, '/app/replay');
     is($final->code, 200, 'signed in');
     my $state = $s->{authorize_params}{state};
-    my $state_cookie = find_set_cookie($s->{start}, "entra_state_$state") // '';
+    my $state_cookie = find_set_cookie($s->{start}, "entra_session_state_$state") // '';
     my ($sc_value) = $state_cookie =~ /^[^=]+=([^;]*)/;
 
     my $r = $ua->get($s->{callback_url});
@@ -140,7 +140,7 @@ my $cb_path = '/.auth/login/aad/callback';
 
     # even with the old state cookie put back, the attempt cannot be used twice
     my $raw = new_ua(no_cookies => 1);
-    $r = $raw->get($s->{callback_url}, Cookie => "entra_state_$state=$sc_value");
+    $r = $raw->get($s->{callback_url}, Cookie => "entra_session_state_$state=$sc_value");
     is($r->code, 400, 'replayed callback with the old state cookie: 400');
     ok(!find_set_cookie($r, 'entra_session'), '... no session');
 }

@@ -33,7 +33,7 @@ my $q = $s->{authorize_params} || {};
 is($q->{response_mode}, 'form_post', 'authorize URL says response_mode=form_post');
 is($q->{redirect_uri}, base_url($vh) . $cb_path, '... redirect_uri = the callback');
 my $state = $q->{state} // '';
-my $sc = find_set_cookie($s->{start}, "entra_state_$state") // '';
+my $sc = find_set_cookie($s->{start}, "__Secure-entra_session_state_$state") // '';
 ok($sc, 'state cookie set') or diag(join "\n", set_cookie_headers($s->{start}));
 like($sc, qr/;\s*SameSite=None\b/i, '... SameSite=None (it must ride on Entra\'s cross-site POST)');
 like($sc, qr/;\s*Secure\b/i, '... Secure (browsers drop SameSite=None without it)');
@@ -53,11 +53,11 @@ my $cb = $s->{callback};
 is($cb && $cb->code, 302, 'cross-site POST of code+state to the callback: 302');
 is($cb && URI->new_abs(location($cb) // '', base_url($vh))->as_string,
    url($vh, '/app/fp/page?a=1&b=two'), '... back to the original URL');
-my $sess = $cb ? find_set_cookie($cb, 'entra_session') // '' : '';
+my $sess = $cb ? find_set_cookie($cb, '__Host-entra_session') // '' : '';
 ok($sess, '... session cookie set');
 like($sess, qr/;\s*Secure\b/i, '... Secure');
 like($sess, qr/;\s*SameSite=Lax\b/i, '... the session cookie itself stays SameSite=Lax');
-like($cb ? find_set_cookie($cb, "entra_state_$state") // '' : '',
+like($cb ? find_set_cookie($cb, "__Secure-entra_session_state_$state") // '' : '',
      qr/Max-Age=0\b|Expires=[^;]*19[0-9][0-9]/i, '... state cookie cleared');
 is(mock_stats()->{last}{token}{grant_type}, 'authorization_code', '... the code was redeemed');
 
@@ -84,7 +84,7 @@ my $get_cb = URI->new($action // url($vh, $cb_path));
 $get_cb->query_form(@{ $fields || [] });
 my $got = $ua2->get($get_cb);
 is($got->code, 302, 'GET to the callback with form_post\'s code+state in the query: 302');
-ok(find_set_cookie($got, 'entra_session'), '... signed in');
+ok(find_set_cookie($got, '__Host-entra_session'), '... signed in');
 is(follow($ua2, $got)->code, 200, '... and the original URL is served');
 
 # ---- other methods: 405

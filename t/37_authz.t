@@ -60,7 +60,7 @@ for my $d (@denied) {
     like($r->header('Content-Type') // '', qr{text/html}, "... $what: an HTML page");
     my $again = $ua->get(url($vh, "$path/x"));
     is($again->code, 403, "... $what: asking again: 403 again (no loop)");
-    ok(!find_set_cookie($again, qr/^entra_state_/), "... $what: still no new sign-in");
+    ok(!find_set_cookie($again, qr/^entra_session_state_/), "... $what: still no new sign-in");
     ok(scalar(grep { /ENTRA[0-9]{5}:/ } entra_lines($mark)), "... $what: a log line");
 }
 is(mock_stats()->{requests}{authorize}, $n_auth, 'no denial sent the browser back to Entra');
@@ -71,7 +71,7 @@ ok(defined cookie_value($ua, 'entra_session'), 'the session survives the denials
     my $r = $ua->get(url($vh, '/app/not/x'));
     is($r->code, 403, 'Require not entra-group <a group of the user>: 403 (a signed-in user, not a 401)');
     ok(!defined location($r), '... no redirect');
-    ok(!find_set_cookie($r, qr/^entra_state_/), '... no new sign-in');
+    ok(!find_set_cookie($r, qr/^entra_session_state_/), '... no new sign-in');
 }
 
 # a user with fewer roles/groups: what was granted is now denied

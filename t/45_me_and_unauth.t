@@ -145,7 +145,7 @@ for my $m (qw(POST PUT DELETE PATCH)) {
     $r = $anon->get(url($vh, '/u403/x'), @$nav);
     is($r->code, 403, 'EntraUnauthAction 403, browser navigation: 403');
     ok(!defined location($r), '... no redirect');
-    ok(!find_set_cookie($r, qr/^entra_state_/), '... no sign-in started');
+    ok(!find_set_cookie($r, qr/^entra_session_state_/), '... no sign-in started');
     $r = $anon->get(url($vh, '/u403/x'), @$xhr);
     is($r->code, 403, 'EntraUnauthAction 403, XHR: 403');
 

@@ -47,7 +47,7 @@ mock_reset();
 
     # a request carrying only the module's cookies: no Cookie header at all
     my $session = cookie_value($ua, 'entra_session');
-    $r = raw_get($vh, '/app/only-ours', "entra_session=$session; entra_state_x=y");
+    $r = raw_get($vh, '/app/only-ours', "entra_session=$session; entra_session_state_x=y");
     is($r->code, 200, 'only the module\'s cookies: 200');
     is(scalar(() = echo_header(echo($r), 'Cookie')), 0, '... and the backend gets no Cookie header');
 }

@@ -30,7 +30,7 @@ for my $case (['huge', 'A' x 7000], ['not base64', '!!!***%%%' x 50], ['only dot
     my $q = join '&', map { "p$_=" . ('x' x 90) } 1 .. 60;    # about 5.6 KB
     my $r = $raw->get(url($vh, "/app/long?$q"), Accept => 'text/html');
     ok(is_login_redirect($r), 'a 5.6 KB query string: a sign-in starts') or diag($r->status_line);
-    my ($sc) = grep { /^entra_state_/ } set_cookie_headers($r);
+    my ($sc) = grep { /^entra_session_state_/ } set_cookie_headers($r);
     ok($sc, '... with a state cookie');
     cmp_ok(length($sc // ''), '<', 4096, '... that a browser can keep (' . length($sc // '') . ' bytes)');
 }

@@ -128,7 +128,9 @@ for my $store (qw(shmcb redis memcache)) {
         or diag($old->status_line);
     if ($in) {
         my %now = map { $_ => 1 } $in->[0]->();
-        my @left = grep { $now{$_} } @new;
+        # a used state's marker (<hash>.<app>.st) outlives the session on
+        # purpose: it refuses a replayed callback until the state expires
+        my @left = grep { $now{$_} && decode_key($_) !~ /\.st$/ } @new;
         is_deeply(\@left, [], "$store: the session's keys are gone from the store after logout")
             or diag(join "\n", map { "left: " . decode_key($_) } @left);
     }

@@ -108,7 +108,7 @@ sub is_api_challenge {
     return $r->code == 401
         && ($r->header('WWW-Authenticate') // '') =~ /^Bearer\b/
         && !defined $r->header('Location')
-        && !find_set_cookie($r, qr/^entra_state_/);
+        && !find_set_cookie($r, qr/^entra_session_state_/);
 }
 
 # An own-API access token minted by the mock (GET /_mock/api_token)

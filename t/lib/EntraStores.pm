@@ -248,6 +248,7 @@ MaxRequestWorkers   8
 EntraAuthority    http://127.0.0.1:$mock
 EntraTenant       $tenant
 EntraClientID     $client
+EntraCookieName   entra_session
 EntraClientSecret $secret
 EntraSessionKey   $key
 EntraCookieSecure Off

@@ -403,7 +403,8 @@ static void test_check(void)
 
     c = fresh();
     run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef");
-    CHECK(entra_server_enabled(c), "a session key alone enables the server");
+    CHECK(!entra_server_enabled(c), "a session key alone is no app (set in the main server, "
+                                    "inherited by the vhosts)");
     why = entra_server_check(pool, c);
     CHECK(why && strstr(why, "EntraTenant") && !strstr(why, "EntraSessionKey"),
           "check names what is missing, not what is there (got: %s)", why);
