@@ -136,6 +136,21 @@ static entra_session *make_session(apr_pool_t *p, int blob, const char *sid)
     return s;
 }
 
+/* An app as entra_server_bind leaves it; the fuzz ring stands for its keys. */
+#define APP_TAG "fuzzapp0"
+
+static entra_server_conf *app_conf(apr_pool_t *p)
+{
+    entra_server_conf *sc = entra_create_server_conf(p, NULL);
+
+    sc->tenant = FUZZ_TENANT;
+    sc->session_keys = sc->app_keys = fuzz_ring();
+    sc->app_tag = APP_TAG;
+    sc->session_cookie = "entra_session";
+    sc->state_cookie_prefix = "entra_session_state_";
+    return sc;
+}
+
 static void fixtures(void)
 {
     apr_pool_t *p = fuzz_root();
@@ -165,18 +180,16 @@ static void fixtures(void)
                            (const unsigned char *)SESSION_ID, strlen(SESSION_ID));
     id_cookie_down = entra_seal(p, fuzz_ring(), "entra-session-id-v1",
                                 (const unsigned char *)SESSION_ID_DOWN, strlen(SESSION_ID_DOWN));
-    /* store.c's socache keys: "<id>.s", "<sha256(sid), 22 chars>.end|.sid" */
-    key_session = SESSION_ID ".s";
-    key_session_down = SESSION_ID_DOWN ".s";
-    key_ended = apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, ENDED_SID), 22), ".end",
-                            NULL);
+    /* store.c's socache keys: "<id>.<app>.s", "<sha256(sid), 22 chars>.<app>.end|.sid" */
+    key_session = SESSION_ID "." APP_TAG ".s";
+    key_session_down = SESSION_ID_DOWN "." APP_TAG ".s";
+    key_ended = apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, ENDED_SID), 22),
+                            "." APP_TAG ".end", NULL);
     key_sid_live = apr_pstrcat(p, apr_pstrndup(p, entra_sha256_b64url(p, "live-sid"), 22),
-                               ".sid", NULL);
-    sc_cookie = entra_create_server_conf(p, NULL);
-    sc_cookie->session_keys = fuzz_ring();
+                               "." APP_TAG ".sid", NULL);
+    sc_cookie = app_conf(p);
     sc_cookie->ended_sids = (entra_socache *)&fake_cache;
-    sc_cache = entra_create_server_conf(p, NULL);
-    sc_cache->session_keys = fuzz_ring();
+    sc_cache = app_conf(p);
     sc_cache->session_cache = (entra_socache *)&fake_cache;
 }
 

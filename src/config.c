@@ -243,7 +243,7 @@ int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid)
 
 int entra_conf_session_tenant_ok(const entra_server_conf *c, const char *tid)
 {
-    if (!tid || !entra_is_guid(tid) || !entra_conf_tenant_allowed(c, tid))
+    if (!c->tenant || !tid || !entra_is_guid(tid) || !entra_conf_tenant_allowed(c, tid))
         return 0;
     if (entra_is_guid(c->tenant))
         return strcasecmp(tid, c->tenant) == 0;

@@ -203,6 +203,21 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     ok(grep({ /ENTRA00206:.*already used/ } log_since($mark)), '... logged as a replay (ENTRA00206)');
 }
 
+# -------- a session bigger than the store gives back: refused at save
+{
+    mock_config({ user => { groups_count => 5000 } });
+    my $ua = new_ua();
+    my $mark = log_mark();
+    my ($r) = sign_in_at($ua, $D, '/app/big');
+    is($r->code, 500, 'Redis store, 5000 groups: the sign-in is refused when the session is saved');
+    like($r->decoded_content, qr/more information than this server can keep/, '... with a page that says why');
+    ok(!find_set_cookie($r, qr/^entra_session_[0-9a-f]{8}$/), '... and no session cookie');
+    ok(grep({ /ENTRA00410:.*not stored/ } log_since($mark)), '... logged at error (ENTRA00410)');
+    mock_reset();
+    my $next = $ua->get("$D/app/next", Accept => 'text/html');
+    ok(is_login_redirect($next), 'the next request is a new sign-in, not a 503');
+}
+
 # ------------------------- twenty abandoned sign-ins, the 21st completes
 {
     my $ua = new_ua();

@@ -2,6 +2,7 @@
  * completeness check, effective values. */
 #include "unit.h"
 #include "../../src/config.h"
+#include "../../src/crypto.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -425,6 +426,117 @@ static void test_discovery_url(void)
               "discovery URL with another authority (no double slash)");
 }
 
+/* A complete app: tenant, client id, secret and the shared key. */
+static entra_server_conf *app(const char *tenant, const char *client_id, const char *authority)
+{
+    entra_server_conf *c = fresh();
+
+    run("EntraTenant", entra_set_tenant, tenant);
+    run("EntraClientID", entra_set_client_id, client_id);
+    run("EntraClientSecret", entra_set_client_secret, "secret");
+    run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef-shared");
+    if (authority)
+        run("EntraAuthority", entra_set_authority, authority);
+    return c;
+}
+
+static const char *sealed_by(entra_server_conf *c)
+{
+    return entra_seal(pool, c->app_keys, "entra-session-v1", (const unsigned char *)"s", 1);
+}
+
+static int opens_at(entra_server_conf *c, const char *sealed)
+{
+    apr_size_t len;
+    return sealed && entra_open(pool, c->app_keys, "entra-session-v1", sealed, &len) != NULL;
+}
+
+#define CID_A "6731de76-14a6-49ae-97bc-6eba6914391e"
+#define CID_B "0f1e2d3c-4b5a-4697-8877-665544332211"
+#define TID_A "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
+#define TID_B "7c2e9a41-5b3d-4f6e-9a8b-0c1d2e3f4a5b"
+#define TID_MSA "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+static void test_app_binding(void)
+{
+    entra_server_conf *a = app(TID_A, CID_A, NULL), *twin, *other;
+    const char *by_a;
+
+    CHECK(entra_server_bind(pool, a) == NULL && a->app_keys && a->app_tag, "an app binds");
+    by_a = sealed_by(a);
+    CHECK(opens_at(a, by_a), "what an app seals opens at that app");
+    twin = app(TID_A, "6731DE76-14A6-49AE-97BC-6EBA6914391E", "https://login.microsoftonline.com/");
+    entra_server_bind(pool, twin);
+    CHECK(opens_at(twin, by_a) && strcmp(twin->app_tag, a->app_tag) == 0,
+          "the same app spelled otherwise (case, trailing slash): same keys and names "
+          "(two servers of one app share sessions)");
+    other = app(TID_A, CID_B, NULL);
+    entra_server_bind(pool, other);
+    CHECK(!opens_at(other, by_a) && !opens_at(a, sealed_by(other)),
+          "another client id with the same key: nothing opens across");
+    CHECK(strcmp(other->session_cookie, a->session_cookie) != 0, "... and other cookie names");
+    other = app("common", CID_A, NULL);
+    entra_server_bind(pool, other);
+    CHECK(!opens_at(other, by_a), "another tenant (common), same client and key: refused");
+    other = app(TID_A, CID_A, "https://login.microsoftonline.us");
+    entra_server_bind(pool, other);
+    CHECK(!opens_at(other, by_a), "another authority (cloud): refused");
+    other = app(TID_A, CID_A, NULL);
+    run("EntraEndpointVersion", entra_set_endpoint_version, "1");
+    entra_server_bind(pool, other);
+    CHECK(!opens_at(other, by_a), "the v1 endpoints of the same app: refused");
+    CHECK(entra_open(pool, a->session_keys, "entra-session-v1", by_a, &(apr_size_t){ 0 }) == NULL,
+          "the unbound key ring opens nothing an app sealed");
+}
+
+static void test_cookie_names(void)
+{
+    entra_server_conf *c = app(TID_A, CID_A, NULL);
+
+    entra_server_bind(pool, c);
+    CHECK(STARTS_WITH(c->session_cookie, "__Host-entra_session_")
+          && strlen(c->session_cookie) == strlen("__Host-entra_session_") + 8,
+          "Secure (default): __Host-entra_session_<8 hex> (got %s)", c->session_cookie);
+    CHECK(STARTS_WITH(c->state_cookie_prefix, "__Secure-entra_state_"),
+          "Secure: state cookies __Secure-entra_state_<tag>_ (got %s)", c->state_cookie_prefix);
+    c = app(TID_A, CID_A, NULL);
+    run("EntraCookieName", entra_set_cookie_name, "myapp");
+    entra_server_bind(pool, c);
+    CHECK_STR(c->session_cookie, "__Host-myapp", "EntraCookieName names the session cookie");
+    CHECK_STR(c->state_cookie_prefix, "__Secure-myapp_state_", "... and the state cookies");
+    c = app(TID_A, CID_A, NULL);
+    c->cookie_secure = 0;
+    entra_server_bind(pool, c);
+    CHECK(STARTS_WITH(c->session_cookie, "entra_session_"), "Secure Off: no prefix");
+    REJECTS("EntraCookieName", entra_set_cookie_name, "__Host-x", "a name with a prefix");
+    REJECTS("EntraCookieName", entra_set_cookie_name, "a;b", "a name with ';'");
+    REJECTS("EntraCookieName", entra_set_cookie_name, "", "an empty name");
+}
+
+static void test_session_tenant(void)
+{
+    entra_server_conf *c = app(TID_A, CID_A, NULL);
+
+    CHECK(entra_conf_session_tenant_ok(c, TID_A), "GUID tenant: its own tid");
+    CHECK(entra_conf_session_tenant_ok(c, "4D3C2B1A-9E8F-4A7B-8C6D-5E4F3A2B1C0D"),
+          "... in any case");
+    CHECK(!entra_conf_session_tenant_ok(c, TID_B), "GUID tenant: another tid refused");
+    CHECK(!entra_conf_session_tenant_ok(c, NULL), "no tid refused");
+    CHECK(!entra_conf_session_tenant_ok(c, "contoso"), "a tid that is no GUID refused");
+    c = app("common", CID_A, NULL);
+    CHECK(entra_conf_session_tenant_ok(c, TID_B) && entra_conf_session_tenant_ok(c, TID_MSA),
+          "common: any tenant");
+    run("EntraAllowedTenants", entra_set_allowed_tenants, TID_A);
+    CHECK(entra_conf_session_tenant_ok(c, TID_A) && !entra_conf_session_tenant_ok(c, TID_B),
+          "common + EntraAllowedTenants: only the listed ones");
+    c = app("organizations", CID_A, NULL);
+    CHECK(!entra_conf_session_tenant_ok(c, TID_MSA) && entra_conf_session_tenant_ok(c, TID_B),
+          "organizations: no personal accounts");
+    c = app("consumers", CID_A, NULL);
+    CHECK(entra_conf_session_tenant_ok(c, TID_MSA) && !entra_conf_session_tenant_ok(c, TID_A),
+          "consumers: personal accounts only");
+}
+
 void suite_config(apr_pool_t *p)
 {
     pool = p;
@@ -445,4 +557,7 @@ void suite_config(apr_pool_t *p)
     test_merge();
     test_check();
     test_discovery_url();
+    test_app_binding();
+    test_cookie_names();
+    test_session_tenant();
 }
