@@ -40,8 +40,9 @@ typedef enum {
 
 /* The context of the Require directive `require` (cmd->directive when the
  * provider's parse_require_line runs); `not` is whether the line itself
- * says `Require not`. Every enclosing <RequireNone> / <RequireNotAll> flips
- * it; <RequireAll> / <RequireAny> do not. Directives in between that are not
+ * says `Require not`. Every enclosing <RequireNone> / <RequireNotAll> (the
+ * latter only in an httpd built with AUTHZ_EXTRA_CONFIGS) flips it;
+ * <RequireAll> / <RequireAny> do not. Directives in between that are not
  * authz containers are skipped: <If>, <Limit> and the scope containers cannot
  * sit inside a <Require*> (NOT_IN_LIMIT), and <IfModule>, <IfDefine>,
  * Include ... leave no node or a transparent one. A line that is not a

@@ -154,7 +154,7 @@ my $overage_down = { user => { groups_count => 250 }, fail => { graph_groups => 
     $ua = user_with(user => { groups => [$A001], roles => undef });
     denied($ua, '/app/none', ['no roles claim'], '<RequireNone>: not in A002, but no roles claim (unknown)');
 
-    # two negations cancel: <RequireNone> + Require not entra-role Admin = Admin required
+    # two negations cancel: <RequireNone><RequireAll> Require not entra-role Admin = Admin required
     $ua = user_with();
     granted($ua, '/app/double', '<RequireNone> Require not entra-role Admin: an Admin');
     $ua = user_with(user => { roles => ['Task.Read'] });
