@@ -147,14 +147,14 @@ static const apr_array_header_t *claims_or_unknown(request_rec *r, finding *f,
 static authz_status check_claim(request_rec *r, const char *require_line, const void *parsed,
                                 const char *claim, const char *label, const char *label_not)
 {
-    const char *values = values_of(r->pool, require_line);
-    const char *need_not = apr_pstrcat(r->pool, label_not, " ", values, NULL);
+    const char *values, *need_not, *line = require_line, *want;
     const apr_array_header_t *claims;
-    const char *line = require_line, *want;
     finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
+    values = values_of(r->pool, require_line);
+    need_not = apr_pstrcat(r->pool, label_not, " ", values, NULL);
     if (!(claims = claims_or_unknown(r, &f, need_not)))
         return answer(r, parsed, &f);
     f.need = apr_pstrcat(r->pool, label, " ", values, NULL);
@@ -204,14 +204,14 @@ static authz_status group_check(request_rec *r, const char *line, const void *pa
 /* scp is one space-separated string (delegated permissions of a token). */
 static authz_status scope_check(request_rec *r, const char *require_line, const void *parsed)
 {
-    const char *values = values_of(r->pool, require_line);
-    const char *need_not = apr_pstrcat(r->pool, "a token without the scope ", values, NULL);
+    const char *values, *need_not, *have, *line = require_line, *want;
     const apr_array_header_t *claims;
-    const char *have, *line = require_line, *want;
     finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
+    values = values_of(r->pool, require_line);
+    need_not = apr_pstrcat(r->pool, "a token without the scope ", values, NULL);
     if (!(claims = claims_or_unknown(r, &f, need_not)))
         return answer(r, parsed, &f);
     f.need = apr_pstrcat(r->pool, "the scope ", values, NULL);
@@ -241,13 +241,13 @@ static authz_status tenant_check(request_rec *r, const char *line, const void *p
  * unknown, not "no": a missing claim never satisfies Require not. */
 static authz_status claim_check(request_rec *r, const char *require_line, const void *parsed)
 {
-    const char *need_not = apr_pstrcat(r->pool, "none of the claims ", require_line, NULL);
+    const char *need_not, *line = require_line, *word, *absent = NULL;
     const apr_array_header_t *claims;
-    const char *line = require_line, *word, *absent = NULL;
     finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
+    need_not = apr_pstrcat(r->pool, "none of the claims ", require_line, NULL);
     if (!(claims = claims_or_unknown(r, &f, need_not)))
         return answer(r, parsed, &f);
     f.need = apr_pstrcat(r->pool, "the claim ", require_line, NULL);
@@ -358,8 +358,9 @@ static void entra_authz_forbid(request_rec *r)
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
         return;
     r->status = HTTP_FORBIDDEN;
-    /* Denied by a negated requirement (Require not ...), which sets no
-     * page of its own. */
+    /* Denied by a requirement that sets no page of its own (another
+     * module's, e.g. Require not ip ...). The entra-* providers set theirs,
+     * negated or not. */
     if (!apr_table_get(r->notes, DENIED_NOTE))
         ap_custom_response(r, HTTP_UNAUTHORIZED,
                            "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"
