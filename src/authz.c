@@ -291,12 +291,12 @@ static const void *placed(cmd_parms *cmd, const char *provider)
     if (d && d->directive && strcasecmp(d->directive, "Require") == 0 && d->args) {
         const char *args = d->args;
         const char *word = ap_getword_conf(cmd->temp_pool, &args);
-        int not = strcasecmp(word, "not") == 0;
+        int require_not = strcasecmp(word, "not") == 0;
 
-        if (not)
+        if (require_not)
             word = ap_getword_conf(cmd->temp_pool, &args);
         if (strcasecmp(word, provider) == 0)
-            context = entra_authz_context_of(d, not);
+            context = entra_authz_context_of(d, require_not);
     }
     if (context == ENTRA_AUTHZ_UNKNOWN)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, ENTRALOG(00604)

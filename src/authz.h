@@ -39,7 +39,7 @@ typedef enum {
 } entra_claim_outcome;
 
 /* The context of the Require directive `require` (cmd->directive when the
- * provider's parse_require_line runs); `not` is whether the line itself
+ * provider's parse_require_line runs); `require_not` is whether the line itself
  * says `Require not`. Every enclosing <RequireNone> / <RequireNotAll> (the
  * latter only in an httpd built with AUTHZ_EXTRA_CONFIGS) flips it;
  * <RequireAll> / <RequireAny> do not. Directives in between that are not
@@ -48,10 +48,11 @@ typedef enum {
  * Include ... leave no node or a transparent one. A line that is not a
  * Require directive, or one inside <AuthzProviderAlias> (whose provider is
  * then used by `Require [not] <alias>` anywhere), is UNKNOWN. */
-static inline entra_authz_context entra_authz_context_of(const ap_directive_t *require, int not)
+static inline entra_authz_context entra_authz_context_of(const ap_directive_t *require,
+                                                         int require_not)
 {
     const ap_directive_t *up;
-    int negated = !!not;
+    int negated = !!require_not;
 
     if (!require || !require->directive || strcasecmp(require->directive, "Require") != 0)
         return ENTRA_AUTHZ_UNKNOWN;

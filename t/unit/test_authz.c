@@ -26,21 +26,21 @@ static ap_directive_t *node(apr_pool_t *p, ap_directive_t *parent, const char *d
 
 /* The context of a Require line under the containers `path` (outermost
  * first, NULL-terminated), below <VirtualHost> and <Location>. */
-static entra_authz_context context_under(apr_pool_t *p, const char *const *path, int not)
+static entra_authz_context context_under(apr_pool_t *p, const char *const *path, int require_not)
 {
     ap_directive_t *up = node(p, NULL, "<VirtualHost", "x>");
 
     up = node(p, up, "<Location", "/app>");
     for (; *path; path++)
         up = node(p, up, *path, ">");
-    return entra_authz_context_of(node(p, up, "Require", "entra-group x"), not);
+    return entra_authz_context_of(node(p, up, "Require", "entra-group x"), require_not);
 }
 
 static void test_context(apr_pool_t *p)
 {
     static const struct {
         const char *path[4];
-        int not;
+        int require_not;
         entra_authz_context want;
         const char *what;
     } cases[] = {
@@ -71,7 +71,7 @@ static void test_context(apr_pool_t *p)
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        CHECK(context_under(p, cases[i].path, cases[i].not) == cases[i].want,
+        CHECK(context_under(p, cases[i].path, cases[i].require_not) == cases[i].want,
               "context: %s", cases[i].what);
 
     CHECK(entra_authz_context_of(NULL, 0) == ENTRA_AUTHZ_UNKNOWN, "context: no directive");
