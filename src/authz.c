@@ -35,16 +35,19 @@ static int claim_has_in(const char *claim, const char *value, const char *seps)
     return 0;
 }
 
-/* The 403 page lists every requirement this request failed. */
-static authz_status deny(request_rec *r, const char *what)
+/* Puts `what` on the 403 page (which lists every requirement this request
+ * failed) and in the log. */
+static void refuse(request_rec *r, const char *what)
 {
     const char *before = apr_table_get(r->notes, DENIED_NOTE);
     const char *all = before ? apr_pstrcat(r->pool, before, "; or ", what, NULL) : what;
 
     const char *page = apr_pstrcat(r->pool,
                        "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"
-                       "<body><h1>Access denied</h1><p>You are signed in, but this page "
-                       "requires ", entra_html_escape(r->pool, all), ".</p></body></html>\n",
+                       "<body><h1>Access denied</h1><p>",
+                       r->user && *r->user ? "You are signed in, but this page requires "
+                                           : "This page requires ",
+                       entra_html_escape(r->pool, all), ".</p></body></html>\n",
                        NULL);
 
     apr_table_set(r->notes, DENIED_NOTE, all);
@@ -54,37 +57,131 @@ static authz_status deny(request_rec *r, const char *what)
     ap_custom_response(r, HTTP_UNAUTHORIZED, page);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00601)
                   "access denied to %s: requires %s", r->user, entra_log_safe(r->pool, all));
+}
+
+static authz_status deny(request_rec *r, const char *what)
+{
+    refuse(r, what);
     return AUTHZ_DENIED;
 }
 
-/* Grants when the claim named by the provider holds any listed value. */
-static authz_status check_claim(request_rec *r, const char *require_line, const char *claim,
-                                const char *label)
+/* The context parse_require_line found (see entra_authz_context_of). */
+static entra_authz_context context_of(const void *parsed)
 {
-    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
-    const char *want, *wanted = NULL, *line = require_line;
+    return parsed ? *(const entra_authz_context *)parsed : ENTRA_AUTHZ_UNKNOWN;
+}
+
+/* What one Require line found, in words for the page and the log. */
+typedef struct {
+    entra_claim_outcome found;
+    const char *need;      /* plain: "the app role A or B" */
+    const char *need_not;  /* negated: "no app role A or B" */
+    const char *unknown;   /* why the claim is not known: "... carries no roles claim" */
+} finding;
+
+/* The answer for a signed-in user (see entra_authz_answer), with the page
+ * and log line that say why the line was not satisfied. */
+static authz_status answer(request_rec *r, const void *parsed, const finding *f)
+{
+    entra_authz_context context = context_of(parsed);
+    authz_status status = entra_authz_answer(f->found, context);
+
+    switch (f->found) {
+    case ENTRA_CLAIM_MATCH:
+        /* The negation turns this into a denial that sets no page. */
+        if (context == ENTRA_AUTHZ_NEGATED)
+            refuse(r, f->need_not);
+        break;
+    case ENTRA_CLAIM_NO_MATCH:
+        /* Negated, the denial is the line's pass: nothing to say. */
+        if (context != ENTRA_AUTHZ_NEGATED)
+            refuse(r, f->need);
+        break;
+    default:
+        if (context == ENTRA_AUTHZ_PLAIN)
+            refuse(r, f->need);
+        else if (context == ENTRA_AUTHZ_NEGATED)
+            refuse(r, apr_pstrcat(r->pool, f->need_not, ", which cannot be checked: ",
+                                  f->unknown, NULL));
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00603)
+                          "%s for %s: %s; refused with an error, as the Require line is not "
+                          "one the module can place (<AuthzProviderAlias>?), so it cannot "
+                          "tell whether it is negated: write the Require line itself",
+                          apr_table_get(r->notes, AUTHZ_PROVIDER_NAME_NOTE)
+                              ? apr_table_get(r->notes, AUTHZ_PROVIDER_NAME_NOTE) : "entra-*",
+                          r->user, entra_log_safe(r->pool, f->unknown));
+        break;
+    }
+    return status;
+}
+
+/* "A or B" of a Require line's values (ap_getword_conf words). */
+static const char *values_of(apr_pool_t *p, const char *require_line)
+{
+    const char *line = require_line, *want, *all = NULL;
+
+    while (*(want = ap_getword_conf(p, &line)))
+        all = all ? apr_pstrcat(p, all, " or ", want, NULL) : want;
+    return all ? all : "";
+}
+
+/* The claims of a request that has a user (r->user set), or NULL with the
+ * finding filled in: the user did not sign in with Microsoft Entra ID
+ * (EntraUnauthAction pass, another AuthType), so every claim is unknown. */
+static const apr_array_header_t *claims_or_unknown(request_rec *r, finding *f,
+                                                   const char *need_not)
+{
+    const apr_array_header_t *claims = entra_request_claims(r);
+
+    if (!claims) {
+        f->found = ENTRA_CLAIM_UNKNOWN;
+        f->need = "a Microsoft Entra ID sign-in";
+        f->need_not = need_not;
+        f->unknown = "there is no Microsoft Entra ID sign-in";
+    }
+    return claims;
+}
+
+/* Grants when the claim named by the provider holds any listed value. */
+static authz_status check_claim(request_rec *r, const char *require_line, const void *parsed,
+                                const char *claim, const char *label, const char *label_not)
+{
+    const char *values, *need_not, *line = require_line, *want;
+    const apr_array_header_t *claims;
+    finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
-    if (!claims)
-        return deny(r, apr_pstrcat(r->pool, "a Microsoft Entra ID sign-in", NULL));
-    while (*(want = ap_getword_conf(r->pool, &line))) {
-        if (entra_claims_has(claims, claim, want))
-            return AUTHZ_GRANTED;
-        wanted = wanted ? apr_pstrcat(r->pool, wanted, " or ", want, NULL) : want;
+    values = values_of(r->pool, require_line);
+    need_not = apr_pstrcat(r->pool, label_not, " ", values, NULL);
+    if (!(claims = claims_or_unknown(r, &f, need_not)))
+        return answer(r, parsed, &f);
+    f.need = apr_pstrcat(r->pool, label, " ", values, NULL);
+    f.need_not = need_not;
+    if (!entra_pairs_get(claims, claim)) {
+        f.found = ENTRA_CLAIM_UNKNOWN;
+        f.unknown = apr_pstrcat(r->pool, "the sign-in carries no ", claim, " claim", NULL);
     }
-    return deny(r, apr_pstrcat(r->pool, label, " ", wanted, NULL));
+    while (f.found != ENTRA_CLAIM_UNKNOWN && *(want = ap_getword_conf(r->pool, &line))) {
+        if (entra_claims_has(claims, claim, want)) {
+            f.found = ENTRA_CLAIM_MATCH;
+            break;
+        }
+    }
+    return answer(r, parsed, &f);
 }
 
 static authz_status role_check(request_rec *r, const char *line, const void *parsed)
 {
-    return check_claim(r, line, "roles", "the app role");
+    return check_claim(r, line, parsed, "roles", "the app role", "no app role");
 }
 
 static authz_status group_check(request_rec *r, const char *line, const void *parsed)
 {
     const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
     const char *unresolved = claims ? entra_pairs_get(claims, ENTRA_GROUPS_UNRESOLVED) : NULL;
+    finding f;
 
     /* Over 200 groups and Graph failed at sign-in: the groups are unknown,
      * which is not the same as none. Deny, and say so. */
@@ -92,50 +189,122 @@ static authz_status group_check(request_rec *r, const char *line, const void *pa
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00602)
                       "entra-group for %s: the user's groups could not be read from Microsoft "
                       "Graph at sign-in (%s)", r->user, entra_log_safe(r->pool, unresolved));
-        return deny(r, "group memberships that could not be read from Microsoft Graph; "
-                       "sign in again later");
+        f.found = ENTRA_CLAIM_UNKNOWN;
+        f.need = "group memberships that could not be read from Microsoft Graph; "
+                 "sign in again later";
+        f.need_not = apr_pstrcat(r->pool, "no membership of group ",
+                                 values_of(r->pool, line), NULL);
+        f.unknown = "the group memberships could not be read from Microsoft Graph; "
+                    "sign in again later";
+        return answer(r, parsed, &f);
     }
-    return check_claim(r, line, "groups", "membership of group");
+    return check_claim(r, line, parsed, "groups", "membership of group", "no membership of group");
 }
 
 /* scp is one space-separated string (delegated permissions of a token). */
 static authz_status scope_check(request_rec *r, const char *require_line, const void *parsed)
 {
-    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
-    const char *have = claims ? entra_pairs_get(claims, "scp") : NULL;
-    const char *line = require_line, *want, *wanted = NULL;
+    const char *values, *need_not, *have, *line = require_line, *want;
+    const apr_array_header_t *claims;
+    finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
-    while (*(want = ap_getword_conf(r->pool, &line))) {
-        if (have && claim_has_in(have, want, " ,"))
-            return AUTHZ_GRANTED;
-        wanted = wanted ? apr_pstrcat(r->pool, wanted, " or ", want, NULL) : want;
+    values = values_of(r->pool, require_line);
+    need_not = apr_pstrcat(r->pool, "a token without the scope ", values, NULL);
+    if (!(claims = claims_or_unknown(r, &f, need_not)))
+        return answer(r, parsed, &f);
+    f.need = apr_pstrcat(r->pool, "the scope ", values, NULL);
+    f.need_not = need_not;
+    if (!(have = entra_pairs_get(claims, "scp"))) {
+        /* an app-only token, or a browser session: no delegated scopes */
+        f.found = ENTRA_CLAIM_UNKNOWN;
+        f.unknown = "the token carries no scp claim";
     }
-    return deny(r, apr_pstrcat(r->pool, "the scope ", wanted, NULL));
+    while (have && *(want = ap_getword_conf(r->pool, &line))) {
+        if (claim_has_in(have, want, " ,")) {
+            f.found = ENTRA_CLAIM_MATCH;
+            break;
+        }
+    }
+    return answer(r, parsed, &f);
 }
 
 static authz_status tenant_check(request_rec *r, const char *line, const void *parsed)
 {
-    return check_claim(r, line, "tid", "an account of tenant");
+    return check_claim(r, line, parsed, "tid", "an account of tenant",
+                       "an account of a tenant other than");
 }
 
-/* entra-claim name:value [name:value ...] */
+/* entra-claim name:value [name:value ...]: grants when any pair matches.
+ * When none does and one of the named claims is missing, the answer is
+ * unknown, not "no": a missing claim never satisfies Require not. */
 static authz_status claim_check(request_rec *r, const char *require_line, const void *parsed)
 {
-    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
-    const char *line = require_line, *word;
+    const char *need_not, *line = require_line, *word, *absent = NULL;
+    const apr_array_header_t *claims;
+    finding f = { ENTRA_CLAIM_NO_MATCH, NULL, NULL, NULL };
 
     if (!r->user)
         return AUTHZ_DENIED_NO_USER;
-    while (claims && *(word = ap_getword_conf(r->pool, &line))) {
+    need_not = apr_pstrcat(r->pool, "none of the claims ", require_line, NULL);
+    if (!(claims = claims_or_unknown(r, &f, need_not)))
+        return answer(r, parsed, &f);
+    f.need = apr_pstrcat(r->pool, "the claim ", require_line, NULL);
+    f.need_not = need_not;
+    while (*(word = ap_getword_conf(r->pool, &line))) {
         const char *colon = strchr(word, ':');
-        if (colon && entra_claims_has(claims, apr_pstrmemdup(r->pool, word,
-                                                             (apr_size_t)(colon - word)),
-                                      colon + 1))
-            return AUTHZ_GRANTED;
+        const char *name;
+
+        if (!colon)
+            continue;
+        name = apr_pstrmemdup(r->pool, word, (apr_size_t)(colon - word));
+        if (entra_claims_has(claims, name, colon + 1)) {
+            f.found = ENTRA_CLAIM_MATCH;
+            break;
+        }
+        if (!absent && !entra_pairs_get(claims, name))
+            absent = name;
     }
-    return deny(r, apr_pstrcat(r->pool, "the claim ", require_line, NULL));
+    if (f.found != ENTRA_CLAIM_MATCH && absent) {
+        f.found = ENTRA_CLAIM_UNKNOWN;
+        f.unknown = apr_pstrcat(r->pool, "the sign-in carries no ", absent, " claim", NULL);
+    }
+    return answer(r, parsed, &f);
+}
+
+/* Every parser ends here: where does this Require line sit? The answer is
+ * kept as the line's parsed data (a pointer to one of three constants). */
+static const void *placed(cmd_parms *cmd, const char *provider)
+{
+    static const entra_authz_context contexts[] = {
+        ENTRA_AUTHZ_PLAIN, ENTRA_AUTHZ_NEGATED, ENTRA_AUTHZ_UNKNOWN
+    };
+    const ap_directive_t *d = cmd->directive;
+    entra_authz_context context = ENTRA_AUTHZ_UNKNOWN;
+
+    /* cmd->directive->args is the whole line: "[not] <provider> <values>".
+     * mod_authz_core reads the word "not" with ap_getword_conf, case
+     * insensitively; so do we. The provider's name must follow, or this is
+     * not the line being parsed (<AuthzProviderAlias> calls the parser with
+     * its own directive). */
+    if (d && d->directive && strcasecmp(d->directive, "Require") == 0 && d->args) {
+        const char *args = d->args;
+        const char *word = ap_getword_conf(cmd->temp_pool, &args);
+        int require_not = strcasecmp(word, "not") == 0;
+
+        if (require_not)
+            word = ap_getword_conf(cmd->temp_pool, &args);
+        if (strcasecmp(word, provider) == 0)
+            context = entra_authz_context_of(d, require_not);
+    }
+    if (context == ENTRA_AUTHZ_UNKNOWN)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, ENTRALOG(00604)
+                     "%s:%d: %s outside a Require line of its own (<AuthzProviderAlias>?): "
+                     "when a claim it needs is missing or unknown, the request gets an "
+                     "error (500), as the module cannot tell whether the line is negated",
+                     d && d->filename ? d->filename : "?", d ? d->line_num : 0, provider);
+    return &contexts[context];
 }
 
 /* entra-claim words must be name:value; caught at start-up. */
@@ -149,21 +318,24 @@ static const char *claim_parse(cmd_parms *cmd, const char *require_line, const v
             return apr_pstrcat(cmd->pool, "Require entra-claim: '", word,
                                "' is not of the form <claim>:<value>", NULL);
     }
+    *parsed = placed(cmd, "entra-claim");
     return NULL;
 }
 
-static const char *values_parse(cmd_parms *cmd, const char *require_line, const char *name)
+static const char *values_parse(cmd_parms *cmd, const char *require_line, const char *name,
+                                const void **parsed)
 {
     const char *line = require_line;
 
     if (!*ap_getword_conf(cmd->temp_pool, &line))
         return apr_pstrcat(cmd->pool, "Require ", name, ": needs at least one value", NULL);
+    *parsed = placed(cmd, name);
     return NULL;
 }
 
 #define VALUES_PARSER(fn, name) \
     static const char *fn(cmd_parms *cmd, const char *line, const void **parsed) \
-    { return values_parse(cmd, line, name); }
+    { return values_parse(cmd, line, name, parsed); }
 VALUES_PARSER(role_parse, "entra-role")
 VALUES_PARSER(group_parse, "entra-group")
 VALUES_PARSER(tenant_parse, "entra-tenant")
@@ -186,8 +358,9 @@ static void entra_authz_forbid(request_rec *r)
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
         return;
     r->status = HTTP_FORBIDDEN;
-    /* Denied by a negated requirement (Require not ...), which sets no
-     * page of its own. */
+    /* Denied by a requirement that sets no page of its own (another
+     * module's, e.g. Require not ip ...). The entra-* providers set theirs,
+     * negated or not. */
     if (!apr_table_get(r->notes, DENIED_NOTE))
         ap_custom_response(r, HTTP_UNAUTHORIZED,
                            "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"

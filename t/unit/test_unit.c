@@ -73,6 +73,7 @@ int main(int argc, char **argv)
     run("claims", suite_claims, root);
     run("config", suite_config, root);
     run("provider", suite_provider, root);
+    run("authz", suite_authz, root);
     unit_keys_release();
     apr_pool_destroy(root);
     apr_terminate();
