@@ -18,6 +18,15 @@
  * record; mod_auth_entra.c, which defines it, is not linked here. */
 module AP_MODULE_DECLARE_DATA auth_entra_module;
 
+/* src/config.c warns from a directive handler (ap_log_perror); no directive
+ * runs here, and a log line would say nothing to a fuzzer. */
+void ap_log_perror_(const char *file, int line, int module_index, int level,
+                    apr_status_t status, apr_pool_t *p, const char *fmt, ...)
+{
+    (void)file; (void)line; (void)module_index; (void)level; (void)status; (void)p;
+    (void)fmt;
+}
+
 /* ------------------------------------------------------------------------
  * Pool memory that AddressSanitizer can see.
  *

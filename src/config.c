@@ -1,12 +1,15 @@
 /* Configuration: create, merge, directive handlers, completeness check. */
 #include "config.h"
+#include "log.h"
 
+#include <http_log.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <string.h>
 
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
+APLOG_USE_MODULE(auth_entra);
 
 /* A secret file bigger than this is not a secret. */
 #define SECRET_FILE_MAX 8192
@@ -540,6 +543,18 @@ const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *ar
                                                 "' is not a claim name", NULL));
     if (!d->remote_user_claims)
         d->remote_user_claims = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    /* Entra's email is mutable and unverified: a user, or the admin of any
+     * other tenant, can set it to someone else's address ("nOAuth"). As the
+     * first claim it would be the identity for nearly every user. Allowed
+     * (some apps key on it), but said at start-up and by configtest. */
+    if (d->remote_user_claims->nelts == 0 && strcmp(arg, "email") == 0)
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, cmd->pool, ENTRALOG(00107)
+                      "%s:%d: EntraRemoteUserClaim email first: e-mail is mutable and not "
+                      "verified in Entra (another tenant's admin can give a user your "
+                      "address); put preferred_username, upn or oid first (the app still "
+                      "gets X-Entra-Claim-email)",
+                      cmd->directive ? cmd->directive->filename : "(unknown)",
+                      cmd->directive ? cmd->directive->line_num : 0);
     APR_ARRAY_PUSH(d->remote_user_claims, const char *) = arg;
     return NULL;
 }

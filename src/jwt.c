@@ -70,7 +70,9 @@ static const char *check_signature(cjose_jws_t *jws, const char *kid,
     int ok;
 
     if (!jwk)
-        return "no key in the JWKS matches the token's kid";
+        return kid ? "no key in the JWKS matches the token's kid"
+                   : "token has no kid, and the JWKS does not hold exactly one usable "
+                     "signing key (without a kid, a key is only ever the single one)";
     ok = cjose_jws_verify(jws, jwk, &err);
     cjose_jwk_release(jwk);
     return ok ? NULL : "signature does not verify";
@@ -161,6 +163,11 @@ static const char *check_issuer(apr_pool_t *p, json_t *claims, const char *want_
     return NULL;
 }
 
+static int nonempty_string(json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 0;
+}
+
 static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_expect *want,
                                 const char *key_issuer)
 {
@@ -175,6 +182,9 @@ static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_e
         || (why = check_audience(claims, want->client_id, want->app_id_uri))
         || (why = check_times(claims, want)))
         return why;
+    /* OpenID Connect: sub is the user; a token without one names nobody. */
+    if (want->require_sub && !nonempty_string(json_object_get(claims, "sub")))
+        return "ID token has no subject (sub)";
     if (want->nonce) {
         nonce = json_string_value(json_object_get(claims, "nonce"));
         if (!nonce || !entra_str_equal_ct(nonce, want->nonce))

@@ -1,5 +1,6 @@
-/* ID token (and later access token) verification with cjose: algorithm
- * allow-list, signature by kid, then iss/aud/exp/nbf/iat/nonce/tid. */
+/* ID token and access token verification with cjose: algorithm allow-list,
+ * signature by kid, then iss/aud/exp/nbf/iat/nonce/tid (and sub for ID
+ * tokens). */
 #ifndef ENTRA_JWT_H
 #define ENTRA_JWT_H
 
@@ -14,11 +15,13 @@ typedef struct {
     const char *app_id_uri; /* a second accepted audience (api://...), or NULL */
     const char *issuer_v1;  /* for tokens with ver 1.0 (access tokens), or NULL */
     const char *nonce;      /* required value, or NULL for no nonce check */
+    int require_sub;        /* an ID token: sub must be a non-empty string */
     apr_int64_t now;        /* seconds since the epoch */
     apr_int64_t skew;       /* allowed clock skew, seconds */
 } entra_jwt_expect;
 
-/* Finds the verification key for `kid` (NULL when the token has none). On
+/* Finds the verification key for `kid`. A token without kid (NULL) gets
+ * the JWKS's key only when it holds exactly one usable signing key. On
  * success returns a retained key the verifier releases, and sets *key_issuer
  * to the key's `issuer` property or NULL. Returns NULL when no key matches. */
 typedef cjose_jwk_t *(*entra_key_lookup_fn)(void *ctx, const char *kid,

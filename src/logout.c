@@ -17,8 +17,12 @@
 APLOG_USE_MODULE(auth_entra);
 
 /* Sec-Fetch-Site (every current browser) or else Origin/Referer tell
- * whether another site started this request. No header at all: a typed
- * URL or an old client, which cannot be a forged cross-site request. */
+ * whether another site started this request. A GET with none of them
+ * proves nothing: a link from a page with Referrer-Policy no-referrer, or
+ * an old browser, looks just the same as a typed URL. It gets the
+ * confirmation page, one click for the user. A POST carries Origin in
+ * every browser that could forge it, so one without any header is no
+ * cross-site form. */
 static int is_cross_site(request_rec *r)
 {
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
@@ -30,8 +34,10 @@ static int is_cross_site(request_rec *r)
         return strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0;
     if (origin && strcmp(origin, "null") == 0)
         return 1;
-    return from && !entra_safe_return_path(r->pool, apr_pstrcat(r->pool, from, "/", NULL),
-                                           entra_origin(r));
+    if (!from)
+        return r->method_number == M_GET;
+    return !entra_safe_return_path(r->pool, apr_pstrcat(r->pool, from, "/", NULL),
+                                   entra_origin(r));
 }
 
 static int confirm_page(request_rec *r, const char *target)

@@ -283,22 +283,36 @@ static const char *refresh_jwks(entra_provider *pv, apr_pool_t *scratch, int tim
     return NULL;
 }
 
-/* Under pv->lock. Key order means nothing: match by kid, or try all when
- * the token names none. Returns a retained key. */
+const entra_jwk *entra_jwks_select(const apr_array_header_t *keys, const char *kid)
+{
+    int i;
+
+    if (!keys)
+        return NULL;
+    /* OpenID Connect Core 10.1: kid may be left out only when the JWKS
+     * holds one key. With several, any choice would be a guess. */
+    if (!kid)
+        return keys->nelts == 1 ? &APR_ARRAY_IDX(keys, 0, entra_jwk) : NULL;
+    for (i = 0; i < keys->nelts; i++) {
+        const entra_jwk *k = &APR_ARRAY_IDX(keys, i, entra_jwk);
+        if (k->kid && strcmp(kid, k->kid) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+/* Under pv->lock. Key order means nothing: match by kid (see
+ * entra_jwks_select). Returns a retained key. */
 static cjose_jwk_t *find_key(entra_provider *pv, apr_pool_t *p, const char *kid,
                              const char **key_issuer)
 {
+    const entra_jwk *k = entra_jwks_select(pv->keys, kid);
     cjose_err err;
-    int i;
 
-    for (i = 0; pv->keys && i < pv->keys->nelts; i++) {
-        entra_jwk *k = &APR_ARRAY_IDX(pv->keys, i, entra_jwk);
-        if (kid && k->kid && strcmp(kid, k->kid) == 0) {
-            *key_issuer = apr_pstrdup(p, k->issuer);
-            return cjose_jwk_retain(k->jwk, &err);
-        }
-    }
-    return NULL;
+    if (!k)
+        return NULL;
+    *key_issuer = apr_pstrdup(p, k->issuer);
+    return cjose_jwk_retain(k->jwk, &err);
 }
 
 /* Under pv->lock. A kid we do not know means Entra rolled its keys, and

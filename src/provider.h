@@ -67,4 +67,9 @@ typedef struct {
 const char *entra_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
                              apr_array_header_t **keys);
 
+/* The key of `keys` for a token's `kid`. A token without kid (NULL) gets
+ * the only key when there is exactly one, and none when there are several.
+ * NULL when none fits. */
+const entra_jwk *entra_jwks_select(const apr_array_header_t *keys, const char *kid);
+
 #endif

@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <string.h>
+#include <strings.h>
 
 const char *entra_token_error_text(apr_pool_t *p, json_t *answer)
 {
@@ -18,6 +19,13 @@ const char *entra_token_error_text(apr_pool_t *p, json_t *answer)
                         entra_log_safe(p, json_string_value(json_object_get(answer, "trace_id"))),
                         entra_log_safe(p, json_string_value(json_object_get(answer,
                                                                       "correlation_id"))));
+}
+
+int entra_token_type_bearer(json_t *answer)
+{
+    const char *type = json_string_value(json_object_get(answer, "token_type"));
+
+    return type && strcasecmp(type, "Bearer") == 0;
 }
 
 entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
@@ -55,6 +63,19 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
                             resp.status, json_is_object(*answer) ? "" : " without a JSON object");
         return ENTRA_TOKEN_UNAVAILABLE;
     }
+    /* RFC 6749 5.1: token_type is required, and an access token of another
+     * type (DPoP, MAC, ...) is not one this module can send or pass on. The
+     * type is no secret: it goes to the log. */
+    if (!entra_token_type_bearer(*answer)) {
+        json_t *type = json_object_get(*answer, "token_type");
+        *why = apr_psprintf(p, "token endpoint %s answered token_type %s, not Bearer",
+                            meta->token_endpoint,
+                            json_is_string(type)
+                                ? apr_pstrcat(p, "\"", entra_log_safe(p, json_string_value(type)),
+                                              "\"", NULL)
+                                : type ? "(not a string)" : "(missing)");
+        return ENTRA_TOKEN_UNAVAILABLE;
+    }
     return ENTRA_TOKEN_OK;
 }
 
@@ -73,7 +94,7 @@ json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
 {
     entra_key_query query = { sc->provider, p, entra_conf_http_timeout(sc), NULL };
     entra_jwt_expect want = {
-        .issuer = meta->issuer, .client_id = sc->client_id, .nonce = nonce,
+        .issuer = meta->issuer, .client_id = sc->client_id, .nonce = nonce, .require_sub = 1,
         .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
     };
     json_t *claims = entra_jwt_verify(p, token, &want, entra_provider_key_lookup, &query, why);

@@ -22,6 +22,10 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
                                     const entra_metadata *meta, const char *grant,
                                     json_t **answer, const char **why);
 
+/* Whether a success answer's token_type is Bearer (case-insensitive, RFC
+ * 6749 5.1); missing is not. entra_token_call answers UNAVAILABLE otherwise. */
+int entra_token_type_bearer(json_t *answer);
+
 /* The OAuth error of a REFUSED answer, for a log line: error, AADSTS
  * description's first line, trace and correlation ids. */
 const char *entra_token_error_text(apr_pool_t *p, json_t *answer);

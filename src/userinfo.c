@@ -58,6 +58,50 @@ static int same_user(json_t *claims, json_t *profile, const char *mine, const ch
     return !a || !b || strcmp(a, b) == 0;
 }
 
+/* Claims that say who the user is or what the user may do. Only the signed
+ * ID token may carry them: a profile is unsigned, partly user-editable
+ * (mail), and for an attacker's own tenant says whatever its admin wrote,
+ * so a profile e-mail or role must never become the identity or a right
+ * (the "nOAuth" class). */
+static const char *const token_only[] = {
+    "sub", "oid", "tid", "iss", "aud", "azp", "appid", "idp", "sid", "nonce",
+    "roles", "groups", "wids", "scp", "hasgroups", "acrs", "acr", "amr", "auth_time",
+    "email", "preferred_username", "upn", "unique_name", "login_hint",
+    "verified_primary_email", "verified_secondary_email", "xms_edov",
+    "exp", "nbf", "iat", "ver", "uti", "rh", "aio", "tfp", "emails",
+    NULL
+};
+
+static int token_only_claim(const char *name)
+{
+    int i;
+
+    /* _claim_names/_claim_sources steer where groups are read from. */
+    if (strncmp(name, "_claim_", 7) == 0)
+        return 1;
+    for (i = 0; token_only[i]; i++) {
+        if (strcmp(name, token_only[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int entra_profile_merge(json_t *claims, json_t *profile)
+{
+    const char *name;
+    json_t *value;
+    int added = 0;
+
+    /* The validated ID token wins; the profile only adds what it lacks. */
+    json_object_foreach(profile, name, value) {
+        if (json_object_get(claims, name) || token_only_claim(name))
+            continue;
+        json_object_set(claims, name, value);
+        added++;
+    }
+    return added;
+}
+
 const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
                                  const entra_metadata *meta, const char *access_token,
                                  json_t *claims)
@@ -83,8 +127,7 @@ const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
                            why, NULL);
     if (!same_user(claims, profile, "sub", "sub") || !same_user(claims, profile, "oid", "id"))
         return apr_pstrcat(p, url, " describes another user than the ID token", NULL);
-    /* The validated ID token wins; the profile only adds what it lacks. */
-    json_object_update_missing(claims, profile);
+    entra_profile_merge(claims, profile);
     return NULL;
 }
 

@@ -16,7 +16,7 @@ my $ua = new_ua();
 is(sign_in($ua, $vh, '/app/')->code, 200, 'signed in');
 ok(defined cookie_value($ua, 'entra_session'), 'browser holds entra_session');
 
-my $out = $ua->get(url($vh, '/.auth/logout'));
+my $out = $ua->get(url($vh, '/.auth/logout'), SAME_SITE);
 is($out->code, 302, 'logout -> 302');
 is(abs_location($out), url($vh, '/'), '... to / without post_logout_redirect_uri');
 my $clear = find_set_cookie($out, 'entra_session') // '';
@@ -43,7 +43,7 @@ my @cases = (
 for my $c (@cases) {
     my ($target, $want, $name) = @$c;
     my $b = new_ua();
-    my $r = $b->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($target)));
+    my $r = $b->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($target)), SAME_SITE);
     is($r->code, 302, "logout, $name: 302");
     my $loc = location($r) // '';
     is(abs_location($r) // '', $want, "logout, $name: Location") or diag("Location: $loc");
@@ -52,7 +52,7 @@ for my $c (@cases) {
 
 # logout when not signed in: still fine
 my $anon = new_ua();
-my $r = $anon->get(url($vh, '/.auth/logout'));
+my $r = $anon->get(url($vh, '/.auth/logout'), SAME_SITE);
 is($r->code, 302, 'logout without a session: 302');
 is(abs_location($r), url($vh, '/'), '... to /');
 

@@ -71,7 +71,7 @@ my $base = mock_base();
     is(claim($h, 'email'), 'adele@outlook.test', 'workos: email (optional claim)');
     is(claim($h, 'given_name'), 'Adele', 'workos: given_name (optional claim)');
     is(claim($h, 'family_name'), 'Vance', 'workos: family_name (optional claim)');
-    is($h->{'x-remote-user'}[0], 'adele@outlook.test', 'workos: X-Remote-User = email');
+    is($h->{'x-remote-user'}[0], 'adele@outlook.test', 'workos: X-Remote-User = preferred_username (the account\'s sign-in name), not email');
     my $at = $h->{'x-entra-access-token'} || [];
     is(scalar @$at, 1, 'workos: Microsoft\'s access token is returned to the app');
     like($at->[0] // '', qr/^EwB/, '... as Microsoft issues it for personal accounts (opaque, not a JWT)');
@@ -114,7 +114,7 @@ my $base = mock_base();
     is($final->code, 200, 'botpress: a collaborator (group member) signs in');
     my $h = claims_of($final);
     is(claim($h, 'email'), $U->{email}, 'botpress: fieldMapping email -> email');
-    is($h->{'x-remote-user'}[0], $U->{email}, 'botpress: X-Remote-User = email');
+    is($h->{'x-remote-user'}[0], $U->{preferred_username}, 'botpress: X-Remote-User = preferred_username (email is mutable)');
     is(claim($h, 'given_name'), 'Adele', 'botpress: profile from userinfo (given_name)');
     is(scalar(entra_problems($mark)), 0, 'botpress: no warnings or errors');
 
@@ -157,7 +157,7 @@ my $base = mock_base();
     is(claim($h, 'first_name'), 'Adele', 'placeos: first_name -> givenName');
     is(claim($h, 'last_name'), 'Vance', 'placeos: last_name -> surname');
     is(claim($h, 'uid'), $U->{oid}, 'placeos: uid -> id');
-    is($h->{'x-remote-user'}[0], 'adele.vance@contoso.test', 'placeos: X-Remote-User = email');
+    is($h->{'x-remote-user'}[0], $U->{oid}, 'placeos: X-Remote-User = oid (email is mutable)');
     my $at = ($h->{'x-entra-access-token'} || [])->[0] // '';
     record_secret('access_token', $at);
     my ($code, $me) = graph_me($at);
@@ -172,7 +172,7 @@ my $base = mock_base();
     mock_config({ user => { mail => undef, email => undef } });
     $h = claims_of(sign_in(new_ua(), $vh, '/backoffice/'));
     is(claim($h, 'email'), $U->{preferred_username}, 'placeos: no mail: email -> userPrincipalName');
-    is($h->{'x-remote-user'}[0], $U->{preferred_username}, '... X-Remote-User too');
+    is($h->{'x-remote-user'}[0], $U->{oid}, '... X-Remote-User still the oid');
 
     # guest with its own names
     mock_reset();
@@ -207,7 +207,7 @@ my $base = mock_base();
     is(claim($h, 'roles'), 'LibreChat.User', 'librechat: X-Entra-Claim-roles');
     is(claim($h, 'email'), $U->{email}, 'librechat: email');
     is(claim($h, 'name'), $U->{name}, 'librechat: name');
-    is($h->{'x-remote-user'}[0], $U->{email}, 'librechat: X-Remote-User = email');
+    is($h->{'x-remote-user'}[0], $U->{preferred_username}, 'librechat: X-Remote-User = preferred_username (email is mutable)');
     is(claim($h, 'iss'), "$base/" . TENANT . '/v2.0', 'librechat: OPENID_ISSUER = {authority}/{tenant}/v2.0');
     is(scalar(entra_problems($mark)), 0, 'librechat: no warnings or errors');
 }

@@ -145,7 +145,7 @@ for my $name (sort keys %bad) {
 {
     my $lo = new_ua();
     set_cookie_values($lo, (map { $_->[0] => $_->[1] } @pairs), entra_session_5 => 'stale');
-    my $out = $lo->get(url($vh, '/.auth/logout'));
+    my $out = $lo->get(url($vh, '/.auth/logout'), SAME_SITE);
     is($out->code, 302, 'logout: 302');
     for my $n (qw(entra_session entra_session_0 entra_session_1 entra_session_5)) {
         ok(cleared_cookie($out, $n), "logout clears $n") or diag(join "\n", set_cookie_headers($out));
@@ -176,7 +176,7 @@ for my $name (sort keys %bad) {
        'chunks 1 and 2 swapped: sign in');
     is(raw_get($big, '/app/three', session_cookie_header(@p3[3, 1, 0, 2]))->code, 200,
        'all three in a shuffled order: signed in');
-    my $out = $b->get(url($big, '/.auth/logout'));
+    my $out = $b->get(url($big, '/.auth/logout'), SAME_SITE);
     ok(cleared_cookie($out, "entra_session_$_"), "logout clears chunk $_ of 3") for 0 .. 2;
 }
 
@@ -191,7 +191,7 @@ for my $name (sort keys %bad) {
         or diag('got ' . $f4->status_line . '; cookies set: '
                 . join(', ', map { /^([^=]+)=([^;]*)/ ? "$1 (" . length($2) . ' bytes)' : () }
                               set_cookie_headers($s4->{callback} || $f4)));
-    my $out = $b->get(url($vh, '/.auth/logout'));
+    my $out = $b->get(url($vh, '/.auth/logout'), SAME_SITE);
     is($out->code, 302, '... and can sign out') or diag($out->status_line);
 }
 

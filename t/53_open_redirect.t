@@ -128,13 +128,13 @@ my @targets = (
 );
 for my $target (@targets) {
     (my $what = $target) =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
-    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($target)));
+    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($target)), SAME_SITE);
     is($r->code, 302, "logout to $what: 302");
     is(abs_location($r) // '', "$origin/", "logout to $what: sent to / instead");
 }
 # the same-origin ones still work
 for my $ok (['/bye?x=1' => "$origin/bye?x=1"], ["$origin/bye" => "$origin/bye"]) {
-    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($ok->[0])));
+    my $r = new_ua()->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($ok->[0])), SAME_SITE);
     is(abs_location($r) // '', $ok->[1], "logout to $ok->[0]: allowed");
 }
 

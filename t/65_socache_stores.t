@@ -119,7 +119,7 @@ for my $store (qw(shmcb redis memcache)) {
     }
 
     # logout ends it for real: the old cookie replayed is refused
-    my $out = $ua->get(url($vh, '/.auth/logout'));
+    my $out = $ua->get(url($vh, '/.auth/logout'), SAME_SITE);
     is($out->code, 302, "$store: logout -> 302");
     like(find_set_cookie($out, 'entra_session') // '', qr/;\s*Max-Age=0\b/i,
          "$store: ... clears the cookie");
@@ -204,7 +204,7 @@ my $again = $ua->get(url('entra_st_token', '/app/token2'));
 is($again->code, 200, 'pass-access-token: second request 200');
 is(echo_header(echo($again) || {}, 'X-Entra-Access-Token'), $at, '... with the same token');
 is_deeply(mock_stats()->{requests}, $stats, '... and no IdP traffic');
-is($ua->get(url('entra_st_token', '/.auth/logout'))->code, 302, 'pass-access-token: logout');
+is($ua->get(url('entra_st_token', '/.auth/logout'), SAME_SITE)->code, 302, 'pass-access-token: logout');
 ok(is_login_redirect(replay($sc)->get(url('entra_st_token', '/app/'))),
    '... the old cookie is refused');
 

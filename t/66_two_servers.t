@@ -50,7 +50,7 @@ my $cookie2 = session_cookie($ub);
 is($ub->get(url($A, '/app/user2-on-a'))->code, 200, '... and is signed in on server A too');
 
 # ---- log out on B: logged out on both
-my $out = $ua->get($B->url('/.auth/logout'));
+my $out = $ua->get($B->url('/.auth/logout'), SAME_SITE);
 is($out->code, 302, 'logout on server B -> 302');
 like(find_set_cookie($out, 'entra_session') // '', qr/;\s*Max-Age=0\b/i, '... clears the cookie');
 my $a_after = replay($cookie)->get(url($A, '/app/after'));
@@ -71,7 +71,7 @@ my $cookie3 = session_cookie($uc);
 my $ca = $uc->get(url($A, '/app/on-a'));
 is($ca->code, 200, '... signed in on server A');
 is(session_sid($ca), session_sid($rc), '... in the same session');
-is($uc->get(url($A, '/.auth/logout'))->code, 302, 'logout on server A');
+is($uc->get(url($A, '/.auth/logout'), SAME_SITE)->code, 302, 'logout on server A');
 ok(is_login_redirect(replay($cookie3)->get($B->url('/app/'))),
    'the old cookie on server B after logout on A -> 302 to sign-in');
 ok(is_login_redirect(replay($cookie3)->get(url($A, '/app/'))), '... and on server A');
@@ -87,7 +87,7 @@ if ($C) {
     $C->stop;
 }
 
-$ub->get(url($A, '/.auth/logout'));
+$ub->get(url($A, '/.auth/logout'), SAME_SITE);
 is_deeply([entra_problems($mark)], [], 'no warn/error lines from the module on server A');
 my @bproblems = grep { /\[auth_entra:(?:emerg|alert|crit|error|warn)\]/ } $B->log_since($bmark);
 is_deeply(\@bproblems, [], '... nor on server B');

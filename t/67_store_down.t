@@ -157,7 +157,7 @@ if ($ok) {
     ok(is_login_redirect($old),
        'the session from before the outage (Redis kept nothing) -> 302 to sign-in, not 503')
         or diag($old->status_line);
-    is($nb->get(url($vh, '/.auth/logout'))->code, 302, 'logout');
+    is($nb->get(url($vh, '/.auth/logout'), SAME_SITE)->code, 302, 'logout');
     ok(is_login_redirect(replay($c)->get(url($vh, '/app/'))), '... ends it');
 }
 stop_redis();

@@ -26,7 +26,7 @@ our @EXPORT = qw(
     location abs_location query_params cookie_value cookie_names set_cookie
     set_cookie_headers find_set_cookie echo echo_header echo_headers_norm
     log_mark log_since entra_lines entra_problems wait_log
-    record_secret is_login_redirect
+    record_secret is_login_redirect SAME_SITE
     prime_expiry_session read_expiry_session
 );
 
@@ -39,6 +39,10 @@ use constant {
     KEY_NEW       => 'rollover-session-key-new-0123456789ABCDEFGH',
     KEY_FILE      => 'file-session-key-abcdefghijklmnopqrstuvwxyz0123',
 };
+
+# What a browser sends with a request a page of the same site started (a
+# link to /.auth/logout): with no such header at all, logout asks first.
+use constant SAME_SITE => ('Sec-Fetch-Site' => 'same-origin');
 
 # The default test user (spec.md)
 use constant USER => {

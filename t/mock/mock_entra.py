@@ -85,8 +85,11 @@ KID_PATH = "../../../../etc/passwd/..%2f..%2fkeys\\..\\x?kid=1#frag"
 # and still small enough for an Authorization header.
 DEEP_JSON_DEPTH = 2200
 # jwks_shape: "huge" pads the JWKS past any sane size with junk RSA keys;
-# "no_usable_key" serves only keys nobody may verify an RS256 token with.
-JWKS_SHAPES = ("huge", "no_usable_key")
+# "no_usable_key" serves only keys nobody may verify an RS256 token with;
+# "one" only the signing key (common/organizations list two otherwise);
+# "several" the good keys plus SEVERAL_JUNK_KEYS RSA keys nobody signs with.
+JWKS_SHAPES = ("huge", "no_usable_key", "one", "several")
+SEVERAL_JUNK_KEYS = 2
 HUGE_JWKS_JUNK_KEYS = 6000
 # Sovereign clouds, as their discovery documents show them.  The mock keeps
 # every URL on 127.0.0.1 (msgraph_host included, so the module can reach it);
@@ -450,6 +453,9 @@ class Mock:
             self.app_roles = list(APP_ROLES)
             self.jwks_shape = None
             self.discovery_override = {}
+            self.token_type = None   # None: "Bearer"; a string: that; False: left out
+            self.no_kid = False      # ID and access tokens without kid (and x5t) in the header
+            self.profile_override = {}   # userinfo and Graph /me members: value, or None = left out
             self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {},
                           "grants": {"authorization_code": 0, "refresh_token": 0,
                                      "client_credentials": 0, "other": 0}}
@@ -471,7 +477,9 @@ class Mock:
                     "api_token_version": self.api_token_version,
                     "access_token_lifetime": self.access_token_lifetime,
                     "app_roles": list(self.app_roles), "jwks_shape": self.jwks_shape,
-                    "discovery_override": dict(self.discovery_override)}
+                    "discovery_override": dict(self.discovery_override),
+                    "token_type": self.token_type, "no_kid": self.no_kid,
+                    "profile_override": dict(self.profile_override)}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -485,7 +493,7 @@ class Mock:
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
                  "api_token_version", "access_token_lifetime", "app_roles", "jwks_shape",
-                 "discovery_override"}
+                 "discovery_override", "token_type", "no_kid", "profile_override"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -531,6 +539,14 @@ class Mock:
         if do is not None and not (isinstance(do, dict) and all(
                 isinstance(v, (str, type(None))) for v in do.values())):
             return "discovery_override must be null or {field: string or null}"
+        tt = cfg.get("token_type")
+        if not (tt is None or tt is False or isinstance(tt, str)):
+            return "token_type must be a string, false (left out) or null (Bearer)"
+        if not isinstance(cfg.get("no_kid", False), (bool, type(None))):
+            return "no_kid must be true, false or null"
+        po = cfg.get("profile_override")
+        if po is not None and not isinstance(po, dict):
+            return "profile_override must be null or {member: value, or null to leave it out}"
         checks = {"fail": lambda v: isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599,
                   "slow": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 3600,
                   "malformed": lambda v: isinstance(v, bool),
@@ -593,6 +609,15 @@ class Mock:
                 self.client_secret = cfg["client_secret"] or CLIENT_SECRET
             if "jwks_shape" in cfg:
                 self.jwks_shape = cfg["jwks_shape"]
+            if "token_type" in cfg:
+                self.token_type = cfg["token_type"]
+            if "no_kid" in cfg:
+                self.no_kid = bool(cfg["no_kid"])
+            if "profile_override" in cfg:
+                if cfg["profile_override"] is None:
+                    self.profile_override = {}
+                else:
+                    self.profile_override.update(cfg["profile_override"])
             if "discovery_override" in cfg:
                 for k, v in (cfg["discovery_override"] or {}).items():
                     if v is None:
@@ -675,6 +700,7 @@ class Mock:
             user, removed, explicit = dict(self.user), set(self.removed), set(self.explicit)
             bad, cloud, overage = self.bad_token, CLOUDS[self.cloud], self.groups_overage
             ttl, api_version = self.access_token_lifetime or TOKEN_TTL, self.api_token_version
+            token_type = self.token_type
         now = int(time.time())
         tid = user.get("tid", grant["tid"])
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
@@ -700,6 +726,10 @@ class Mock:
                            for s in scopes if s != "offline_access")
         resp = {"token_type": "Bearer", "scope": scp if v1 else " ".join(scopes),
                 "expires_in": ttl, "ext_expires_in": ttl}
+        if token_type is False:
+            del resp["token_type"]
+        elif token_type is not None:
+            resp["token_type"] = token_type
         if v1:   # the v1 endpoint sends its numbers as JSON strings
             resp.update(expires_in=str(ttl), ext_expires_in=str(ttl),
                         expires_on=str(now + ttl), not_before=str(now - BACKDATE),
@@ -787,7 +817,7 @@ class Mock:
         header = {"typ": "JWT", "alg": "RS256", "kid": key.kid}
         if version == 1:
             header["x5t"] = key.kid
-        return jws(header, c, key, bad), header, c
+        return jws(self.kid_switch(header), c, key, bad), header, c
 
     def id_token(self, grant, user, removed, explicit, bad, tid, iss, now, v1, scopes,
                  personal, cloud, overage):
@@ -847,7 +877,15 @@ class Mock:
             # unsigned (Microsoft's v1 auth-code docs), informational only.
             return b64u_json({"typ": "JWT", "alg": "none"}) + "." + b64u_json(c) + "."
         key = self.signing_key(bad, personal)
-        return jws({"typ": "JWT", "alg": "RS256", "kid": key.kid}, c, key, bad)
+        return jws(self.kid_switch({"typ": "JWT", "alg": "RS256", "kid": key.kid}), c, key, bad)
+
+    def kid_switch(self, header):
+        """The no_kid switch: the header names no key (no kid, no x5t), as
+        OpenID Connect allows when the JWKS holds one key."""
+        with self.lock:
+            if not self.no_kid:
+                return header
+        return {k: v for k, v in header.items() if k not in ("kid", "x5t")}
 
     @staticmethod
     def groups_claim(c, groups, had, overage, cloud, tid, oid):
@@ -1253,6 +1291,10 @@ class EntraHandler(Handler):
             return self.json(200, {"keys": unusable_keys(good)})
         if shape == "huge":
             return self.json(200, {"keys": junk_rsa_keys(HUGE_JWKS_JUNK_KEYS) + good})
+        if shape == "one":
+            return self.json(200, {"keys": good[:1]})
+        if shape == "several":
+            return self.json(200, {"keys": good + junk_rsa_keys(SEVERAL_JUNK_KEYS)})
         self.json(200, {"keys": good})
 
     # ---- authorize
@@ -1744,7 +1786,14 @@ class EntraHandler(Handler):
                             picture="%s/v1.0/me/photo/$value" % self.mock.base)
             if "email" in scopes:
                 info["email"] = user.get("email")
-        self.json(200, {k: v for k, v in info.items() if v is not None})
+        self.json(200, self.profile_switch(info))
+
+    def profile_switch(self, info):
+        """The profile_override switch: the profile says other things than
+        the ID token (a value replaces or adds a member, None drops it)."""
+        with self.mock.lock:
+            info = dict(info, **self.mock.profile_override)
+        return {k: v for k, v in info.items() if v is not None}
 
     def graph_me(self):
         entry = self.graph_auth()
@@ -1772,6 +1821,8 @@ class EntraHandler(Handler):
             ctx = "%s/v1.0/$metadata#users(%s)/$entity" % (self.mock.base, ",".join(select))
         else:
             ctx = "%s/v1.0/$metadata#users/$entity" % self.mock.base
+        with self.mock.lock:
+            me.update(self.mock.profile_override)
         self.json(200, dict({"@odata.context": ctx}, **me))
 
     def member_objects(self, entry, security_only, groups_only=False):

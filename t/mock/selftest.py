@@ -1106,6 +1106,47 @@ def profile(c, base, port):
     tok = sign_in(c)
     check(tok["expires_in"] == 3599 and "nonce" in jwt_parts(tok["access_token"])[0] and tok["refresh_token"],
           "v2 token response unchanged")
+    tokens_switches(c, base)
+
+
+def tokens_switches(c, base):
+    """token_type, no_kid, jwks_shape one/several, profile_override."""
+    c.json("POST", "/_mock/reset")
+    check(sign_in(c)["token_type"] == "Bearer", "token_type Bearer by default")
+    st, _, v = c.json("POST", "/_mock/config", {"token_type": "pop"})
+    check(st == 200 and v["token_type"] == "pop" and sign_in(c)["token_type"] == "pop", "token_type switch")
+    c.json("POST", "/_mock/config", {"token_type": False})
+    check("token_type" not in sign_in(c), "token_type false: left out")
+    check(c.json("POST", "/_mock/config", {"token_type": 1})[0] == 400, "token_type 1: refused")
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"no_kid": True})
+    tok = sign_in(c)
+    h = jwt_parts(tok["id_token"])[0]
+    check("kid" not in h and "x5t" not in h and h["alg"] == "RS256", "no_kid: ID token header without kid")
+    keys = jwks_keys(c)
+    check(len(keys) == 1 and verify_rs256(tok["id_token"], {None: list(keys.values())[0]}),
+          "no_kid: the tenant's one JWKS key verifies it")
+    st, _, api = c.json("GET", "/_mock/api_token?format=json")
+    check(st == 200 and "kid" not in jwt_parts(api["token"])[0], "no_kid: own-API access token without kid")
+    c.json("POST", "/_mock/reset")
+    check(len(jwks_keys(c, "/common/discovery/v2.0/keys")) == 2, "common JWKS: two keys")
+    c.json("POST", "/_mock/config", {"jwks_shape": "one"})
+    check(len(jwks_keys(c, "/common/discovery/v2.0/keys")) == 1, "jwks_shape one: one key")
+    c.json("POST", "/_mock/config", {"jwks_shape": "several"})
+    keys = jwks_keys(c)
+    check(len(keys) == 3 and verify_rs256(sign_in(c)["id_token"], keys), "jwks_shape several: 3 keys, tokens verify")
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"profile_override": {"email": "ceo@contoso.test", "roles": ["Admin"],
+                                                          "given_name": None}})
+    at = {"Authorization": "Bearer " + sign_in(c)["access_token"]}
+    st, _, u = c.json("GET", "/oidc/userinfo", headers=at)
+    check(u.get("email") == "ceo@contoso.test" and u.get("roles") == ["Admin"] and "given_name" not in u
+          and u.get("sub"), "profile_override: userinfo")
+    st, _, me = c.json("GET", "/v1.0/me", headers=at)
+    check(me.get("email") == "ceo@contoso.test" and me.get("roles") == ["Admin"] and me.get("given_name", 1) is None,
+          "profile_override: Graph /me")
+    check(c.json("POST", "/_mock/config", {"profile_override": []})[0] == 400, "profile_override list: refused")
+    c.json("POST", "/_mock/reset")
 
 
 APP_ID_URI = "api://" + CID

@@ -1,7 +1,10 @@
 /* claims: token claims to header-ready pairs, spoof stripping, publishing,
- * REMOTE_USER selection. */
+ * REMOTE_USER selection, the profile merged into the ID token's claims, and
+ * the token endpoint's token_type. */
 #include "unit.h"
 #include "../../src/claims.h"
+#include "../../src/token.h"
+#include "../../src/userinfo.h"
 #include "../../src/util.h"
 
 #include <apr_strings.h>
@@ -185,8 +188,83 @@ static void test_pick(apr_pool_t *p)
     CHECK(entra_claims_pick(claims, names) == NULL, "pick: no names is NULL");
 }
 
+/* Userinfo / Graph /me: the ID token's claims win, the profile only adds
+ * what the token lacks, and never who the user is or what the user may do. */
+static void test_profile_merge(apr_pool_t *p)
+{
+    static const char *const refused[] = {
+        "roles", "groups", "wids", "tid", "oid", "sub", "iss", "aud", "scp", "hasgroups",
+        "acrs", "amr", "sid", "_claim_names", "_claim_sources", "email",
+        "preferred_username", "upn", "unique_name", "azp", "appid", "idp", NULL
+    };
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:s}", "sub", "user-1", "oid", "oid-1",
+                               "preferred_username", "adele@contoso.test", "email",
+                               "adele@contoso.test");
+    json_t *profile = json_pack("{s:s, s:s, s:[s], s:s, s:s}", "preferred_username",
+                                "ceo@contoso.test", "email", "ceo@contoso.test", "roles",
+                                "Admin", "given_name", "Adele", "jobTitle", "Manager");
+    json_t *lacking = json_pack("{s:s}", "sub", "user-1");
+    int i, added;
+
+    (void)p;
+    added = entra_profile_merge(claims, profile);
+    CHECK(added == 2, "merge: only given_name and jobTitle added (got %d)", added);
+    CHECK_STR(json_string_value(json_object_get(claims, "preferred_username")),
+              "adele@contoso.test", "merge: the token's preferred_username wins");
+    CHECK_STR(json_string_value(json_object_get(claims, "email")), "adele@contoso.test",
+              "merge: the token's email wins");
+    CHECK(!json_object_get(claims, "roles"), "merge: the profile's roles are not added");
+    CHECK_STR(json_string_value(json_object_get(claims, "given_name")), "Adele",
+              "merge: a profile claim the token lacks is added");
+
+    /* A token that lacks them all: still none of them from the profile. */
+    for (i = 0; refused[i]; i++) {
+        json_t *one = json_pack("{s:s, s:s}", refused[i], "from-the-profile", "locale", "en");
+        added = entra_profile_merge(lacking, one);
+        CHECK(!json_object_get(lacking, refused[i]) || !strcmp(refused[i], "sub"),
+              "merge: %s never comes from the profile", refused[i]);
+        CHECK_STR(json_string_value(json_object_get(lacking, "sub")), "user-1",
+                  "merge: sub stays the token's (after %s)", refused[i]);
+        json_decref(one);
+    }
+    CHECK_STR(json_string_value(json_object_get(lacking, "locale")), "en",
+              "merge: the harmless claim next to them is added");
+    json_decref(claims);
+    json_decref(profile);
+    json_decref(lacking);
+}
+
+static void test_token_type(apr_pool_t *p)
+{
+    static const struct { const char *json; int bearer; } cases[] = {
+        { "{\"token_type\":\"Bearer\"}", 1 },
+        { "{\"token_type\":\"bearer\"}", 1 },
+        { "{\"token_type\":\"BEARER\"}", 1 },
+        { "{}", 0 },
+        { "{\"token_type\":null}", 0 },
+        { "{\"token_type\":\"\"}", 0 },
+        { "{\"token_type\":\"DPoP\"}", 0 },
+        { "{\"token_type\":\"pop\"}", 0 },
+        { "{\"token_type\":\"Bearer \"}", 0 },
+        { "{\"token_type\":\"Bearerx\"}", 0 },
+        { "{\"token_type\":[\"Bearer\"]}", 0 },
+        { "{\"token_type\":1}", 0 },
+    };
+    size_t i;
+
+    (void)p;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *answer = json_loads(cases[i].json, 0, NULL);
+        CHECK(answer && entra_token_type_bearer(answer) == cases[i].bearer,
+              "token_type of %s: %s", cases[i].json, cases[i].bearer ? "Bearer" : "refused");
+        json_decref(answer);
+    }
+}
+
 void suite_claims(apr_pool_t *p)
 {
+    test_profile_merge(p);
+    test_token_type(p);
     test_from_json(p);
     test_strip(p);
     test_publish(p);

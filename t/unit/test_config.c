@@ -4,11 +4,32 @@
 #include "../../src/config.h"
 #include "../../src/crypto.h"
 
+#include <http_log.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <stdarg.h>
 
 /* The handlers find their server config through the module's index. */
 module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+/* Directive handlers warn with ap_log_perror; httpd is not linked here, so
+ * the warnings are caught: the last one, and how many. */
+static char last_warning[512];
+static int warnings;
+
+void ap_log_perror_(const char *file, int line, int module_index, int level,
+                    apr_status_t status, apr_pool_t *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)file; (void)line; (void)module_index; (void)status; (void)p;
+    if (level != APLOG_WARNING)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(last_warning, sizeof(last_warning), fmt, ap);
+    va_end(ap);
+    warnings++;
+}
 
 typedef const char *(*take1_fn)(cmd_parms *, void *, const char *);
 
@@ -324,6 +345,36 @@ static void test_remote_user(void)
           "EntraRemoteUserClaim builds a list in order, without the default");
 }
 
+/* email is mutable and unverified in Entra: as the first claim it is
+ * warned about (allowed: some apps key on it); anywhere else it is not. */
+static void test_remote_user_email_warning(void)
+{
+    fresh();
+    warnings = 0;
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "email", "email first");
+    CHECK(warnings == 1 && strncmp(last_warning, "ENTRA00107: ", 12) == 0
+          && strstr(last_warning, "EntraRemoteUserClaim email first")
+          && strstr(last_warning, "mutable"),
+          "email first: one warning with its id, naming the directive (got %d: %s)", warnings,
+          last_warning);
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "preferred_username",
+            "preferred_username after it");
+    CHECK(warnings == 1, "email first: no second warning for the next claim");
+
+    fresh();
+    warnings = 0;
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "preferred_username",
+            "preferred_username");
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "email", "email second");
+    CHECK(warnings == 0, "email as a fallback (not first): no warning (got %d)", warnings);
+
+    fresh();
+    warnings = 0;
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "emails", "emails");
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "email_verified", "a look-alike");
+    CHECK(warnings == 0, "other names that start with email: no warning (got %d)", warnings);
+}
+
 static void test_merge(void)
 {
     entra_server_conf *base = fresh(), *vhost, *m;
@@ -554,6 +605,7 @@ void suite_config(apr_pool_t *p)
     test_session_key();
     test_numbers();
     test_remote_user();
+    test_remote_user_email_warning();
     test_merge();
     test_check();
     test_discovery_url();

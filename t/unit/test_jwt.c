@@ -404,6 +404,36 @@ static void test_keys_and_signature(apr_pool_t *p)
            "signed by a key embedded in the header (jwk)");
 }
 
+/* OpenID Connect: an ID token names its user in sub. Access tokens are not
+ * held to it here (require_sub off). */
+static void test_subject(apr_pool_t *p)
+{
+    entra_jwt_expect *id = apr_pmemdup(p, &want_default, sizeof(*id));
+    const char *why = NULL;
+
+    id->require_sub = 1;
+    ACCEPT(token(p, claims()), id, "ID token with sub");
+    REJECT(token_with(p, "sub", NULL), id, "ID token without sub");
+    REJECT(token_with(p, "sub", json_string("")), id, "ID token with an empty sub");
+    REJECT(token_with(p, "sub", json_integer(42)), id, "ID token with a numeric sub");
+    REJECT(token_with(p, "sub", json_null()), id, "ID token with sub null");
+    REJECT(token_with(p, "sub", json_pack("[s]", "user-1")), id, "ID token with sub an array");
+    CHECK(!verify_as(p, token_with(p, "sub", NULL), id, &why) && why && strstr(why, "sub"),
+          "the reason names sub (got: %s)", why ? why : "none");
+    ACCEPT(token_with(p, "sub", NULL), &want_default, "without require_sub, no sub is fine");
+}
+
+/* A token without kid: this lookup (two keys) has none to offer. */
+static void test_no_kid(apr_pool_t *p)
+{
+    const char *why = NULL;
+    char *t = unit_sign(p, unit_rsa_key(0), "RS256", NULL, json_dumps_tmp(p, claims()));
+
+    REJECT(t, &want_default, "no kid, lookup finds no key");
+    CHECK(t && !verify_as(p, t, &want_default, &why) && why && strstr(why, "no kid"),
+          "the reason says the token has no kid (got: %s)", why ? why : "none");
+}
+
 static void test_garbage(apr_pool_t *p)
 {
     static const char *const bad[] = {
@@ -468,5 +498,7 @@ void suite_jwt(apr_pool_t *p)
     test_nonce(p);
     test_algorithms(p);
     test_keys_and_signature(p);
+    test_subject(p);
+    test_no_kid(p);
     test_garbage(p);
 }

@@ -95,20 +95,16 @@ static const char *jwks(apr_pool_t *p, const char *json, apr_array_header_t **ke
     return entra_jwks_parse(p, json, strlen(json), keys);
 }
 
+/* As the provider's cache looks keys up: entra_jwks_select. */
 static cjose_jwk_t *lookup(void *ctx, const char *kid, const char **key_issuer)
 {
-    apr_array_header_t *keys = ctx;
+    const entra_jwk *k = entra_jwks_select(ctx, kid);
     cjose_err err;
-    int i;
 
-    for (i = 0; i < keys->nelts; i++) {
-        entra_jwk *k = &APR_ARRAY_IDX(keys, i, entra_jwk);
-        if (kid && k->kid && strcmp(kid, k->kid) == 0) {
-            *key_issuer = k->issuer;
-            return cjose_jwk_retain(k->jwk, &err);
-        }
-    }
-    return NULL;
+    if (!k)
+        return NULL;
+    *key_issuer = k->issuer;
+    return cjose_jwk_retain(k->jwk, &err);
 }
 
 static void test_jwks(apr_pool_t *p)
@@ -170,6 +166,68 @@ static void test_jwks(apr_pool_t *p)
     CHECK(jwks(p, "", &keys) != NULL, "JWKS that is empty: error");
 }
 
+#define PAYLOAD "{\"iss\":\"https://issuer.example\",\"aud\":\"client\"," \
+                "\"exp\":1700003600,\"iat\":1700000000}"
+
+/* OpenID RP conformance: a JWS without kid verifies against a JWKS of one
+ * usable signing key, and never picks one out of several. */
+static void test_select(apr_pool_t *p)
+{
+    cjose_jwk_t *k0 = unit_rsa_key(0), *k1 = unit_rsa_key(1);
+    entra_jwt_expect want = { .issuer = "https://issuer.example", .client_id = "client",
+                              .now = 1700000000, .skew = 300 };
+    apr_array_header_t *one, *two, *one_usable, *none;
+    const char *why, *t0, *t1;
+
+    if (!CHECK(k0 && k1, "RSA keys for the JWKS"))
+        return;
+    t0 = unit_sign(p, k0, "RS256", NULL, PAYLOAD);
+    t1 = unit_sign(p, k1, "RS256", NULL, PAYLOAD);
+    CHECK(!jwks(p, apr_pstrcat(p, "{\"keys\":[", jwk_json(p, k0, "\"use\":\"sig\""), "]}",
+                               NULL), &one), "JWKS of one key");
+    CHECK(!jwks(p, apr_pstrcat(p, "{\"keys\":[", jwk_json(p, k0, "\"use\":\"sig\""), ",",
+                               jwk_json(p, k1, "\"use\":\"sig\""), "]}", NULL), &two),
+          "JWKS of two keys");
+    /* An encryption key and an EC key are no signing keys for RS256. */
+    CHECK(!jwks(p, apr_pstrcat(p, "{\"keys\":[", jwk_json(p, k1, "\"use\":\"enc\""), ",",
+                               "{\"kty\":\"EC\",\"kid\":\"ec\",\"use\":\"sig\","
+                               "\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                               "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"},",
+                               jwk_json(p, k0, "\"use\":\"sig\""), "]}", NULL), &one_usable),
+          "JWKS of one usable key among unusable ones");
+    if (!t0 || !t1 || !one || !two || !one_usable)
+        return;
+
+    CHECK(entra_jwks_select(one, NULL) == &APR_ARRAY_IDX(one, 0, entra_jwk),
+          "select: no kid, one key: that key");
+    CHECK(entra_jwks_select(two, NULL) == NULL, "select: no kid, two keys: none");
+    CHECK(entra_jwks_select(one_usable, NULL) != NULL,
+          "select: no kid, one usable key (plus unusable ones): that key");
+    CHECK(entra_jwks_select(one, "unit-key-1") == NULL, "select: a kid the only key lacks: none");
+    CHECK(entra_jwks_select(two, "unit-key-1") == &APR_ARRAY_IDX(two, 1, entra_jwk),
+          "select: by kid among two");
+    CHECK(entra_jwks_select(NULL, NULL) == NULL, "select: no JWKS: none");
+    none = apr_array_make(p, 1, sizeof(entra_jwk));
+    CHECK(entra_jwks_select(none, NULL) == NULL, "select: empty JWKS, no kid: none");
+
+    why = NULL;
+    CHECK(entra_jwt_verify(p, t0, &want, lookup, one, &why) != NULL,
+          "no kid, JWKS of one key: verifies (why: %s)", why ? why : "none");
+    why = NULL;
+    CHECK(entra_jwt_verify(p, t0, &want, lookup, one_usable, &why) != NULL,
+          "no kid, JWKS of one usable key: verifies (why: %s)", why ? why : "none");
+    why = NULL;
+    CHECK(entra_jwt_verify(p, t1, &want, lookup, one, &why) == NULL && why,
+          "no kid, signed by another key than the only one: refused");
+    why = NULL;
+    CHECK(entra_jwt_verify(p, t0, &want, lookup, two, &why) == NULL && why
+          && strstr(why, "no kid") && strstr(why, "exactly one"),
+          "no kid, JWKS of two keys: refused, saying why (got: %s)", why ? why : "none");
+    why = NULL;
+    CHECK(entra_jwt_verify(p, t1, &want, lookup, two, &why) == NULL && why,
+          "no kid, JWKS of two keys, signed by the second: refused too");
+}
+
 static void test_deep(apr_pool_t *p)
 {
     apr_size_t n = 10000;
@@ -200,5 +258,6 @@ void suite_provider(apr_pool_t *p)
 {
     test_metadata(p);
     test_jwks(p);
+    test_select(p);
     test_deep(p);
 }
