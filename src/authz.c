@@ -59,12 +59,6 @@ static void refuse(request_rec *r, const char *what)
                   "access denied to %s: requires %s", r->user, entra_log_safe(r->pool, all));
 }
 
-static authz_status deny(request_rec *r, const char *what)
-{
-    refuse(r, what);
-    return AUTHZ_DENIED;
-}
-
 /* The context parse_require_line found (see entra_authz_context_of). */
 static entra_authz_context context_of(const void *parsed)
 {

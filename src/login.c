@@ -295,7 +295,7 @@ static int mark_state_used(request_rec *r, const entra_server_conf *sc, const en
                       ".", sc->app_tag, ".st", NULL);
     rv = entra_socache_get(sc->session_cache, r, key, &seen);
     if (rv == APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00206)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00214)
                       "callback refused: state already used once (a replayed callback)");
         return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                           "This sign-in attempt is unknown, expired or already used. "

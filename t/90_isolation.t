@@ -200,7 +200,7 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     is($again->code, 400, 'the same state cookie and callback replayed: refused');
     ok(!find_set_cookie($again, qr/^entra_session_/), '... no session');
     is(mock_stats()->{requests}{token} // 0, $tokens, '... and no second token request');
-    ok(grep({ /ENTRA00206:.*already used/ } log_since($mark)), '... logged as a replay (ENTRA00206)');
+    ok(grep({ /ENTRA00214:.*already used/ } log_since($mark)), '... logged as a replay (ENTRA00214)');
 }
 
 # -------- a session bigger than the store gives back: refused at save
