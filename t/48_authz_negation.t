@@ -106,15 +106,18 @@ my $overage_down = { user => { groups_count => 250 }, fail => { graph_groups => 
     denied($ua, '/app/not-tenant', ['an account of a tenant other than'], 'Require not entra-tenant <the user\'s tenant>');
     granted($ua, '/app/not-tenant-other', 'Require not entra-tenant <another tenant>');
     # A validated token always has a tid (the issuer check needs it): a
-    # request whose user has no claims at all is where tid is unknown.
+    # request with no user at all is where tid is unknown. Under
+    # EntraUnauthAction pass it has no user, so a Require that needs one
+    # (valid-user here) sends it to sign in (t/90_isolation.t).
     my $anon = new_ua();
-    my $open = $anon->get(url($vh, '/pass/x'));
-    is($open->code, 200, 'EntraUnauthAction pass: an anonymous caller passes Require valid-user');
+    my $open = $anon->get(url($vh, '/pass/x'), Accept => 'text/html');
+    ok(is_login_redirect($open), 'EntraUnauthAction pass: an anonymous caller does not pass Require valid-user');
     for my $p (['/pass/not-tenant', 'entra-tenant'], ['/pass/not-group', 'entra-group']) {
-        my $r = $anon->get(url($vh, "$p->[0]/x"));
-        isnt($r->code, 200, "no sign-in (EntraUnauthAction pass): Require not $p->[1] <not ours>: refused");
+        my $r = $anon->get(url($vh, "$p->[0]/x"), Accept => 'text/html');
+        ok(is_login_redirect($r), "no sign-in (EntraUnauthAction pass): Require not $p->[1] <not ours>: a sign-in");
         ok(!echo($r), "... the backend was not reached");
-        like($r->decoded_content // '', qr/no Microsoft Entra ID sign-in/, '... the page says why');
+        $r = $anon->get(url($vh, "$p->[0]/x"), Accept => 'application/json');
+        is($r->code, 401, '... an API caller gets 401');
     }
 }
 
