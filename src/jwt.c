@@ -73,8 +73,9 @@ static const char *check_signature(cjose_jws_t *jws, const char *kid,
         return kid ? "no key in the JWKS matches the token's kid"
                    : "token has no kid, and the JWKS does not hold exactly one usable "
                      "signing key (without a kid, a key is only ever the single one)";
+    /* Borrowed from the lookup (see entra_key_lookup_fn): never released
+     * here, since other threads may be verifying with it too. */
     ok = cjose_jws_verify(jws, jwk, &err);
-    cjose_jwk_release(jwk);
     return ok ? NULL : "signature does not verify";
 }
 

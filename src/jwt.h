@@ -22,8 +22,11 @@ typedef struct {
 
 /* Finds the verification key for `kid`. A token without kid (NULL) gets
  * the JWKS's key only when it holds exactly one usable signing key. On
- * success returns a retained key the verifier releases, and sets *key_issuer
- * to the key's `issuer` property or NULL. Returns NULL when no key matches. */
+ * success returns a key borrowed for as long as `ctx` lives (the verifier
+ * neither retains nor releases it: cjose's reference counts are not
+ * atomic, and the key may be in use by other threads), and sets
+ * *key_issuer to the key's `issuer` property or NULL. Returns NULL when no
+ * key matches. */
 typedef cjose_jwk_t *(*entra_key_lookup_fn)(void *ctx, const char *kid,
                                             const char **key_issuer);
 

@@ -1,38 +1,70 @@
-/* Discovery metadata and JWKS, cached per process (see provider.h). */
+/* Discovery metadata and JWKS, cached per process (see provider.h).
+ *
+ * Threads share this cache, so what they share is either immutable once
+ * published or counted with APR atomics:
+ * - the metadata lives in a pool that is replaced whole, under the lock;
+ *   readers copy what they need while they hold it;
+ * - a JWKS is a keyset, immutable once published, counted atomically: the
+ *   cache holds one reference and every lookup under way another, released
+ *   with the request's pool. Its cjose keys are never retained or released
+ *   one by one (cjose counts with plain ++/--): the keyset's pool frees them
+ *   when the last reference goes.
+ * The lock is never held across a network call. A document is fetched by
+ * one request at a time (a "flight"); others use the copy they have, or,
+ * with none yet, wait for that flight to land (at most the HTTP timeout)
+ * rather than queue for fetches of their own. A fetch that fails with no
+ * copy to fall back on is remembered for ENTRA_FETCH_BACKOFF seconds, and
+ * answered from: an unreachable Entra costs one timeout, not one per
+ * request. */
 #include "provider.h"
 #include "http.h"
-#include "jwt.h"
 #include "util.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_time.h>
-#include <jansson.h>
 #include <string.h>
 
-#define JWKS_MAX_KEYS 64
+typedef struct {
+    apr_pool_t *pool;               /* holds `keys`; destroyed with the last reference */
+    apr_array_header_t *keys;       /* entra_jwk, immutable */
+    volatile apr_uint32_t refs;
+} keyset;
+
+/* One cached document's fetching. */
+typedef struct {
+    int busy;                       /* a fetch is under way (outside the lock) */
+    apr_int64_t expires;            /* the copy is fresh until then */
+    apr_int64_t backoff_until;      /* no copy, and the last fetch failed: until then
+                                     * answer with `error` */
+    char error[512];
+} flight;
 
 struct entra_provider {
     const char *discovery_url;
-    apr_thread_mutex_t *lock;   /* guards everything below */
-    apr_pool_t *meta_pool;      /* holds `meta`; replaced on each good fetch */
+    apr_thread_mutex_t *lock;       /* guards what follows; never held across I/O */
+    apr_thread_cond_t *landed;      /* broadcast when a flight ends */
+    apr_pool_t *meta_pool;          /* holds `meta`; NULL until a fetch succeeded */
     entra_metadata meta;
-    apr_int64_t meta_expires;
-    apr_pool_t *jwks_pool;      /* holds `keys` */
-    apr_array_header_t *keys;   /* entra_jwk */
-    apr_int64_t jwks_expires;
+    flight meta_flight;
+    keyset *keys;                   /* NULL until a fetch succeeded */
+    flight jwks_flight;
     apr_int64_t last_kid_refetch;
-    entra_provider_warn_fn warn;  /* told when a refetch fails and a stale copy stays */
+    entra_provider_warn_fn warn;    /* told when a refetch fails and a stale copy stays */
     void *warn_ctx;
 };
+
+typedef enum { USE_COPY, FETCH } boarding;
 
 static apr_int64_t now_seconds(void)
 {
     return (apr_int64_t)apr_time_sec(apr_time_now());
 }
 
-/* Cache storage lives in pools of our own, created and destroyed only under
- * pv->lock and never sharing an allocator with another thread's pools. */
+/* Cache storage lives in pools of its own, never sharing an allocator with
+ * another thread's pools. */
 static apr_pool_t *cache_pool(void)
 {
     apr_pool_t *pool = NULL;
@@ -47,13 +79,26 @@ static void cache_pool_drop(apr_pool_t *pool)
         apr_pool_destroy(pool);
 }
 
+static void keyset_release(keyset *ks)
+{
+    if (ks && apr_atomic_dec32(&ks->refs) == 0)
+        cache_pool_drop(ks->pool);
+}
+
+static apr_status_t keyset_release_cleanup(void *ks)
+{
+    keyset_release(ks);
+    return APR_SUCCESS;
+}
+
 static apr_status_t provider_cleanup(void *data)
 {
     entra_provider *pv = data;
 
     cache_pool_drop(pv->meta_pool);
-    cache_pool_drop(pv->jwks_pool);
-    pv->meta_pool = pv->jwks_pool = NULL;
+    keyset_release(pv->keys);
+    pv->meta_pool = NULL;
+    pv->keys = NULL;
     return APR_SUCCESS;
 }
 
@@ -66,106 +111,70 @@ entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url,
     pv->warn = warn;
     pv->warn_ctx = warn_ctx;
     apr_thread_mutex_create(&pv->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_cond_create(&pv->landed, p);
     apr_pool_cleanup_register(p, pv, provider_cleanup, apr_pool_cleanup_null);
     return pv;
 }
 
-static const char *json_str(json_t *obj, const char *name)
+/* Under pv->lock: what this request does about one document. A fresh copy
+ * is used; so is a stale one while another request refreshes it. Without
+ * a copy, a failure remembered within its back-off is the answer; a fetch
+ * under way is waited for (at most `timeout`); otherwise this request
+ * fetches. */
+static boarding board(entra_provider *pv, flight *f, int have_copy, int timeout)
 {
-    return json_string_value(json_object_get(obj, name));
-}
+    apr_int64_t now = now_seconds();
+    apr_time_t until;
 
-static json_t *parse_object(const char *json, apr_size_t len)
-{
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-
-    if (root && !json_is_object(root)) {
-        json_decref(root);
-        root = NULL;
+    if (have_copy && (now < f->expires || f->busy))
+        return USE_COPY;
+    if (!have_copy && now < f->backoff_until)
+        return USE_COPY;
+    if (!f->busy) {
+        f->busy = 1;
+        return FETCH;
     }
-    return root;
+    until = apr_time_now() + apr_time_from_sec(timeout);
+    while (f->busy && apr_time_now() < until)
+        apr_thread_cond_timedwait(pv->landed, pv->lock, until - apr_time_now());
+    return USE_COPY;
 }
 
-const char *entra_metadata_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                 entra_metadata *out)
+/* Under pv->lock: a flight is over. */
+static void land(entra_provider *pv, flight *f, const char *why, apr_int64_t fresh_for)
 {
-    json_t *root = entra_json_pool_own(p, parse_object(json, len));
-    static const char *const required[] = {
-        "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", NULL
-    };
-    int i;
+    apr_int64_t now = now_seconds();
 
-    if (!root)
-        return "discovery document is not a JSON object";
-    for (i = 0; required[i]; i++) {
-        if (!json_str(root, required[i]))
-            return apr_pstrcat(p, "discovery document has no ", required[i], NULL);
+    f->busy = 0;
+    if (!why) {
+        f->expires = now + fresh_for;
+        f->backoff_until = 0;
+        f->error[0] = '\0';
     }
-    out->issuer = apr_pstrdup(p, json_str(root, "issuer"));
-    out->authorization_endpoint = apr_pstrdup(p, json_str(root, "authorization_endpoint"));
-    out->token_endpoint = apr_pstrdup(p, json_str(root, "token_endpoint"));
-    out->jwks_uri = apr_pstrdup(p, json_str(root, "jwks_uri"));
-    out->userinfo_endpoint = apr_pstrdup(p, json_str(root, "userinfo_endpoint"));
-    out->end_session_endpoint = apr_pstrdup(p, json_str(root, "end_session_endpoint"));
-    out->msgraph_host = apr_pstrdup(p, json_str(root, "msgraph_host"));
-    out->cloud_instance_name = apr_pstrdup(p, json_str(root, "cloud_instance_name"));
-    return NULL;
+    else {
+        /* A stale copy beats none: it stays, and is tried again in a while
+         * rather than on every request. Without one, the failure is the
+         * answer for a short while. */
+        f->expires = now + ENTRA_STALE_RETRY;
+        f->backoff_until = now + ENTRA_FETCH_BACKOFF;
+        apr_cpystrn(f->error, why, sizeof(f->error));
+    }
+    apr_thread_cond_broadcast(pv->landed);
 }
 
-static apr_status_t jwk_cleanup(void *jwk)
+static const char *flight_error(apr_pool_t *p, const flight *f, const char *what)
 {
-    cjose_jwk_release(jwk);
-    return APR_SUCCESS;
+    return f->error[0] ? apr_pstrdup(p, f->error)
+                       : apr_psprintf(p, "the %s is still being fetched", what);
 }
 
-static int is_b64url(const char *s)
+/* Under pv->lock: a stale copy stays in use; say why it was not replaced. */
+static void warn_stale(entra_provider *pv, apr_pool_t *scratch, const char *what,
+                       const char *why)
 {
-    return s && *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789-_") == strlen(s);
-}
-
-/* A key we can verify with: RSA, meant for signatures, importable. cjose
- * sees only kty, n and e, checked to be base64url first: its decoder aborts
- * the process on a stray '=', and a JWKS has no business handing it more. */
-static int jwks_add_key(apr_pool_t *p, json_t *key_json, apr_array_header_t *keys)
-{
-    const char *use = json_str(key_json, "use");
-    const char *n = json_str(key_json, "n"), *e = json_str(key_json, "e");
-    cjose_err err;
-    cjose_jwk_t *jwk;
-    entra_jwk *entry;
-    json_t *public_part;
-
-    if (!json_is_object(key_json) || !json_str(key_json, "kty")
-        || strcmp(json_str(key_json, "kty"), "RSA") != 0 || (use && strcmp(use, "sig") != 0)
-        || !is_b64url(n) || !is_b64url(e))
-        return 0;
-    public_part = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", n, "e", e);
-    jwk = public_part ? cjose_jwk_import_json((cjose_header_t *)public_part, &err) : NULL;
-    json_decref(public_part);
-    if (!jwk)
-        return 0;
-    apr_pool_cleanup_register(p, jwk, jwk_cleanup, apr_pool_cleanup_null);
-    entry = apr_array_push(keys);
-    entry->kid = apr_pstrdup(p, json_str(key_json, "kid"));
-    entry->issuer = apr_pstrdup(p, json_str(key_json, "issuer"));
-    entry->jwk = jwk;
-    return 1;
-}
-
-const char *entra_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                             apr_array_header_t **keys)
-{
-    json_t *root = entra_json_pool_own(p, parse_object(json, len));
-    json_t *list = root ? json_object_get(root, "keys") : NULL;
-    size_t i;
-
-    if (!json_is_array(list))
-        return "JWKS is not a JSON object with a keys array";
-    *keys = apr_array_make(p, 4, sizeof(entra_jwk));
-    for (i = 0; i < json_array_size(list) && (*keys)->nelts < JWKS_MAX_KEYS; i++)
-        jwks_add_key(p, json_array_get(list, i), *keys);
-    return (*keys)->nelts ? NULL : "JWKS has no usable RSA signing key";
+    if (pv->warn)
+        pv->warn(pv->warn_ctx, apr_psprintf(scratch, "%s; keeping the %s fetched before",
+                                            why, what));
 }
 
 /* GETs url and checks for a 200 JSON answer; the reason names the cause. */
@@ -183,46 +192,47 @@ static const char *fetch_json(apr_pool_t *p, const char *what, const char *url, 
     return NULL;
 }
 
-/* Under pv->lock: a stale copy stays in use; say why it was not replaced. */
-static void warn_stale(entra_provider *pv, apr_pool_t *scratch, const char *what,
-                       const char *why)
-{
-    if (pv->warn)
-        pv->warn(pv->warn_ctx, apr_psprintf(scratch, "%s; keeping the %s fetched before",
-                                            why, what));
-}
-
 /* Under pv->lock. Entra never moves a tenant to another issuer, so a
  * refetched document that names another one is refused: whatever served
  * it, tokens keep being checked against the issuer in use. */
-static const char *refresh_metadata(entra_provider *pv, apr_pool_t *scratch, int timeout)
+static const char *publish_metadata(entra_provider *pv, apr_pool_t *scratch, apr_pool_t *pool,
+                                    const entra_metadata *meta)
 {
-    entra_http_response resp;
-    apr_pool_t *pool;
-    entra_metadata meta;
-    const char *why;
-
-    if ((why = fetch_json(scratch, "discovery", pv->discovery_url, timeout, &resp)))
-        return why;
-    pool = cache_pool();
-    if ((why = entra_metadata_parse(pool, resp.body, resp.len, &meta))) {
-        cache_pool_drop(pool);
-        return apr_psprintf(scratch, "discovery document from %s is unusable: %s",
-                            pv->discovery_url, why);
-    }
-    if (pv->meta_pool && strcmp(meta.issuer, pv->meta.issuer) != 0) {
-        why = apr_psprintf(scratch, "discovery document from %s changed its issuer from %s "
-                           "to %s (restart Apache if the tenant really moved)",
-                           pv->discovery_url, entra_log_safe(scratch, pv->meta.issuer),
-                           entra_log_safe(scratch, meta.issuer));
-        cache_pool_drop(pool);
-        return why;
-    }
+    if (pv->meta_pool && strcmp(meta->issuer, pv->meta.issuer) != 0)
+        return apr_psprintf(scratch, "discovery document from %s changed its issuer from %s "
+                            "to %s (restart Apache if the tenant really moved)",
+                            pv->discovery_url, entra_log_safe(scratch, pv->meta.issuer),
+                            entra_log_safe(scratch, meta->issuer));
     cache_pool_drop(pv->meta_pool);
     pv->meta_pool = pool;
-    pv->meta = meta;
-    pv->meta_expires = now_seconds() + ENTRA_METADATA_TTL;
+    pv->meta = *meta;
     return NULL;
+}
+
+/* This request holds the metadata flight: fetch outside the lock, then
+ * land. Returns why it failed (in `p`), or NULL. */
+static const char *fly_metadata(entra_provider *pv, apr_pool_t *p, int timeout)
+{
+    entra_http_response resp;
+    entra_metadata meta;
+    apr_pool_t *pool = NULL;
+    const char *why;
+
+    if (!(why = fetch_json(p, "discovery", pv->discovery_url, timeout, &resp))) {
+        pool = cache_pool();
+        if ((why = entra_metadata_parse(pool, resp.body, resp.len, &meta)))
+            why = apr_psprintf(p, "discovery document from %s is unusable: %s",
+                               pv->discovery_url, why);
+    }
+    apr_thread_mutex_lock(pv->lock);
+    if (!why && (why = publish_metadata(pv, p, pool, &meta)) == NULL)
+        pool = NULL;
+    if (why && pv->meta_pool)
+        warn_stale(pv, p, "discovery document", why);
+    land(pv, &pv->meta_flight, why, ENTRA_METADATA_TTL);
+    apr_thread_mutex_unlock(pv->lock);
+    cache_pool_drop(pool);
+    return why;
 }
 
 static void copy_metadata(apr_pool_t *p, const entra_metadata *from, entra_metadata *to)
@@ -243,118 +253,170 @@ const char *entra_provider_metadata(entra_provider *pv, apr_pool_t *p, int timeo
     const char *why = NULL;
 
     apr_thread_mutex_lock(pv->lock);
-    if (!pv->meta_pool || now_seconds() >= pv->meta_expires) {
-        why = refresh_metadata(pv, p, timeout);
-        /* A stale copy beats none: keep serving it while Entra is away,
-         * and ask again in a while rather than on every request. */
-        if (why && pv->meta_pool) {
-            warn_stale(pv, p, "discovery document", why);
-            pv->meta_expires = now_seconds() + ENTRA_STALE_RETRY;
-            why = NULL;
-        }
+    if (board(pv, &pv->meta_flight, pv->meta_pool != NULL, timeout) == FETCH) {
+        apr_thread_mutex_unlock(pv->lock);
+        fly_metadata(pv, p, timeout);
+        apr_thread_mutex_lock(pv->lock);
     }
-    if (!why)
+    if (pv->meta_pool)
         copy_metadata(p, &pv->meta, out);
+    else
+        why = flight_error(p, &pv->meta_flight, "discovery document");
     apr_thread_mutex_unlock(pv->lock);
     return why;
 }
 
-/* Under pv->lock. */
-static const char *refresh_jwks(entra_provider *pv, apr_pool_t *scratch, int timeout)
+/* A keyset from a JWKS document, holding the cache's reference; NULL with
+ * *why set when it has no usable key. */
+static keyset *keyset_parse(const char *json, apr_size_t len, const char **why)
+{
+    apr_pool_t *pool = cache_pool();
+    keyset *ks = apr_pcalloc(pool, sizeof(*ks));
+
+    ks->pool = pool;
+    if ((*why = entra_jwks_parse(pool, json, len, &ks->keys))) {
+        cache_pool_drop(pool);
+        return NULL;
+    }
+    apr_atomic_set32(&ks->refs, 1);
+    return ks;
+}
+
+/* A keyset from the JWKS at `uri`; NULL with *why set when none. */
+static keyset *fetch_keyset(apr_pool_t *p, const char *uri, int timeout, const char **why)
 {
     entra_http_response resp;
-    apr_array_header_t *keys;
-    apr_pool_t *pool;
-    const char *why;
+    keyset *ks;
 
-    if (!pv->meta_pool && (why = refresh_metadata(pv, scratch, timeout)))
-        return why;
-    if ((why = fetch_json(scratch, "JWKS", pv->meta.jwks_uri, timeout, &resp)))
-        return why;
-    pool = cache_pool();
-    if ((why = entra_jwks_parse(pool, resp.body, resp.len, &keys))) {
-        cache_pool_drop(pool);
-        return apr_psprintf(scratch, "JWKS from %s is unusable: %s", pv->meta.jwks_uri, why);
-    }
-    cache_pool_drop(pv->jwks_pool);
-    pv->jwks_pool = pool;
-    pv->keys = keys;
-    pv->jwks_expires = now_seconds() + ENTRA_JWKS_TTL;
-    return NULL;
-}
-
-const entra_jwk *entra_jwks_select(const apr_array_header_t *keys, const char *kid)
-{
-    int i;
-
-    if (!keys)
+    if ((*why = fetch_json(p, "JWKS", uri, timeout, &resp)))
         return NULL;
-    /* OpenID Connect Core 10.1: kid may be left out only when the JWKS
-     * holds one key. With several, any choice would be a guess. */
-    if (!kid)
-        return keys->nelts == 1 ? &APR_ARRAY_IDX(keys, 0, entra_jwk) : NULL;
-    for (i = 0; i < keys->nelts; i++) {
-        const entra_jwk *k = &APR_ARRAY_IDX(keys, i, entra_jwk);
-        if (k->kid && strcmp(kid, k->kid) == 0)
-            return k;
-    }
-    return NULL;
+    if (!(ks = keyset_parse(resp.body, resp.len, why)))
+        *why = apr_psprintf(p, "JWKS from %s is unusable: %s", uri, *why);
+    return ks;
 }
 
-/* Under pv->lock. Key order means nothing: match by kid (see
- * entra_jwks_select). Returns a retained key. */
-static cjose_jwk_t *find_key(entra_provider *pv, apr_pool_t *p, const char *kid,
-                             const char **key_issuer)
+/* This request holds the JWKS flight: fetch outside the lock (the jwks_uri
+ * from the metadata, which has flights of its own), then land. Returns why
+ * it failed (in `p`), or NULL. */
+static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout)
 {
-    const entra_jwk *k = entra_jwks_select(pv->keys, kid);
-    cjose_err err;
+    entra_metadata meta;
+    keyset *ks = NULL, *old = NULL;
+    const char *why = entra_provider_metadata(pv, p, timeout, &meta);
+
+    if (!why)
+        ks = fetch_keyset(p, meta.jwks_uri, timeout, &why);
+    apr_thread_mutex_lock(pv->lock);
+    if (ks) {
+        old = pv->keys;
+        pv->keys = ks;
+    }
+    else if (pv->keys)
+        warn_stale(pv, p, "JWKS", why);
+    land(pv, &pv->jwks_flight, why, ENTRA_JWKS_TTL);
+    apr_thread_mutex_unlock(pv->lock);
+    keyset_release(old);
+    return why;
+}
+
+/* The keyset in use, held until `q->pool` is cleared; NULL (q->fetch_error
+ * set) when there is none. */
+static keyset *take_keyset(entra_provider *pv, entra_key_query *q)
+{
+    keyset *ks;
+
+    apr_thread_mutex_lock(pv->lock);
+    if (board(pv, &pv->jwks_flight, pv->keys != NULL, q->timeout) == FETCH) {
+        apr_thread_mutex_unlock(pv->lock);
+        fly_jwks(pv, q->pool, q->timeout);
+        apr_thread_mutex_lock(pv->lock);
+    }
+    if ((ks = pv->keys))
+        apr_atomic_inc32(&ks->refs);
+    else
+        q->fetch_error = flight_error(q->pool, &pv->jwks_flight, "JWKS");
+    apr_thread_mutex_unlock(pv->lock);
+    if (ks)
+        apr_pool_cleanup_register(q->pool, ks, keyset_release_cleanup, apr_pool_cleanup_null);
+    return ks;
+}
+
+/* A kid we do not know means Entra rolled its keys, and perhaps moved
+ * them: read the discovery document again, then the JWKS. The first miss
+ * refetches at once, later ones once per gap; a miss while a fetch is
+ * under way waits for that one. Returns 1 when a refetch happened. */
+static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
+{
+    apr_int64_t now = now_seconds();
+    const char *why;
+    int meta;
+
+    apr_thread_mutex_lock(pv->lock);
+    if (pv->jwks_flight.busy
+        || (pv->last_kid_refetch && now - pv->last_kid_refetch < ENTRA_KID_REFETCH_GAP)) {
+        apr_thread_mutex_unlock(pv->lock);
+        return 0;
+    }
+    pv->last_kid_refetch = now;
+    pv->jwks_flight.busy = 1;
+    if ((meta = !pv->meta_flight.busy))
+        pv->meta_flight.busy = 1;
+    apr_thread_mutex_unlock(pv->lock);
+    if (meta)
+        fly_metadata(pv, q->pool, q->timeout);
+    if ((why = fly_jwks(pv, q->pool, q->timeout))) {
+        q->fetch_error = apr_pstrcat(q->pool, "the token's key is not in the cached JWKS, and ",
+                                     why, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+/* The key for `kid` in a held keyset; borrowed for as long as the keyset. */
+static cjose_jwk_t *pick(apr_pool_t *p, const keyset *ks, const char *kid,
+                         const char **key_issuer)
+{
+    const entra_jwk *k = ks ? entra_jwks_select(ks->keys, kid) : NULL;
 
     if (!k)
         return NULL;
     *key_issuer = apr_pstrdup(p, k->issuer);
-    return cjose_jwk_retain(k->jwk, &err);
-}
-
-/* Under pv->lock. A kid we do not know means Entra rolled its keys, and
- * perhaps moved them: read the discovery document again, then the JWKS.
- * The first miss refetches at once, later ones once per gap. */
-static cjose_jwk_t *refetch_for_kid(entra_provider *pv, entra_key_query *q, const char *kid,
-                                    const char **key_issuer)
-{
-    const char *why;
-
-    pv->last_kid_refetch = now_seconds();
-    if ((why = refresh_metadata(pv, q->pool, q->timeout)))
-        warn_stale(pv, q->pool, "discovery document", why);
-    if ((why = refresh_jwks(pv, q->pool, q->timeout))) {
-        q->fetch_error = apr_pstrcat(q->pool, "the token's key is not in the cached JWKS, and ",
-                                     why, NULL);
-        return NULL;
-    }
-    return find_key(pv, q->pool, kid, key_issuer);
+    return k->jwk;
 }
 
 cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char **key_issuer)
 {
     entra_key_query *q = query;
-    entra_provider *pv = q->provider;
-    apr_int64_t now = now_seconds();
-    cjose_jwk_t *jwk = NULL;
+    keyset *ks = take_keyset(q->provider, q);
+    cjose_jwk_t *jwk = pick(q->pool, ks, kid, key_issuer);
+
+    if (!jwk && ks && kid && refetch_for_kid(q->provider, q))
+        jwk = pick(q->pool, take_keyset(q->provider, q), kid, key_issuer);
+    return jwk;
+}
+
+const char *entra_provider_seed(entra_provider *pv, apr_pool_t *p, const char *metadata_json,
+                                const char *jwks_json)
+{
+    apr_pool_t *pool = cache_pool();
+    entra_metadata meta;
+    keyset *ks, *old;
     const char *why;
 
-    apr_thread_mutex_lock(pv->lock);
-    if (!pv->jwks_pool || now >= pv->jwks_expires) {
-        why = refresh_jwks(pv, q->pool, q->timeout);
-        if (why && !pv->jwks_pool)
-            q->fetch_error = why;
-        else if (why) {
-            warn_stale(pv, q->pool, "JWKS", why);
-            pv->jwks_expires = now + ENTRA_STALE_RETRY;
-        }
+    if ((why = entra_metadata_parse(pool, metadata_json, strlen(metadata_json), &meta))
+        || !(ks = keyset_parse(jwks_json, strlen(jwks_json), &why))) {
+        cache_pool_drop(pool);
+        return apr_pstrdup(p, why);
     }
-    if (pv->jwks_pool && !(jwk = find_key(pv, q->pool, kid, key_issuer)) && kid
-        && (pv->last_kid_refetch == 0 || now - pv->last_kid_refetch >= ENTRA_KID_REFETCH_GAP))
-        jwk = refetch_for_kid(pv, q, kid, key_issuer);
+    apr_thread_mutex_lock(pv->lock);
+    cache_pool_drop(pv->meta_pool);
+    pv->meta_pool = pool;
+    pv->meta = meta;
+    land(pv, &pv->meta_flight, NULL, ENTRA_METADATA_TTL);
+    old = pv->keys;
+    pv->keys = ks;
+    land(pv, &pv->jwks_flight, NULL, ENTRA_JWKS_TTL);
     apr_thread_mutex_unlock(pv->lock);
-    return jwk;
+    keyset_release(old);
+    return NULL;
 }

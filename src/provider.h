@@ -4,7 +4,10 @@
  * so does a refetched discovery document that names another issuer. A token
  * whose kid is unknown triggers one immediate refetch of both, then at most
  * one per ENTRA_KID_REFETCH_GAP, so key rollover (even to a new jwks_uri)
- * just works and a flood of made-up kids cannot hammer Entra. */
+ * just works and a flood of made-up kids cannot hammer Entra. One request
+ * fetches at a time, with no lock held across the call; a fetch that failed
+ * with no copy to fall back on is the answer for ENTRA_FETCH_BACKOFF seconds
+ * (see provider.c for what threads share and how). */
 #ifndef ENTRA_PROVIDER_H
 #define ENTRA_PROVIDER_H
 
@@ -16,6 +19,7 @@
 #define ENTRA_JWKS_TTL (6 * 3600)
 #define ENTRA_KID_REFETCH_GAP 300
 #define ENTRA_STALE_RETRY 300
+#define ENTRA_FETCH_BACKOFF 5
 
 typedef struct {
     const char *issuer;
@@ -51,7 +55,14 @@ typedef struct {
     const char *fetch_error;   /* set when the token's key could not be looked up */
 } entra_key_query;
 
+/* An entra_key_lookup_fn: the key is borrowed until query->pool is
+ * cleared (the keyset it belongs to is held that long); never release it. */
 cjose_jwk_t *entra_provider_key_lookup(void *query, const char *kid, const char **key_issuer);
+
+/* For tests: publishes a discovery document and a JWKS as if just fetched.
+ * Returns NULL or why they do not parse (in `p`). */
+const char *entra_provider_seed(entra_provider *pv, apr_pool_t *p, const char *metadata_json,
+                                const char *jwks_json);
 
 /* Parsers, exposed for the unit tests. They return NULL or a reason. */
 const char *entra_metadata_parse(apr_pool_t *p, const char *json, apr_size_t len,

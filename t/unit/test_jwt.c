@@ -86,14 +86,13 @@ typedef struct {
 static cjose_jwk_t *lookup(void *ctx, const char *kid, const char **key_issuer)
 {
     test_jwks *jwks = ctx;
-    cjose_err err;
     int i;
 
     jwks->calls++;
     for (i = 0; i < 2; i++) {
         if (kid && jwks->keys[i].jwk && strcmp(kid, jwks->keys[i].kid) == 0) {
             *key_issuer = jwks->keys[i].issuer;
-            return cjose_jwk_retain(jwks->keys[i].jwk, &err);
+            return jwks->keys[i].jwk;       /* borrowed (entra_key_lookup_fn) */
         }
     }
     return NULL;

@@ -99,12 +99,11 @@ static const char *jwks(apr_pool_t *p, const char *json, apr_array_header_t **ke
 static cjose_jwk_t *lookup(void *ctx, const char *kid, const char **key_issuer)
 {
     const entra_jwk *k = entra_jwks_select(ctx, kid);
-    cjose_err err;
 
     if (!k)
         return NULL;
     *key_issuer = k->issuer;
-    return cjose_jwk_retain(k->jwk, &err);
+    return k->jwk;      /* borrowed, as the provider's cache lends it */
 }
 
 static void test_jwks(apr_pool_t *p)

@@ -1,0 +1,203 @@
+/* The per-process caches under many threads at once, as mpm_event runs
+ * them: 8 threads look keys up and verify good and forged tokens, and read
+ * the discovery metadata, while another thread keeps publishing new JWKS
+ * (as a key rollover or an unknown-kid refetch would). Built as it is for
+ * `make unit`, and with ThreadSanitizer for `make unit-tsan`; ends with
+ * "N passed, N failed". Any data race, double free or use after free of a
+ * shared key fails it (TSan, ASan), and so does a wrong verdict. */
+#include "unit.h"
+#include "../../src/jwt.h"
+#include "../../src/provider.h"
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#define WORKERS 8
+#define ROUNDS 150
+#define REPUBLISH 60
+#define ISSUER "https://issuer.example/tenant/v2.0"
+#define CLIENT "client-id"
+
+static int passed, failed;
+
+/* The framework's checks, for the main thread only (the workers count
+ * their verdicts themselves and main checks the totals). */
+int unit_check(int ok, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ok) {
+        passed++;
+        return ok;
+    }
+    failed++;
+    printf("FAIL %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    return ok;
+}
+
+int unit_check_str(const char *got, const char *want, const char *file, int line,
+                   const char *fmt, ...)
+{
+    return unit_check((!got && !want) || (got && want && strcmp(got, want) == 0), file, line,
+                      "%s", fmt);
+}
+
+/* config.c's handlers find their config through the module, and its
+ * start-up warnings go to httpd's log: neither is linked here (the
+ * sanitized build compiles every core file). */
+module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+void ap_log_perror_(const char *file, int line, int module_index, int level,
+                    apr_status_t status, apr_pool_t *p, const char *fmt, ...)
+{
+    (void)file; (void)line; (void)module_index; (void)level; (void)status; (void)p;
+    (void)fmt;
+}
+
+typedef struct {
+    entra_provider *provider;
+    const char *good, *forged, *other_kid;
+    int verified, refused, wrong, metadata_ok;
+} worker;
+
+static const char *metadata_json =
+    "{\"issuer\":\"" ISSUER "\",\"authorization_endpoint\":\"http://127.0.0.1:9/a\","
+    "\"token_endpoint\":\"http://127.0.0.1:9/t\",\"jwks_uri\":\"http://127.0.0.1:9/k\"}";
+
+static char *jwks_json(apr_pool_t *p, int both)
+{
+    cjose_err err;
+    char *k0 = cjose_jwk_to_json(unit_rsa_key(0), false, &err);
+    char *k1 = both ? cjose_jwk_to_json(unit_rsa_key(1), false, &err) : NULL;
+    char *out = apr_psprintf(p, "{\"keys\":[{\"use\":\"sig\",%s%s%s]}", k0 + 1,
+                             both ? ",{\"use\":\"sig\"," : "", both ? k1 + 1 : "");
+
+    free(k0);
+    free(k1);
+    return out;
+}
+
+static json_t *verify(apr_pool_t *p, entra_provider *pv, const char *token)
+{
+    entra_jwt_expect want = { .issuer = ISSUER, .client_id = CLIENT,
+                              .now = apr_time_sec(apr_time_now()), .skew = 300 };
+    entra_key_query query = { pv, p, 1, NULL };
+    const char *why;
+
+    return entra_jwt_verify(p, token, &want, entra_provider_key_lookup, &query, &why);
+}
+
+static void *APR_THREAD_FUNC work(apr_thread_t *thread, void *data)
+{
+    worker *w = data;
+    apr_pool_t *root = NULL, *p;
+    entra_metadata meta;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&root, NULL, NULL);
+    for (i = 0; i < ROUNDS; i++) {
+        apr_pool_create(&p, root);
+        if (verify(p, w->provider, w->good))
+            w->verified++;
+        else
+            w->wrong++;
+        if (verify(p, w->provider, w->forged) || verify(p, w->provider, w->other_kid))
+            w->wrong++;
+        else
+            w->refused++;
+        if (!entra_provider_metadata(w->provider, p, 1, &meta) && strcmp(meta.issuer, ISSUER) == 0)
+            w->metadata_ok++;
+        apr_pool_destroy(p);
+    }
+    apr_pool_destroy(root);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* Publishes the JWKS again and again, alternating one and two keys: the
+ * keysets the workers hold must outlive the swap, and no other. */
+static void *APR_THREAD_FUNC republish(apr_thread_t *thread, void *data)
+{
+    entra_provider *pv = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < REPUBLISH; i++) {
+        apr_pool_clear(p);
+        entra_provider_seed(pv, p, metadata_json, jwks_json(p, i % 2));
+        apr_sleep(apr_time_from_msec(2));
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void hammer(apr_pool_t *p)
+{
+    entra_provider *pv = entra_provider_create(p, "http://127.0.0.1:9/none", NULL, NULL);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    const char *claims = apr_psprintf(p, "{\"iss\":\"" ISSUER "\",\"aud\":\"" CLIENT "\","
+                                      "\"exp\":%" APR_INT64_T_FMT ",\"iat\":%" APR_INT64_T_FMT
+                                      ",\"sub\":\"s\"}", now + 3600, now);
+    worker w[WORKERS];
+    apr_thread_t *threads[WORKERS + 1];
+    apr_status_t rv;
+    int i, verified = 0, refused = 0, wrong = 0, metadata_ok = 0;
+
+    if (!CHECK(entra_provider_seed(pv, p, metadata_json, jwks_json(p, 1)) == NULL,
+               "the cache takes a discovery document and a JWKS"))
+        return;
+    for (i = 0; i < WORKERS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].provider = pv;
+        w[i].good = unit_sign(p, unit_rsa_key(0), "RS256", "unit-key-0", claims);
+        /* signed by key 1 but naming key 0: a forgery with a real kid */
+        w[i].forged = unit_sign(p, unit_rsa_key(1), "RS256", "unit-key-0", claims);
+        /* a kid the cache does not know: the refetch fails (nothing listens) */
+        w[i].other_kid = unit_sign(p, unit_rsa_key(1), "RS256", "made-up-kid", claims);
+        apr_thread_create(&threads[i], NULL, work, &w[i], p);
+    }
+    apr_thread_create(&threads[WORKERS], NULL, republish, pv, p);
+    for (i = 0; i <= WORKERS; i++)
+        apr_thread_join(&rv, threads[i]);
+    for (i = 0; i < WORKERS; i++) {
+        verified += w[i].verified;
+        refused += w[i].refused;
+        wrong += w[i].wrong;
+        metadata_ok += w[i].metadata_ok;
+    }
+    CHECK(verified == WORKERS * ROUNDS, "%d threads: every good token verified (%d of %d)",
+          WORKERS, verified, WORKERS * ROUNDS);
+    CHECK(refused == WORKERS * ROUNDS, "every forged or unknown-kid token refused (%d of %d)",
+          refused, WORKERS * ROUNDS);
+    CHECK(wrong == 0, "no wrong verdict (%d)", wrong);
+    CHECK(metadata_ok == WORKERS * ROUNDS, "the metadata read the same by every thread (%d)",
+          metadata_ok);
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    hammer(p);
+    apr_pool_destroy(p);
+    unit_keys_release();
+    apr_terminate();
+    printf("threads   %d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
