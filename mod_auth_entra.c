@@ -102,12 +102,37 @@ static const command_rec entra_cmds[] = {
     { NULL }
 };
 
+/* Apps whose cookie names collide evict each other's sessions when they
+ * share a host: said at start-up, since vhosts on different hosts may
+ * share a name on purpose. */
+static void warn_cookie_clashes(apr_pool_t *ptemp, server_rec *first)
+{
+    server_rec *s, *t;
+
+    for (s = first; s; s = s->next) {
+        entra_server_conf *a = ap_get_module_config(s->module_config, &auth_entra_module);
+        if (!entra_server_enabled(a) || !a->app)
+            continue;
+        for (t = s->next; t; t = t->next) {
+            entra_server_conf *b = ap_get_module_config(t->module_config, &auth_entra_module);
+            const char *why = entra_server_enabled(b) && b->app
+                              ? entra_conf_cookie_clash(ptemp, a, b) : NULL;
+            if (why)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t, ENTRALOG(00108)
+                             "%s:%d and %s:%d: %s", s->defn_name ? s->defn_name : "(server)",
+                             s->defn_line_number, t->defn_name ? t->defn_name : "(server)",
+                             t->defn_line_number, why);
+        }
+    }
+}
+
 /* Runs for `apachectl configtest` too: an incomplete configuration stops
  * start-up with the directive named. */
 static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *s)
 {
     int status = OK;
+    server_rec *first = s;
     (void)plog;
 
     for (; s; s = s->next) {
@@ -125,10 +150,13 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         else if (entra_conf_response_mode(sc) == ENTRA_MODE_FORM_POST
                  && !entra_conf_cookie_secure(sc))
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ENTRALOG(00104)
-                         "EntraResponseMode form_post with EntraCookieSecure Off: browsers "
-                         "drop SameSite=None cookies that are not Secure, so sign-ins will fail "
-                         "outside plain-http tests");
+                         "EntraResponseMode form_post with EntraCookieSecure Off: the state "
+                         "cookie must be SameSite=None and is therefore Secure all the same; "
+                         "browsers keep it over plain http only for localhost, so sign-ins "
+                         "will fail outside local tests");
     }
+    if (status == OK)
+        warn_cookie_clashes(ptemp, first);
     return status;
 }
 
@@ -147,7 +175,6 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
     (void)plog;
     entra_http_global_init();
-    entra_authn_post_config(pconf, s);
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK)
         return status;
     return entra_refresh_post_config(pconf, s);

@@ -43,68 +43,46 @@ int entra_strip_spoofed_headers(request_rec *r)
 
 /* The session an earlier request of this one opened: an internal redirect
  * (ErrorDocument, DirectoryIndex) or a subrequest whose own config asks for
- * authentication again, after the cookies were hidden from the backend. */
-static entra_session *earlier_session(const request_rec *r)
+ * authentication again, after the cookies were hidden from the backend.
+ * With `cookies_only`, one made from a bearer token does not count: this
+ * location may not take bearer tokens at all, and a token is checked again
+ * wherever it is sent. */
+static entra_session *earlier_session(const request_rec *r, int cookies_only)
 {
     entra_session *session = NULL;
 
-    for (r = r->prev ? r->prev : r->main; r && !session; r = r->prev ? r->prev : r->main)
+    for (r = r->prev ? r->prev : r->main; r && !session; r = r->prev ? r->prev : r->main) {
         session = ap_get_module_config(r->request_config, &auth_entra_module);
+        if (session && cookies_only && session->from_bearer)
+            session = NULL;
+    }
     return session;
 }
 
-/* The session this request carries: the one check_user_id kept in the
- * request's config for the authz providers, else an earlier request's, else
- * the store's. NULL when not signed in, or when a socache store is down
- * (*unavailable). */
+/* The session this request carries: the one kept in the request's config
+ * (by force_authn), else an earlier request's, else the store's. NULL when
+ * not signed in, or when a socache store is down (*unavailable). */
 static entra_session *request_session(request_rec *r, const entra_server_conf *sc,
                                       int *unavailable)
 {
     entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
 
     *unavailable = 0;
+    if (session && session->from_bearer)
+        session = NULL;
     if (!session)
-        session = earlier_session(r);
+        session = earlier_session(r, 1);
     return session ? session : entra_store_load_ex(r, sc, unavailable);
-}
-
-/* The name prefixes of every cookie the module sets, for any app of this
- * server: built at start-up, read-only once the children run. Another app's
- * cookies go too, since a browser sends them to every port of a host and a
- * backend could replay them at that app. */
-static const char *const default_own_cookies[] = {
-    ENTRA_COOKIE_SESSION_BASE, ENTRA_COOKIE_STATE_BASE,
-    "__Host-" ENTRA_COOKIE_SESSION_BASE, "__Secure-" ENTRA_COOKIE_STATE_BASE, NULL
-};
-static const char *const *own_cookies = default_own_cookies;
-
-void entra_authn_post_config(apr_pool_t *pconf, server_rec *s)
-{
-    apr_array_header_t *names = apr_array_make(pconf, 8, sizeof(const char *));
-    const char *const *name;
-
-    for (name = default_own_cookies; *name; name++)
-        APR_ARRAY_PUSH(names, const char *) = *name;
-    for (; s; s = s->next) {
-        entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
-        if (!entra_server_enabled(sc) || !sc->cookie_name)
-            continue;
-        APR_ARRAY_PUSH(names, const char *) = sc->cookie_name;
-        APR_ARRAY_PUSH(names, const char *) = apr_pstrcat(pconf, "__Host-", sc->cookie_name,
-                                                          NULL);
-        APR_ARRAY_PUSH(names, const char *) = apr_pstrcat(pconf, "__Secure-", sc->cookie_name,
-                                                          NULL);
-    }
-    APR_ARRAY_PUSH(names, const char *) = NULL;
-    own_cookies = (const char *const *)names->elts;
 }
 
 /* The module's cookies are its own business: the backend, and whatever it
  * logs, never sees them, so a leaked request log replays no session. */
 static int hide_own_cookies(request_rec *r, int status)
 {
-    if (status == OK && !r->main)
-        entra_cookies_strip(r->pool, r->headers_in, own_cookies);
+    const entra_server_conf *sc = server_conf(r);
+
+    if (status == OK && !r->main && sc->own_cookies)
+        entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
     return status;
 }
 
@@ -141,13 +119,21 @@ int entra_force_authn(request_rec *r)
     return OK;
 }
 
+/* Only the user this module authenticated has Entra claims: under another
+ * AuthType (Basic, say) the browser's Entra cookie says nothing about the
+ * user httpd names, and the claims are unknown. An internal redirect that
+ * kept the user (same auth config) keeps the earlier request's claims. */
 const apr_array_header_t *entra_request_claims(request_rec *r)
 {
-    entra_server_conf *sc = server_conf(r);
-    int unavailable;
-    entra_session *session = entra_server_enabled(sc) ? request_session(r, sc, &unavailable)
-                                                      : NULL;
+    const char *type = r->ap_auth_type;
+    entra_session *session;
 
+    if (!r->user || !type || (strcasecmp(type, ENTRA_AUTH_TYPE) != 0
+                              && strcasecmp(type, ENTRA_BEARER_AUTH_TYPE) != 0))
+        return NULL;
+    session = ap_get_module_config(r->request_config, &auth_entra_module);
+    if (!session)
+        session = earlier_session(r, 0);
     return session ? session->claims : NULL;
 }
 

@@ -12,9 +12,6 @@ int entra_check_user_id(request_rec *r);
 /* The signed-in user's claims for this request (entra_pair), or NULL. */
 const apr_array_header_t *entra_request_claims(request_rec *r);
 
-/* post_config: learn the cookie names of every app of the server. */
-void entra_authn_post_config(apr_pool_t *pconf, server_rec *s);
-
 /* fixups: no backend of an Entra-enabled server sees the module's cookies,
  * whatever the location's access rules. */
 int entra_hide_cookies_fixup(request_rec *r);

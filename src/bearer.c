@@ -103,12 +103,16 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
                       "bearer token rejected: %s", why);
         return entra_bearer_challenge(r, "invalid_token", why);
     }
-    if (!entra_conf_tenant_allowed(sc, json_string_value(json_object_get(claims, "tid")))) {
+    /* The app's tenant rules, as for a session: EntraAllowedTenants, and
+     * organizations/consumers. */
+    if (!entra_conf_session_tenant_ok(sc, json_string_value(json_object_get(claims, "tid")))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00704)
-                      "bearer token rejected: its tenant is not in EntraAllowedTenants");
+                      "bearer token rejected: its tenant is not admitted by EntraTenant/"
+                      "EntraAllowedTenants");
         return entra_bearer_challenge(r, "invalid_token", "tenant not allowed");
     }
     *session = apr_pcalloc(r->pool, sizeof(**session));
+    (*session)->from_bearer = 1;
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
     return OK;

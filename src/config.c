@@ -274,18 +274,93 @@ static void name_cookies(apr_pool_t *p, entra_server_conf *c)
                                                 ENTRA_COOKIE_STATE_BASE, c->app_tag, "_", NULL);
 }
 
+/* The cookies no backend of this server sees: every app's under the
+ * default names (a browser sends another port's cookies too, and a backend
+ * could replay them there), and this app's own EntraCookieName, matched
+ * exactly, chunks and all, so that a name like "session" takes nothing of
+ * the app's own. */
+static void list_own_cookies(apr_pool_t *p, entra_server_conf *c)
+{
+    static const char *const defaults[] = {
+        ENTRA_COOKIE_SESSION_BASE, ENTRA_COOKIE_STATE_BASE,
+        "__Host-" ENTRA_COOKIE_SESSION_BASE, "__Secure-" ENTRA_COOKIE_STATE_BASE
+    };
+    static const char *const prefixes[] = { "", "__Host-", "__Secure-" };
+    apr_array_header_t *own = apr_array_make(p, 20, sizeof(const char *));
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        APR_ARRAY_PUSH(own, const char *) = defaults[i];
+    for (i = 0; c->cookie_name && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        const char *name = apr_pstrcat(p, prefixes[i], c->cookie_name, NULL);
+        APR_ARRAY_PUSH(own, const char *) = apr_pstrcat(p, name, "=", NULL);
+        APR_ARRAY_PUSH(own, const char *) = apr_pstrcat(p, name, "_#", NULL);
+        APR_ARRAY_PUSH(own, const char *) = apr_pstrcat(p, name, "_pending=", NULL);
+        APR_ARRAY_PUSH(own, const char *) = apr_pstrcat(p, name, "_state_", NULL);
+    }
+    APR_ARRAY_PUSH(own, const char *) = NULL;
+    c->own_cookies = (const char *const *)own->elts;
+}
+
+/* EntraClaimMap as text, for the app's binding. */
+static const char *claim_maps_text(apr_pool_t *p, const entra_server_conf *c)
+{
+    const char *text = "";
+    int i, j;
+
+    for (i = 0; c->claim_maps && i < c->claim_maps->nelts; i++) {
+        const entra_claim_map *map = &APR_ARRAY_IDX(c->claim_maps, i, entra_claim_map);
+        text = apr_pstrcat(p, text, i ? ";" : "", map->name, "=", NULL);
+        for (j = 0; j < map->sources->nelts; j++)
+            text = apr_pstrcat(p, text, j ? "," : "",
+                               APR_ARRAY_IDX(map->sources, j, const char *), NULL);
+    }
+    return text;
+}
+
+/* An app is its registration (client id, tenant, authority, endpoints)
+ * and what shapes its sessions' contents (scope, tokens kept, profile,
+ * claim maps): two vhosts of one registration that put different things
+ * in a session (an access token for another API, say) share none. */
 const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
 {
     char *lower;
 
-    c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d",
-                          c->client_id, c->tenant, entra_conf_authority(c), entra_conf_endpoint_version(c));
+    c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d\n"
+                          "scope=%s\npass_access_token=%d\nlogout_redirect=%d\nuserinfo=%d\n"
+                          "claim_maps=%s", c->client_id, c->tenant, entra_conf_authority(c),
+                          entra_conf_endpoint_version(c), entra_conf_scope(c),
+                          entra_conf_pass_access_token(c), entra_conf_logout_redirect(c),
+                          entra_conf_userinfo(c), claim_maps_text(p, c));
     for (lower = (char *)c->app; *lower; lower++)
         *lower = (char)apr_tolower(*lower);
     c->app_tag = entra_sha256_hex(p, c->app, 8);
     if (!c->session_keys || !(c->app_keys = entra_keyring_bind(p, c->session_keys, c->app)))
         return "EntraSessionKey: cannot derive this app's keys (OpenSSL HKDF)";
     name_cookies(p, c);
+    list_own_cookies(p, c);
+    return NULL;
+}
+
+const char *entra_conf_cookie_clash(apr_pool_t *p, const entra_server_conf *a,
+                                    const entra_server_conf *b)
+{
+    apr_size_t la = strlen(a->session_cookie), lb = strlen(b->session_cookie);
+    const char *shorter = la <= lb ? a->session_cookie : b->session_cookie;
+    const char *longer = la <= lb ? b->session_cookie : a->session_cookie;
+    apr_size_t n = strlen(shorter);
+
+    if (strcmp(a->app, b->app) == 0)
+        return NULL;
+    if (strcmp(shorter, longer) == 0)
+        return apr_psprintf(p, "two apps use the session cookie name %s: on one host (two "
+                            "ports, two paths) they sign each other out; give each its own "
+                            "EntraCookieName (an EntraCookieName in the main server is "
+                            "inherited by every virtual host)", shorter);
+    if (strncmp(shorter, longer, n) == 0 && longer[n] == '_')
+        return apr_psprintf(p, "the session cookie %s of one app reads as a chunk or state "
+                            "cookie of the app named %s: choose EntraCookieName values that "
+                            "do not start with each other", longer, shorter);
     return NULL;
 }
 

@@ -85,6 +85,8 @@ typedef struct {
     entra_keyring *app_keys;        /* session_keys bound to `app` */
     const char *session_cookie;     /* __Host-<name> when Secure */
     const char *state_cookie_prefix;/* __Secure-<...>_ when Secure; + state */
+    const char *const *own_cookies; /* name patterns hidden from the backends
+                                     * (entra_cookie_header_strip) */
     /* Loaded at start-up from the three above (check_config). */
     entra_credential *credential;
     /* Per process, set at child_init: the discovery/JWKS cache. */
@@ -149,6 +151,11 @@ int entra_conf_session_tenant_ok(const entra_server_conf *c, const char *tid);
  * once per configuration load, after the directives are read. Returns an
  * error text or NULL. */
 const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c);
+
+/* Two bound apps whose cookie names collide (the same name, or one that
+ * reads as the other's chunk or state): why, or NULL. */
+const char *entra_conf_cookie_clash(apr_pool_t *p, const entra_server_conf *a,
+                                    const entra_server_conf *b);
 /* {authority}/{tenant}/v2.0/.well-known/openid-configuration, or the v1
  * {authority}/{tenant}/.well-known/openid-configuration */
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);

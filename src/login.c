@@ -152,20 +152,41 @@ static void pending_write(request_rec *r, const entra_server_conf *sc,
                      *value ? ENTRA_STATE_TTL : 0);
 }
 
+/* The bytes the callback's Cookie header may give the state cookies: at
+ * most STATE_BUDGET, less what the browser sends besides them (the
+ * site's own cookies; this app's old session cookies are deleted by now),
+ * so that the whole header stays within LimitRequestFieldSize. */
+static apr_int64_t state_budget(request_rec *r, const entra_server_conf *sc)
+{
+    const char *ours[] = { sc->session_cookie, NULL };
+    const apr_array_header_t *headers = apr_table_elts(r->headers_in);
+    apr_int64_t others = 0, budget;
+    int i, removed = 0;
+
+    for (i = 0; i < headers->nelts; i++) {
+        const apr_table_entry_t *h = &APR_ARRAY_IDX(headers, i, apr_table_entry_t);
+        if (h->key && strcasecmp(h->key, "Cookie") == 0 && h->val)
+            others += (apr_int64_t)strlen(entra_cookie_header_strip(r->pool, h->val, ours,
+                                                                    &removed)) + 2;
+    }
+    budget = r->server->limit_req_fieldsize - others - 512;
+    return budget > STATE_BUDGET ? STATE_BUDGET : budget;
+}
+
 /* Makes room for a state cookie of `size` bytes: the oldest pending
  * sign-ins go first. Returns the index with the new one last. */
 static void pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
                         apr_int64_t size, apr_int64_t now)
 {
     apr_array_header_t *pending = pending_read(r, sc, now);
-    apr_int64_t total = size;
+    apr_int64_t total = size, budget = state_budget(r, sc);
     pending_login *e;
     int i, first = 0;
 
     for (i = 0; i < pending->nelts; i++)
         total += APR_ARRAY_IDX(pending, i, pending_login).size;
     while (first < pending->nelts
-           && (total > STATE_BUDGET || pending->nelts - first >= PENDING_MAX)) {
+           && (total > budget || pending->nelts - first >= PENDING_MAX)) {
         e = &APR_ARRAY_IDX(pending, first, pending_login);
         state_cookie_set(r, sc, state_cookie_name(r->pool, sc, e->state), "", 0);
         total -= e->size;
@@ -236,6 +257,10 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
                       "cannot create a login state (random source or cipher failed)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* A session cookie that did not open (expired, ended, another key) only
+     * weighs on every request, the callback's included: it goes. */
+    if (entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
+        entra_store_clear(r, sc, NULL);
     cookie_name = state_cookie_name(r->pool, sc, st->state);
     pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3), now);
     state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);

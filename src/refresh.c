@@ -263,7 +263,8 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
 
     if (!rt || !rf || (!force && !due(session, now)))
         return ENTRA_REFRESH_NOT_NEEDED;
-    key = entra_sha256_b64url(r->pool, rt);
+    /* Per app, like every key the module stores. */
+    key = apr_pstrcat(r->pool, entra_sha256_b64url(r->pool, rt), ".", sc->app_tag, NULL);
     refresh_lock(rf);
     o = shared_cache(sc) ? shared(r, sc, key) : recall(rf, key, now);
     if (!o && call_entra(r, sc, rt, &got)) {

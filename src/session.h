@@ -23,6 +23,7 @@ typedef struct {
     apr_int64_t last_seen;       /* for EntraSessionInactivityTimeout; 0 = created */
     apr_array_header_t *claims;  /* entra_pair: claim name -> header-ready value */
     const char *id;              /* the socache store's key; NULL in the cookie store */
+    int from_bearer;             /* made from a bearer token for one request, not stored */
 } entra_session;
 
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s);

@@ -199,7 +199,8 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
                             (unsigned int)strlen(key), apr_time_from_sec(expires),
                             (unsigned char *)value, (unsigned int)strlen(value), r->pool);
     unlock(c);
-    if (rv != APR_SUCCESS)
+    /* Too big for the store (shmcb's sub-cache): the caller says so. */
+    if (rv != APR_SUCCESS && rv != APR_ENOSPC)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00407)
                       "session store %s is unavailable (store)", c->spec);
     return rv;

@@ -26,6 +26,7 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s);
 /* APR_SUCCESS with *value, APR_NOTFOUND, or another error: the store is down. */
 apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
                                const char **value);
+/* APR_ENOSPC (not logged here) when the value is too big for the store. */
 apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key,
                                const char *value, apr_int64_t expires);
 apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key);

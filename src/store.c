@@ -222,19 +222,23 @@ static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_sess
     const char *sid = entra_pairs_get(s->claims, "sid");
     apr_size_t len = strlen(sealed);
     const char *cookie;
+    apr_status_t rv;
 
+    if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
+        return 0;
     /* Stored, it could never be read back: every later request would fail. */
-    if (len > ENTRA_SOCACHE_VALUE_MAX) {
+    rv = len > ENTRA_SOCACHE_VALUE_MAX ? APR_ENOSPC
+         : entra_socache_put(sc->session_cache, r, session_key(r->pool, sc, s->id), sealed,
+                             expires);
+    if (rv == APR_ENOSPC) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00410)
-                      "a session of %" APR_SIZE_T_FMT " bytes is more than the session "
-                      "store gives back (%d bytes): not stored; pass fewer claims or tokens",
+                      "a session of %" APR_SIZE_T_FMT " bytes is more than the session store "
+                      "takes and gives back (at most %d bytes; shmcb less, by its size): not "
+                      "stored; pass fewer claims or tokens, or give shmcb more room",
                       len, ENTRA_SOCACHE_VALUE_MAX);
         return ENTRA_STORE_TOO_BIG;
     }
-    if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
-        return 0;
-    if (entra_socache_put(sc->session_cache, r, session_key(r->pool, sc, s->id),
-                          sealed, expires) != APR_SUCCESS)
+    if (rv != APR_SUCCESS)
         return 0;
     /* Front-channel logout names the session by Entra's sid only. */
     if (sid)

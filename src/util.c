@@ -171,11 +171,31 @@ void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *pr
     apr_table_do(cookie_header_walk, &w, headers, "Cookie", NULL);
 }
 
+/* `name` (`len` bytes) against one pattern (see entra_cookie_header_strip). */
+static int cookie_name_matches(const char *name, apr_size_t len, const char *pattern)
+{
+    apr_size_t n = strlen(pattern);
+    char last = n ? pattern[n - 1] : '\0';
+    apr_size_t i;
+
+    if (last == '=')
+        return len == n - 1 && strncmp(name, pattern, n - 1) == 0;
+    if (last == '#') {
+        if (len < n || strncmp(name, pattern, n - 1) != 0)
+            return 0;
+        for (i = n - 1; i < len; i++) {
+            if (name[i] < '0' || name[i] > '9')
+                return 0;
+        }
+        return 1;
+    }
+    return len >= n && strncmp(name, pattern, n) == 0;
+}
+
 static int is_own_cookie(const char *name, apr_size_t len, const char *const *prefixes)
 {
     for (; *prefixes; prefixes++) {
-        apr_size_t n = strlen(*prefixes);
-        if (len >= n && strncmp(name, *prefixes, n) == 0)
+        if (cookie_name_matches(name, len, *prefixes))
             return 1;
     }
     return 0;

@@ -23,9 +23,12 @@ typedef void (*entra_cookie_fn)(void *ctx, const char *name, const char *value);
 void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *prefix,
                        entra_cookie_fn fn, void *ctx);
 
-/* `header` (one Cookie header's value) without the cookies whose names start
- * with one of `prefixes` (NULL-terminated); adds their count to *removed.
- * What is kept is re-joined with "; "; nothing kept gives "". */
+/* `header` (one Cookie header's value) without the cookies whose names
+ * match one of `prefixes` (NULL-terminated); adds their count to *removed.
+ * A pattern matches names that start with it, except: "name=" matches the
+ * name exactly, and "name#" matches the name followed by one or more
+ * digits (cookie chunks). What is kept is re-joined with "; "; nothing kept
+ * gives "". */
 const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
                                       const char *const *prefixes, int *removed);
 

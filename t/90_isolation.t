@@ -139,7 +139,7 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     my ($sname) = grep { $_ =~ $SESSION_RE } cookie_names($user);
     my $jar = join '; ', "keep=1", "$sname=" . cookie_value($user, $sname),
         'entra_session_deadbeef=x', '__Host-entra_session_0badcafe=y', 'entra_state_0badcafe_abc=z',
-        '__Secure-entra_state_0badcafe_abc=z', 'iso_shared=w', 'other=2';
+        '__Secure-entra_state_0badcafe_abc=z', 'other=2';
     for my $path ('/open/x', '/site/page', '/app/x') {
         my $e = echo(with_cookie("$pass$path", $jar)) || {};
         my $seen = join '; ', echo_header($e, 'Cookie');

@@ -559,6 +559,24 @@ static void test_cookie_names(void)
     c->cookie_secure = 0;
     entra_server_bind(pool, c);
     CHECK(STARTS_WITH(c->session_cookie, "entra_session_"), "Secure Off: no prefix");
+    {
+        entra_server_conf *a = app(TID_A, CID_A, NULL), *b = app(TID_A, CID_B, NULL);
+        entra_server_conf *twin = app(TID_A, CID_A, NULL), *scoped = app(TID_A, CID_A, NULL);
+        run("EntraScope", entra_set_scope, "openid api://payments/.default");
+        entra_server_bind(pool, a);
+        entra_server_bind(pool, b);
+        entra_server_bind(pool, twin);
+        entra_server_bind(pool, scoped);
+        CHECK(strcmp(scoped->app_tag, twin->app_tag) != 0,
+              "another EntraScope makes another app (the session holds other tokens)");
+        CHECK(entra_conf_cookie_clash(pool, a, twin) == NULL, "the same app twice: no clash");
+        CHECK(entra_conf_cookie_clash(pool, a, b) == NULL, "derived names: no clash");
+        a->session_cookie = b->session_cookie = "__Host-shared";
+        CHECK(entra_conf_cookie_clash(pool, a, b) != NULL, "two apps, one name: a clash");
+        b->session_cookie = "__Host-shared_1";
+        CHECK(entra_conf_cookie_clash(pool, a, b) != NULL,
+              "one app's name is another's chunk name: a clash");
+    }
     REJECTS("EntraCookieName", entra_set_cookie_name, "__Host-x", "a name with a prefix");
     REJECTS("EntraCookieName", entra_set_cookie_name, "a;b", "a name with ';'");
     REJECTS("EntraCookieName", entra_set_cookie_name, "", "an empty name");

@@ -296,6 +296,16 @@ static void test_cookie_strip(apr_pool_t *p)
     CHECK_STR(entra_cookie_header_strip(p, "a;b;c;d;e;f;g;h", own, &removed),
               "a; b; c; d; e; f; g; h", "strip: the re-joined header may be longer than it was");
 
+    {
+        static const char *const exact[] = { "sess=", "sess_#", "sess_pending=", "sess_state_",
+                                             NULL };
+        CHECK_STR(entra_cookie_header_strip(p, "sess=1; sess_0=2; sess_12=3; sess_pending=4; "
+                                               "sess_state_x=5; sessX=6; sess_1a=7; sess_=8; "
+                                               "session=9; sess_pendingX=10", exact, &removed),
+                  "sessX=6; sess_1a=7; sess_=8; session=9; sess_pendingX=10",
+                  "strip: exact names (=), chunks (# digits), prefixes; look-alikes stay");
+    }
+
     t = cookies(p, "a=1; entra_session=x", "entra_session_0=y");
     CHECK(entra_cookies_strip(p, t, own) == 2, "strip table: two cookies in two headers");
     CHECK_STR(apr_table_get(t, "Cookie"), "a=1", "strip table: what is left");
