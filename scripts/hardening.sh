@@ -6,12 +6,14 @@
 #                  checking on                              (make unit-asan)
 #   unit-valgrind  the C unit tests under valgrind; errors and definite leaks
 #                  fail                                     (make unit-valgrind)
+#   unit-tsan      the threads test (the per-process caches hammered from 8
+#                  threads) under ThreadSanitizer, clang-14 (make unit-tsan)
 #   fuzz           every libFuzzer target for FUZZ_SECONDS (10) from its
 #                  committed seeds                          (scripts/fuzz.sh)
 #   apache-asan    the whole Apache::Test suite against the module built with
 #                  ASan + UBSan; any sanitizer report fails it   (make asan)
 #
-#   scripts/hardening.sh                 all four, then "N passed, N failed"
+#   scripts/hardening.sh                 all of them, then "N passed, N failed"
 #   scripts/hardening.sh fuzz unit-asan  only these
 #
 # Run as root it does what scripts/test.sh does: copies the tree to
@@ -29,7 +31,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-STEPS=(unit-asan unit-valgrind fuzz apache-asan)
+STEPS=(unit-asan unit-valgrind unit-tsan fuzz apache-asan)
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 
 # ------------------------------------------------ the suite against ASan
@@ -158,6 +160,8 @@ for s in "${STEPS[@]}"; do
                 missing+=(libclang-rt-14-dev) ;;
         unit-valgrind)
             command -v valgrind >/dev/null || missing+=(valgrind) ;;
+        unit-tsan)
+            command -v clang-14 >/dev/null || missing+=(clang-14) ;;
     esac
 done
 [ ${#missing[@]} -eq 0 ] ||
@@ -183,6 +187,7 @@ for step in "${STEPS[@]}"; do
     case $step in
         unit-asan)     make -s unit-asan || rc=$? ;;
         unit-valgrind) make -s unit-valgrind || rc=$? ;;
+        unit-tsan)     make -s unit-tsan || rc=$? ;;
         fuzz)          FUZZ_JOBS=${FUZZ_JOBS:-$jobs} "$ENTRA_TOP/scripts/fuzz.sh" "$FUZZ_SECONDS" || rc=$? ;;
         apache-asan)   make -s asan || rc=$? ;;
     esac

@@ -297,8 +297,10 @@ static keyset *fetch_keyset(apr_pool_t *p, const char *uri, int timeout, const c
 
 /* This request holds the JWKS flight: fetch outside the lock (the jwks_uri
  * from the metadata, which has flights of its own), then land. Returns why
- * it failed (in `p`), or NULL. */
-static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout)
+ * it failed (in `p`), or NULL; `warn`: a failure that keeps the copy
+ * fetched before is logged here (a refetch for an unknown kid reports it
+ * itself). */
+static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout, int warn)
 {
     entra_metadata meta;
     keyset *ks = NULL, *old = NULL;
@@ -311,7 +313,7 @@ static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout)
         old = pv->keys;
         pv->keys = ks;
     }
-    else if (pv->keys)
+    else if (pv->keys && warn)
         warn_stale(pv, p, "JWKS", why);
     land(pv, &pv->jwks_flight, why, ENTRA_JWKS_TTL);
     apr_thread_mutex_unlock(pv->lock);
@@ -328,7 +330,7 @@ static keyset *take_keyset(entra_provider *pv, entra_key_query *q)
     apr_thread_mutex_lock(pv->lock);
     if (board(pv, &pv->jwks_flight, pv->keys != NULL, q->timeout) == FETCH) {
         apr_thread_mutex_unlock(pv->lock);
-        fly_jwks(pv, q->pool, q->timeout);
+        fly_jwks(pv, q->pool, q->timeout, 1);
         apr_thread_mutex_lock(pv->lock);
     }
     if ((ks = pv->keys))
@@ -364,7 +366,7 @@ static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
     apr_thread_mutex_unlock(pv->lock);
     if (meta)
         fly_metadata(pv, q->pool, q->timeout);
-    if ((why = fly_jwks(pv, q->pool, q->timeout))) {
+    if ((why = fly_jwks(pv, q->pool, q->timeout, 0))) {
         q->fetch_error = apr_pstrcat(q->pool, "the token's key is not in the cached JWKS, and ",
                                      why, NULL);
         return 0;

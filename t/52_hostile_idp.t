@@ -12,6 +12,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP ();
 use EntraTest;
+
+use constant ENTRA_FETCH_BACKOFF => 5;    # src/provider.h
 use EntraSessions;
 
 my $FOREIGN_TID = '0b9d7f3e-5a4c-4e2b-9d1f-6c8a7e5b3d2f';
@@ -131,9 +133,16 @@ mock_reset();
     is($r->code, 502, 'huge JWKS: an API call cannot be checked either (502, not 200)');
     is(scalar(entra_problems($mark)), 1, 'huge JWKS: ... one log line');
 
+    # A failed first fetch is the answer for a short back-off (an
+    # unreachable Entra costs one timeout, not one per request), then asked again.
     mock_config({ jwks_shape => undef });
+    my $jwks_calls = mock_stats()->{requests}{jwks} // 0;
+    $r = raw_get($vh, '/api/huge', undef, Authorization => 'Bearer ' . api_token());
+    is($r->code, 502, 'the JWKS is sane again, within the back-off: still 502 ...');
+    is(mock_stats()->{requests}{jwks} // 0, $jwks_calls, '... answered from the failure, no fetch');
+    sleep(ENTRA_FETCH_BACKOFF + 1);
     is(sign_in(new_ua(), $vh, '/app/huge-after')->code, 200,
-       'the JWKS is sane again: sign-in works at once (a failed first fetch is not cached)');
+       'after the back-off: sign-in works (the failure is not kept)');
 }
 
 # --------------------------------- keys rotate mid-sign-in to an unusable JWKS
