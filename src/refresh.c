@@ -11,9 +11,8 @@
 
 #include <http_log.h>
 #include <http_protocol.h>
-#include <apr_hash.h>
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
+#include <apr_shm.h>
 #include <apr_global_mutex.h>
 #include <util_mutex.h>
 #include <string.h>
@@ -21,27 +20,46 @@
 APLOG_USE_MODULE(auth_entra);
 
 /* How long a refresh's outcome is kept for the session's other requests
- * still carrying the old refresh token. */
+ * still carrying the old refresh token; an Entra that could not be reached
+ * is not asked again for the same token for this long. */
 #define OUTCOME_TTL 60
-#define OUTCOMES_MAX 1024
+#define UNAVAILABLE_TTL 5
+/* Refreshes in flight or just done, in shared memory of the module's own
+ * (no socache module needed, any MPM): one slot a refresh token. */
+#define SLOTS 256
+#define SLOT_KEY_MAX 64
+#define SLOT_OUTCOME_MAX 12288
+/* /.auth/refresh asks Entra at most this often for one session. */
+#define ENDPOINT_GAP 30
+#define LAST_FORCED ":rff"
+
+typedef enum { OUTCOME_OK, OUTCOME_REFUSED, OUTCOME_UNAVAILABLE } outcome_kind;
 
 typedef struct {
-    apr_int64_t when;
-    int refused;
-    char *access_token, *refresh_token;
+    outcome_kind kind;
+    const char *access_token, *refresh_token;
     apr_int64_t expires;
 } outcome;
 
+/* One refresh token's refresh: in flight (`started`) or done (`done_at`,
+ * `sealed` its outcome, sealed with the app's keys since it holds tokens). */
+typedef struct {
+    char key[SLOT_KEY_MAX];
+    apr_int64_t started;
+    apr_int64_t done_at;
+    int kind;                   /* outcome_kind, once done */
+    char sealed[SLOT_OUTCOME_MAX];
+} slot;
+
 struct entra_refresher {
-    apr_thread_mutex_t *lock;   /* one refresh at a time in this process; guards `done` */
-    apr_hash_t *done;           /* SHA-256 of the old refresh token -> outcome */
-    apr_pool_t *pool;           /* holds `done`; replaced when it fills up */
+    int unused;
 };
 
-/* One refresh at a time across the server's processes; outcomes then go to
- * the shared socache (the session store, or the shmcb ended-sessions cache)
- * so that a request in another child finds them. Without a shared cache,
- * the per-process `done` table serves. */
+/* The table and the mutex that guards it, made at start-up and inherited
+ * by every child. The mutex is held only to read or write a slot, never
+ * across the call to Entra: two users refresh in parallel, two requests of
+ * one user make one call. */
+static slot *slots;
 static apr_global_mutex_t *refresh_mutex;
 
 void entra_refresh_pre_config(apr_pool_t *pconf)
@@ -51,182 +69,291 @@ void entra_refresh_pre_config(apr_pool_t *pconf)
 
 int entra_refresh_post_config(apr_pool_t *pconf, server_rec *s)
 {
+    apr_shm_t *shm;
+    apr_status_t rv;
+
     refresh_mutex = NULL;
-    if (ap_global_mutex_create(&refresh_mutex, NULL, ENTRA_REFRESH_MUTEX, NULL, s, pconf, 0)
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00105)
-                     "cannot create the refresh mutex");
+    slots = NULL;
+    if ((rv = apr_shm_create(&shm, SLOTS * sizeof(slot), NULL, pconf)) != APR_SUCCESS
+        || (rv = ap_global_mutex_create(&refresh_mutex, NULL, ENTRA_REFRESH_MUTEX, NULL, s,
+                                        pconf, 0)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00105)
+                     "cannot create the shared memory or the mutex that refreshes share");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    slots = apr_shm_baseaddr_get(shm);
+    memset(slots, 0, SLOTS * sizeof(slot));
     return OK;
 }
 
 entra_refresher *entra_refresher_create(apr_pool_t *p)
 {
-    entra_refresher *rf = apr_pcalloc(p, sizeof(*rf));
-
     if (refresh_mutex)
         apr_global_mutex_child_init(&refresh_mutex, apr_global_mutex_lockfile(refresh_mutex), p);
-    apr_thread_mutex_create(&rf->lock, APR_THREAD_MUTEX_DEFAULT, p);
-    apr_pool_create(&rf->pool, p);
-    rf->done = apr_hash_make(rf->pool);
-    return rf;
+    return apr_pcalloc(p, sizeof(entra_refresher));
 }
 
-static void refresh_lock(entra_refresher *rf)
+/* Under the mutex. */
+static slot *find_slot(const char *key)
 {
-    apr_thread_mutex_lock(rf->lock);
-    if (refresh_mutex)
-        apr_global_mutex_lock(refresh_mutex);
+    int i;
+
+    for (i = 0; i < SLOTS; i++) {
+        if (strcmp(slots[i].key, key) == 0)
+            return &slots[i];
+    }
+    return NULL;
 }
 
-static void refresh_unlock(entra_refresher *rf)
+/* Under the mutex: a slot for a new flight, the one least worth keeping
+ * (free, then the oldest outcome, then the oldest flight). */
+static slot *claim_slot(const char *key, apr_int64_t now)
 {
-    if (refresh_mutex)
-        apr_global_mutex_unlock(refresh_mutex);
-    apr_thread_mutex_unlock(rf->lock);
-}
+    slot *best = &slots[0];
+    int i;
 
-static entra_socache *shared_cache(const entra_server_conf *sc)
-{
-    return sc->session_cache ? sc->session_cache : sc->ended_sids;
+    for (i = 0; i < SLOTS; i++) {
+        slot *s = &slots[i];
+        apr_int64_t age = s->started ? now - s->started : now - s->done_at + OUTCOME_TTL;
+        apr_int64_t best_age = best->started ? now - best->started
+                                             : now - best->done_at + OUTCOME_TTL;
+        if (!s->key[0]) {
+            best = s;
+            break;
+        }
+        if (age > best_age)
+            best = s;
+    }
+    apr_cpystrn(best->key, key, sizeof(best->key));
+    best->started = now;
+    best->done_at = 0;
+    best->sealed[0] = '\0';
+    return best;
 }
 
 #define OUTCOME_PURPOSE "entra-refresh-v1"
-#define OUTCOME_KEY ".rf"
 
-/* The outcome sealed (it holds tokens) for the shared cache. */
-static void share(request_rec *r, const entra_server_conf *sc, const char *key,
-                  const outcome *o)
+static const char *kind_name(outcome_kind kind)
+{
+    return kind == OUTCOME_OK ? "ok" : kind == OUTCOME_REFUSED ? "refused" : "unavailable";
+}
+
+static const char *seal_outcome(request_rec *r, const entra_server_conf *sc, const outcome *o)
 {
     apr_array_header_t *pairs = apr_array_make(r->pool, 4, sizeof(entra_pair));
     unsigned char *plain;
     apr_size_t len;
-    const char *sealed;
 
-    entra_pairs_add(pairs, "x", o->refused ? "refused" : "ok");
+    entra_pairs_add(pairs, "x", kind_name(o->kind));
     entra_pairs_add(pairs, "at", o->access_token ? o->access_token : "");
     entra_pairs_add(pairs, "rt", o->refresh_token ? o->refresh_token : "");
     entra_pairs_add(pairs, "e", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
     plain = entra_pairs_serialize(r->pool, pairs, &len);
-    if ((sealed = entra_seal(r->pool, sc->app_keys, OUTCOME_PURPOSE, plain, len)))
-        entra_socache_put(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
-                          sealed, o->when + OUTCOME_TTL);
+    return entra_seal(r->pool, sc->app_keys, OUTCOME_PURPOSE, plain, len);
 }
 
-static outcome *shared(request_rec *r, const entra_server_conf *sc, const char *key)
+static outcome *open_outcome(request_rec *r, const entra_server_conf *sc, const char *sealed)
 {
     apr_array_header_t *pairs;
     unsigned char *plain;
-    const char *sealed;
+    const char *x;
     apr_size_t len;
     outcome *o;
 
-    if (entra_socache_get(shared_cache(sc), r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
-                          &sealed) != APR_SUCCESS
+    if (!sealed || !*sealed
         || !(plain = entra_open(r->pool, sc->app_keys, OUTCOME_PURPOSE, sealed, &len))
-        || !(pairs = entra_pairs_parse(r->pool, plain, len)) || !entra_pairs_get(pairs, "x"))
+        || !(pairs = entra_pairs_parse(r->pool, plain, len)) || !(x = entra_pairs_get(pairs, "x")))
         return NULL;
     o = apr_pcalloc(r->pool, sizeof(*o));
-    o->refused = strcmp(entra_pairs_get(pairs, "x"), "refused") == 0;
-    o->access_token = (char *)entra_pairs_get(pairs, "at");
-    o->refresh_token = (char *)entra_pairs_get(pairs, "rt");
+    o->kind = strcmp(x, "ok") == 0 ? OUTCOME_OK
+              : strcmp(x, "refused") == 0 ? OUTCOME_REFUSED : OUTCOME_UNAVAILABLE;
+    o->access_token = entra_pairs_get(pairs, "at");
+    o->refresh_token = entra_pairs_get(pairs, "rt");
     o->expires = entra_parse_int(entra_pairs_get(pairs, "e"));
     return o;
 }
 
-/* Under rf->lock. */
-static outcome *recall(entra_refresher *rf, const char *key, apr_int64_t now)
-{
-    outcome *o = apr_hash_get(rf->done, key, APR_HASH_KEY_STRING);
+/* With a socache store, the outcome also goes there, for the other servers
+ * sharing it (a load balancer in front of two Apaches). */
+#define OUTCOME_KEY ".rf"
 
-    return o && now - o->when <= OUTCOME_TTL ? o : NULL;
+static void share(request_rec *r, const entra_server_conf *sc, const char *key,
+                  const char *sealed, apr_int64_t now)
+{
+    if (sc->session_cache && sealed)
+        entra_socache_put(sc->session_cache, r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
+                          sealed, now + OUTCOME_TTL);
 }
 
-/* Under rf->lock. The outcomes are short-lived: when there are many, they
- * are all old enough to drop at once. */
-static outcome *remember(entra_refresher *rf, const char *key, apr_int64_t now)
+static outcome *shared(request_rec *r, const entra_server_conf *sc, const char *key)
 {
-    outcome *o;
+    const char *sealed;
 
-    if (apr_hash_count(rf->done) >= OUTCOMES_MAX) {
-        apr_pool_clear(rf->pool);
-        rf->done = apr_hash_make(rf->pool);
-    }
-    o = apr_pcalloc(rf->pool, sizeof(*o));
-    o->when = now;
-    apr_hash_set(rf->done, apr_pstrdup(rf->pool, key), APR_HASH_KEY_STRING, o);
-    return o;
+    if (!sc->session_cache
+        || entra_socache_get(sc->session_cache, r, apr_pstrcat(r->pool, key, OUTCOME_KEY, NULL),
+                             &sealed) != APR_SUCCESS)
+        return NULL;
+    return open_outcome(r, sc, sealed);
 }
 
 /* An ID token in a refresh answer is checked when signed and otherwise
- * ignored; the sign-in's claims stay either way. */
-static int id_token_acceptable(request_rec *r, const entra_server_conf *sc,
-                               const entra_metadata *meta, json_t *answer)
+ * ignored; the sign-in's claims stay either way. An Entra that cannot be
+ * reached to check it (its keys) leaves the session as it is. */
+static outcome_kind id_token_verdict(request_rec *r, const entra_server_conf *sc,
+                                     const entra_metadata *meta, json_t *answer)
 {
     const char *idt = json_string_value(json_object_get(answer, "id_token"));
     const char *why;
-    int unavailable;
+    int unavailable = 0;
 
     if (!idt || !*idt || strchr(idt, '.') == NULL || strrchr(idt, '.')[1] == '\0')
-        return 1;
+        return OUTCOME_OK;
     if (entra_id_token_verify(r->pool, sc, meta, idt, NULL, &why, &unavailable))
-        return 1;
+        return OUTCOME_OK;
+    if (unavailable) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00808)
+                      "refresh: the ID token in Entra's answer cannot be checked now, the "
+                      "session goes on as it was: %s", why);
+        return OUTCOME_UNAVAILABLE;
+    }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00802)
                   "refresh: the ID token in Entra's answer is invalid: %s", why);
-    return 0;
+    return OUTCOME_REFUSED;
 }
 
-/* Calls Entra; fills `o` (under rf->lock). Returns 0 when Entra could not
- * be asked or answered unusably (nothing remembered then). */
-static int call_entra(request_rec *r, const entra_server_conf *sc, const char *refresh_token,
-                      outcome *o)
+/* Calls Entra (no lock held) and says what came of it. */
+static void call_entra(request_rec *r, const entra_server_conf *sc, const char *refresh_token,
+                       outcome *o)
 {
     entra_metadata meta;
     json_t *answer = NULL;
     const char *why, *grant;
 
+    o->kind = OUTCOME_UNAVAILABLE;
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
                                        &meta))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00803) "refresh: %s", why);
-        return 0;
+        return;
     }
     grant = apr_pstrcat(r->pool, "grant_type=refresh_token&refresh_token=",
                         entra_url_encode(r->pool, refresh_token),
                         "&scope=", entra_url_encode(r->pool, entra_conf_scope(sc)), NULL);
     switch (entra_token_call(r->pool, sc, &meta, grant, &answer, &why)) {
     case ENTRA_TOKEN_OK:
-        if (!json_is_string(json_object_get(answer, "access_token")))
-            break;
-        o->refused = !id_token_acceptable(r, sc, &meta, answer);
-        o->access_token = apr_pstrdup(r->pool, json_string_value(json_object_get(answer,
-                                                                              "access_token")));
-        o->refresh_token = apr_pstrdup(r->pool, json_string_value(json_object_get(answer,
-                                                                               "refresh_token")));
+        if (!json_is_string(json_object_get(answer, "access_token"))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00806)
+                          "refresh failed: Entra's answer has no access_token");
+            return;
+        }
+        o->kind = id_token_verdict(r, sc, &meta, answer);
+        o->access_token = json_string_value(json_object_get(answer, "access_token"));
+        o->refresh_token = json_string_value(json_object_get(answer, "refresh_token"));
         o->expires = apr_time_sec(apr_time_now()) + entra_token_expires_in(answer);
-        return 1;
+        return;
     case ENTRA_TOKEN_REFUSED:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00804)
                       "refresh refused, the session ends (%s): %s", why,
                       entra_token_error_text(r->pool, answer));
-        o->refused = 1;
-        return 1;
+        o->kind = OUTCOME_REFUSED;
+        return;
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00805) "refresh failed: %s", why);
-        return 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00806)
-                  "refresh failed: Entra's answer has no access_token");
-    return 0;
 }
 
-/* The outcome is kept in the refresher's pool, shared across requests. */
-static void keep(entra_refresher *rf, outcome *kept, const outcome *got)
+/* A landed outcome still worth using: an answer for OUTCOME_TTL, "Entra
+ * unreachable" for a short while only. */
+static int still_fresh(const slot *s, apr_int64_t now)
 {
-    kept->refused = got->refused;
-    kept->expires = got->expires;
-    kept->access_token = got->access_token ? apr_pstrdup(rf->pool, got->access_token) : NULL;
-    kept->refresh_token = got->refresh_token ? apr_pstrdup(rf->pool, got->refresh_token) : NULL;
+    return now - s->done_at <= (s->kind == OUTCOME_UNAVAILABLE ? UNAVAILABLE_TTL : OUTCOME_TTL);
+}
+
+/* Joins the flight for `key`, or starts it. Returns the outcome of a
+ * flight that landed; NULL when this request must call Entra (it holds the
+ * flight then), or when another request is calling and this one may not
+ * wait (*busy). A flight older than the HTTP timeout and a margin lost its
+ * caller (a child that exited) and counts as none. */
+static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const char *key,
+                            int may_wait, int *busy)
+{
+    int timeout = entra_conf_http_timeout(sc);
+    apr_time_t give_up = apr_time_now() + apr_time_from_sec(timeout + 2);
+    const char *sealed;
+    apr_int64_t now;
+    int in_flight;
+    slot *s;
+
+    *busy = 0;
+    for (;;) {
+        now = apr_time_sec(apr_time_now());
+        sealed = NULL;
+        apr_global_mutex_lock(refresh_mutex);
+        s = find_slot(key);
+        in_flight = s && !s->done_at && s->started && now - s->started <= timeout + 5;
+        if (s && s->done_at && still_fresh(s, now))
+            sealed = apr_pstrdup(r->pool, s->sealed);
+        else if (!in_flight)
+            claim_slot(key, now);
+        apr_global_mutex_unlock(refresh_mutex);
+        if (sealed)
+            return open_outcome(r, sc, sealed);
+        if (!in_flight)
+            return NULL;
+        if (!may_wait) {
+            *busy = 1;
+            return NULL;
+        }
+        if (apr_time_now() >= give_up) {
+            outcome *late = apr_pcalloc(r->pool, sizeof(*late));
+            late->kind = OUTCOME_UNAVAILABLE;
+            return late;
+        }
+        apr_sleep(apr_time_from_msec(50));
+    }
+}
+
+/* The flight for `key` lands with `o`. */
+static void land_flight(request_rec *r, const entra_server_conf *sc, const char *key,
+                        const outcome *o)
+{
+    const char *sealed = seal_outcome(r, sc, o);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    slot *s;
+
+    apr_global_mutex_lock(refresh_mutex);
+    if (!(s = find_slot(key)))
+        s = claim_slot(key, now);
+    s->started = 0;
+    s->done_at = now;
+    s->kind = o->kind;
+    apr_cpystrn(s->sealed, sealed && strlen(sealed) < sizeof(s->sealed) ? sealed : "",
+                sizeof(s->sealed));
+    apr_global_mutex_unlock(refresh_mutex);
+    if (o->kind != OUTCOME_UNAVAILABLE)
+        share(r, sc, key, sealed, now);
+}
+
+/* The outcome of refreshing with `rt`: another request's (this server's,
+ * through the shared table, or another server's, through the socache
+ * store), or this request's own call to Entra. Requests that `may_wait`
+ * (their access token has expired) wait for the one that calls, at most
+ * the HTTP timeout; the others go on with the token they have. NULL: go
+ * on as you are. */
+static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const char *rt,
+                             int may_wait)
+{
+    const char *key = apr_pstrcat(r->pool, entra_sha256_b64url(r->pool, rt), ".", sc->app_tag,
+                                  NULL);
+    outcome *o, got = { OUTCOME_UNAVAILABLE, NULL, NULL, 0 };
+    int busy;
+
+    if ((o = shared(r, sc, key)))
+        return o;
+    if ((o = join_flight(r, sc, key, may_wait, &busy)) || busy)
+        return o;
+    call_entra(r, sc, rt, &got);
+    land_flight(r, sc, key, &got);
+    return apr_pmemdup(r->pool, &got, sizeof(got));
 }
 
 static void set_field(apr_pool_t *p, apr_array_header_t *claims, const char *name,
@@ -244,6 +371,11 @@ static void set_field(apr_pool_t *p, apr_array_header_t *claims, const char *nam
     entra_pairs_add(claims, name, apr_pstrdup(p, value));
 }
 
+static int expired(const entra_session *session, apr_int64_t now)
+{
+    return entra_parse_int(entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_EXPIRES)) <= now;
+}
+
 static int due(const entra_session *session, apr_int64_t now)
 {
     apr_int64_t expires = entra_parse_int(entra_pairs_get(session->claims,
@@ -255,47 +387,33 @@ static int due(const entra_session *session, apr_int64_t now)
 entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
                                    entra_session *session, int force)
 {
-    entra_refresher *rf = sc->refresher;
     const char *rt = entra_pairs_get(session->claims, ENTRA_SESSION_REFRESH_TOKEN);
     apr_int64_t now = apr_time_sec(r->request_time);
-    outcome got = { 0 }, *o;
-    const char *key;
+    outcome *o;
 
-    if (!rt || !rf || (!force && !due(session, now)))
+    if (!rt || !slots || !refresh_mutex || (!force && !due(session, now)))
         return ENTRA_REFRESH_NOT_NEEDED;
-    /* Per app, like every key the module stores. */
-    key = apr_pstrcat(r->pool, entra_sha256_b64url(r->pool, rt), ".", sc->app_tag, NULL);
-    refresh_lock(rf);
-    o = shared_cache(sc) ? shared(r, sc, key) : recall(rf, key, now);
-    if (!o && call_entra(r, sc, rt, &got)) {
-        got.when = now;
-        if (shared_cache(sc))
-            share(r, sc, key, o = &got);
-        else
-            keep(rf, o = remember(rf, key, now), &got);
-    }
-    if (o && o != &got) {
-        got = *o;
-        got.access_token = got.access_token ? apr_pstrdup(r->pool, got.access_token) : NULL;
-        got.refresh_token = got.refresh_token ? apr_pstrdup(r->pool, got.refresh_token) : NULL;
-    }
-    refresh_unlock(rf);
-    if (!o)
+    if (!(o = refresh_once(r, sc, rt, force || expired(session, now))))
+        return ENTRA_REFRESH_NOT_NEEDED;
+    if (o->kind == OUTCOME_UNAVAILABLE)
         return ENTRA_REFRESH_FAILED;
-    if (got.refused) {
+    if (o->kind == OUTCOME_REFUSED) {
         entra_store_clear(r, sc, session);
         return ENTRA_REFRESH_REFUSED;
     }
-    set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, got.access_token);
+    set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, o->access_token);
     set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_EXPIRES,
-              apr_psprintf(r->pool, "%" APR_INT64_T_FMT, got.expires));
+              apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
     /* Entra rotates refresh tokens: keep the new one. */
-    if (got.refresh_token && *got.refresh_token)
-        set_field(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, got.refresh_token);
+    if (o->refresh_token && *o->refresh_token)
+        set_field(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, o->refresh_token);
+    if (force)
+        set_field(r->pool, session->claims, LAST_FORCED,
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
     session->last_seen = now;
     entra_store_save(r, sc, session);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00807)
-                  "access token refreshed, now valid until %" APR_INT64_T_FMT, got.expires);
+                  "access token refreshed, now valid until %" APR_INT64_T_FMT, o->expires);
     return ENTRA_REFRESH_DONE;
 }
 
@@ -305,6 +423,7 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
 int entra_refresh_endpoint(request_rec *r, const entra_server_conf *sc)
 {
     entra_session *session = entra_store_load(r, sc);
+    apr_int64_t last;
 
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     if (!session)
@@ -313,6 +432,16 @@ int entra_refresh_endpoint(request_rec *r, const entra_server_conf *sc)
         return entra_page(r, HTTP_BAD_REQUEST, "Nothing to refresh",
                           "This session has no refresh token (add offline_access to "
                           "EntraScope).");
+    /* One user looping on /.auth/refresh does not make Entra answer for
+     * it: at most one forced refresh per ENDPOINT_GAP a session. */
+    last = entra_parse_int(entra_pairs_get(session->claims, LAST_FORCED));
+    if (last >= 0 && apr_time_sec(r->request_time) - last < ENDPOINT_GAP) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    ENDPOINT_GAP - (apr_time_sec(r->request_time) - last)));
+        return entra_page(r, HTTP_TOO_MANY_REQUESTS, "Refreshed a moment ago",
+                          "This session's token was refreshed a moment ago. Try again later.");
+    }
     switch (entra_refresh(r, sc, session, 1)) {
     case ENTRA_REFRESH_DONE:
         ap_set_content_type(r, "application/json");

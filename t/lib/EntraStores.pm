@@ -199,7 +199,11 @@ my $MODULES = '/usr/lib/apache2/modules';
 sub start_apache {
     my %o = @_;
     my $name  = $o{name} || 'second';
-    my $store = $o{store} || croak 'start_apache: store';
+    # store: an EntraSessionStore value, or undef for the cookie store;
+    # mpm: event (default) or prefork; debian_modules: only the modules a new
+    # Debian server has (no socache module) plus what the app needs
+    my $store = $o{store};
+    my $mpm = $o{mpm} || 'event';
     my $t_dir = Apache::Test::vars('t_dir');
     my $dir   = File::Spec->catdir(Apache::Test::vars('t_logs'), "apache_$name");
     my $so    = File::Spec->rel2abs("$t_dir/../.libs/mod_auth_entra.so");
@@ -211,6 +215,15 @@ sub start_apache {
     my $backend = $ENV{ENTRA_BACKEND_PORT} or croak 'ENTRA_BACKEND_PORT is not set';
     my ($tenant, $client, $secret, $key) = (TENANT, CLIENT_ID, CLIENT_SECRET, $o{key} || KEY_MAIN);
     my $extra = $o{extra} // '';
+    my $store_line = defined $store ? "EntraSessionStore $store" : '';
+    my $socache = $o{debian_modules} ? '' : join "\n",
+        "LoadModule socache_shmcb_module    $MODULES/mod_socache_shmcb.so",
+        "LoadModule socache_redis_module    $MODULES/mod_socache_redis.so",
+        "LoadModule socache_memcache_module $MODULES/mod_socache_memcache.so";
+    my $mpm_conf = $mpm eq 'prefork'
+        ? "StartServers 6\nMinSpareServers 6\nMaxSpareServers 12\nServerLimit 16\nMaxRequestWorkers 16"
+        : "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nThreadLimit 8\nMinSpareThreads 1\n"
+          . "MaxSpareThreads 16\nMaxRequestWorkers 8";
     my $conf = "$dir/httpd.conf";
     open my $fh, '>', $conf or croak "start_apache: $conf: $!";
     print $fh <<"EOC";
@@ -225,25 +238,17 @@ Mutex             file:$dir default
 LogLevel          info auth_entra:trace8
 Timeout           30
 
-LoadModule mpm_event_module        $MODULES/mod_mpm_event.so
+LoadModule mpm_${mpm}_module        $MODULES/mod_mpm_${mpm}.so
 LoadModule authn_core_module       $MODULES/mod_authn_core.so
 LoadModule authz_core_module       $MODULES/mod_authz_core.so
 LoadModule authz_user_module       $MODULES/mod_authz_user.so
 LoadModule proxy_module            $MODULES/mod_proxy.so
 LoadModule proxy_http_module       $MODULES/mod_proxy_http.so
 LoadModule headers_module          $MODULES/mod_headers.so
-LoadModule socache_shmcb_module    $MODULES/mod_socache_shmcb.so
-LoadModule socache_redis_module    $MODULES/mod_socache_redis.so
-LoadModule socache_memcache_module $MODULES/mod_socache_memcache.so
+$socache
 LoadModule auth_entra_module       "$so"
 
-StartServers        1
-ServerLimit         1
-ThreadsPerChild     8
-ThreadLimit         8
-MinSpareThreads     1
-MaxSpareThreads     16
-MaxRequestWorkers   8
+$mpm_conf
 
 EntraAuthority    http://127.0.0.1:$mock
 EntraTenant       $tenant
@@ -252,7 +257,7 @@ EntraCookieName   entra_session
 EntraClientSecret $secret
 EntraSessionKey   $key
 EntraCookieSecure Off
-EntraSessionStore $store
+$store_line
 $extra
 
 ProxyPass /app/ http://127.0.0.1:$backend/app/

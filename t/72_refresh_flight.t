@@ -1,0 +1,142 @@
+# Refresh as production runs it: a private Apache on mpm_prefork with only
+# the modules a new Debian server has (no socache module) plus the app's.
+# Requests of one session whose access token expired share one call to
+# Entra across processes; two users refresh in parallel, not in turn;
+# /.auth/refresh is rate-limited per session; an Entra that cannot be
+# reached to check the refresh's ID token leaves the session as it was.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Handle;
+use Time::HiRes qw(time sleep);
+use EntraTest;
+use EntraSessions;
+use EntraStores;
+
+mock_reset();
+my $P = eval {
+    start_apache(name => 'prefork', mpm => 'prefork', debian_modules => 1,
+                 extra => "EntraScope openid profile email offline_access\n"
+                        . "EntraPassAccessToken On\nEntraHTTPTimeout 3\n")
+};
+ok($P, 'a prefork Apache with Debian\'s default modules (no socache module) starts') or diag($@);
+plan skip_all => 'no prefork server' unless $P;
+
+sub token_of { backend_header($_[0], 'X-Entra-Access-Token') }
+
+# $n requests at once, each with `Cookie: $cookie`; their responses' codes
+# and access tokens, as "code token" lines.
+sub at_once {
+    my ($n, $path, $cookie) = @_;
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe(my $rd, my $wr) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            my $r = new_ua(no_cookies => 1, timeout => 30)->get($P->url("$path/$i"), Cookie => $cookie);
+            print $wr $r->code, ' ', (token_of($r) // '-'), "\n";
+            close $wr;
+            require POSIX;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my @out;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $line = <$fh> // "0 -\n";
+        chomp $line;
+        push @out, $line;
+        waitpid($k->[0], 0);
+    }
+    return @out;
+}
+
+sub signed_in_cookie {
+    my ($path) = @_;
+    my $ua = new_ua();
+    my $r = sign_in_at($ua, $P->url($path));
+    return ($r, $ua, 'entra_session=' . (session_cookie($ua) // ''));
+}
+
+# ---- 12 requests of one user whose access token expired: one refresh
+mock_config({ access_token_lifetime => 2 });
+my ($r, $ua, $cookie) = signed_in_cookie('/app/one');
+is($r->code, 200, 'signed in on the prefork server');
+my $old = token_of($r);
+sleep 2.5;
+my $before = grants()->{refresh_token} // 0;
+my @res = at_once(12, '/app/expired', $cookie);
+is(scalar(grep { /^200 / } @res), 12, '12 parallel requests with an expired access token: all 200')
+    or diag("@res");
+is((grants()->{refresh_token} // 0) - $before, 1, '... with exactly one refresh call to Entra');
+my %tokens = map { (split / /)[1] => 1 } @res;
+ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access token');
+
+# ---- two users, Entra slow: they refresh side by side
+{
+    my (undef, undef, $c1) = signed_in_cookie('/app/u1');
+    my (undef, undef, $c2) = signed_in_cookie('/app/u2');
+    sleep 2.5;
+    mock_config({ slow => { token => 2 } });
+    $before = grants()->{refresh_token} // 0;
+    my $t0 = time;
+    my @kids;
+    for my $c ($c1, $c2) {
+        pipe(my $rd, my $wr) or die;
+        my $pid = fork // die;
+        if (!$pid) {
+            close $rd;
+            print $wr new_ua(no_cookies => 1, timeout => 30)->get($P->url('/app/slow'), Cookie => $c)->code, "\n";
+            close $wr;
+            require POSIX;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my @codes = map { my $fh = $_->[1]; my $l = <$fh> // 0; waitpid($_->[0], 0); 0 + $l } @kids;
+    my $took = time - $t0;
+    is_deeply(\@codes, [200, 200], 'two users whose tokens expired, Entra taking 2 s: both 200');
+    cmp_ok($took, '<', 3.5, sprintf('... side by side, not one after the other (%.1f s)', $took));
+    is((grants()->{refresh_token} // 0) - $before, 2, '... one refresh each');
+    mock_config({ slow => undef });
+}
+
+# ---- /.auth/refresh in a loop: one call to Entra
+{
+    mock_config({ access_token_lifetime => 3600 });
+    my (undef, $u) = signed_in_cookie('/app/loop');
+    $before = grants()->{refresh_token} // 0;
+    my @codes = map { $u->get($P->url('/.auth/refresh'))->code } 1 .. 5;
+    is($codes[0], 200, '/.auth/refresh: refreshed');
+    is_deeply([@codes[1 .. 4]], [429, 429, 429, 429], '... asked again at once: 429, four times');
+    my $again = $u->get($P->url('/.auth/refresh'));
+    like($again->header('Retry-After') // '', qr/^\d+$/, '... with Retry-After');
+    is((grants()->{refresh_token} // 0) - $before, 1, '... and one call to Entra in all');
+    is($u->get($P->url('/app/after-loop'))->code, 200, 'the session goes on');
+}
+
+# ---- the refresh's ID token cannot be checked (Entra's keys unreachable)
+{
+    mock_config({ access_token_lifetime => 2 });
+    my (undef, $u) = signed_in_cookie('/app/idt');
+    sleep 2.5;
+    rotate_keys();                              # the refresh's ID token: a key not yet seen
+    mock_config({ fail => { jwks => 503 } });   # ... that cannot be fetched
+    my $mark = $P->log_mark;
+    my $x = $u->get($P->url('/app/idt/now'), Accept => 'text/html');
+    is($x->code, 200, 'refresh whose ID token cannot be checked: the request still served');
+    ok(!is_login_redirect($u->get($P->url('/app/idt/next'), Accept => 'text/html')),
+       '... and the session goes on (unavailable, not refused)');
+    ok(scalar(grep { /ENTRA00808:/ } $P->log_since($mark)), '... logged (ENTRA00808)')
+        or diag(join "\n", $P->log_since($mark));
+    rotate_keys(restore => 1);
+}
+
+mock_reset();
+done_testing();
