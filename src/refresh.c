@@ -23,7 +23,7 @@ APLOG_USE_MODULE(auth_entra);
  * still carrying the old refresh token; an Entra that could not be reached
  * is not asked again for the same token for this long. */
 #define OUTCOME_TTL 60
-#define UNAVAILABLE_TTL 5
+#define UNAVAILABLE_TTL 2
 /* Refreshes in flight or just done, in shared memory of the module's own
  * (no socache module needed, any MPM): one slot a refresh token. */
 #define SLOTS 256
@@ -265,7 +265,7 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
  * unreachable" for a short while only. */
 static int still_fresh(const slot *s, apr_int64_t now)
 {
-    return now - s->done_at <= (s->kind == OUTCOME_UNAVAILABLE ? UNAVAILABLE_TTL : OUTCOME_TTL);
+    return now - s->done_at < (s->kind == OUTCOME_UNAVAILABLE ? UNAVAILABLE_TTL : OUTCOME_TTL);
 }
 
 /* Joins the flight for `key`, or starts it. Returns the outcome of a
