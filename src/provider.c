@@ -4,33 +4,38 @@
  * published or counted with APR atomics:
  * - the metadata lives in a pool that is replaced whole, under the lock;
  *   readers copy what they need while they hold it;
- * - a JWKS is a keyset, immutable once published, counted atomically: the
- *   cache holds one reference and every lookup under way another, released
- *   with the request's pool. Its cjose keys are never retained or released
+ * - a JWKS is a keyset, immutable once published, counted atomically (the
+ *   compiler's __atomic builtins, which ThreadSanitizer sees, unlike APR's
+ *   atomics built into libapr): the cache holds one reference and every
+ *   lookup under way another, released with the request's pool. Its cjose keys are never retained or released
  *   one by one (cjose counts with plain ++/--): the keyset's pool frees them
  *   when the last reference goes.
- * The lock is never held across a network call. A document is fetched by
- * one request at a time (a "flight"); others use the copy they have, or,
- * with none yet, wait for that flight to land (at most the HTTP timeout)
- * rather than queue for fetches of their own. A fetch that fails with no
- * copy to fall back on is remembered for ENTRA_FETCH_BACKOFF seconds, and
- * answered from: an unreachable Entra costs one timeout, not one per
- * request. */
+ * The lock is never held across a network call, nor across a log write. A
+ * document is fetched by one request at a time (a "flight"); others use the
+ * copy they have, or, with none yet, wait a moment (FLIGHT_WAIT) for that
+ * flight to land rather than queue for fetches of their own. A fetch that
+ * fails with no copy to fall back on is remembered for ENTRA_FETCH_BACKOFF
+ * seconds, and answered from: an unreachable Entra costs one timeout, not
+ * one per request. Times here are monotonic: a clock stepped back cannot
+ * stretch a back-off. */
 #include "provider.h"
 #include "http.h"
 #include "util.h"
 
-#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_time.h>
 #include <string.h>
+#include <time.h>
+
+/* How long a request with no copy waits for another's flight, at most. */
+#define FLIGHT_WAIT 2
 
 typedef struct {
     apr_pool_t *pool;               /* holds `keys`; destroyed with the last reference */
     apr_array_header_t *keys;       /* entra_jwk, immutable */
-    volatile apr_uint32_t refs;
+    apr_uint32_t refs;              /* __atomic only */
 } keyset;
 
 /* One cached document's fetching. */
@@ -58,9 +63,26 @@ struct entra_provider {
 
 typedef enum { USE_COPY, FETCH } boarding;
 
+static apr_interval_time_t monotonic_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_interval_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
 static apr_int64_t now_seconds(void)
 {
-    return (apr_int64_t)apr_time_sec(apr_time_now());
+    return (apr_int64_t)(monotonic_usec() / APR_USEC_PER_SEC);
+}
+
+/* Under pv->lock: waits for `f` to land, at most `seconds`. */
+static void await_landing(entra_provider *pv, flight *f, int seconds)
+{
+    apr_interval_time_t until = monotonic_usec() + apr_time_from_sec(seconds), left;
+
+    while (f->busy && (left = until - monotonic_usec()) > 0)
+        apr_thread_cond_timedwait(pv->landed, pv->lock, left);
 }
 
 /* Cache storage lives in pools of its own, never sharing an allocator with
@@ -79,9 +101,14 @@ static void cache_pool_drop(apr_pool_t *pool)
         apr_pool_destroy(pool);
 }
 
+static void keyset_hold(keyset *ks)
+{
+    __atomic_add_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL);
+}
+
 static void keyset_release(keyset *ks)
 {
-    if (ks && apr_atomic_dec32(&ks->refs) == 0)
+    if (ks && __atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL) == 0)
         cache_pool_drop(ks->pool);
 }
 
@@ -94,11 +121,17 @@ static apr_status_t keyset_release_cleanup(void *ks)
 static apr_status_t provider_cleanup(void *data)
 {
     entra_provider *pv = data;
+    apr_pool_t *meta_pool;
+    keyset *keys;
 
-    cache_pool_drop(pv->meta_pool);
-    keyset_release(pv->keys);
+    apr_thread_mutex_lock(pv->lock);
+    meta_pool = pv->meta_pool;
+    keys = pv->keys;
     pv->meta_pool = NULL;
     pv->keys = NULL;
+    apr_thread_mutex_unlock(pv->lock);
+    cache_pool_drop(meta_pool);
+    keyset_release(keys);
     return APR_SUCCESS;
 }
 
@@ -119,12 +152,10 @@ entra_provider *entra_provider_create(apr_pool_t *p, const char *discovery_url,
 /* Under pv->lock: what this request does about one document. A fresh copy
  * is used; so is a stale one while another request refreshes it. Without
  * a copy, a failure remembered within its back-off is the answer; a fetch
- * under way is waited for (at most `timeout`); otherwise this request
- * fetches. */
+ * under way is waited for (a moment); otherwise this request fetches. */
 static boarding board(entra_provider *pv, flight *f, int have_copy, int timeout)
 {
     apr_int64_t now = now_seconds();
-    apr_time_t until;
 
     if (have_copy && (now < f->expires || f->busy))
         return USE_COPY;
@@ -134,9 +165,9 @@ static boarding board(entra_provider *pv, flight *f, int have_copy, int timeout)
         f->busy = 1;
         return FETCH;
     }
-    until = apr_time_now() + apr_time_from_sec(timeout);
-    while (f->busy && apr_time_now() < until)
-        apr_thread_cond_timedwait(pv->landed, pv->lock, until - apr_time_now());
+    /* Briefly: a flood of requests during an outage must not hold every
+     * worker thread for a whole timeout. */
+    await_landing(pv, f, timeout < FLIGHT_WAIT ? timeout : FLIGHT_WAIT);
     return USE_COPY;
 }
 
@@ -168,11 +199,12 @@ static const char *flight_error(apr_pool_t *p, const flight *f, const char *what
                        : apr_psprintf(p, "the %s is still being fetched", what);
 }
 
-/* Under pv->lock: a stale copy stays in use; say why it was not replaced. */
+/* A stale copy stays in use: say why it was not replaced (never under
+ * pv->lock: a log write may block). */
 static void warn_stale(entra_provider *pv, apr_pool_t *scratch, const char *what,
                        const char *why)
 {
-    if (pv->warn)
+    if (pv->warn && why)
         pv->warn(pv->warn_ctx, apr_psprintf(scratch, "%s; keeping the %s fetched before",
                                             why, what));
 }
@@ -217,6 +249,7 @@ static const char *fly_metadata(entra_provider *pv, apr_pool_t *p, int timeout)
     entra_metadata meta;
     apr_pool_t *pool = NULL;
     const char *why;
+    int stale;
 
     if (!(why = fetch_json(p, "discovery", pv->discovery_url, timeout, &resp))) {
         pool = cache_pool();
@@ -227,10 +260,11 @@ static const char *fly_metadata(entra_provider *pv, apr_pool_t *p, int timeout)
     apr_thread_mutex_lock(pv->lock);
     if (!why && (why = publish_metadata(pv, p, pool, &meta)) == NULL)
         pool = NULL;
-    if (why && pv->meta_pool)
-        warn_stale(pv, p, "discovery document", why);
+    stale = why && pv->meta_pool;
     land(pv, &pv->meta_flight, why, ENTRA_METADATA_TTL);
     apr_thread_mutex_unlock(pv->lock);
+    if (stale)
+        warn_stale(pv, p, "discovery document", why);
     cache_pool_drop(pool);
     return why;
 }
@@ -278,7 +312,7 @@ static keyset *keyset_parse(const char *json, apr_size_t len, const char **why)
         cache_pool_drop(pool);
         return NULL;
     }
-    apr_atomic_set32(&ks->refs, 1);
+    __atomic_store_n(&ks->refs, 1, __ATOMIC_RELEASE);
     return ks;
 }
 
@@ -305,6 +339,7 @@ static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout, int 
     entra_metadata meta;
     keyset *ks = NULL, *old = NULL;
     const char *why = entra_provider_metadata(pv, p, timeout, &meta);
+    int stale;
 
     if (!why)
         ks = fetch_keyset(p, meta.jwks_uri, timeout, &why);
@@ -313,10 +348,11 @@ static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout, int 
         old = pv->keys;
         pv->keys = ks;
     }
-    else if (pv->keys && warn)
-        warn_stale(pv, p, "JWKS", why);
+    stale = !ks && pv->keys && warn;
     land(pv, &pv->jwks_flight, why, ENTRA_JWKS_TTL);
     apr_thread_mutex_unlock(pv->lock);
+    if (stale)
+        warn_stale(pv, p, "JWKS", why);
     keyset_release(old);
     return why;
 }
@@ -334,7 +370,7 @@ static keyset *take_keyset(entra_provider *pv, entra_key_query *q)
         apr_thread_mutex_lock(pv->lock);
     }
     if ((ks = pv->keys))
-        apr_atomic_inc32(&ks->refs);
+        keyset_hold(ks);
     else
         q->fetch_error = flight_error(q->pool, &pv->jwks_flight, "JWKS");
     apr_thread_mutex_unlock(pv->lock);
@@ -346,7 +382,8 @@ static keyset *take_keyset(entra_provider *pv, entra_key_query *q)
 /* A kid we do not know means Entra rolled its keys, and perhaps moved
  * them: read the discovery document again, then the JWKS. The first miss
  * refetches at once, later ones once per gap; a miss while a fetch is
- * under way waits for that one. Returns 1 when a refetch happened. */
+ * under way waits for that one (the new key may be in it). Returns 1 when
+ * the keyset may have changed. */
 static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
 {
     apr_int64_t now = now_seconds();
@@ -354,8 +391,12 @@ static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
     int meta;
 
     apr_thread_mutex_lock(pv->lock);
-    if (pv->jwks_flight.busy
-        || (pv->last_kid_refetch && now - pv->last_kid_refetch < ENTRA_KID_REFETCH_GAP)) {
+    if (pv->jwks_flight.busy) {
+        await_landing(pv, &pv->jwks_flight, q->timeout);
+        apr_thread_mutex_unlock(pv->lock);
+        return 1;
+    }
+    if (pv->last_kid_refetch && now - pv->last_kid_refetch < ENTRA_KID_REFETCH_GAP) {
         apr_thread_mutex_unlock(pv->lock);
         return 0;
     }

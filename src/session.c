@@ -99,7 +99,7 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
     if (!plain || !(plain = maybe_inflate(p, plain, &len))
         || !(pairs = entra_pairs_parse(p, plain, len)) || pairs->nelts < TIMES)
         return NULL;
-    s = apr_palloc(p, sizeof(*s));
+    s = apr_pcalloc(p, sizeof(*s));
     s->created = time_field(pairs, 0, CREATED);
     s->expires = time_field(pairs, 1, EXPIRES);
     s->last_seen = time_field(pairs, 2, LAST_SEEN);

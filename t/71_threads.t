@@ -78,6 +78,26 @@ sub in_parallel {
     is(scalar @bad, 0, '... no crash in the log') or diag(join "\n", @bad);
 }
 
+# ---- keys roll over while 8 calls with the new key come in at once: the
+# first refetches, the others wait for that refetch, not refuse the token
+{
+    is(new_ua(no_cookies => 1)->get(url('t_rollover', '/api/warm'), Authorization => 'Bearer ' . api_token())->code,
+       200, 'rollover: the cache holds the old key');
+    rotate_keys();
+    mock_config({ slow => { jwks => 1 } });
+    my $token = api_token();
+    my $before = mock_stats()->{requests}{jwks} // 0;
+    my @res = in_parallel(8, sub {
+        return new_ua(no_cookies => 1, timeout => 30)
+            ->get(url('t_rollover', '/api/new-key'), Authorization => "Bearer $token")->code;
+    });
+    is(scalar(grep { $_ == 200 } @res), 8, '8 calls at once with a just-rolled key: all accepted')
+        or diag("@res");
+    is((mock_stats()->{requests}{jwks} // 0) - $before, 1, '... after one JWKS refetch');
+    mock_config({ slow => undef });
+    rotate_keys(restore => 1);
+}
+
 # ---- Entra unreachable from the start: 16 bearer calls at once
 {
     mock_config({ slow => { discovery => 20 } });
