@@ -3,10 +3,13 @@
  * This file is the module's table of contents: the directive table and the
  * hooks. The work is in src/: config (directives), authn (AuthType Entra,
  * the signed-in fast path), bearer (AuthType Entra-Bearer), authz (Require
- * entra-*), login (redirect and callback), logout, endpoints (/.auth/...),
- * refresh, store and socache (where sessions live), session, state, crypto,
- * claims, provider (discovery and JWKS cache), jwt, token, credential,
- * userinfo (userinfo, Graph, groups overage), http, respond, util. */
+ * entra-*), login (redirect and callback), attempts (a browser's state
+ * cookies), logout, endpoints (/.auth/...), refresh (single-flight, in
+ * shared memory), store and socache (where sessions live), ended (sids
+ * Entra logged out), session, state, crypto, claims, provider (discovery
+ * and JWKS cache, shared by threads), jwks (their parsers), jwt, token,
+ * credential, userinfo (userinfo, Graph, groups overage), http, respond,
+ * util. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -19,6 +22,7 @@
 #include "src/authz.h"
 #include "src/config.h"
 #include "src/credential.h"
+#include "src/ended.h"
 #include "src/endpoints.h"
 #include "src/http.h"
 #include "src/log.h"
@@ -164,6 +168,7 @@ static int entra_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     (void)plog; (void)ptemp;
     entra_socache_pre_config(pconf);
+    entra_ended_pre_config(pconf);
     entra_refresh_pre_config(pconf);
     return OK;
 }
@@ -175,7 +180,8 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
     (void)plog;
     entra_http_global_init();
-    if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK)
+    if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK
+        || (status = entra_ended_post_config(pconf, s)) != OK)
         return status;
     return entra_refresh_post_config(pconf, s);
 }
@@ -195,6 +201,7 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
     entra_refresher *refresher = entra_refresher_create(pchild);
 
     entra_socache_child_init(pchild, s);
+    entra_ended_child_init(pchild);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "respond.h"
 #include "claims.h"
+#include "config.h"
 #include "session.h"
 #include "util.h"
 
@@ -171,6 +172,26 @@ static authz_status role_check(request_rec *r, const char *line, const void *par
     return check_claim(r, line, parsed, "roles", "the app role", "no app role");
 }
 
+/* A session that kept only the configuration's groups knows membership of
+ * those alone: a Require naming another (an .htaccess line) cannot be
+ * answered, unless a group it names is in the list. */
+static int partial_list_unknown(request_rec *r, const apr_array_header_t *claims,
+                                const char *require_line)
+{
+    extern module AP_MODULE_DECLARE_DATA auth_entra_module;
+    const entra_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                       &auth_entra_module);
+    const char *line = require_line, *want;
+    int unnamed = 0;
+
+    while (*(want = ap_getword_conf(r->pool, &line))) {
+        if (entra_claims_has(claims, "groups", want))
+            return 0;
+        unnamed |= !entra_conf_group_named(sc, want);
+    }
+    return unnamed;
+}
+
 static authz_status group_check(request_rec *r, const char *line, const void *parsed)
 {
     const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
@@ -190,6 +211,17 @@ static authz_status group_check(request_rec *r, const char *line, const void *pa
                                  values_of(r->pool, line), NULL);
         f.unknown = "the group memberships could not be read from Microsoft Graph; "
                     "sign in again later";
+        return answer(r, parsed, &f);
+    }
+    if (claims && entra_pairs_get(claims, ENTRA_GROUPS_PARTIAL)
+        && partial_list_unknown(r, claims, line)) {
+        f.found = ENTRA_CLAIM_UNKNOWN;
+        f.need = apr_pstrcat(r->pool, "membership of group ", values_of(r->pool, line), NULL);
+        f.need_not = apr_pstrcat(r->pool, "no membership of group ",
+                                 values_of(r->pool, line), NULL);
+        f.unknown = "the session keeps only the groups the server's configuration names "
+                    "(the user is in too many for a cookie), and this Require line was not "
+                    "among them at start-up (.htaccess?)";
         return answer(r, parsed, &f);
     }
     return check_claim(r, line, parsed, "groups", "membership of group", "no membership of group");
@@ -311,6 +343,8 @@ static const char *claim_parse(cmd_parms *cmd, const char *require_line, const v
         if (!colon || colon == word || !colon[1])
             return apr_pstrcat(cmd->pool, "Require entra-claim: '", word,
                                "' is not of the form <claim>:<value>", NULL);
+        if (colon - word == 6 && strncmp(word, "groups", 6) == 0)
+            entra_conf_name_group(cmd, colon + 1);
     }
     *parsed = placed(cmd, "entra-claim");
     return NULL;
@@ -331,7 +365,16 @@ static const char *values_parse(cmd_parms *cmd, const char *require_line, const 
     static const char *fn(cmd_parms *cmd, const char *line, const void **parsed) \
     { return values_parse(cmd, line, name, parsed); }
 VALUES_PARSER(role_parse, "entra-role")
-VALUES_PARSER(group_parse, "entra-group")
+
+/* The groups named are what a big cookie session keeps (see config.h). */
+static const char *group_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+{
+    const char *line = require_line, *word;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &line)))
+        entra_conf_name_group(cmd, word);
+    return values_parse(cmd, require_line, "entra-group", parsed);
+}
 VALUES_PARSER(tenant_parse, "entra-tenant")
 VALUES_PARSER(scope_parse, "entra-scope")
 

@@ -4,6 +4,7 @@
 
 #include <http_log.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <string.h>
@@ -73,6 +74,9 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(assertion_alg);
     MERGE_PTR(client_assertion_file);
     MERGE_PTR(cookie_name);
+    m->named_groups = base->named_groups && add->named_groups
+                      ? apr_hash_overlay(p, add->named_groups, base->named_groups)
+                      : add->named_groups ? add->named_groups : base->named_groups;
     return m;
 }
 
@@ -239,6 +243,35 @@ int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid)
             return 1;
     }
     return !c->allowed_tenants;
+}
+
+void entra_conf_name_group(cmd_parms *cmd, const char *group)
+{
+    entra_server_conf *c = ap_get_module_config(cmd->server->module_config, &auth_entra_module);
+    char *lower = apr_pstrdup(cmd->pool, group), *at;
+
+    /* .htaccess is read per request, in the request's pool: the server's
+     * configuration is shared by every thread then, and stays as it is. */
+    if (cmd->pool != cmd->server->process->pconf)
+        return;
+    for (at = lower; *at; at++)
+        *at = (char)apr_tolower(*at);
+    if (!c->named_groups)
+        c->named_groups = apr_hash_make(cmd->pool);
+    apr_hash_set(c->named_groups, lower, APR_HASH_KEY_STRING, "");
+}
+
+int entra_conf_group_named(const entra_server_conf *c, const char *group)
+{
+    char buf[128];
+    apr_size_t i;
+
+    if (!c->named_groups || !group || strlen(group) >= sizeof(buf))
+        return 0;
+    for (i = 0; group[i]; i++)
+        buf[i] = (char)apr_tolower(group[i]);
+    buf[i] = '\0';
+    return apr_hash_get(c->named_groups, buf, APR_HASH_KEY_STRING) != NULL;
 }
 
 /* Personal Microsoft accounts live in this tenant. */

@@ -6,6 +6,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_hash.h>
 #include "crypto.h"
 #include "provider.h"
 #include "util.h"
@@ -60,7 +61,6 @@ typedef struct {
     int session_inactivity;         /* -1 unset; seconds, 0 = none */
     entra_socache *session_cache;   /* EntraSessionStore socache; NULL = cookie */
     int session_store_set;
-    entra_socache *ended_sids;      /* cookie store: sids Entra logged out */
     int endpoint_version;           /* -1 unset; 1 or 2 */
     int response_mode;              /* -1 unset; entra_response_mode */
     const char *domain_hint;
@@ -77,6 +77,11 @@ typedef struct {
     int assertion_alg;              /* -1 unset; entra_assertion_alg */
     const char *client_assertion_file;
     const char *cookie_name;        /* EntraCookieName; NULL: derived from the app */
+    /* Group ids that a Require entra-group (or entra-claim groups:...) of
+     * the configuration names, lowercase -> "": what a cookie session too
+     * big for all of a user's groups keeps (.htaccess Requires are not
+     * seen here). */
+    apr_hash_t *named_groups;
     /* Bound at start-up (entra_server_bind): everything the module seals or
      * stores belongs to this app, so apps sharing EntraSessionKey or a
      * session store never accept each other's records. */
@@ -140,6 +145,11 @@ int entra_conf_logout_redirect(const entra_server_conf *c);
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
 entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
+/* Records a group id a Require line names (at start-up only). */
+void entra_conf_name_group(cmd_parms *cmd, const char *group);
+/* True when a Require of this server names `group`. */
+int entra_conf_group_named(const entra_server_conf *c, const char *group);
+
 /* EntraAllowedTenants admits `tid` (always true without the directive). */
 int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid);
 

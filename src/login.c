@@ -1,5 +1,6 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
+#include "attempts.h"
 #include "claims.h"
 #include "jwt.h"
 #include "log.h"
@@ -73,153 +74,6 @@ static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                        authorize_hints(r, sc), NULL);
 }
 
-/* State cookies go only to the callback path. form_post brings the code
- * back in a cross-site POST, which a SameSite=Lax cookie would miss. */
-static void state_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
-                             const char *value, int max_age)
-{
-    if (entra_conf_response_mode(sc) == ENTRA_MODE_FORM_POST)
-        entra_cookie_set_cross_site(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
-    else
-        entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
-}
-
-/* Pending sign-ins of this browser, oldest first, in a small Path=/ cookie
- * (<session cookie>_pending, "state.size.expires~..."). The state cookies
- * themselves go only to the callback path, where a login start cannot see
- * them; this index lets it drop the oldest, so that together they stay
- * within STATE_BUDGET bytes of the callback's Cookie header however often
- * a browser starts over (httpd refuses a header past LimitRequestFieldSize,
- * and the user could never finish a sign-in again). */
-#define STATE_BUDGET 4096
-#define PENDING_MAX 12
-
-typedef struct {
-    const char *state;
-    apr_int64_t size;       /* bytes the state cookie adds to a Cookie header */
-    apr_int64_t expires;
-} pending_login;
-
-static const char *pending_cookie_name(apr_pool_t *p, const entra_server_conf *sc)
-{
-    return apr_pstrcat(p, sc->session_cookie, "_pending", NULL);
-}
-
-static const char *state_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
-                                     const char *state)
-{
-    return apr_pstrcat(p, sc->state_cookie_prefix, state, NULL);
-}
-
-/* The index as the browser sent it, without entries that are malformed or
- * expired. It only decides which of the browser's own cookies to delete:
- * nothing in it is trusted beyond that. */
-static apr_array_header_t *pending_read(request_rec *r, const entra_server_conf *sc,
-                                        apr_int64_t now)
-{
-    apr_array_header_t *pending = apr_array_make(r->pool, PENDING_MAX, sizeof(pending_login));
-    const char *value = entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc));
-    char *list = apr_pstrdup(r->pool, value ? value : ""), *rest, *entry;
-
-    for (entry = apr_strtok(list, "~", &rest); entry && pending->nelts < PENDING_MAX;
-         entry = apr_strtok(NULL, "~", &rest)) {
-        char *fields, *state = apr_strtok(entry, ".", &fields);
-        char *size = apr_strtok(NULL, ".", &fields), *expires = apr_strtok(NULL, ".", &fields);
-        pending_login *e;
-        if (!entra_state_param_ok(state) || entra_parse_int(size) < 0
-            || entra_parse_int(expires) < now)
-            continue;
-        e = apr_array_push(pending);
-        e->state = state;
-        e->size = entra_parse_int(size);
-        e->expires = entra_parse_int(expires);
-    }
-    return pending;
-}
-
-static void pending_write(request_rec *r, const entra_server_conf *sc,
-                          const apr_array_header_t *pending, int first)
-{
-    const char *value = "";
-    int i;
-
-    for (i = first; i < pending->nelts; i++) {
-        const pending_login *e = &APR_ARRAY_IDX(pending, i, pending_login);
-        value = apr_psprintf(r->pool, "%s%s%s.%" APR_INT64_T_FMT ".%" APR_INT64_T_FMT, value,
-                             *value ? "~" : "", e->state, e->size, e->expires);
-    }
-    entra_cookie_set(r, sc, pending_cookie_name(r->pool, sc), value, "/",
-                     *value ? ENTRA_STATE_TTL : 0);
-}
-
-/* The bytes the callback's Cookie header may give the state cookies: at
- * most STATE_BUDGET, less what the browser sends besides them (the
- * site's own cookies; this app's old session cookies are deleted by now),
- * so that the whole header stays within LimitRequestFieldSize. */
-static apr_int64_t state_budget(request_rec *r, const entra_server_conf *sc)
-{
-    const char *ours[] = { sc->session_cookie, NULL };
-    const apr_array_header_t *headers = apr_table_elts(r->headers_in);
-    apr_int64_t others = 0, budget;
-    int i, removed = 0;
-
-    for (i = 0; i < headers->nelts; i++) {
-        const apr_table_entry_t *h = &APR_ARRAY_IDX(headers, i, apr_table_entry_t);
-        if (h->key && strcasecmp(h->key, "Cookie") == 0 && h->val)
-            others += (apr_int64_t)strlen(entra_cookie_header_strip(r->pool, h->val, ours,
-                                                                    &removed)) + 2;
-    }
-    budget = r->server->limit_req_fieldsize - others - 512;
-    return budget > STATE_BUDGET ? STATE_BUDGET : budget;
-}
-
-/* Makes room for a state cookie of `size` bytes: the oldest pending
- * sign-ins go first. Returns the index with the new one last. */
-static void pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
-                        apr_int64_t size, apr_int64_t now)
-{
-    apr_array_header_t *pending = pending_read(r, sc, now);
-    apr_int64_t total = size, budget = state_budget(r, sc);
-    pending_login *e;
-    int i, first = 0;
-
-    for (i = 0; i < pending->nelts; i++)
-        total += APR_ARRAY_IDX(pending, i, pending_login).size;
-    while (first < pending->nelts
-           && (total > budget || pending->nelts - first >= PENDING_MAX)) {
-        e = &APR_ARRAY_IDX(pending, first, pending_login);
-        state_cookie_set(r, sc, state_cookie_name(r->pool, sc, e->state), "", 0);
-        total -= e->size;
-        first++;
-    }
-    e = apr_array_push(pending);
-    e->state = state;
-    e->size = size;
-    e->expires = now + ENTRA_STATE_TTL;
-    pending_write(r, sc, pending, first);
-}
-
-/* The callback took `state`: it leaves the index. */
-static void pending_remove(request_rec *r, const entra_server_conf *sc, const char *state)
-{
-    apr_array_header_t *pending, *kept;
-    int i;
-
-    /* A form_post callback is a cross-site POST: the SameSite=Lax index
-     * does not come with it, and must not be wiped for the other tabs. */
-    if (!entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc)))
-        return;
-    pending = pending_read(r, sc, apr_time_sec(r->request_time));
-    kept = apr_array_make(r->pool, pending->nelts, sizeof(pending_login));
-
-    for (i = 0; i < pending->nelts; i++) {
-        const pending_login *e = &APR_ARRAY_IDX(pending, i, pending_login);
-        if (strcmp(e->state, state) != 0)
-            *(pending_login *)apr_array_push(kept) = *e;
-    }
-    pending_write(r, sc, kept, 0);
-}
-
 /* Where to come back to: this request's path and query, same-origin only.
  * It rides in the state cookie, which a browser keeps only up to 4 KB: a
  * longer one comes back to its path alone, or to "/". */
@@ -257,13 +111,16 @@ int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
                       "cannot create a login state (random source or cipher failed)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* A session cookie that did not open (expired, ended, another key) only
-     * weighs on every request, the callback's included: it goes. */
-    if (entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
+    /* A cookie session that did not open (expired, ended, another key)
+     * only weighs on every request, the callback's included: it goes. (A
+     * socache id cookie is small, and may be good again when a store that
+     * was down comes back.) */
+    if (!sc->session_cache && entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
         entra_store_clear(r, sc, NULL);
-    cookie_name = state_cookie_name(r->pool, sc, st->state);
-    pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3), now);
-    state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
+    cookie_name = entra_state_cookie_name(r->pool, sc, st->state);
+    entra_pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3),
+                      now);
+    entra_state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
                   "not signed in: redirecting to Entra, will return to %s",
                   entra_log_safe(r->pool, st->return_to));
@@ -342,12 +199,12 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
     entra_state *st = NULL;
 
     if (entra_state_param_ok(state_param)) {
-        cookie_name = state_cookie_name(r->pool, sc, state_param);
+        cookie_name = entra_state_cookie_name(r->pool, sc, state_param);
         cookie = entra_cookie_get(r->pool, r->headers_in, cookie_name);
         why = "no state cookie for this state (expired, replayed, or from another browser)";
         if (cookie) {
-            state_cookie_set(r, sc, cookie_name, "", 0);
-            pending_remove(r, sc, state_param);
+            entra_state_cookie_set(r, sc, cookie_name, "", 0);
+            entra_pending_remove(r, sc, state_param);
             st = entra_state_open(r->pool, sc->app_keys, cookie, state_param,
                                   apr_time_sec(r->request_time), &why);
         }
@@ -453,6 +310,37 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     return pairs;
 }
 
+/* A user in more groups than a cookie session can hold (a thousand, say)
+ * keeps the groups the configuration's Require lines name, which is all
+ * that authorization here needs, and the backend is told the list is
+ * partial (X-Entra-Claim-groups-partial: true). */
+static void keep_named_groups(request_rec *r, const entra_server_conf *sc, entra_session *s)
+{
+    int i, all = 0, kept = 0;
+
+    for (i = 0; i < s->claims->nelts; i++) {
+        entra_pair *c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
+        char *list, *rest, *group;
+        const char *keep = "";
+        if (strcmp(c->name, "groups") != 0)
+            continue;
+        list = apr_pstrdup(r->pool, c->value);
+        for (group = apr_strtok(list, ",", &rest); group; group = apr_strtok(NULL, ",", &rest)) {
+            all++;
+            if (entra_conf_group_named(sc, group)) {
+                keep = apr_pstrcat(r->pool, keep, *keep ? "," : "", group, NULL);
+                kept++;
+            }
+        }
+        c->value = keep;
+    }
+    entra_pairs_add(s->claims, ENTRA_GROUPS_PARTIAL, "true");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00215)
+                  "the user is in %d groups, more than a cookie session holds: it keeps the %d "
+                  "that Require lines of this server name (X-Entra-Claim-groups-partial: true)",
+                  all, kept);
+}
+
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
                          json_t *answer, const char *groups_error, const entra_state *st)
 {
@@ -463,6 +351,8 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
     session.claims = session_claims(r, sc, claims, answer, groups_error);
+    if (entra_pairs_get(session.claims, "groups") && !entra_store_cookie_fits(r, sc, &session))
+        keep_named_groups(r, sc, &session);
     saved = entra_store_save(r, sc, &session);
     if (saved == ENTRA_STORE_TOO_BIG)
         return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",

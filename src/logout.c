@@ -1,6 +1,7 @@
 /* /.auth/logout (see logout.h). */
 #include "logout.h"
 #include "endpoints.h"
+#include "ended.h"
 #include "log.h"
 #include "provider.h"
 #include "respond.h"
@@ -102,6 +103,13 @@ static int front_channel_logout(request_rec *r, const entra_server_conf *sc, con
     if (own_sid && strcmp(own_sid, sid) == 0) {
         entra_store_clear(r, sc, session);
         ended = 1;
+    }
+    else if (ended == ENTRA_STORE_RATE_LIMITED) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00507)
+                      "front-channel logout refused: more than %d a second reach this "
+                      "server (a loop of made-up sids?)", ENTRA_ENDED_RATE);
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_TOO_MANY_REQUESTS;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00505)
                   "front-channel logout: %s", ended ? "session ended" : "no such session");

@@ -1,6 +1,7 @@
 /* Sessions in Apache's socache providers (see socache.h). */
 #include "socache.h"
 #include "config.h"
+#include "ended.h"
 #include "log.h"
 
 #include <http_log.h>
@@ -11,6 +12,7 @@
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_shm.h>
+#include <openssl/sha.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
@@ -18,10 +20,6 @@ extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 #define VALUE_MAX ENTRA_SOCACHE_VALUE_MAX
 
-/* How many sessions front-channel logouts have ended since start-up, in
- * memory all the children share: while it is 0, the signed-in fast path
- * skips the lookup in the ended-sessions cache. */
-static apr_uint32_t *ended_count;
 
 struct entra_socache {
     const ap_socache_provider_t *provider;
@@ -99,46 +97,13 @@ static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-/* With the cookie store, a front-channel logout can only be remembered:
- * the sids Entra ended go into a shmcb cache, and cookies of those sessions
- * are refused from then on. NULL when mod_socache_shmcb is not loaded. */
-static entra_socache *ended_sids_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
-{
-    entra_socache *c = apr_pcalloc(pconf, sizeof(*c));
-    apr_shm_t *shm;
-
-    ended_count = NULL;
-    if (apr_shm_create(&shm, sizeof(*ended_count), NULL, pconf) == APR_SUCCESS) {
-        ended_count = apr_shm_baseaddr_get(shm);
-        *ended_count = 0;
-    }
-
-    c->spec = "shmcb (ended sessions)";
-    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
-                                     AP_SOCACHE_PROVIDER_VERSION);
-    if (!c->provider || c->provider->create(&c->instance, NULL, ptemp, pconf)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ENTRALOG(00103)
-                     "mod_socache_shmcb is not loaded: with EntraSessionStore cookie, a "
-                     "front-channel logout from Entra cannot end sessions on this server");
-        return NULL;
-    }
-    return c;
-}
-
 int entra_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    entra_socache *ended = NULL;
-    int looked = 0;
-
+    (void)ptemp;
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         entra_socache *c = sc->session_cache;
         int status;
-        if (!c && entra_server_enabled(sc)) {
-            if (!looked++)
-                ended = ended_sids_cache(pconf, ptemp, s);
-            c = sc->ended_sids = ended;
-        }
         if (c && !c->ready && (status = init_one(c, pconf, s)) != OK)
             return status;
     }
@@ -149,7 +114,7 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
-        entra_socache *c = sc->session_cache ? sc->session_cache : sc->ended_sids;
+        entra_socache *c = sc->session_cache;
         if (c && c->mutex)
             apr_global_mutex_child_init(&c->mutex, apr_global_mutex_lockfile(c->mutex),
                                         pchild);
@@ -220,13 +185,105 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
     return rv;
 }
 
-void entra_socache_note_ended(void)
+/* ---- the ended-sids table (ended.h) in shared memory of the module's own:
+ * made once, in the parent's process pool, and kept across graceful
+ * restarts through httpd's retained data, so sessions Entra ended stay
+ * ended; inherited by every child; its mutex is held for one lookup. */
+
+#define ENDED_MUTEX "auth-entra-ended"
+#define ENDED_RETAINED "mod_auth_entra-ended-sids"
+
+typedef struct {
+    apr_shm_t *shm;
+} ended_retained;
+
+static entra_ended_table *ended;
+static apr_global_mutex_t *ended_mutex;
+
+void entra_ended_pre_config(apr_pool_t *pconf)
 {
-    if (ended_count)
-        apr_atomic_inc32(ended_count);
+    ap_mutex_register(pconf, ENDED_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-int entra_socache_any_ended(void)
+int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    return !ended_count || apr_atomic_read32(ended_count) != 0;
+    ended_retained *kept = ap_retained_data_get(ENDED_RETAINED);
+    apr_status_t rv;
+
+    if (!kept) {
+        kept = ap_retained_data_create(ENDED_RETAINED, sizeof(*kept));
+        kept->shm = NULL;
+    }
+    if (!kept->shm) {
+        rv = apr_shm_create(&kept->shm, entra_ended_table_size(ENTRA_ENDED_SLOTS), NULL,
+                            s->process->pool);
+        if (rv != APR_SUCCESS) {
+            kept->shm = NULL;
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
+                         "cannot create the shared memory for sessions ended by Entra");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        entra_ended_table_init(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS);
+    }
+    ended = apr_shm_baseaddr_get(kept->shm);
+    ended_mutex = NULL;
+    if ((rv = ap_global_mutex_create(&ended_mutex, NULL, ENDED_MUTEX, NULL, s, pconf, 0))
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00110)
+                     "cannot create the mutex for sessions ended by Entra");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+void entra_ended_child_init(apr_pool_t *pchild)
+{
+    if (ended_mutex)
+        apr_global_mutex_child_init(&ended_mutex, apr_global_mutex_lockfile(ended_mutex),
+                                    pchild);
+}
+
+static void ended_hash(request_rec *r, const char *app_tag, const char *sid,
+                       unsigned char *hash)
+{
+    const char *text = apr_pstrcat(r->pool, app_tag, "\n", sid, NULL);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    memcpy(hash, digest, 16);
+}
+
+int entra_ended_add(request_rec *r, const char *app_tag, const char *sid, apr_int64_t expires)
+{
+    apr_int64_t now = apr_time_sec(r->request_time);
+    unsigned char hash[16];
+    int admitted, kept_all = 1;
+
+    if (!ended || !ended_mutex)
+        return 0;
+    ended_hash(r, app_tag, sid, hash);
+    apr_global_mutex_lock(ended_mutex);
+    if ((admitted = entra_ended_table_admit(ended, now)))
+        kept_all = entra_ended_table_add(ended, hash, expires, now);
+    apr_global_mutex_unlock(ended_mutex);
+    if (!kept_all)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00412)
+                      "the record of sessions ended by Entra is full around this sid: the "
+                      "one closest to its end was dropped");
+    return admitted;
+}
+
+int entra_ended_has(request_rec *r, const char *app_tag, const char *sid)
+{
+    unsigned char hash[16];
+    int has;
+
+    /* the signed-in fast path: nothing ended since the server started */
+    if (!ended || !ended_mutex || !entra_ended_table_count(ended))
+        return 0;
+    ended_hash(r, app_tag, sid, hash);
+    apr_global_mutex_lock(ended_mutex);
+    has = entra_ended_table_has(ended, hash, apr_time_sec(r->request_time));
+    apr_global_mutex_unlock(ended_mutex);
+    return has;
 }

@@ -31,9 +31,5 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
                                const char *value, apr_int64_t expires);
 apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key);
 
-/* The cookie store's ended-sessions cache: worth a lookup only once a
- * front-channel logout has ended a session (any child, since start-up). */
-void entra_socache_note_ended(void);
-int entra_socache_any_ended(void);
 
 #endif

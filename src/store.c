@@ -1,6 +1,7 @@
 /* The session stores: cookie (chunked when needed) and socache (see store.h). */
 #include "store.h"
 #include "crypto.h"
+#include "ended.h"
 #include "log.h"
 #include "respond.h"
 #include "socache.h"
@@ -21,7 +22,6 @@ APLOG_USE_MODULE(auth_entra);
  * Redis for several vhosts) never see each other's keys. */
 #define SESSION_KEY "s"
 #define SID_KEY "sid"
-#define ENDED_KEY "end"
 /* One Entra sid may name several sessions (tabs, hosts sharing a store). */
 #define SIDS_MAX 16
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
@@ -110,12 +110,9 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
 /* Cookie store: was this session ended by a front-channel logout? */
 static int sid_ended(request_rec *r, const entra_server_conf *sc, const entra_session *s)
 {
-    const char *sid = sc->ended_sids && entra_socache_any_ended()
-                      ? entra_pairs_get(s->claims, "sid") : NULL;
-    const char *mark;
+    const char *sid = sc->session_cache ? NULL : entra_pairs_get(s->claims, "sid");
 
-    return sid && entra_socache_get(sc->ended_sids, r, sid_key(r->pool, sc, sid, ENDED_KEY),
-                                    &mark) == APR_SUCCESS;
+    return sid && entra_ended_has(r, sc->app_tag, sid);
 }
 
 /* The app's tenant rules as configured now: a tenant taken out of
@@ -260,6 +257,15 @@ static int max_chunks(request_rec *r)
     return fit < 1 ? 1 : fit > ENTRA_COOKIE_CHUNKS_MAX ? ENTRA_COOKIE_CHUNKS_MAX : fit;
 }
 
+int entra_store_cookie_fits(request_rec *r, const entra_server_conf *sc, const entra_session *s)
+{
+    const char *sealed;
+
+    if (sc->session_cache || !(sealed = entra_session_seal(r->pool, sc->app_keys, s)))
+        return 1;
+    return (int)((strlen(sealed) + ENTRA_COOKIE_CHUNK - 1) / ENTRA_COOKIE_CHUNK) <= max_chunks(r);
+}
+
 int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s)
 {
     const char *sealed = entra_session_seal(r->pool, sc->app_keys, s);
@@ -314,16 +320,11 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
     const char *key = sid_key(r->pool, sc, sid, SID_KEY), *ids = NULL, *id;
     char *rest;
 
-    if (!sc->session_cache) {
-        /* Remembered as long as any cookie of that session could live. */
-        if (!sc->ended_sids
-            || entra_socache_put(sc->ended_sids, r, sid_key(r->pool, sc, sid, ENDED_KEY), "1",
-                                 apr_time_sec(r->request_time)
-                                 + entra_conf_session_max_age(sc)) != APR_SUCCESS)
-            return 0;
-        entra_socache_note_ended();
-        return 1;
-    }
+    /* Remembered as long as any cookie of that session could live. */
+    if (!sc->session_cache)
+        return entra_ended_add(r, sc->app_tag, sid, apr_time_sec(r->request_time)
+                                                    + entra_conf_session_max_age(sc))
+               ? 1 : ENTRA_STORE_RATE_LIMITED;
     if (entra_socache_get(sc->session_cache, r, key, &ids) != APR_SUCCESS)
         return 0;
     for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;

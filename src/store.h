@@ -29,13 +29,19 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
 #define ENTRA_STORE_TOO_BIG (-1)
 int entra_store_save(request_rec *r, const entra_server_conf *sc, entra_session *s);
 
+/* With the cookie store: whether the session fits in the cookies a browser
+ * can send back (always true with a socache store). */
+int entra_store_cookie_fits(request_rec *r, const entra_server_conf *sc, const entra_session *s);
+
 /* Ends the session: forgets it in the socache store, deletes the cookie
  * and every chunk the browser sent. */
 void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_session *s);
 
 /* Front-channel logout: ends the socache session Entra knows by `sid`, or,
  * with the cookie store, remembers `sid` as ended so its cookies are
- * refused from then on. Returns 1 when done. */
+ * refused from then on. Returns 1 when done, 0 when the store is down,
+ * ENTRA_STORE_RATE_LIMITED when too many came at once (ended.h). */
+#define ENTRA_STORE_RATE_LIMITED (-2)
 int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid);
 
 #endif

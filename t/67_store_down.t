@@ -160,6 +160,7 @@ if ($ok) {
     is($nb->get(url($vh, '/.auth/logout'), SAME_SITE)->code, 302, 'logout');
     ok(is_login_redirect(replay($c)->get(url($vh, '/app/'))), '... ends it');
 }
+
 stop_redis();
 
 done_testing();

@@ -330,6 +330,21 @@ sub log_since {
     return @l;
 }
 
+# A graceful restart (SIGUSR1): the parent re-reads its configuration and
+# starts new children; waits until the new generation answers.
+sub graceful {
+    my $self = shift;
+    my $mark = $self->log_mark;
+    my $pid = $self->{pid} or return 0;
+    kill 'USR1', $pid or return 0;
+    my $until = time + 15;
+    while (time < $until) {
+        return 1 if grep { /resuming normal operations/ } $self->log_since($mark);
+        sleep 0.2;
+    }
+    return 0;
+}
+
 sub stop {
     my $self = shift;
     my $pid = delete $self->{pid};

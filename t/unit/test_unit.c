@@ -74,6 +74,7 @@ int main(int argc, char **argv)
     run("config", suite_config, root);
     run("provider", suite_provider, root);
     run("authz", suite_authz, root);
+    run("ended", suite_ended, root);
     unit_keys_release();
     apr_pool_destroy(root);
     apr_terminate();

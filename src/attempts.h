@@ -1,0 +1,31 @@
+/* A browser's login attempts. Each has its own sealed state cookie, named
+ * for its `state` and sent only to the callback path, so several tabs can
+ * sign in at once. A small Path=/ index of them (<session cookie>_pending,
+ * not secret, only ever used to delete the browser's own cookies) lets a
+ * new attempt drop the oldest, so that all of them together stay within
+ * what the callback's Cookie header may hold, however often a browser
+ * starts over. */
+#ifndef ENTRA_ATTEMPTS_H
+#define ENTRA_ATTEMPTS_H
+
+#include <httpd.h>
+#include "config.h"
+
+/* <the app's state prefix><state> */
+const char *entra_state_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
+                                    const char *state);
+
+/* Sets (or with max_age 0 deletes) a state cookie: SameSite=None with
+ * form_post, whose callback is a cross-site POST. */
+void entra_state_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
+                            const char *value, int max_age);
+
+/* A new attempt whose state cookie adds `size` bytes: the oldest pending
+ * ones go when they would not fit (their cookies deleted). */
+void entra_pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
+                       apr_int64_t size, apr_int64_t now);
+
+/* The callback took `state`: it leaves the index. */
+void entra_pending_remove(request_rec *r, const entra_server_conf *sc, const char *state);
+
+#endif

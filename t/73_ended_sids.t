@@ -1,0 +1,59 @@
+# Front-channel logout with the cookie store on a server as Debian ships it
+# (no socache module): the sids Entra ended are remembered in shared memory of
+# the module's own, across the server's processes and a graceful restart, and
+# a loop of made-up sids is rate-limited (t/unit/test_ended.c: 100,000 kept,
+# eviction order).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use EntraTest;
+use EntraSessions;
+use EntraStores;
+
+mock_reset();
+my $S = eval { start_apache(name => 'ended', mpm => 'prefork', debian_modules => 1) };
+ok($S, 'a prefork server with Debian\'s default modules (no socache module) starts') or diag($@);
+plan skip_all => 'no server' unless $S;
+
+sub guid {
+    return sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
+        int(rand(2**12)), int(rand(2**12)), int(rand(2**40));
+}
+
+my $ua = new_ua();
+my $r = sign_in_at($ua, $S->url('/app/before'));
+is($r->code, 200, 'signed in (cookie store)');
+my $sid = session_sid($r);
+ok($sid, '... the session has a sid');
+my $cookie = session_cookie($ua);
+my $keep = new_ua();
+is(sign_in_at($keep, $S->url('/app/other'))->code, 200, 'another user signed in too');
+
+my $fc = front_channel_logout($S->base, $sid);
+is($fc->code, 200, 'Entra\'s front-channel logout: 200');
+ok(is_login_redirect(replay($cookie)->get($S->url('/app/after'), Accept => 'text/html')),
+   'the ended session\'s cookie is refused (every process: prefork)');
+is($keep->get($S->url('/app/other'))->code, 200, 'the other user is still signed in');
+
+ok($S->graceful, 'a graceful restart');
+for my $i (1 .. 4) {
+    ok(is_login_redirect(replay($cookie)->get($S->url("/app/after-restart/$i"), Accept => 'text/html')),
+       "after the restart, the ended session stays ended ($i)");
+}
+is($keep->get($S->url('/app/other'))->code, 200, '... and the other user stays signed in');
+
+my $mark = $S->log_mark;
+my $fast = new_ua(no_cookies => 1);
+my @codes = map { front_channel_logout($S->base, guid(), ua => $fast)->code } 1 .. 200;
+ok(scalar(grep { $_ == 429 } @codes) >= 50, '200 made-up sids as fast as they come: the excess refused (429)')
+    or diag("@codes");
+ok(scalar(grep { /ENTRA00507:/ } $S->log_since($mark)), '... logged (ENTRA00507)');
+ok(is_login_redirect(replay($cookie)->get($S->url('/app/after-flood'), Accept => 'text/html')),
+   'the real ended session is still refused');
+sleep 1.1;
+is(front_channel_logout($S->base, guid())->code, 200, 'a second later: front-channel logout answers again');
+
+mock_reset();
+done_testing();
