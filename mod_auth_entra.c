@@ -20,6 +20,7 @@
 
 #include "src/authn.h"
 #include "src/authz.h"
+#include "src/bearer.h"
 #include "src/config.h"
 #include "src/credential.h"
 #include "src/ended.h"
@@ -202,6 +203,7 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
 
     entra_socache_child_init(pchild, s);
     entra_ended_child_init(pchild);
+    entra_bearer_child_init(pchild);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);

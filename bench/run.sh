@@ -2,12 +2,15 @@
 # mod_auth_entra benchmark: requests per second, with wrk on loopback, for the
 # same 1 KB static file served by one Apache (mpm_event)
 #   (a) bare, no authentication (the same request headers, cookie included), and
-#   (b) behind mod_auth_entra with a signed-in session cookie,
+#   (b) behind mod_auth_entra: a signed-in session cookie (cookie store), an
+#       API call with a bearer token, a session in shmcb and one in Redis
+#       (when redis-server is installed; the bench starts its own),
 # and, when libapache2-mod-auth-openidc is installed, in a second Apache
 #   (c) behind mod_auth_openidc signed in, with its shm session cache and then
 #       with client-cookie sessions,
 # all against the mock Entra (t/mock/mock_entra.py), in one run. Prints each
-# figure and its ratio to (a); mod_auth_entra's target is a ratio >= 0.9.
+# figure and its ratio to (a), with the targets: cookie >= 0.95, bearer
+# >= 0.95, shmcb >= 0.92, redis >= 0.80 (BENCH_STRICT holds the cookie one).
 #
 # Settings (environment):
 #   DURATION (wrk -d, default 10s), WARMUP (2s), THREADS (2), CONNECTIONS (50)
@@ -16,7 +19,8 @@
 #   KEEPALIVE_REQUESTS (100, Apache's default MaxKeepAliveRequests; 0 = unlimited)
 #   OPENIDC=0: skip mod_auth_openidc;  BENCH_STRICT=1: exit 1 below the target
 #   BENCH_DIR (/var/tmp/mod_auth_entra-bench), BENCH_PORT (28080),
-#   BENCH_OIDC_PORT (28081), BENCH_MOCK_PORT (28090), BENCH_BACKEND_PORT (28091)
+#   BENCH_OIDC_PORT (28081), BENCH_MOCK_PORT (28090), BENCH_BACKEND_PORT (28091),
+#   BENCH_SHM_PORT (28082), BENCH_REDIS_HTTP_PORT (28083), BENCH_REDIS_PORT (28092)
 #   MODULE_SO: a prebuilt module instead of building a copy of the tree
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -27,13 +31,16 @@ PORT=${BENCH_PORT:-28080}
 OIDC_PORT=${BENCH_OIDC_PORT:-28081}
 MOCK_PORT=${BENCH_MOCK_PORT:-28090}
 BACKEND_PORT=${BENCH_BACKEND_PORT:-28091}
+SHM_PORT=${BENCH_SHM_PORT:-28082}
+REDIS_HTTP_PORT=${BENCH_REDIS_HTTP_PORT:-28083}
+REDIS_PORT=${BENCH_REDIS_PORT:-28092}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 ROUNDS=${ROUNDS:-1}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-100}
-TARGET=0.9
+TARGET=0.95
 FILE=1k.txt
 
 ENTRA=$DIR/entra        # instance (a)+(b)
@@ -48,6 +55,7 @@ cleanup() {
         lib_apache_stop "$ENTRA"
         lib_apache_stop "$OIDC"
         lib_stop_mock "$DIR"
+        [ -z "${REDIS_PID:-}" ] || kill "$REDIS_PID" 2>/dev/null || true
     fi
     exit "$rc"
 }
@@ -87,13 +95,14 @@ apache_cpu() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-# measure NAME ROUND ROOT URL [COOKIE]: warm up, then one wrk run; prints
-# req/s. Every answer must be 200: a 302 to the sign-in would measure the
-# wrong thing. (Runs in a command substitution: results go to files.)
+# measure NAME ROUND ROOT URL [HEADER]: warm up, then one wrk run; prints
+# req/s. HEADER is a whole header line ("Cookie: ...", "Authorization:
+# Bearer ..."). Every answer must be 200: a 302 to the sign-in would measure
+# the wrong thing. (Runs in a command substitution: results go to files.)
 measure() {
-    local name=$1 round=$2 root=$3 url=$4 cookie=${5:-} before after rps out cpu0 cpu1
+    local name=$1 round=$2 root=$3 url=$4 header=${5:-} before after rps out cpu0 cpu1
     local hdr=()
-    [ -z "$cookie" ] || hdr=(-H "Cookie: $cookie")
+    [ -z "$header" ] || hdr=(-H "$header")
     timeout "$WRK_CAP" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     before=$(non200 "$root")
     out=$DIR/logs/wrk-$name-$round.txt
@@ -117,11 +126,11 @@ measure() {
     echo "$rps"
 }
 
-# check URL [COOKIE]: one request must answer 200 with the file's bytes.
+# check URL [HEADER]: one request must answer 200 with the file's bytes.
 check() {
-    local url=$1 cookie=${2:-} code
+    local url=$1 header=${2:-} code
     local hdr=()
-    [ -z "$cookie" ] || hdr=(-H "Cookie: $cookie")
+    [ -z "$header" ] || hdr=(-H "$header")
     code=$(curl -sS --max-time 10 "${hdr[@]}" -o "$DIR/run/check.out" -w '%{http_code}' "$url")
     if [ "$code" != 200 ] || ! cmp -s "$DIR/run/check.out" "$FILES/$FILE"; then
         die "GET $url answered $code, not 200 with the 1 KB file"
@@ -170,6 +179,12 @@ SO=$BUILT_SO
 [ "$(wc -c <"$FILES/$FILE")" -eq 1024 ] || die "could not write the 1 KB file"
 
 lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT"
+REDIS_SERVER=$(command -v redis-server || true)
+if [ -n "$REDIS_SERVER" ]; then
+    "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        >"$DIR/logs/redis.log" 2>&1 &
+    REDIS_PID=$!
+fi
 AUTHORITY=http://127.0.0.1:$MOCK_PORT
 lib_secret_file "$ENTRA/conf/session.key"
 
@@ -191,7 +206,28 @@ Alias /entra/ "$FILES/"
     AuthType Entra
     Require valid-user
 </Location>
+Alias /entra-api/ "$FILES/"
+<Location /entra-api/>
+    AuthType Entra-Bearer
+    Require valid-user
+</Location>
+
+# the same app with server-side sessions: shmcb, and Redis when there is one
+LoadModule socache_shmcb_module $(lib_moddir)/mod_socache_shmcb.so
+Listen 127.0.0.1:$SHM_PORT
+<VirtualHost 127.0.0.1:$SHM_PORT>
+    EntraSessionStore socache shmcb
+</VirtualHost>
 EOF
+    if [ -n "$REDIS_SERVER" ]; then
+        cat <<EOF
+LoadModule socache_redis_module $(lib_moddir)/mod_socache_redis.so
+Listen 127.0.0.1:$REDIS_HTTP_PORT
+<VirtualHost 127.0.0.1:$REDIS_HTTP_PORT>
+    EntraSessionStore socache redis:127.0.0.1:$REDIS_PORT
+</VirtualHost>
+EOF
+    fi
 } >"$ENTRA/conf/httpd.conf"
 lib_apache_start "$ENTRA" "$PORT"
 
@@ -201,24 +237,52 @@ lib_signin "http://127.0.0.1:$PORT/entra/$FILE" "$JAR" "$DIR/run/signin.out" ||
     die "sign-in to mod_auth_entra failed (log: $ENTRA/logs/error_log)"
 ENTRA_COOKIE=$(lib_cookie_header "$JAR")
 check "http://127.0.0.1:$PORT/bare/$FILE"
-check "http://127.0.0.1:$PORT/entra/$FILE" "$ENTRA_COOKIE"
+check "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE"
+BEARER=$(curl -sS --max-time 10 "$AUTHORITY/_mock/api_token") || die "no access token from the mock"
+check "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER"
+# other_session PORT NAME: a signed-in Cookie header for the vhost on PORT
+other_session() {
+    local jar=$DIR/run/$2-cookies.txt
+    rm -f "$jar"
+    lib_signin "http://127.0.0.1:$1/entra/$FILE" "$jar" "$DIR/run/signin-$2.out" ||
+        die "sign-in to mod_auth_entra ($2 sessions) failed (log: $ENTRA/logs/error_log)"
+    lib_cookie_header "$jar"
+}
+SHM_COOKIE=$(other_session "$SHM_PORT" shmcb)
+check "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE"
+REDIS_COOKIE=
+if [ -n "$REDIS_SERVER" ]; then
+    REDIS_COOKIE=$(other_session "$REDIS_HTTP_PORT" redis)
+    check "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE"
+fi
 # and without the cookie it must not be served
 code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/entra/$FILE")
 [ "$code" = 302 ] || die "without a cookie /entra/ answered $code, not 302"
 info "session cookie: ${#ENTRA_COOKIE} bytes"
 
-bare=() entra=()
+bare=() entra=() bearer=() shm=() redis=()
 for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS: wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up)"
     # The same Cookie header both ways, as a browser sends it to every path
     # of the site: the difference is the module's work alone.
-    bare+=("$(measure bare "$r" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "$ENTRA_COOKIE")")
+    bare+=("$(measure bare "$r" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Cookie: $ENTRA_COOKIE")")
     info "bare:                     ${bare[-1]} req/s"
-    entra+=("$(measure entra "$r" "$ENTRA" "http://127.0.0.1:$PORT/entra/$FILE" "$ENTRA_COOKIE")")
+    entra+=("$(measure entra "$r" "$ENTRA" "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE")")
     info "mod_auth_entra signed in: ${entra[-1]} req/s"
+    bearer+=("$(measure bearer "$r" "$ENTRA" "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER")")
+    info "mod_auth_entra bearer:    ${bearer[-1]} req/s"
+    shm+=("$(measure shmcb "$r" "$ENTRA" "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE")")
+    info "mod_auth_entra shmcb:     ${shm[-1]} req/s"
+    if [ -n "$REDIS_COOKIE" ]; then
+        redis+=("$(measure redis "$r" "$ENTRA" "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE")")
+        info "mod_auth_entra redis:     ${redis[-1]} req/s"
+    fi
 done
 BARE=$(printf '%s\n' "${bare[@]}" | mean)
 ENTRA_RPS=$(printf '%s\n' "${entra[@]}" | mean)
+BEARER_RPS=$(printf '%s\n' "${bearer[@]}" | mean)
+SHM_RPS=$(printf '%s\n' "${shm[@]}" | mean)
+REDIS_RPS=$(printf '%s\n' ${redis[@]+"${redis[@]}"} | mean)
 lib_apache_stop "$ENTRA"
 
 # ------------------------------------------------------- (c) mod_auth_openidc
@@ -271,11 +335,11 @@ EOF
             continue
         fi
         OIDC_COOKIE=$(lib_cookie_header "$JAR")
-        check "http://127.0.0.1:$OIDC_PORT/openidc/$FILE" "$OIDC_COOKIE"
+        check "http://127.0.0.1:$OIDC_PORT/openidc/$FILE" "Cookie: $OIDC_COOKIE"
         info "session cookie(s): ${#OIDC_COOKIE} bytes"
         rps=()
         for r in $(seq 1 "$ROUNDS"); do
-            rps+=("$(measure "openidc-$session" "$r" "$OIDC" "http://127.0.0.1:$OIDC_PORT/openidc/$FILE" "$OIDC_COOKIE")")
+            rps+=("$(measure "openidc-$session" "$r" "$OIDC" "http://127.0.0.1:$OIDC_PORT/openidc/$FILE" "Cookie: $OIDC_COOKIE")")
             info "mod_auth_openidc $session: ${rps[-1]} req/s"
         done
         OIDC_ROWS+=("mod_auth_openidc $OIDC_VERSION, $session session|$(printf '%s\n' "${rps[@]}" | mean)|openidc-$session")
@@ -293,6 +357,11 @@ say "results: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), 1 KB 
 row "served" "req/s" "ratio" "CPU us/req" ""
 row "bare (no auth)" "$BARE" "1.00" "$(cpu bare)" ""
 row "mod_auth_entra, signed-in cookie" "$ENTRA_RPS" "$ENTRA_RATIO" "$(cpu entra)" "  target >= $TARGET: $MET"
+row "mod_auth_entra, bearer token (API)" "$BEARER_RPS" "$(ratio "$BEARER_RPS" "$BARE")" "$(cpu bearer)" "  target >= 0.95"
+row "mod_auth_entra, socache shmcb session" "$SHM_RPS" "$(ratio "$SHM_RPS" "$BARE")" "$(cpu shmcb)" "  target >= 0.92"
+if [ -n "$REDIS_COOKIE" ]; then
+    row "mod_auth_entra, socache redis session" "$REDIS_RPS" "$(ratio "$REDIS_RPS" "$BARE")" "$(cpu redis)" "  target >= 0.80"
+fi
 for r in ${OIDC_ROWS[@]+"${OIDC_ROWS[@]}"}; do
     IFS='|' read -r label rps key <<<"$r"
     row "$label" "$rps" "$(ratio "$rps" "$BARE")" "$(cpu "$key")" ""

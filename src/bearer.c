@@ -1,10 +1,12 @@
 /* Bearer access tokens for the app's own API (see bearer.h). */
 #include "bearer.h"
 #include "claims.h"
+#include "crypto.h"
 #include "jwt.h"
 #include "log.h"
 #include "provider.h"
 #include "respond.h"
+#include "tokencache.h"
 #include "util.h"
 
 #include <http_core.h>
@@ -66,8 +68,27 @@ static const char *access_token_shape(json_t *claims)
     return NULL;
 }
 
-int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
-                       entra_session **session)
+/* Validated tokens of this process (tokencache.h), made at child_init. */
+#define TOKEN_CACHE_MAX 4096
+static entra_token_cache *validated;
+
+void entra_bearer_child_init(apr_pool_t *pchild)
+{
+    validated = entra_token_cache_create(pchild, TOKEN_CACHE_MAX);
+}
+
+/* The cache's key: the app and the token, hashed (the token is a credential
+ * and stays out of memory that outlives the request). */
+static const char *cache_key(request_rec *r, const entra_server_conf *sc, const char *token)
+{
+    return entra_sha256_b64url(r->pool, apr_pstrcat(r->pool, sc->app_tag, "\n", token, NULL));
+}
+
+/* The token verified (signature, issuer, audience, times) and shaped like
+ * an access token of an admitted tenant: its claims, or NULL with the
+ * answer in *status. */
+static json_t *verified_claims(request_rec *r, const entra_server_conf *sc, const char *token,
+                               int *status)
 {
     entra_key_query query = { sc->provider, r->pool, entra_conf_http_timeout(sc), NULL };
     entra_metadata meta;
@@ -79,7 +100,8 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
                                        &meta))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00701)
                       "cannot validate bearer tokens: %s", why);
-        return HTTP_BAD_GATEWAY;
+        *status = HTTP_BAD_GATEWAY;
+        return NULL;
     }
     want.issuer = meta.issuer;
     want.issuer_v1 = v1_issuer(r->pool, &meta);
@@ -92,28 +114,55 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
         if (query.fetch_error) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00702)
                           "cannot validate bearer tokens: %s", query.fetch_error);
-            return HTTP_BAD_GATEWAY;
+            *status = HTTP_BAD_GATEWAY;
+            return NULL;
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
-                      "bearer token rejected: %s", why);
-        return entra_bearer_challenge(r, "invalid_token", why);
     }
-    if ((why = access_token_shape(claims))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
-                      "bearer token rejected: %s", why);
-        return entra_bearer_challenge(r, "invalid_token", why);
-    }
+    else if ((why = access_token_shape(claims)))
+        claims = NULL;
     /* The app's tenant rules, as for a session: EntraAllowedTenants, and
      * organizations/consumers. */
-    if (!entra_conf_session_tenant_ok(sc, json_string_value(json_object_get(claims, "tid")))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00704)
-                      "bearer token rejected: its tenant is not admitted by EntraTenant/"
-                      "EntraAllowedTenants");
-        return entra_bearer_challenge(r, "invalid_token", "tenant not allowed");
+    else if (!entra_conf_session_tenant_ok(sc, json_string_value(json_object_get(claims, "tid")))) {
+        why = "its tenant is not admitted by EntraTenant/EntraAllowedTenants";
+        claims = NULL;
     }
+    if (!claims) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00703)
+                      "bearer token rejected: %s", why);
+        *status = entra_bearer_challenge(r, "invalid_token", why);
+    }
+    return claims;
+}
+
+int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
+                       entra_session **session)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    const char *key = cache_key(r, sc, token);
+    const unsigned char *kept;
+    unsigned char *plain;
+    apr_size_t len;
+    json_t *claims;
+    int status = OK;
+
     *session = apr_pcalloc(r->pool, sizeof(**session));
     (*session)->from_bearer = 1;
+    /* Seen and accepted before: no RSA this time. */
+    if (validated && (kept = entra_token_cache_get(validated, r->pool, key, now, &len))
+        && ((*session)->claims = entra_pairs_parse(r->pool, kept, len))) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token validated before: no "
+                      "signature check this time");
+        return OK;
+    }
+    if (!(claims = verified_claims(r, sc, token, &status)))
+        return status;
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
+    if (validated && json_is_integer(json_object_get(claims, "exp"))) {
+        plain = entra_pairs_serialize(r->pool, (*session)->claims, &len);
+        entra_token_cache_put(validated, key, plain, len,
+                              json_integer_value(json_object_get(claims, "exp"))
+                              + entra_conf_clock_skew(sc));
+    }
     return OK;
 }

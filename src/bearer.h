@@ -18,6 +18,9 @@ const char *entra_bearer_token(request_rec *r);
 int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
                        entra_session **session);
 
+/* Per child: the cache of tokens validated before. */
+void entra_bearer_child_init(apr_pool_t *pchild);
+
 /* 401 asking for a bearer token; error may be NULL. */
 int entra_bearer_challenge(request_rec *r, const char *error, const char *description);
 

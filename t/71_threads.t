@@ -78,6 +78,26 @@ sub in_parallel {
     is(scalar @bad, 0, '... no crash in the log') or diag(join "\n", @bad);
 }
 
+# ---- a token seen before is not checked again (until it expires); a
+# refused one is never remembered
+{
+    my $token = api_token();
+    my $ua = new_ua(no_cookies => 1);
+    my $mark = log_mark();
+    is($ua->get(url('t_bearer', '/api/once'), Authorization => "Bearer $token")->code, 200,
+       'a bearer token: accepted');
+    is($ua->get(url('t_bearer', '/api/twice'), Authorization => "Bearer $token")->code, 200,
+       '... and again');
+    my @lines = log_since($mark);
+    is(scalar(grep { /validated before: no signature check/ } @lines), 1,
+       '... the second time from the cache of validated tokens');
+    my $forged = api_token(bad => 'bad_signature');
+    $mark = log_mark();
+    is($ua->get(url('t_bearer', '/api/f1'), Authorization => "Bearer $forged")->code, 401, 'a forged token: 401');
+    is($ua->get(url('t_bearer', '/api/f2'), Authorization => "Bearer $forged")->code, 401, '... twice');
+    is(scalar(grep { /ENTRA00703:/ } log_since($mark)), 2, '... checked (and refused) both times');
+}
+
 # ---- keys roll over while 8 calls with the new key come in at once: the
 # first refetches, the others wait for that refetch, not refuse the token
 {

@@ -8,6 +8,7 @@
 #include "unit.h"
 #include "../../src/jwt.h"
 #include "../../src/provider.h"
+#include "../../src/tokencache.h"
 
 #include <httpd.h>
 #include <http_config.h>
@@ -187,6 +188,71 @@ static void hammer(apr_pool_t *p)
           metadata_ok);
 }
 
+/* The cache of validated bearer tokens: 8 threads put and get 200 keys in
+ * a cache of 64 (so it empties itself again and again); what comes out is
+ * always what went in under that key. */
+typedef struct {
+    entra_token_cache *cache;
+    int seed, hits, wrong;
+} cacher;
+
+static void *APR_THREAD_FUNC use_cache(apr_thread_t *thread, void *data)
+{
+    cacher *c = data;
+    apr_pool_t *root = NULL, *p;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&root, NULL, NULL);
+    for (i = 0; i < 2000; i++) {
+        int n = (i * 7 + c->seed) % 200;
+        const char *key = apr_psprintf(root, "key-%d", n);
+        const char *value = apr_psprintf(root, "claims-of-%d", n);
+        const unsigned char *got;
+        apr_size_t len;
+        apr_pool_create(&p, root);
+        if ((got = entra_token_cache_get(c->cache, p, key, 1000, &len))) {
+            c->hits++;
+            c->wrong += len != strlen(value) || memcmp(got, value, len) != 0;
+        }
+        else
+            entra_token_cache_put(c->cache, key, (const unsigned char *)value, strlen(value),
+                                  2000);
+        apr_pool_destroy(p);
+    }
+    apr_pool_destroy(root);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void token_cache(apr_pool_t *p)
+{
+    entra_token_cache *cache = entra_token_cache_create(p, 64);
+    cacher c[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    apr_size_t len;
+    int i, hits = 0, wrong = 0;
+
+    entra_token_cache_put(cache, "expiring", (const unsigned char *)"x", 1, 1500);
+    CHECK(entra_token_cache_get(cache, p, "expiring", 1499, &len) != NULL,
+          "token cache: kept until its time");
+    CHECK(entra_token_cache_get(cache, p, "expiring", 1500, &len) == NULL,
+          "token cache: not after");
+    for (i = 0; i < WORKERS; i++) {
+        c[i].cache = cache;
+        c[i].seed = i * 31;
+        c[i].hits = c[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, use_cache, &c[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        hits += c[i].hits;
+        wrong += c[i].wrong;
+    }
+    CHECK(hits > 0 && wrong == 0, "token cache under %d threads: %d hits, %d wrong", WORKERS,
+          hits, wrong);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -194,6 +260,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     hammer(p);
+    token_cache(p);
     apr_pool_destroy(p);
     unit_keys_release();
     apr_terminate();
