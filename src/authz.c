@@ -172,24 +172,34 @@ static authz_status role_check(request_rec *r, const char *line, const void *par
     return check_claim(r, line, parsed, "roles", "the app role", "no app role");
 }
 
-/* A session that kept only the configuration's groups knows membership of
- * those alone: a Require naming another (an .htaccess line) cannot be
- * answered, unless a group it names is in the list. */
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
+
+/* Whether the session's groups say anything of `group`: a session that kept
+ * only the configuration's groups (ENTRA_GROUPS_PARTIAL) knows membership
+ * of those alone, by the list it kept them by. */
+static int group_known(request_rec *r, const apr_array_header_t *claims, const char *group)
+{
+    const entra_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                       &auth_entra_module);
+
+    return entra_claims_has(claims, "groups", group)
+           || entra_conf_group_known(sc, entra_pairs_get(claims, ENTRA_GROUPS_PARTIAL), group);
+}
+
+/* A Require line's groups cannot be answered from a partial list: none of
+ * them is in it, and one is not known to be absent. */
 static int partial_list_unknown(request_rec *r, const apr_array_header_t *claims,
                                 const char *require_line)
 {
-    extern module AP_MODULE_DECLARE_DATA auth_entra_module;
-    const entra_server_conf *sc = ap_get_module_config(r->server->module_config,
-                                                       &auth_entra_module);
     const char *line = require_line, *want;
-    int unnamed = 0;
+    int unknown = 0;
 
     while (*(want = ap_getword_conf(r->pool, &line))) {
         if (entra_claims_has(claims, "groups", want))
             return 0;
-        unnamed |= !entra_conf_group_named(sc, want);
+        unknown |= !group_known(r, claims, want);
     }
-    return unnamed;
+    return unknown;
 }
 
 static authz_status group_check(request_rec *r, const char *line, const void *parsed)
@@ -291,6 +301,9 @@ static authz_status claim_check(request_rec *r, const char *require_line, const 
         }
         if (!absent && !entra_pairs_get(claims, name))
             absent = name;
+        /* a partial list of groups (config.h): absence is not known */
+        if (!absent && strcmp(name, "groups") == 0 && !group_known(r, claims, colon + 1))
+            absent = "groups (the session keeps only some)";
     }
     if (f.found != ENTRA_CLAIM_MATCH && absent) {
         f.found = ENTRA_CLAIM_UNKNOWN;

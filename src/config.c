@@ -7,6 +7,7 @@
 #include <apr_hash.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
@@ -276,6 +277,36 @@ int entra_conf_group_named(const entra_server_conf *c, const char *group)
     return apr_hash_get(c->named_groups, buf, APR_HASH_KEY_STRING) != NULL;
 }
 
+int entra_conf_group_known(const entra_server_conf *c, const char *partial, const char *group)
+{
+    return !partial || (c->named_groups_digest && strcmp(partial, c->named_groups_digest) == 0
+                        && entra_conf_group_named(c, group));
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A digest of the named groups, so that a session compacted by another
+ * list (before a restart, or by another vhost of the same host) is known
+ * to be. */
+static const char *named_groups_digest(apr_pool_t *p, const entra_server_conf *c)
+{
+    apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
+    apr_hash_index_t *hi;
+    const char *text = "";
+    int i;
+
+    for (hi = c->named_groups ? apr_hash_first(p, c->named_groups) : NULL; hi;
+         hi = apr_hash_next(hi))
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), compare_strings);
+    for (i = 0; i < names->nelts; i++)
+        text = apr_pstrcat(p, text, APR_ARRAY_IDX(names, i, const char *), ",", NULL);
+    return entra_sha256_hex(p, text, 16);
+}
+
 /* Personal Microsoft accounts live in this tenant. */
 #define MSA_TENANT "9188040d-6c67-4c5b-b112-36a304b66dad"
 
@@ -377,6 +408,7 @@ const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
         return "EntraSessionKey: cannot derive this app's keys (OpenSSL HKDF)";
     name_cookies(p, c);
     list_own_cookies(p, c);
+    c->named_groups_digest = named_groups_digest(p, c);
     return NULL;
 }
 

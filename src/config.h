@@ -83,6 +83,7 @@ typedef struct {
      * big for all of a user's groups keeps (.htaccess Requires are not
      * seen here). */
     apr_hash_t *named_groups;
+    const char *named_groups_digest;    /* of the sorted list, set by entra_server_bind */
     /* Bound at start-up (entra_server_bind): everything the module seals or
      * stores belongs to this app, so apps sharing EntraSessionKey or a
      * session store never accept each other's records. */
@@ -150,6 +151,12 @@ const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d)
 void entra_conf_name_group(cmd_parms *cmd, const char *group);
 /* True when a Require of this server names `group`. */
 int entra_conf_group_named(const entra_server_conf *c, const char *group);
+
+/* Whether membership of `group` is known from a session's groups: always,
+ * unless the session kept only the named groups (`partial`: the digest of
+ * the list it kept them by) and `group` is not among those named now, by
+ * the same list. */
+int entra_conf_group_known(const entra_server_conf *c, const char *partial, const char *group);
 
 /* EntraAllowedTenants admits `tid` (always true without the directive). */
 int entra_conf_tenant_allowed(const entra_server_conf *c, const char *tid);

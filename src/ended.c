@@ -13,7 +13,11 @@ typedef struct {
     apr_int64_t expires;        /* 0: never used */
 } entry;
 
+/* Kept across graceful restarts: a module of another layout starts over. */
+#define MAGIC 0x454e4431u       /* "END1" */
+
 struct entra_ended_table {
+    apr_uint32_t magic;
     apr_uint32_t slots;         /* a power of two */
     apr_uint32_t count;         /* added since the table was made */
     apr_int64_t bucket_at;      /* the rate limit's token bucket */
@@ -31,6 +35,7 @@ entra_ended_table *entra_ended_table_init(void *mem, apr_uint32_t slots)
     entra_ended_table *t = mem;
 
     memset(mem, 0, entra_ended_table_size(slots));
+    t->magic = MAGIC;
     t->slots = slots;
     t->tokens = ENTRA_ENDED_RATE;
     return t;
@@ -91,8 +96,18 @@ apr_uint32_t entra_ended_table_count(const entra_ended_table *t)
     return __atomic_load_n(&t->count, __ATOMIC_ACQUIRE);
 }
 
+int entra_ended_table_is(const void *mem, apr_uint32_t slots)
+{
+    const entra_ended_table *t = mem;
+
+    return t->magic == MAGIC && t->slots == slots;
+}
+
 int entra_ended_table_admit(entra_ended_table *t, apr_int64_t now)
 {
+    /* a clock stepped back refills from now on, not an hour later */
+    if (now < t->bucket_at)
+        t->bucket_at = now;
     if (now > t->bucket_at) {
         apr_int64_t refill = (now - t->bucket_at) * ENTRA_ENDED_RATE;
         t->tokens = t->tokens + refill > ENTRA_ENDED_RATE ? ENTRA_ENDED_RATE : t->tokens + refill;

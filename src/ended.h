@@ -24,6 +24,9 @@ typedef struct entra_ended_table entra_ended_table;
 apr_size_t entra_ended_table_size(apr_uint32_t slots);
 /* Lays a new, empty table on `mem` (entra_ended_table_size bytes). */
 entra_ended_table *entra_ended_table_init(void *mem, apr_uint32_t slots);
+/* Whether `mem` holds a table of this layout and size (kept from before a
+ * graceful restart). */
+int entra_ended_table_is(const void *mem, apr_uint32_t slots);
 /* Remembers `hash` until `expires`; returns 0 when a live entry had to go. */
 int entra_ended_table_add(entra_ended_table *t, const unsigned char hash[16],
                           apr_int64_t expires, apr_int64_t now);

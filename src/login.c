@@ -334,10 +334,11 @@ static void keep_named_groups(request_rec *r, const entra_server_conf *sc, entra
         }
         c->value = keep;
     }
-    entra_pairs_add(s->claims, ENTRA_GROUPS_PARTIAL, "true");
+    /* the marker names the list the groups were kept by (config.h) */
+    entra_pairs_add(s->claims, ENTRA_GROUPS_PARTIAL, sc->named_groups_digest);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00215)
                   "the user is in %d groups, more than a cookie session holds: it keeps the %d "
-                  "that Require lines of this server name (X-Entra-Claim-groups-partial: true)",
+                  "that Require lines of this server name (X-Entra-Claim-groups-partial)",
                   all, kept);
 }
 

@@ -28,7 +28,7 @@ APLOG_USE_MODULE(auth_entra);
  * (no socache module needed, any MPM): one slot a refresh token. */
 #define SLOTS 256
 #define SLOT_KEY_MAX 64
-#define SLOT_OUTCOME_MAX 12288
+#define SLOT_OUTCOME_MAX 32768
 /* /.auth/refresh asks Entra at most this often for one session. */
 #define ENDPOINT_GAP 30
 #define LAST_FORCED ":rff"
@@ -105,14 +105,15 @@ static slot *find_slot(const char *key)
     return NULL;
 }
 
-/* Under the mutex: a slot for a new flight, the one least worth keeping
- * (free, then the oldest outcome, then the oldest flight). */
-static slot *claim_slot(const char *key, apr_int64_t now)
+/* Under the mutex: a slot for a new flight of `key`: its old one (`own`,
+ * which find_slot would keep finding first), else the one least worth
+ * keeping (free, then the oldest outcome, then the oldest flight). */
+static slot *claim_slot(slot *own, const char *key, apr_int64_t now)
 {
     slot *best = &slots[0];
     int i;
 
-    for (i = 0; i < SLOTS; i++) {
+    for (i = 0; !own && i < SLOTS; i++) {
         slot *s = &slots[i];
         apr_int64_t age = s->started ? now - s->started : now - s->done_at + OUTCOME_TTL;
         apr_int64_t best_age = best->started ? now - best->started
@@ -124,6 +125,7 @@ static slot *claim_slot(const char *key, apr_int64_t now)
         if (age > best_age)
             best = s;
     }
+    best = own ? own : best;
     apr_cpystrn(best->key, key, sizeof(best->key));
     best->started = now;
     best->done_at = 0;
@@ -265,7 +267,10 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
  * unreachable" for a short while only. */
 static int still_fresh(const slot *s, apr_int64_t now)
 {
-    return now - s->done_at < (s->kind == OUTCOME_UNAVAILABLE ? UNAVAILABLE_TTL : OUTCOME_TTL);
+    apr_int64_t age = now - s->done_at;
+
+    /* a clock stepped back makes no outcome last longer */
+    return age >= 0 && age < (s->kind == OUTCOME_UNAVAILABLE ? UNAVAILABLE_TTL : OUTCOME_TTL);
 }
 
 /* Joins the flight for `key`, or starts it. Returns the outcome of a
@@ -289,14 +294,23 @@ static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const c
         sealed = NULL;
         apr_global_mutex_lock(refresh_mutex);
         s = find_slot(key);
-        in_flight = s && !s->done_at && s->started && now - s->started <= timeout + 5;
+        in_flight = s && !s->done_at && s->started && now >= s->started
+                    && now - s->started <= timeout + 5;
         if (s && s->done_at && still_fresh(s, now))
             sealed = apr_pstrdup(r->pool, s->sealed);
         else if (!in_flight)
-            claim_slot(key, now);
+            claim_slot(s, key, now);
         apr_global_mutex_unlock(refresh_mutex);
-        if (sealed)
-            return open_outcome(r, sc, sealed);
+        if (sealed) {
+            /* landed, but not shareable (too big for a slot): never a
+             * second call with the same refresh token */
+            outcome *o = open_outcome(r, sc, sealed);
+            if (!o) {
+                o = apr_pcalloc(r->pool, sizeof(*o));
+                o->kind = OUTCOME_UNAVAILABLE;
+            }
+            return o;
+        }
         if (!in_flight)
             return NULL;
         if (!may_wait) {
@@ -318,17 +332,23 @@ static void land_flight(request_rec *r, const entra_server_conf *sc, const char 
 {
     const char *sealed = seal_outcome(r, sc, o);
     apr_int64_t now = apr_time_sec(apr_time_now());
+    int fits;
     slot *s;
 
     apr_global_mutex_lock(refresh_mutex);
     if (!(s = find_slot(key)))
-        s = claim_slot(key, now);
+        s = claim_slot(NULL, key, now);
     s->started = 0;
     s->done_at = now;
     s->kind = o->kind;
-    apr_cpystrn(s->sealed, sealed && strlen(sealed) < sizeof(s->sealed) ? sealed : "",
-                sizeof(s->sealed));
+    fits = sealed && strlen(sealed) < sizeof(s->sealed);
+    apr_cpystrn(s->sealed, fits ? sealed : "", sizeof(s->sealed));
     apr_global_mutex_unlock(refresh_mutex);
+    if (!fits)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00809)
+                      "refresh: Entra's answer is too big to share with the session's other "
+                      "requests (%" APR_SIZE_T_FMT " bytes sealed): they go on with the token "
+                      "they have", sealed ? strlen(sealed) : (apr_size_t)0);
     if (o->kind != OUTCOME_UNAVAILABLE)
         share(r, sc, key, sealed, now);
 }

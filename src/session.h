@@ -16,9 +16,10 @@
 #define ENTRA_SESSION_ID_TOKEN ":idt"
 /* Set (to the reason) when a groups overage could not be resolved. */
 #define ENTRA_GROUPS_UNRESOLVED ":groups-unresolved"
-/* A claim the backend sees (X-Entra-Claim-groups-partial: true): the
+/* A claim the backend sees (X-Entra-Claim-groups-partial: <digest>): the
  * session is a cookie too small for all the user's groups, and `groups`
- * holds only those the configuration's Require lines name. */
+ * holds only those the configuration's Require lines name; the value is a
+ * digest of that list (entra_conf_group_known). */
 #define ENTRA_GROUPS_PARTIAL "groups-partial"
 
 typedef struct {

@@ -197,6 +197,9 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
 
 typedef struct {
     apr_shm_t *shm;
+    apr_global_mutex_t *mutex;  /* kept with it: children of two generations
+                                 * use the table at once after a graceful
+                                 * restart, and must share one lock */
 } ended_retained;
 
 static entra_ended_table *ended;
@@ -215,7 +218,10 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
     if (!kept) {
         kept = ap_retained_data_create(ENDED_RETAINED, sizeof(*kept));
         kept->shm = NULL;
+        kept->mutex = NULL;
     }
+    if (kept->shm && !entra_ended_table_is(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS))
+        entra_ended_table_init(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS);
     if (!kept->shm) {
         rv = apr_shm_create(&kept->shm, entra_ended_table_size(ENTRA_ENDED_SLOTS), NULL,
                             s->process->pool);
@@ -228,13 +234,16 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
         entra_ended_table_init(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS);
     }
     ended = apr_shm_baseaddr_get(kept->shm);
-    ended_mutex = NULL;
-    if ((rv = ap_global_mutex_create(&ended_mutex, NULL, ENDED_MUTEX, NULL, s, pconf, 0))
-        != APR_SUCCESS) {
+    if (!kept->mutex
+        && (rv = ap_global_mutex_create(&kept->mutex, NULL, ENDED_MUTEX, NULL, s,
+                                        s->process->pool, 0)) != APR_SUCCESS) {
+        kept->mutex = NULL;
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00110)
                      "cannot create the mutex for sessions ended by Entra");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    ended_mutex = kept->mutex;
+    (void)pconf;
     return OK;
 }
 

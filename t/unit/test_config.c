@@ -6,6 +6,7 @@
 
 #include <http_log.h>
 #include <apr_file_io.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <stdarg.h>
 
@@ -582,6 +583,25 @@ static void test_cookie_names(void)
     REJECTS("EntraCookieName", entra_set_cookie_name, "", "an empty name");
 }
 
+static void test_group_known(void)
+{
+    entra_server_conf *c = app(TID_A, CID_A, NULL);
+    const char *digest;
+
+    c->named_groups = apr_hash_make(pool);
+    apr_hash_set(c->named_groups, "g1", APR_HASH_KEY_STRING, "");
+    entra_server_bind(pool, c);
+    digest = c->named_groups_digest;
+    CHECK(entra_conf_group_known(c, NULL, "g9"), "a full list knows every group");
+    CHECK(entra_conf_group_known(c, digest, "G1"), "a partial list knows a named group (any case)");
+    CHECK(!entra_conf_group_known(c, digest, "g9"), "... not an unnamed one (.htaccess)");
+    CHECK(!entra_conf_group_known(c, "0123456789abcdef", "g1"),
+          "a list kept by another configuration knows nothing it does not hold");
+    apr_hash_set(c->named_groups, "g2", APR_HASH_KEY_STRING, "");
+    entra_server_bind(pool, c);
+    CHECK(strcmp(digest, c->named_groups_digest) != 0, "another list, another digest");
+}
+
 static void test_session_tenant(void)
 {
     entra_server_conf *c = app(TID_A, CID_A, NULL);
@@ -630,4 +650,5 @@ void suite_config(apr_pool_t *p)
     test_app_binding();
     test_cookie_names();
     test_session_tenant();
+    test_group_known();
 }
