@@ -59,8 +59,6 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(session_inactivity);
     m->session_store_set = add->session_store_set || base->session_store_set;
     m->session_cache = add->session_store_set ? add->session_cache : base->session_cache;
-    m->session_store_spec = add->session_store_set ? add->session_store_spec
-                                                   : base->session_store_spec;
     MERGE_INT(endpoint_version);
     MERGE_INT(response_mode);
     MERGE_PTR(domain_hint);
@@ -385,22 +383,21 @@ static const char *claim_maps_text(apr_pool_t *p, const entra_server_conf *c)
 }
 
 /* An app is its registration (client id, tenant, authority, endpoints)
- * and what shapes its sessions (scope, tokens kept, profile, claim maps,
- * where they are stored): two vhosts of one registration that put
- * different things in a session (an access token for another API, say), or
- * keep it elsewhere, share none. */
+ * and what shapes its sessions' contents (scope, tokens kept, profile,
+ * claim maps): two vhosts of one registration that put different things
+ * in a session (an access token for another API, say) share none. Where
+ * the session is kept is not part of it: a record of another store simply
+ * is not found. */
 const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
 {
     char *lower;
 
     c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d\n"
                           "scope=%s\npass_access_token=%d\nlogout_redirect=%d\nuserinfo=%d\n"
-                          "claim_maps=%s\nstore=%s", c->client_id, c->tenant,
-                          entra_conf_authority(c), entra_conf_endpoint_version(c),
-                          entra_conf_scope(c), entra_conf_pass_access_token(c),
-                          entra_conf_logout_redirect(c), entra_conf_userinfo(c),
-                          claim_maps_text(p, c),
-                          c->session_store_spec ? c->session_store_spec : "cookie");
+                          "claim_maps=%s", c->client_id, c->tenant, entra_conf_authority(c),
+                          entra_conf_endpoint_version(c), entra_conf_scope(c),
+                          entra_conf_pass_access_token(c), entra_conf_logout_redirect(c),
+                          entra_conf_userinfo(c), claim_maps_text(p, c));
     for (lower = (char *)c->app; *lower; lower++)
         *lower = (char)apr_tolower(*lower);
     c->app_tag = entra_sha256_hex(p, c->app, 8);

@@ -60,7 +60,6 @@ typedef struct {
     int session_max_age;            /* -1 unset; seconds */
     int session_inactivity;         /* -1 unset; seconds, 0 = none */
     entra_socache *session_cache;   /* EntraSessionStore socache; NULL = cookie */
-    const char *session_store_spec; /* its "redis:host:port", for the app's binding */
     int session_store_set;
     int endpoint_version;           /* -1 unset; 1 or 2 */
     int response_mode;              /* -1 unset; entra_response_mode */

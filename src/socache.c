@@ -39,7 +39,6 @@ const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
 
     if (strcmp(arg1, "cookie") == 0 && !arg2) {
         sc->session_cache = NULL;
-        sc->session_store_spec = NULL;
         sc->session_store_set = 1;
         return NULL;
     }
@@ -59,7 +58,6 @@ const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
                                    cmd->pool)))
         return apr_pstrcat(cmd->pool, "EntraSessionStore: ", why, NULL);
     sc->session_cache = c;
-    sc->session_store_spec = arg2;
     sc->session_store_set = 1;
     return NULL;
 }
