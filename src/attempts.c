@@ -68,7 +68,8 @@ static apr_array_header_t *pending_read(request_rec *r, const entra_server_conf 
             continue;
         e = apr_array_push(pending);
         e->state = state;
-        e->size = entra_parse_int(size);
+        /* bounded: the sum below must not overflow, whatever was sent */
+        e->size = entra_parse_int(size) > STATE_BUDGET ? STATE_BUDGET : entra_parse_int(size);
         e->expires = entra_parse_int(expires);
     }
     return pending;
