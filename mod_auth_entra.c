@@ -199,18 +199,17 @@ static void provider_warn(void *server, const char *message)
 static void entra_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *providers = apr_hash_make(pchild);
-    entra_refresher *refresher = entra_refresher_create(pchild);
 
     entra_socache_child_init(pchild, s);
     entra_ended_child_init(pchild);
     entra_bearer_child_init(pchild);
+    entra_refresh_child_init(pchild);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         const char *url;
         if (!entra_server_enabled(sc))
             continue;
-        sc->refresher = refresher;
         url = entra_conf_discovery_url(pchild, sc);
         sc->provider = apr_hash_get(providers, url, APR_HASH_KEY_STRING);
         if (!sc->provider) {

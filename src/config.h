@@ -42,7 +42,6 @@ typedef struct {
 } entra_claim_map;
 
 typedef struct entra_credential entra_credential;   /* credential.h */
-typedef struct entra_refresher entra_refresher;     /* refresh.h */
 typedef struct entra_socache entra_socache;         /* socache.h */
 
 typedef struct {
@@ -97,7 +96,6 @@ typedef struct {
     entra_credential *credential;
     /* Per process, set at child_init: the discovery/JWKS cache. */
     entra_provider *provider;
-    entra_refresher *refresher;     /* shared by the process's servers */
 } entra_server_conf;
 
 typedef enum {

@@ -51,10 +51,6 @@ typedef struct {
     char sealed[SLOT_OUTCOME_MAX];
 } slot;
 
-struct entra_refresher {
-    int unused;
-};
-
 /* The table and the mutex that guards it, made at start-up and inherited
  * by every child. The mutex is held only to read or write a slot, never
  * across the call to Entra: two users refresh in parallel, two requests of
@@ -86,11 +82,11 @@ int entra_refresh_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-entra_refresher *entra_refresher_create(apr_pool_t *p)
+void entra_refresh_child_init(apr_pool_t *pchild)
 {
     if (refresh_mutex)
-        apr_global_mutex_child_init(&refresh_mutex, apr_global_mutex_lockfile(refresh_mutex), p);
-    return apr_pcalloc(p, sizeof(entra_refresher));
+        apr_global_mutex_child_init(&refresh_mutex, apr_global_mutex_lockfile(refresh_mutex),
+                                    pchild);
 }
 
 /* Under the mutex. */

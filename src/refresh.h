@@ -14,14 +14,12 @@
 /* Refresh this long before the access token expires. */
 #define ENTRA_REFRESH_AHEAD 300
 
-typedef struct entra_refresher entra_refresher;
-
 #define ENTRA_REFRESH_MUTEX "auth-entra-refresh"
 
 void entra_refresh_pre_config(apr_pool_t *pconf);
 int entra_refresh_post_config(apr_pool_t *pconf, server_rec *s);
-/* Per child: attaches the cross-process lock too. */
-entra_refresher *entra_refresher_create(apr_pool_t *pchild);
+/* Per child: attaches the cross-process lock. */
+void entra_refresh_child_init(apr_pool_t *pchild);
 
 typedef enum {
     ENTRA_REFRESH_NOT_NEEDED,   /* fresh enough, or nothing to refresh with */

@@ -8,7 +8,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Handle;
 use Time::HiRes qw(time);
 use EntraTest;
 use EntraSessions;
@@ -16,36 +15,6 @@ use EntraSessions;
 use constant ENTRA_FETCH_BACKOFF => 5;    # src/provider.h
 
 mock_reset();
-
-# Runs `$n` clients at once, each calling $code->($i) and printing one line
-# of result; returns the lines.
-sub in_parallel {
-    my ($n, $code) = @_;
-    my @pipes;
-    for my $i (1 .. $n) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            close $r;
-            $w->autoflush(1);
-            print $w $code->($i), "\n";
-            close $w;
-            require POSIX;
-            POSIX::_exit(0);
-        }
-        close $w;
-        push @pipes, [$pid, $r];
-    }
-    my @out;
-    for my $p (@pipes) {
-        my $fh = $p->[1];
-        my $line = <$fh> // "no answer\n";
-        chomp $line;
-        push @out, $line;
-        waitpid($p->[0], 0);
-    }
-    return @out;
-}
 
 # ---- good and forged tokens from 16 connections at once, 20 each
 {

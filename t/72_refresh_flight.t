@@ -9,7 +9,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Handle;
 use Time::HiRes qw(time sleep);
 use EntraTest;
 use EntraSessions;
@@ -30,30 +29,10 @@ sub token_of { backend_header($_[0], 'X-Entra-Access-Token') }
 # and access tokens, as "code token" lines.
 sub at_once {
     my ($n, $path, $cookie) = @_;
-    my @kids;
-    for my $i (1 .. $n) {
-        pipe(my $rd, my $wr) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            close $rd;
-            my $r = new_ua(no_cookies => 1, timeout => 30)->get($P->url("$path/$i"), Cookie => $cookie);
-            print $wr $r->code, ' ', (token_of($r) // '-'), "\n";
-            close $wr;
-            require POSIX;
-            POSIX::_exit(0);
-        }
-        close $wr;
-        push @kids, [$pid, $rd];
-    }
-    my @out;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        my $line = <$fh> // "0 -\n";
-        chomp $line;
-        push @out, $line;
-        waitpid($k->[0], 0);
-    }
-    return @out;
+    return in_parallel($n, sub {
+        my $r = new_ua(no_cookies => 1, timeout => 30)->get($P->url("$path/$_[0]"), Cookie => $cookie);
+        return $r->code . ' ' . (token_of($r) // '-');
+    });
 }
 
 sub signed_in_cookie {
@@ -85,21 +64,10 @@ ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access
     mock_config({ slow => { token => 2 } });
     $before = grants()->{refresh_token} // 0;
     my $t0 = time;
-    my @kids;
-    for my $c ($c1, $c2) {
-        pipe(my $rd, my $wr) or die;
-        my $pid = fork // die;
-        if (!$pid) {
-            close $rd;
-            print $wr new_ua(no_cookies => 1, timeout => 30)->get($P->url('/app/slow'), Cookie => $c)->code, "\n";
-            close $wr;
-            require POSIX;
-            POSIX::_exit(0);
-        }
-        close $wr;
-        push @kids, [$pid, $rd];
-    }
-    my @codes = map { my $fh = $_->[1]; my $l = <$fh> // 0; waitpid($_->[0], 0); 0 + $l } @kids;
+    my @pair = ($c1, $c2);
+    my @codes = map { 0 + $_ } in_parallel(2, sub {
+        return new_ua(no_cookies => 1, timeout => 30)->get($P->url('/app/slow'), Cookie => $pair[$_[0] - 1])->code;
+    });
     my $took = time - $t0;
     is_deeply(\@codes, [200, 200], 'two users whose tokens expired, Entra taking 2 s: both 200');
     cmp_ok($took, '<', 3.5, sprintf('... side by side, not one after the other (%.1f s)', $took));

@@ -19,7 +19,7 @@ use EntraTest;
 our @EXPORT = qw(
     session_cookies session_cookie_header raw_get raw_request cleared_cookie
     chunk_names backend_header api_token api_token_json decode_jwt
-    parallel_get grants set_cookie_values drop_cookie is_api_challenge
+    parallel_get in_parallel grants set_cookie_values drop_cookie is_api_challenge
     SP_OID FOREIGN_TID APP_ID_URI
 );
 
@@ -141,6 +141,35 @@ sub decode_jwt {
 
 # The mock's token requests by grant type
 sub grants { return mock_stats()->{grants} || {} }
+
+# Runs $code->($i) for $i = 1 .. $n at once, each in a forked child; returns
+# what each returned (one line of text), in order ("" when a child died).
+sub in_parallel {
+    my ($n, $code) = @_;
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe(my $rd, my $wr) or croak "pipe: $!";
+        my $pid = fork;
+        croak "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            close $rd;
+            print $wr $code->($i), "\n";
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my @out;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $line = <$fh> // '';
+        chomp $line;
+        push @out, $line;
+        waitpid($k->[0], 0);
+    }
+    return @out;
+}
 
 # N GETs at once (forked children), each with its own headers: returns
 # [{code, location, set_cookie => [...], headers_seen => echo JSON}, ...]
