@@ -86,9 +86,12 @@ static int hide_own_cookies(request_rec *r, int status)
     return status;
 }
 
+/* For every request of the virtual host: a request this module signed in
+ * (a session in its config) had them taken out already. */
 int entra_hide_cookies_fixup(request_rec *r)
 {
-    if (!r->main && entra_server_enabled(server_conf(r)))
+    if (!r->main && entra_server_enabled(server_conf(r))
+        && !ap_get_module_config(r->request_config, &auth_entra_module))
         hide_own_cookies(r, OK);
     return DECLINED;
 }

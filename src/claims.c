@@ -123,25 +123,38 @@ int entra_claims_has(const apr_array_header_t *claims, const char *name, const c
     return strcmp(have, value) == 0;
 }
 
-int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
+/* Removes, in one pass, every entry whose name starts with `prefix`
+ * (compared as entra_header_has_prefix does: any case, '_' for '-'). */
+static int strip_prefixed(apr_pool_t *p, apr_table_t *table, const char *prefix)
 {
-    const apr_array_header_t *arr = apr_table_elts(headers);
+    const apr_array_header_t *arr = apr_table_elts(table);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     apr_array_header_t *doomed = NULL;
     int i;
 
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key && entra_header_has_prefix(e[i].key, ENTRA_SPOOF_PREFIX)) {
+        if (e[i].key && entra_header_has_prefix(e[i].key, prefix)) {
             if (!doomed)
                 doomed = apr_array_make(p, 4, sizeof(const char *));
             APR_ARRAY_PUSH(doomed, const char *) = e[i].key;
         }
     }
     for (i = 0; doomed && i < doomed->nelts; i++)
-        apr_table_unset(headers, APR_ARRAY_IDX(doomed, i, const char *));
+        apr_table_unset(table, APR_ARRAY_IDX(doomed, i, const char *));
     return doomed ? doomed->nelts : 0;
 }
 
+int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
+{
+    return strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX);
+}
+
+/* apr_table_setn compares the new name with every entry that shares its
+ * first four letters, and all claim headers share "X-En": one setn a claim
+ * made publishing quadratic, the costliest step of a signed-in request.
+ * Entries left by an earlier pass (an internal redirect or subrequest that
+ * authenticates again shares or copies the tables) go in one sweep, then
+ * each claim is added. */
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
                           apr_table_t *headers, apr_table_t *env)
 {
@@ -149,6 +162,8 @@ void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
     static const apr_size_t elen = sizeof(ENTRA_ENV_PREFIX) - 1;
     int i;
 
+    strip_prefixed(p, headers, ENTRA_HEADER_PREFIX_LOWER);
+    strip_prefixed(p, env, ENTRA_ENV_PREFIX_LOWER);
     for (i = 0; i < claims->nelts; i++) {
         const entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
         apr_size_t n = strlen(c->name) + 1;
@@ -161,8 +176,8 @@ void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
         memcpy(names + hlen, c->name, n);
         memcpy(names + hlen + n, ENTRA_ENV_PREFIX, elen);
         memcpy(names + hlen + n + elen, c->name, n);
-        apr_table_setn(headers, names, c->value);
-        apr_table_setn(env, names + hlen + n, c->value);
+        apr_table_addn(headers, names, c->value);
+        apr_table_addn(env, names + hlen + n, c->value);
     }
 }
 

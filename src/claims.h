@@ -13,6 +13,9 @@
 #define ENTRA_ACCESS_TOKEN_HEADER "X-Entra-Access-Token"
 /* Every header the module may set starts with this (lowercase, '-'). */
 #define ENTRA_SPOOF_PREFIX "x-entra-"
+/* The two prefixes as entra_header_has_prefix compares them */
+#define ENTRA_HEADER_PREFIX_LOWER "x-entra-claim-"
+#define ENTRA_ENV_PREFIX_LOWER "entra-claim-"
 
 /* Token claims as header-ready pairs: arrays joined with ',', objects as
  * compact JSON, control characters replaced by spaces, odd names dropped.

@@ -7,6 +7,8 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SEAL_VERSION 1
@@ -121,25 +123,75 @@ char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
     return ok ? entra_b64url_encode(p, buf, HEADER_LEN + len + TAG_LEN) : NULL;
 }
 
+/* Each thread opens cookies with a cipher context of its own, made once and
+ * keyed once per key: making, keying and freeing one per cookie cost more
+ * than the decryption itself. Only this thread ever touches it. */
+typedef struct {
+    EVP_CIPHER_CTX *ctx;
+    unsigned char key[32];      /* the key the context holds, if keyed */
+    int keyed;
+} open_ctx;
+
+static pthread_key_t open_ctx_key;
+static pthread_once_t open_ctx_once = PTHREAD_ONCE_INIT;
+static int open_ctx_ready;
+
+static void open_ctx_free(void *data)
+{
+    open_ctx *oc = data;
+
+    EVP_CIPHER_CTX_free(oc->ctx);
+    OPENSSL_cleanse(oc, sizeof(*oc));
+    free(oc);
+}
+
+static void open_ctx_key_make(void)
+{
+    open_ctx_ready = pthread_key_create(&open_ctx_key, open_ctx_free) == 0;
+}
+
+/* This thread's context, keyed with `key` and ready for `iv`; NULL when
+ * out of memory. */
+static EVP_CIPHER_CTX *thread_open_ctx(const entra_key *key, const unsigned char *iv)
+{
+    open_ctx *oc;
+
+    pthread_once(&open_ctx_once, open_ctx_key_make);
+    if (!open_ctx_ready)
+        return NULL;
+    if (!(oc = pthread_getspecific(open_ctx_key))) {
+        if (!(oc = calloc(1, sizeof(*oc))) || !(oc->ctx = EVP_CIPHER_CTX_new())
+            || pthread_setspecific(open_ctx_key, oc) != 0) {
+            if (oc)
+                EVP_CIPHER_CTX_free(oc->ctx);
+            free(oc);
+            return NULL;
+        }
+    }
+    if (oc->keyed && memcmp(oc->key, key->key, sizeof(oc->key)) == 0)
+        return EVP_DecryptInit_ex(oc->ctx, NULL, NULL, NULL, iv) == 1 ? oc->ctx : NULL;
+    oc->keyed = EVP_DecryptInit_ex(oc->ctx, gcm(), NULL, key->key, iv) == 1;
+    memcpy(oc->key, key->key, sizeof(oc->key));
+    return oc->keyed ? oc->ctx : NULL;
+}
+
 static int open_with(const entra_key *key, const char *purpose, const unsigned char *buf,
                      apr_size_t buf_len, unsigned char *plain)
 {
     apr_size_t ct_len = buf_len - HEADER_LEN - TAG_LEN;
     unsigned char aad_hdr[2];
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int out_len = 0, ok;
+    EVP_CIPHER_CTX *ctx = thread_open_ctx(key, buf + 2);
+    int out_len = 0;
 
     seal_aad(aad_hdr, buf);
-    ok = ctx && EVP_DecryptInit_ex(ctx, gcm(), NULL, key->key, buf + 2) == 1
-         && EVP_DecryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
-                              (int)strlen(purpose)) == 1
-         && EVP_DecryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1
-         && EVP_DecryptUpdate(ctx, plain, &out_len, buf + HEADER_LEN, (int)ct_len) == 1
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-                                (void *)(buf + HEADER_LEN + ct_len)) == 1
-         && EVP_DecryptFinal_ex(ctx, plain + out_len, &out_len) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    return ok;
+    return ctx
+           && EVP_DecryptUpdate(ctx, NULL, &out_len, (const unsigned char *)purpose,
+                                (int)strlen(purpose)) == 1
+           && EVP_DecryptUpdate(ctx, NULL, &out_len, aad_hdr, 2) == 1
+           && EVP_DecryptUpdate(ctx, plain, &out_len, buf + HEADER_LEN, (int)ct_len) == 1
+           && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+                                  (void *)(buf + HEADER_LEN + ct_len)) == 1
+           && EVP_DecryptFinal_ex(ctx, plain + out_len, &out_len) == 1;
 }
 
 unsigned char *entra_open(apr_pool_t *p, const entra_keyring *ring, const char *purpose,

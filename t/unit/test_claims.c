@@ -160,6 +160,20 @@ static void test_publish(apr_pool_t *p)
     CHECK(private_seen == 0, "publish: names starting with ':' are not published");
     CHECK(name_count == 1, "publish: replaces a header of the same name, not adds");
     CHECK(apr_table_elts(env)->nelts == 2, "publish: two environment variables");
+
+    /* A second pass on the same tables (an internal redirect that signs in
+     * again): one entry a claim, none left from the first pass. */
+    claims = apr_array_make(p, 2, sizeof(entra_pair));
+    entra_pairs_add(claims, "name", "Bob");
+    apr_table_set(env, "ENTRA_CLAIM_other", "set-earlier");
+    apr_table_set(h, "X-Other", "kept");
+    entra_claims_publish(p, claims, h, env);
+    CHECK_STR(apr_table_get(h, "X-Entra-Claim-name"), "Bob", "publish again: the new value");
+    CHECK(!apr_table_get(h, "X-Entra-Claim-roles"), "publish again: a claim of the first pass only is gone");
+    CHECK(!apr_table_get(env, "ENTRA_CLAIM_roles") && !apr_table_get(env, "ENTRA_CLAIM_other"),
+          "publish again: environment variables of the first pass are gone");
+    CHECK(apr_table_elts(h)->nelts == 2 && apr_table_elts(env)->nelts == 1,
+          "publish again: one header and one variable a claim, other headers kept");
 }
 
 static void test_pick(apr_pool_t *p)

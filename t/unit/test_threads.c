@@ -6,6 +6,7 @@
  * "N passed, N failed". Any data race, double free or use after free of a
  * shared key fails it (TSan, ASan), and so does a wrong verdict. */
 #include "unit.h"
+#include "../../src/crypto.h"
 #include "../../src/jwt.h"
 #include "../../src/provider.h"
 #include "../../src/tokencache.h"
@@ -253,6 +254,75 @@ static void token_cache(apr_pool_t *p)
           hits, wrong);
 }
 
+/* Cookies opened by 8 threads at once with two apps' keys in turn: each
+ * thread keeps a cipher context of its own and keys it again when the app
+ * changes; a cookie of one app never opens with the other's keys, a
+ * tampered one never opens, and every good one opens to what was sealed. */
+typedef struct {
+    entra_keyring *ring[2];
+    const char *sealed[2], *tampered;
+    int opened, wrong;
+} opener;
+
+static void *APR_THREAD_FUNC open_cookies(apr_thread_t *thread, void *data)
+{
+    opener *o = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < 3000; i++) {
+        int app = i % 2;
+        apr_size_t len;
+        const unsigned char *plain = entra_open(p, o->ring[app], "threads", o->sealed[app], &len);
+        o->opened += plain != NULL;
+        o->wrong += !plain || len != 7 || memcmp(plain, app ? "app-one" : "app-two", 7) != 0;
+        o->wrong += entra_open(p, o->ring[!app], "threads", o->sealed[app], &len) != NULL;
+        o->wrong += entra_open(p, o->ring[app], "threads", o->tampered, &len) != NULL;
+        if (i % 100 == 99)
+            apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void cookies(apr_pool_t *p)
+{
+    entra_keyring *ring = entra_keyring_make(p);
+    opener o[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    entra_keyring *two, *one;
+    const char *sealed2, *sealed1;
+    char *tampered;
+    int i, opened = 0, wrong = 0;
+
+    entra_keyring_add(ring, "0123456789abcdef0123456789abcdef", 32);
+    two = entra_keyring_bind(p, ring, "app two");
+    one = entra_keyring_bind(p, ring, "app one");
+    sealed2 = entra_seal(p, two, "threads", (const unsigned char *)"app-two", 7);
+    sealed1 = entra_seal(p, one, "threads", (const unsigned char *)"app-one", 7);
+    tampered = apr_pstrdup(p, sealed1);
+    tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
+    for (i = 0; i < WORKERS; i++) {
+        o[i].ring[0] = two;
+        o[i].ring[1] = one;
+        o[i].sealed[0] = sealed2;
+        o[i].sealed[1] = sealed1;
+        o[i].tampered = tampered;
+        o[i].opened = o[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, open_cookies, &o[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        opened += o[i].opened;
+        wrong += o[i].wrong;
+    }
+    CHECK(opened == WORKERS * 3000 && wrong == 0,
+          "cookies under %d threads, two apps: %d opened, %d wrong", WORKERS, opened, wrong);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -261,6 +331,7 @@ int main(void)
     apr_pool_create(&p, NULL);
     hammer(p);
     token_cache(p);
+    cookies(p);
     apr_pool_destroy(p);
     unit_keys_release();
     apr_terminate();
