@@ -342,6 +342,42 @@ static void keep_named_groups(request_rec *r, const entra_server_conf *sc, entra
                   all, kept);
 }
 
+/* The ID token kept for id_token_hint is the session's biggest field (a
+ * user in 150 groups brings 7 KB of it): when the cookie session would not
+ * fit, it goes first. Logout then names the account by logout_hint when the
+ * token had the login_hint claim; without either, Entra asks which account
+ * to sign out, which beats a sign-in that cannot complete. */
+static int drop_id_token_hint(request_rec *r, entra_session *s)
+{
+    apr_array_header_t *kept;
+    int i;
+
+    if (!entra_pairs_get(s->claims, ENTRA_SESSION_ID_TOKEN))
+        return 0;
+    kept = apr_array_make(r->pool, s->claims->nelts, sizeof(entra_pair));
+    for (i = 0; i < s->claims->nelts; i++) {
+        const entra_pair *c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
+        if (strcmp(c->name, ENTRA_SESSION_ID_TOKEN) != 0)
+            *(entra_pair *)apr_array_push(kept) = *c;
+    }
+    s->claims = kept;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00216)
+                  "the session is too big for cookies with the ID token in it: logout will "
+                  "go to Entra without id_token_hint%s", entra_pairs_get(s->claims, "login_hint")
+                  ? " (with logout_hint)" : "");
+    return 1;
+}
+
+/* A cookie session too big for the browser to send back: the ID token
+ * goes, then the groups no Require line names. */
+static void fit_cookies(request_rec *r, const entra_server_conf *sc, entra_session *s)
+{
+    if (drop_id_token_hint(r, s) && entra_store_cookie_fits(r, sc, s))
+        return;
+    if (entra_pairs_get(s->claims, "groups") && !entra_store_cookie_fits(r, sc, s))
+        keep_named_groups(r, sc, s);
+}
+
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
                          json_t *answer, const char *groups_error, const entra_state *st)
 {
@@ -352,8 +388,8 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
     session.claims = session_claims(r, sc, claims, answer, groups_error);
-    if (entra_pairs_get(session.claims, "groups") && !entra_store_cookie_fits(r, sc, &session))
-        keep_named_groups(r, sc, &session);
+    if (!entra_store_cookie_fits(r, sc, &session))
+        fit_cookies(r, sc, &session);
     saved = entra_store_save(r, sc, &session);
     if (saved == ENTRA_STORE_TOO_BIG)
         return entra_page(r, HTTP_INTERNAL_SERVER_ERROR, "Sign-in could not be completed",

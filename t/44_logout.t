@@ -191,6 +191,34 @@ for my $c (['Sec-Fetch-Site: same-origin' => ['Sec-Fetch-Site' => 'same-origin']
     is($r->code, 405, 'PUT /.auth/logout: 405');
 }
 
+# A user in 190 groups (listed in the token, under the overage limit) with
+# EntraLogoutRedirect On and the cookie store: the ID token kept for
+# id_token_hint would make the session too big for the browser to send back,
+# so it is dropped (the sign-in completes) and logout names the account by
+# logout_hint alone.
+{
+    my $vh = 'i4_logout';
+    # group object ids are random: they do not deflate away
+    srand(44);
+    my @groups = map { sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
+                               int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $_ } 1 .. 190;
+    mock_reset();
+    mock_config({ user => { login_hint => $login_hint, groups => \@groups } });
+    my $m = log_mark();
+    my ($ua, $r) = signed_in($vh);
+    is($r->code, 200, 'i4_logout, a user in 190 groups: signed in with the cookie store');
+    ok(scalar(grep { /ENTRA00216:.*without id_token_hint \(with logout_hint\)/ } log_since($m)),
+       '... the ID token was left out of the session (ENTRA00216)');
+    my $out = $ua->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape('/bye')),
+                       'Sec-Fetch-Site' => 'same-origin');
+    is($out->code, 302, '... logout: 302') or diag($out->as_string);
+    my $q = query_params(location($out) // '');
+    ok(!exists $q->{id_token_hint}, '... to Entra without id_token_hint');
+    is($q->{logout_hint}, $login_hint, '... with logout_hint');
+    ok(!still_signed_in($ua, $vh), '... and the local session is gone');
+    mock_reset();
+}
+
 my @crit = grep { /\[auth_entra:(?:emerg|alert|crit)\]/ } log_since($mark);
 is(scalar @crit, 0, 'nothing at crit or worse') or diag(join "\n", @crit);
 
