@@ -177,6 +177,16 @@ sub run_restart {
               "$name: load while down: only 200 or 503 (" . show(\%during) . ')');
     ok($after{200} && keys %after == 1, "$name: load after: only 200 (" . show(\%after) . ')');
 
+    # ---- a restart between two requests: nobody saw Redis go, every pooled
+    # connection is stale (the first call on each fails: broken pipe, reset)
+    $warm = burst(24, $url, $cookie);
+    is(show($warm), "24 x '200 $USER'", "$name: 24 requests at once again (connections pooled)")
+        or diag(show($warm));
+    ok(stop_redis() && start_redis(), "$name: Redis restarted between two requests");
+    $back = burst(24, $url, $cookie);
+    is(show($back), "24 x '200 $USER'", "$name: ... then 24 at once: all 200 as the user")
+        or diag(show($back));
+
     my @lines = $t{log_since}->($mark);
     my @info = grep { /\[auth_entra:info\].*ENTRA\d{5}:.*redis:127\.0\.0\.1:$port\b.*reconnected/ }
                @lines;
