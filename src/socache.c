@@ -381,7 +381,10 @@ static apr_status_t attempt(entra_socache *c, op *o, int *verdict, int *had_work
 /* A call that finds its client broken is made once more on the current
  * (fresh) one: GET, SETEX and DEL may be repeated. Not when the broken
  * client had never worked: its connection was new, so the store is down and
- * a second try would only cost this request another connection attempt. */
+ * a second try would only cost this request another connection attempt
+ * (while it stays down, each request makes one). Only a call that raced
+ * the very first success of a client across a restart can miss the retry:
+ * a 503, never a sign-out. */
 static apr_status_t run_networked(entra_socache *c, op *o)
 {
     int verdict, had_worked;
