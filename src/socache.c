@@ -9,6 +9,8 @@
 #include <ap_socache.h>
 #include <util_mutex.h>
 #include <apr_global_mutex.h>
+#include <apr_thread_mutex.h>
+#include <apr_allocator.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_shm.h>
@@ -19,14 +21,41 @@ APLOG_USE_MODULE(auth_entra);
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 #define VALUE_MAX ENTRA_SOCACHE_VALUE_MAX
+#define NAMESPACE "auth_entra-sess"
+/* The key a probe writes (see probe()), and how long it lives. */
+#define PROBE_KEY "auth-entra-probe"
+#define PROBE_TTL 5
 
+static const struct ap_socache_hints hints = { 64, 2048, 8 * 3600 };
+
+/* A networked store's client in one process: one instance of the provider
+ * (apr_redis or apr_memcache inside, with its pool of connections). All but
+ * refs, failed and worked is fixed once made; those three change under the
+ * store's lock. */
+typedef struct client {
+    struct entra_socache *store;
+    ap_socache_instance_t *instance;
+    apr_pool_t *pool;       /* its own; NULL for the instance made at post_config */
+    apr_uint32_t refs;      /* calls using it now */
+    int failed;             /* a call on it failed: neither its connections nor
+                             * the provider's idea of the server are trusted */
+    int worked;             /* the store answered a call on it */
+} client;
 
 struct entra_socache {
     const ap_socache_provider_t *provider;
-    ap_socache_instance_t *instance;
+    ap_socache_instance_t *instance;    /* made at post_config, in pconf */
     const char *spec;               /* "redis:host:port", for log lines */
+    const char *args;               /* "host:port": what a fresh instance is made of */
+    server_rec *s;                  /* the server it was initialised for */
     apr_global_mutex_t *mutex;      /* only for providers not safe across processes */
     int ready;
+    /* networked providers (redis, memcache), per process from child_init on:
+     * each process owns its client and replaces it when it breaks */
+    apr_thread_mutex_t *lock;       /* for the pointer and counts only, never
+                                     * held across a call to the store */
+    apr_pool_t *clients;            /* parent of replacement clients' pools */
+    client *current;
 };
 
 const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
@@ -49,13 +78,13 @@ const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
     name = args ? apr_pstrmemdup(cmd->pool, arg2, (apr_size_t)(args - arg2)) : arg2;
     c = apr_pcalloc(cmd->pool, sizeof(*c));
     c->spec = arg2;
+    c->args = args ? args + 1 : NULL;
     c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
                                      AP_SOCACHE_PROVIDER_VERSION);
     if (!c->provider)
         return apr_psprintf(cmd->pool, "EntraSessionStore: unknown socache provider '%s' "
                             "(load mod_socache_%s first)", name, name);
-    if ((why = c->provider->create(&c->instance, args ? args + 1 : NULL, cmd->temp_pool,
-                                   cmd->pool)))
+    if ((why = c->provider->create(&c->instance, c->args, cmd->temp_pool, cmd->pool)))
         return apr_pstrcat(cmd->pool, "EntraSessionStore: ", why, NULL);
     sc->session_cache = c;
     sc->session_store_set = 1;
@@ -78,7 +107,6 @@ static apr_status_t destroy_cache(void *data)
 
 static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
 {
-    struct ap_socache_hints hints = { 64, 2048, 8 * 3600 };
     apr_status_t rv;
 
     if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
@@ -86,13 +114,14 @@ static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
         if (rv != APR_SUCCESS)
             return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = c->provider->init(c->instance, "auth_entra-sess", &hints, s, pconf);
+    rv = c->provider->init(c->instance, NAMESPACE, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00102)
                      "EntraSessionStore socache %s cannot be initialised", c->spec);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_pool_cleanup_register(pconf, c, destroy_cache, apr_pool_cleanup_null);
+    c->s = s;
     c->ready = 1;
     return OK;
 }
@@ -110,6 +139,35 @@ int entra_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *
     return OK;
 }
 
+/* A networked store's state in this process: its first client is the
+ * instance made at post_config (no connection yet: the parent never uses
+ * it). Replacements get pools of their own under `clients`, whose allocator
+ * has a mutex: they are made, used (apr_redis makes a pool per connection in
+ * whichever thread connects) and destroyed by any thread. Left as it is
+ * (lock NULL: the direct path) if anything here fails. */
+static void child_init_networked(entra_socache *c, apr_pool_t *pchild)
+{
+    apr_allocator_t *alloc;
+    apr_thread_mutex_t *amutex;
+    client *first;
+
+    if (c->lock || !c->ready || apr_allocator_create(&alloc) != APR_SUCCESS)
+        return;
+    if (apr_pool_create_ex(&c->clients, pchild, NULL, alloc) != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return;
+    }
+    apr_allocator_owner_set(alloc, c->clients);
+    if (apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, c->clients) != APR_SUCCESS)
+        return;
+    apr_allocator_mutex_set(alloc, amutex);
+    first = apr_pcalloc(pchild, sizeof(*first));
+    first->store = c;
+    first->instance = c->instance;
+    c->current = first;
+    apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+}
+
 void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     for (; s; s = s->next) {
@@ -118,35 +176,256 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
         if (c && c->mutex)
             apr_global_mutex_child_init(&c->mutex, apr_global_mutex_lockfile(c->mutex),
                                         pchild);
+        else if (c && !(c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE))
+            child_init_networked(c, pchild);
     }
 }
 
-static void lock(entra_socache *c)
+/* ---- one call to the store */
+
+enum { OP_GET, OP_PUT, OP_DEL };
+
+typedef struct {
+    int kind;
+    request_rec *r;
+    const unsigned char *key;
+    unsigned int klen;
+    unsigned char *buf;         /* get: VALUE_MAX + 1 bytes, and what it holds */
+    unsigned int len;
+    unsigned char *value;       /* put */
+    unsigned int vlen;
+    apr_time_t expiry;
+} op;
+
+static apr_status_t call(entra_socache *c, ap_socache_instance_t *instance, op *o)
 {
-    if (c->mutex)
-        apr_global_mutex_lock(c->mutex);
+    server_rec *s = o->r->server;
+
+    switch (o->kind) {
+    case OP_GET:
+        o->len = VALUE_MAX;
+        return c->provider->retrieve(instance, s, o->key, o->klen, o->buf, &o->len, o->r->pool);
+    case OP_PUT:
+        return c->provider->store(instance, s, o->key, o->klen, o->expiry, o->value, o->vlen,
+                                  o->r->pool);
+    default:
+        return c->provider->remove(instance, s, o->key, o->klen, o->r->pool);
+    }
 }
 
-static void unlock(entra_socache *c)
+/* ---- networked stores: a client that breaks is replaced.
+ *
+ * apr_redis and apr_memcache keep a pool of connections per process. When
+ * the server restarts every pooled connection is stale: the first call on
+ * one fails, and the library then marks the server dead and answers every
+ * call for the next 5 s with APR_NOTFOUND without asking it ("no such
+ * session": a signed-in user sent to sign in again), and may find another
+ * stale connection when it tries again. Nothing public reaches the library
+ * inside the provider's instance, so a broken client is dropped whole: a
+ * fresh instance starts live, with no connection. */
+
+enum { FINE, UNSURE, BROKEN };
+
+/* Whether an answer says the client is broken: any error but those about
+ * the key or value themselves, which no connection changes. A store is
+ * never answered "not found" by a live server. */
+static int verdict_of(const op *o, apr_status_t rv)
 {
+    switch (rv) {
+    case APR_SUCCESS:
+    case APR_ENOSPC:
+    case APR_EINVAL:    /* a key too long, an expiry in the past */
+    case APR_ENOMEM:    /* a value bigger than the buffer */
+        return FINE;
+    case APR_NOTFOUND:
+        return o->kind == OP_PUT ? BROKEN : UNSURE;
+    default:
+        return BROKEN;
+    }
+}
+
+static client *acquire(entra_socache *c)
+{
+    client *cl;
+
+    apr_thread_mutex_lock(c->lock);
+    cl = c->current;
+    cl->refs++;
+    apr_thread_mutex_unlock(c->lock);
+    return cl;
+}
+
+/* An APR_NOTFOUND is the library's "server dead" when a call on the same
+ * client failed: one that has ended marked it failed before it let go of
+ * it; one still in flight may not have yet. So it is the store's own answer
+ * when the client is not failed and no other call holds it; UNSURE when
+ * others do. */
+static int notfound_verdict(entra_socache *c, client *cl)
+{
+    int v;
+
+    apr_thread_mutex_lock(c->lock);
+    v = cl->failed ? BROKEN : cl->refs > 1 ? UNSURE : FINE;
+    apr_thread_mutex_unlock(c->lock);
+    return v;
+}
+
+/* Whether the client's server is live: only a live one answers a store
+ * with success (a dead one is APR_NOTFOUND without being asked, for 5 s
+ * from its last failure, longer than any call that could have caused it). */
+static int probe(entra_socache *c, client *cl, request_rec *r)
+{
+    static const unsigned char id[] = PROBE_KEY;
+
+    return c->provider->store(cl->instance, r->server, id, sizeof(id) - 1,
+                              apr_time_now() + apr_time_from_sec(PROBE_TTL),
+                              (unsigned char *)"1", 1, r->pool) == APR_SUCCESS ? FINE : BROKEN;
+}
+
+static apr_status_t destroy_client(void *data)
+{
+    client *cl = data;
+
+    cl->store->provider->destroy(cl->instance, cl->store->s);
+    return APR_SUCCESS;
+}
+
+/* A fresh instance of the provider in a pool of its own (under the lock:
+ * one replacement however many calls failed at once; apr_redis and
+ * apr_memcache only allocate here, they connect on first use). */
+static client *fresh_client(entra_socache *c, apr_status_t *rv)
+{
+    ap_socache_instance_t *instance;
+    apr_pool_t *p;
+    client *cl;
+
+    if ((*rv = apr_pool_create(&p, c->clients)) != APR_SUCCESS)
+        return NULL;
+    if (c->provider->create(&instance, c->args, p, p)
+        || (*rv = c->provider->init(instance, NAMESPACE, &hints, c->s, p)) != APR_SUCCESS) {
+        *rv = *rv ? *rv : APR_EGENERAL;
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    cl = apr_pcalloc(p, sizeof(*cl));
+    cl->store = c;
+    cl->instance = instance;
+    cl->pool = p;
+    /* before the pool's children (the library's connections) go */
+    apr_pool_pre_cleanup_register(p, cl, destroy_client);
+    return cl;
+}
+
+static void log_replaced(entra_socache *c, request_rec *r, apr_status_t why, int had_worked,
+                         apr_status_t made)
+{
+    if (made != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, made, r, ENTRALOG(00415)
+                      "session store %s: cannot make a new client", c->spec);
+    else if (had_worked)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, why, r, ENTRALOG(00413)
+                      "session store %s: connection broken, reconnected", c->spec);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, why, r, ENTRALOG(00414)
+                      "session store %s: still not answering, a new client for the next "
+                      "request", c->spec);
+}
+
+/* Lets go of a client after a call. A broken one is marked failed and, if
+ * still current, replaced; a replaced one is destroyed by the last call to
+ * let go of it. Returns whether the client had worked before (its pooled
+ * connections may be stale: worth a retry). */
+static int release(entra_socache *c, client *cl, int verdict, apr_status_t rv, request_rec *r)
+{
+    apr_status_t made = APR_SUCCESS;
+    client *gone = NULL, *fresh;
+    int replaced = 0, had_worked;
+
+    apr_thread_mutex_lock(c->lock);
+    had_worked = cl->worked;
+    if (verdict == BROKEN) {
+        cl->failed = 1;
+        if (cl == c->current) {
+            replaced = 1;
+            if ((fresh = fresh_client(c, &made)))
+                c->current = fresh;
+        }
+    }
+    else if (rv == APR_SUCCESS || rv == APR_NOTFOUND)
+        cl->worked = 1;
+    if (--cl->refs == 0 && cl != c->current)
+        gone = cl;
+    apr_thread_mutex_unlock(c->lock);
+    if (gone && gone->pool)
+        apr_pool_destroy(gone->pool);   /* outside the lock: it says QUIT to the server */
+    if (replaced)
+        log_replaced(c, r, rv, had_worked, made);
+    return had_worked;
+}
+
+/* One call on the current client; *verdict FINE unless it is broken. */
+static apr_status_t attempt(entra_socache *c, op *o, int *verdict, int *had_worked)
+{
+    client *cl = acquire(c);
+    apr_status_t rv = call(c, cl->instance, o);
+
+    *verdict = verdict_of(o, rv);
+    if (*verdict == UNSURE)
+        *verdict = notfound_verdict(c, cl);
+    if (*verdict == UNSURE)
+        *verdict = probe(c, cl, o->r);
+    *had_worked = release(c, cl, *verdict, rv, o->r);
+    return rv;
+}
+
+/* A call that finds its client broken is made once more on the current
+ * (fresh) one: GET, SETEX and DEL may be repeated. Not when the broken
+ * client had never worked: its connection was new, so the store is down and
+ * a second try would only cost this request another connection attempt
+ * (while it stays down, each request makes one). Only a call that raced
+ * the very first success of a client across a restart can miss the retry:
+ * a 503, never a sign-out. */
+static apr_status_t run_networked(entra_socache *c, op *o)
+{
+    int verdict, had_worked;
+    apr_status_t first, rv;
+
+    first = rv = attempt(c, o, &verdict, &had_worked);
+    if (verdict == BROKEN && had_worked)
+        rv = attempt(c, o, &verdict, &had_worked);
+    /* not the library's "not found" of a dead server: the store is down */
+    if (verdict == BROKEN && rv == APR_NOTFOUND)
+        rv = first != APR_NOTFOUND ? first : APR_ECONNABORTED;
+    return rv;
+}
+
+static apr_status_t run(entra_socache *c, op *o)
+{
+    apr_status_t rv;
+
+    if (c->lock)
+        return run_networked(c, o);
+    /* local stores (shmcb, dbm): as they are, under the cross-process mutex
+     * those that need one */
+    if (c->mutex)
+        apr_global_mutex_lock(c->mutex);
+    rv = call(c, c->instance, o);
     if (c->mutex)
         apr_global_mutex_unlock(c->mutex);
+    return rv;
 }
 
 apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
                                const char **value)
 {
-    unsigned char *buf = apr_palloc(r->pool, VALUE_MAX + 1);
-    unsigned int len = VALUE_MAX;
+    op o = { OP_GET, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_status_t rv;
 
-    lock(c);
-    rv = c->provider->retrieve(c->instance, r->server, (const unsigned char *)key,
-                               (unsigned int)strlen(key), buf, &len, r->pool);
-    unlock(c);
+    o.buf = apr_palloc(r->pool, VALUE_MAX + 1);
+    rv = run(c, &o);
     if (rv == APR_SUCCESS) {
-        buf[len] = '\0';
-        *value = (const char *)buf;
+        o.buf[o.len] = '\0';
+        *value = (const char *)o.buf;
     }
     else if (rv != APR_NOTFOUND)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
@@ -157,13 +436,13 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
 apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key,
                                const char *value, apr_int64_t expires)
 {
+    op o = { OP_PUT, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_status_t rv;
 
-    lock(c);
-    rv = c->provider->store(c->instance, r->server, (const unsigned char *)key,
-                            (unsigned int)strlen(key), apr_time_from_sec(expires),
-                            (unsigned char *)value, (unsigned int)strlen(value), r->pool);
-    unlock(c);
+    o.value = (unsigned char *)value;
+    o.vlen = (unsigned int)strlen(value);
+    o.expiry = apr_time_from_sec(expires);
+    rv = run(c, &o);
     /* Too big for the store (shmcb's sub-cache): the caller says so. */
     if (rv != APR_SUCCESS && rv != APR_ENOSPC)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00407)
@@ -173,12 +452,9 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
 
 apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key)
 {
-    apr_status_t rv;
+    op o = { OP_DEL, r, (const unsigned char *)key, (unsigned int)strlen(key) };
+    apr_status_t rv = run(c, &o);
 
-    lock(c);
-    rv = c->provider->remove(c->instance, r->server, (const unsigned char *)key,
-                             (unsigned int)strlen(key), r->pool);
-    unlock(c);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)
                       "session store %s is unavailable (remove)", c->spec);
