@@ -159,6 +159,34 @@ for my $store (qw(shmcb redis memcache)) {
     is_deeply([entra_problems($mark)], [], '... at info level');
 }
 
+# ---- saved again (a sliding inactivity timeout): a new record in new
+# parts, the old parts removed; front-channel logout removes every part
+{
+    user_with_many_groups();
+    my %before = map { $_ => 1 } redis_keys();
+    my $ua = new_ua();
+    my ($r, $s) = sign_in($ua, 'g_idle', '/app/last');
+    is($r->code, 200, 'sliding timeout: signed in');
+    my $sid = session_sid($r);
+    my @old = grep { !$before{$_} && part_of(decode_key($_)) } redis_keys();
+    cmp_ok(scalar @old, '>=', 2, '... in parts');
+    sleep 2;
+    is($ua->get(url('g_idle', '/app/last/touched'))->code, 200, '... a request a while later: 200');
+    my %now = map { $_ => 1 } redis_keys();
+    my @new = grep { !$before{$_} && part_of(decode_key($_)) } keys %now;
+    is(scalar(grep { $now{$_} } @old), 0, '... the session saved again: its old parts removed');
+    is(scalar @new, scalar @old, '... as many new ones');
+    is($ua->get(url('g_idle', '/app/last/again'))->code, 200, '... and the session is whole');
+  SKIP: {
+        skip 'the mock gave no sid', 3 unless $sid;
+        my $fc = front_channel_logout(base_url('g_idle'), $sid);
+        is($fc->code, 200, 'front-channel logout by sid: 200');
+        %now = map { $_ => 1 } redis_keys();
+        is(scalar(grep { $now{$_} } @new), 0, '... removes every part');
+        ok(is_login_redirect($ua->get(url('g_idle', '/app/last/ended'))), '... and the session');
+    }
+}
+
 # ---- small sessions: one key, as always
 {
     mock_reset();
