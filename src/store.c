@@ -27,6 +27,11 @@ APLOG_USE_MODULE(auth_entra);
 #define SIDS_MAX 16
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
 
+/* A head, "parts:<n>:<gen>:" and a piece, must come back from one lookup. */
+#if ENTRA_PARTS_SIZE + 32 > ENTRA_SOCACHE_VALUE_MAX
+#error "ENTRA_PARTS_SIZE: a piece and its head must fit ENTRA_SOCACHE_VALUE_MAX"
+#endif
+
 static const char *session_key(apr_pool_t *p, const entra_server_conf *sc, const char *id)
 {
     return apr_pstrcat(p, id, ".", sc->app_tag, ".", SESSION_KEY, NULL);
