@@ -121,13 +121,34 @@ static const char *values_of(apr_pool_t *p, const char *require_line)
     return all ? all : "";
 }
 
+/* The claims as authorization sees them: a socache session whose groups
+ * are too many for a header (ENTRA_GROUPS_ALL) is judged by all of them,
+ * the backend's partial list aside. */
+static const apr_array_header_t *authz_claims(request_rec *r)
+{
+    const apr_array_header_t *claims = entra_request_claims(r);
+    const char *all = claims ? entra_pairs_get(claims, ENTRA_GROUPS_ALL) : NULL;
+    apr_array_header_t *view;
+    int i;
+
+    if (!all)
+        return claims;
+    view = apr_array_make(r->pool, claims->nelts, sizeof(entra_pair));
+    for (i = 0; i < claims->nelts; i++) {
+        const entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
+        if (strcmp(c->name, ENTRA_GROUPS_PARTIAL) != 0)
+            entra_pairs_add(view, c->name, strcmp(c->name, "groups") == 0 ? all : c->value);
+    }
+    return view;
+}
+
 /* The claims of a request that has a user (r->user set), or NULL with the
  * finding filled in: the user did not sign in with Microsoft Entra ID
  * (EntraUnauthAction pass, another AuthType), so every claim is unknown. */
 static const apr_array_header_t *claims_or_unknown(request_rec *r, finding *f,
                                                    const char *need_not)
 {
-    const apr_array_header_t *claims = entra_request_claims(r);
+    const apr_array_header_t *claims = authz_claims(r);
 
     if (!claims) {
         f->found = ENTRA_CLAIM_UNKNOWN;
@@ -204,7 +225,7 @@ static int partial_list_unknown(request_rec *r, const apr_array_header_t *claims
 
 static authz_status group_check(request_rec *r, const char *line, const void *parsed)
 {
-    const apr_array_header_t *claims = r->user ? entra_request_claims(r) : NULL;
+    const apr_array_header_t *claims = r->user ? authz_claims(r) : NULL;
     const char *unresolved = claims ? entra_pairs_get(claims, ENTRA_GROUPS_UNRESOLVED) : NULL;
     finding f;
 

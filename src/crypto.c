@@ -15,8 +15,9 @@
 #define NONCE_LEN 12
 #define TAG_LEN 16
 #define HEADER_LEN (2 + NONCE_LEN)
-/* Nothing the module seals comes near this; bigger input is refused unread. */
-#define SEALED_MAX (256 * 1024)
+/* The most the module seals (a session of 1 MB, session.c, in base64url);
+ * bigger input is refused unread, and nothing bigger is ever sealed. */
+#define SEALED_MAX (1400 * 1024)
 
 /* OpenSSL 3 looks the cipher up in its providers on every init with
  * EVP_aes_256_gcm(); fetched once here (at start-up, single-threaded), the
@@ -104,7 +105,7 @@ char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
     EVP_CIPHER_CTX *ctx;
     int out_len = 0, fin_len = 0, ok;
 
-    if (ring->nelts < 1)
+    if (ring->nelts < 1 || (HEADER_LEN + len + TAG_LEN + 2) / 3 * 4 > SEALED_MAX)
         return NULL;
     buf[0] = SEAL_VERSION;
     buf[1] = key->hint;

@@ -310,32 +310,55 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     return pairs;
 }
 
-/* A user in more groups than a cookie session can hold (a thousand, say)
- * keeps the groups the configuration's Require lines name, which is all
- * that authorization here needs, and the backend is told the list is
- * partial (X-Entra-Claim-groups-partial: true). */
-static void keep_named_groups(request_rec *r, const entra_server_conf *sc, entra_session *s)
+/* The groups of `list` that the configuration's Require lines name. */
+static const char *named_groups(request_rec *r, const entra_server_conf *sc, const char *list,
+                                int *all, int *kept)
 {
-    int i, all = 0, kept = 0;
+    char *rest, *group;
+    const char *keep = "";
+
+    for (group = apr_strtok(apr_pstrdup(r->pool, list), ",", &rest); group;
+         group = apr_strtok(NULL, ",", &rest)) {
+        (*all)++;
+        if (entra_conf_group_named(sc, group)) {
+            keep = apr_pstrcat(r->pool, keep, *keep ? "," : "", group, NULL);
+            (*kept)++;
+        }
+    }
+    return keep;
+}
+
+/* `groups` becomes the groups the configuration's Require lines name, and
+ * the backend is told the list is partial (X-Entra-Claim-groups-partial:
+ * the digest of the list they were kept by, config.h). With `keep_all`
+ * the whole list stays in the session for authorization (socache). */
+static void name_groups_only(request_rec *r, const entra_server_conf *sc, entra_session *s,
+                             int keep_all, int *all, int *kept)
+{
+    int i;
 
     for (i = 0; i < s->claims->nelts; i++) {
         entra_pair *c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
-        char *list, *rest, *group;
-        const char *keep = "";
         if (strcmp(c->name, "groups") != 0)
             continue;
-        list = apr_pstrdup(r->pool, c->value);
-        for (group = apr_strtok(list, ",", &rest); group; group = apr_strtok(NULL, ",", &rest)) {
-            all++;
-            if (entra_conf_group_named(sc, group)) {
-                keep = apr_pstrcat(r->pool, keep, *keep ? "," : "", group, NULL);
-                kept++;
-            }
-        }
-        c->value = keep;
+        if (keep_all)
+            entra_pairs_add(s->claims, ENTRA_GROUPS_ALL, c->value);
+        /* entra_pairs_add may have moved the array */
+        c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
+        c->value = named_groups(r, sc, c->value, all, kept);
+        break;
     }
-    /* the marker names the list the groups were kept by (config.h) */
     entra_pairs_add(s->claims, ENTRA_GROUPS_PARTIAL, sc->named_groups_digest);
+}
+
+/* A user in more groups than a cookie session can hold (a thousand, say)
+ * keeps the groups the configuration's Require lines name, which is all
+ * that authorization here needs. */
+static void keep_named_groups(request_rec *r, const entra_server_conf *sc, entra_session *s)
+{
+    int all = 0, kept = 0;
+
+    name_groups_only(r, sc, s, 0, &all, &kept);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00215)
                   "the user is in %d groups, more than a cookie session holds: it keeps the %d "
                   "that Require lines of this server name (X-Entra-Claim-groups-partial)",
@@ -361,7 +384,7 @@ static int drop_id_token_hint(request_rec *r, entra_session *s)
             *(entra_pair *)apr_array_push(kept) = *c;
     }
     s->claims = kept;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00216)
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00217)
                   "the session is too big for cookies with the ID token in it: logout will "
                   "go to Entra without id_token_hint%s", entra_pairs_get(s->claims, "login_hint")
                   ? " (with logout_hint)" : "");
@@ -378,6 +401,25 @@ static void fit_cookies(request_rec *r, const entra_server_conf *sc, entra_sessi
         keep_named_groups(r, sc, s);
 }
 
+/* With a socache store the session keeps every group, but a list longer
+ * than ENTRA_GROUPS_HEADER_MAX is more than backends take in one header
+ * (httpd and nginx refuse a header over 8 KB by default): the backend gets
+ * what the cookie store would give it, authorization all of them. */
+static void keep_groups_for_authz(request_rec *r, const entra_server_conf *sc,
+                                  entra_session *s)
+{
+    const char *groups = entra_pairs_get(s->claims, "groups");
+    int all = 0, kept = 0;
+
+    if (!groups || strlen(groups) <= ENTRA_GROUPS_HEADER_MAX)
+        return;
+    name_groups_only(r, sc, s, 1, &all, &kept);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00216)
+                  "the user is in %d groups, a list longer than %d bytes: the backend gets the "
+                  "%d that Require lines of this server name (X-Entra-Claim-groups-partial), "
+                  "authorization all of them", all, ENTRA_GROUPS_HEADER_MAX, kept);
+}
+
 static int start_session(request_rec *r, const entra_server_conf *sc, json_t *claims,
                          json_t *answer, const char *groups_error, const entra_state *st)
 {
@@ -388,7 +430,9 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
     session.claims = session_claims(r, sc, claims, answer, groups_error);
-    if (!entra_store_cookie_fits(r, sc, &session))
+    if (sc->session_cache)
+        keep_groups_for_authz(r, sc, &session);
+    else if (!entra_store_cookie_fits(r, sc, &session))
         fit_cookies(r, sc, &session);
     saved = entra_store_save(r, sc, &session);
     if (saved == ENTRA_STORE_TOO_BIG)

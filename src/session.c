@@ -17,7 +17,10 @@
  * length (4 bytes); a plain one with ':' (the first pair's name). */
 #define COMPRESS_OVER 2600
 #define COMPRESSED_MARK 'Z'
-#define INFLATED_MAX (256 * 1024)
+/* What a session may hold at most, plain: room for the 11,000 groups
+ * Microsoft Graph lists at most (about 410 KB), with the other claims. A
+ * session is never sealed bigger than it could be opened. */
+#define INFLATED_MAX (1024 * 1024)
 
 static const unsigned char *maybe_deflate(apr_pool_t *p, const unsigned char *plain,
                                           apr_size_t *len)
@@ -76,6 +79,8 @@ char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_s
                                                    s->last_seen ? s->last_seen : s->created));
     apr_array_cat(pairs, s->claims);
     plain = entra_pairs_serialize(p, pairs, &len);
+    if (len > INFLATED_MAX)
+        return NULL;
     packed = maybe_deflate(p, plain, &len);
     return entra_seal(p, ring, PURPOSE, packed, len);
 }

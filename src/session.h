@@ -21,6 +21,13 @@
  * holds only those the configuration's Require lines name; the value is a
  * digest of that list (entra_conf_group_known). */
 #define ENTRA_GROUPS_PARTIAL "groups-partial"
+/* With a socache store, a list of groups too long for one request header
+ * (ENTRA_GROUPS_HEADER_MAX) is kept whole here, for authorization alone:
+ * `groups` and the partial marker are then what the cookie store keeps. */
+#define ENTRA_GROUPS_ALL ":groups-all"
+/* 64 KB: every list a socache session could keep before sessions were kept
+ * in parts (about 1,700 groups) still reaches the backend whole. */
+#define ENTRA_GROUPS_HEADER_MAX (64 * 1024)
 
 typedef struct {
     apr_int64_t created;         /* seconds since the epoch */
@@ -28,9 +35,13 @@ typedef struct {
     apr_int64_t last_seen;       /* for EntraSessionInactivityTimeout; 0 = created */
     apr_array_header_t *claims;  /* entra_pair: claim name -> header-ready value */
     const char *id;              /* the socache store's key; NULL in the cookie store */
+    int parts;                   /* socache: the pieces the record was kept in (parts.h), */
+    const char *parts_gen;       /* and their generation; 0 and NULL when kept whole */
     int from_bearer;             /* made from a bearer token for one request, not stored */
 } entra_session;
 
+/* The session, sealed; NULL when it cannot be, or holds more than a
+ * session may (1 MB plain). */
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s);
 
 /* NULL when the cookie does not open, is malformed, has expired, or was

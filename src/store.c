@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "ended.h"
 #include "log.h"
+#include "parts.h"
 #include "respond.h"
 #include "socache.h"
 #include "util.h"
@@ -25,6 +26,11 @@ APLOG_USE_MODULE(auth_entra);
 /* One Entra sid may name several sessions (tabs, hosts sharing a store). */
 #define SIDS_MAX 16
 #define SESSION_ID_PURPOSE "entra-session-id-v1"
+
+/* A head, "parts:<n>:<gen>:" and a piece, must come back from one lookup. */
+#if ENTRA_PARTS_SIZE + 32 > ENTRA_SOCACHE_VALUE_MAX
+#error "ENTRA_PARTS_SIZE: a piece and its head must fit ENTRA_SOCACHE_VALUE_MAX"
+#endif
 
 static const char *session_key(apr_pool_t *p, const entra_server_conf *sc, const char *id)
 {
@@ -90,21 +96,79 @@ static const char *join_chunks(request_rec *r, const entra_server_conf *sc, apr_
     return joined;
 }
 
+/* The pieces 1..n-1 of a record kept in parts (parts.h); NULL when one is
+ * missing, or the store is down (*unavailable). */
+static const char *pieces_from_cache(request_rec *r, const entra_server_conf *sc,
+                                     const char *key, int n, const char *gen,
+                                     const char *first, int *unavailable)
+{
+    const char *pieces[ENTRA_PARTS_MAX] = { NULL };
+    apr_status_t rv;
+    int i;
+
+    for (i = 1; i < n; i++) {
+        rv = entra_socache_get(sc->session_cache, r, entra_parts_key(r->pool, key, gen, i),
+                               &pieces[i]);
+        *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
+        if (rv != APR_SUCCESS)
+            return NULL;
+    }
+    return entra_parts_join(r->pool, first, pieces, n);
+}
+
+/* The sealed record under `key`: kept whole (one lookup, as for every
+ * small session), or in parts. A record in parts is all there or is no
+ * session, never a part of one (the seal covers the whole). */
+static const char *record_from_cache(request_rec *r, const entra_server_conf *sc,
+                                     const char *key, int *parts, const char **gen,
+                                     int *unavailable)
+{
+    const char *value = NULL, *before = NULL, *first, *sealed;
+    apr_status_t rv;
+    int tries;
+
+    *parts = 0;
+    *gen = NULL;
+    for (tries = 0; tries < 2; tries++) {
+        rv = entra_socache_get(sc->session_cache, r, key, &value);
+        *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
+        if (rv != APR_SUCCESS)
+            return NULL;
+        switch (entra_parts_parse(r->pool, value, parts, gen, &first)) {
+        case 0:
+            *parts = 0;
+            *gen = NULL;
+            return value;
+        case -1:
+            return NULL;
+        }
+        /* a piece missing because the record was saved again meanwhile (a
+         * refresh, a sliding timeout): the new one is complete */
+        if (before && strcmp(before, value) == 0)
+            break;
+        if ((sealed = pieces_from_cache(r, sc, key, *parts, *gen, first, unavailable))
+            || *unavailable)
+            return sealed;
+        before = value;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00421)
+                  "a session kept in %d parts is missing one (evicted from the session "
+                  "store?): not signed in", *parts);
+    return NULL;
+}
+
 /* socache: the cookie holds the session id, sealed; the store holds the
  * sealed session under it. */
 static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc,
-                                     const char *cookie, const char **id, int *unavailable)
+                                     const char *cookie, const char **id, int *parts,
+                                     const char **gen, int *unavailable)
 {
     apr_size_t len;
-    const char *sealed = NULL;
-    apr_status_t rv;
 
     *id = (const char *)entra_open(r->pool, sc->app_keys, SESSION_ID_PURPOSE, cookie, &len);
     if (!*id)
         return NULL;
-    rv = entra_socache_get(sc->session_cache, r, session_key(r->pool, sc, *id), &sealed);
-    *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
-    return rv == APR_SUCCESS ? sealed : NULL;
+    return record_from_cache(r, sc, session_key(r->pool, sc, *id), parts, gen, unavailable);
 }
 
 /* Cookie store: was this session ended by a front-channel logout? */
@@ -134,21 +198,25 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
                                    int *unavailable)
 {
     const char *cookie = entra_cookie_get(r->pool, r->headers_in, sc->session_cookie);
-    const char *id = NULL;
+    const char *id = NULL, *gen = NULL;
     entra_session *session;
+    int parts = 0;
 
     *unavailable = 0;
     if (!cookie || !*cookie)
         return NULL;
     if (sc->session_cache)
-        cookie = sealed_from_cache(r, sc, cookie, &id, unavailable);
+        cookie = sealed_from_cache(r, sc, cookie, &id, &parts, &gen, unavailable);
     else if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
         cookie = join_chunks(r, sc, entra_parse_int(cookie + sizeof(CHUNKS_MARK) - 1));
     session = cookie ? entra_session_open(r->pool, sc->app_keys, cookie,
                                           apr_time_sec(r->request_time),
                                           entra_conf_session_inactivity(sc)) : NULL;
-    if (session)
+    if (session) {
         session->id = id;
+        session->parts = parts;
+        session->parts_gen = gen;
+    }
     if (session && (sid_ended(r, sc, session) || !tenant_still_allowed(r, sc, session)))
         session = NULL;
     if (!session)
@@ -212,31 +280,101 @@ static void index_sid(request_rec *r, const entra_server_conf *sc, const char *s
         entra_socache_del(sc->session_cache, r, key);
 }
 
+/* Removes pieces 1..n-1 of a record kept in parts. */
+static void forget_pieces(request_rec *r, const entra_server_conf *sc, const char *key,
+                          int n, const char *gen)
+{
+    int i;
+
+    for (i = 1; i < n; i++)
+        entra_socache_del(sc->session_cache, r, entra_parts_key(r->pool, key, gen, i));
+}
+
+/* Removes the record under `key`, every piece of it. */
+static void forget_record(request_rec *r, const entra_server_conf *sc, const char *key)
+{
+    const char *value = NULL, *gen, *first;
+    int n;
+
+    if (entra_socache_get(sc->session_cache, r, key, &value) == APR_SUCCESS
+        && entra_parts_parse(r->pool, value, &n, &gen, &first) == 1)
+        forget_pieces(r, sc, key, n, gen);
+    entra_socache_del(sc->session_cache, r, key);
+}
+
+static int too_big(request_rec *r, apr_size_t len)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00410)
+                  "a session of %" APR_SIZE_T_FMT " bytes is more than the session store "
+                  "keeps (%d parts of %d bytes): not stored; pass fewer claims or tokens "
+                  "(EntraPassAccessToken, EntraClaimMap)", len, ENTRA_PARTS_MAX,
+                  ENTRA_PARTS_SIZE);
+    return ENTRA_STORE_TOO_BIG;
+}
+
+static int no_room(request_rec *r, apr_size_t len)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00420)
+                  "the session store has no room for a session of %" APR_SIZE_T_FMT " bytes "
+                  "(up to %d in one value): not stored; with shmcb, give it more room, "
+                  "EntraSessionStore socache shmcb:<file>(<bytes>), 10 MB or more for users "
+                  "in thousands of groups", len, ENTRA_PARTS_SIZE);
+    return ENTRA_STORE_TOO_BIG;
+}
+
+/* Puts `sealed` under `key`: whole when it fits one value, else in parts,
+ * the pieces first, so that a head never names a piece not yet there.
+ * Sets *n and *gen to what it wrote (0, NULL: whole). */
+static apr_status_t put_record(request_rec *r, const entra_server_conf *sc, const char *key,
+                               const char *sealed, int n, apr_int64_t expires,
+                               const char **gen)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    *gen = NULL;
+    if (n == 1)
+        return entra_socache_put(sc->session_cache, r, key, sealed, expires);
+    if (!(*gen = entra_random_token(r->pool, ENTRA_PARTS_GEN_LEN * 3 / 4)))
+        return APR_EGENERAL;
+    for (i = 1; i < n && rv == APR_SUCCESS; i++)
+        rv = entra_socache_put(sc->session_cache, r, entra_parts_key(r->pool, key, *gen, i),
+                               entra_parts_piece(r->pool, sealed, i), expires);
+    if (rv == APR_SUCCESS)
+        rv = entra_socache_put(sc->session_cache, r, key,
+                               entra_parts_head(r->pool, sealed, n, *gen), expires);
+    if (rv != APR_SUCCESS)
+        forget_pieces(r, sc, key, i, *gen);
+    return rv;
+}
+
 static int save_to_cache(request_rec *r, const entra_server_conf *sc, entra_session *s,
                          const char *sealed)
 {
     apr_int64_t expires = cache_expiry(sc, s, apr_time_sec(r->request_time));
     const char *sid = entra_pairs_get(s->claims, "sid");
     apr_size_t len = strlen(sealed);
-    const char *cookie;
+    int n = entra_parts_count(len);
+    const char *cookie, *key, *gen;
     apr_status_t rv;
 
+    if (!n)
+        return too_big(r, len);
     if (!s->id && !(s->id = entra_random_token(r->pool, 32)))
         return 0;
-    /* Stored, it could never be read back: every later request would fail. */
-    rv = len > ENTRA_SOCACHE_VALUE_MAX ? APR_ENOSPC
-         : entra_socache_put(sc->session_cache, r, session_key(r->pool, sc, s->id), sealed,
-                             expires);
-    if (rv == APR_ENOSPC) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00410)
-                      "a session of %" APR_SIZE_T_FMT " bytes is more than the session store "
-                      "takes and gives back (at most %d bytes; shmcb less, by its size): not "
-                      "stored; pass fewer claims or tokens, or give shmcb more room",
-                      len, ENTRA_SOCACHE_VALUE_MAX);
-        return ENTRA_STORE_TOO_BIG;
-    }
+    key = session_key(r->pool, sc, s->id);
+    rv = put_record(r, sc, key, sealed, n, expires, &gen);
+    if (rv == APR_ENOSPC)
+        return no_room(r, len);
     if (rv != APR_SUCCESS)
         return 0;
+    /* The pieces of the record this one replaces: no one asks for them
+     * again (a reader that still does gets the new record, see
+     * record_from_cache). */
+    if (s->parts_gen && (!gen || strcmp(s->parts_gen, gen) != 0))
+        forget_pieces(r, sc, key, s->parts, s->parts_gen);
+    s->parts = gen ? n : 0;
+    s->parts_gen = gen;
     /* Front-channel logout names the session by Entra's sid only. */
     if (sid)
         index_sid(r, sc, sid, s->id, NULL, expires);
@@ -307,7 +445,7 @@ void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_
     const char *sid = s ? entra_pairs_get(s->claims, "sid") : NULL;
 
     if (sc->session_cache && s && s->id) {
-        entra_socache_del(sc->session_cache, r, session_key(r->pool, sc, s->id));
+        forget_record(r, sc, session_key(r->pool, sc, s->id));
         if (sid)
             index_sid(r, sc, sid, NULL, s->id, s->expires);
     }
@@ -329,7 +467,7 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
         return 0;
     for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;
          id = apr_strtok(NULL, ",", &rest))
-        entra_socache_del(sc->session_cache, r, session_key(r->pool, sc, id));
+        forget_record(r, sc, session_key(r->pool, sc, id));
     entra_socache_del(sc->session_cache, r, key);
     return 1;
 }

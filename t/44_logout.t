@@ -207,8 +207,8 @@ for my $c (['Sec-Fetch-Site: same-origin' => ['Sec-Fetch-Site' => 'same-origin']
     my $m = log_mark();
     my ($ua, $r) = signed_in($vh);
     is($r->code, 200, 'i4_logout, a user in 190 groups: signed in with the cookie store');
-    ok(scalar(grep { /ENTRA00216:.*without id_token_hint \(with logout_hint\)/ } log_since($m)),
-       '... the ID token was left out of the session (ENTRA00216)');
+    ok(scalar(grep { /ENTRA00217:.*without id_token_hint \(with logout_hint\)/ } log_since($m)),
+       '... the ID token was left out of the session (ENTRA00217)');
     my $out = $ua->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape('/bye')),
                        'Sec-Fetch-Site' => 'same-origin');
     is($out->code, 302, '... logout: 302') or diag($out->as_string);

@@ -205,8 +205,9 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
 
 # -------- a session bigger than the store gives back: refused at save
 {
-    # 40 KB of claim that deflate cannot shrink, published three times
-    # (EntraClaimMap): the sealed session is past the 64 KB a lookup gives back
+    # 40 KB of claim that deflate cannot shrink, published 23 times
+    # (EntraClaimMap): the sealed session (~900 KB) is past the 16 parts of
+    # 48 KB a socache session is kept in
     srand(9);
     my $junk = join '', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[int rand 62] } 1 .. 40_000;
     mock_config({ user => { x_profile_blob => $junk } });
@@ -214,7 +215,7 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     my $ua = new_ua();
     my $mark = log_mark();
     my ($r) = sign_in_at($ua, $big, '/app/big');
-    is($r->code, 500, 'Redis store, a session of ~120 KB: the sign-in is refused when it is saved');
+    is($r->code, 500, 'Redis store, a session of ~900 KB: the sign-in is refused when it is saved');
     like($r->decoded_content, qr/more information than this server can keep/, '... with a page that says why');
     ok(!find_set_cookie($r, qr/^entra_session_[0-9a-f]{8}$/), '... and no session cookie');
     ok(grep({ /ENTRA00410:.*not stored/ } log_since($mark)), '... logged at error (ENTRA00410)');

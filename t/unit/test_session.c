@@ -110,6 +110,29 @@ void suite_session(apr_pool_t *p)
     CHECK(entra_session_open(p, ring, cookie, NOW + 3600, 600) == NULL,
           "sliding never passes the hard expiry");
     {
+        /* a socache store keeps sessions far over one cookie (11,000 groups
+         * from Graph is ~410 KB): what seals, opens; what could not open,
+         * is never sealed */
+        apr_size_t n = 600 * 1024, i;
+        char *text = apr_palloc(p, n + 1);
+        for (i = 0; i < n; i++)
+            text[i] = "0123456789abcdef,-"[(i * 2654435761u >> 7) % 18];
+        text[n] = '\0';
+        s = make(p);
+        entra_pairs_add(s->claims, "groups", text);
+        cookie = entra_session_seal(p, ring, s);
+        got = cookie ? entra_session_open(p, ring, cookie, NOW, 0) : NULL;
+        CHECK_STR(got ? entra_pairs_get(got->claims, "groups") : NULL, text,
+                  "a session of 600 KB seals and opens");
+        s = make(p);
+        text = apr_palloc(p, 1024 * 1024 + 1);
+        memset(text, 'g', 1024 * 1024);
+        text[1024 * 1024] = '\0';
+        entra_pairs_add(s->claims, "groups", text);
+        CHECK(entra_session_seal(p, ring, s) == NULL,
+              "a session of more than 1 MB is not sealed (it would never open)");
+    }
+    {
         entra_state *st = entra_state_new(p, "/", "https://app.example/cb", NOW);
         const char *state_cookie = st ? entra_state_seal(p, ring, st) : NULL;
         CHECK(state_cookie && entra_session_open(p, ring, state_cookie, NOW, 0) == NULL,

@@ -75,6 +75,7 @@ int main(int argc, char **argv)
     run("provider", suite_provider, root);
     run("authz", suite_authz, root);
     run("ended", suite_ended, root);
+    run("parts", suite_parts, root);
     unit_keys_release();
     apr_pool_destroy(root);
     apr_terminate();
