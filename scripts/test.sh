@@ -2,7 +2,9 @@
 # Build mod_auth_entra and run all its tests (C unit tests + the Apache::Test
 # suite against the mock Entra). This is what CI runs (.ci/run).
 #
-#   scripts/test.sh               autoreconf, configure, make, make check
+#   scripts/test.sh               autoreconf, configure, make, the unit tests, then
+#                                 scripts/hardening.sh (the Apache::Test suite once,
+#                                 against the ASan build; fuzzing; sanitizers)
 #   scripts/test.sh t/login.t ... autoreconf, configure, make, then only these
 #                                 Apache::Test files (perl t/TEST -apxs ... FILES)
 #
@@ -91,12 +93,9 @@ run "make"                                  make -j"$(nproc)"
 if [ $# -gt 0 ]; then
     run "perl t/TEST -apxs $APXS $*"        perl t/TEST -apxs "$APXS" "$@"
 else
-    run "make check"                        make check || {
-        for f in "$WORK"/test-suite.log "$WORK"/t/unit/test-suite.log; do
-            [ -s "$f" ] && { echo "--- $f ---"; tail -n 60 "$f"; }
-        done
-        exit 1
-    }
-    # fuzzing, ASan/UBSan (unit tests and the whole suite), valgrind
+    run "make unit"                         make unit
+    # The Apache::Test suite runs once, against the module built with ASan
+    # and UBSan (hardening's apache-asan step: any sanitizer report fails
+    # it); then fuzzing, and the unit tests under ASan, valgrind and TSan.
     run "scripts/hardening.sh"              scripts/hardening.sh
 fi
