@@ -451,6 +451,21 @@ static void test_garbage(apr_pool_t *p)
         CHECK(!entra_jwt_verify(p, NULL, want, lookup, &jwks, &why) && why,
               "rejected with a reason: no token");
     }
+    /* '=' inside a part aborts libcjose's decoder (the process dies): these
+     * must be refused before cjose sees them, with the module's reason;
+     * t/51_hostile_requests.t sends the same through Apache. */
+    {
+        static const char *const padded[] = {
+            "e=AA.e30.AAAA", "eyJhbGciOiJSUzI1NiJ9.e30=.AAAA", "eyJ=.eyJ=.AA==",
+            "eyJhbGciOiJSUzI1NiJ9.e30.AA=A", "a+b.c/d.e",
+        };
+        for (i = 0; i < sizeof(padded) / sizeof(padded[0]); i++) {
+            const char *why = NULL;
+            CHECK(!entra_jwt_verify(p, padded[i], want, lookup, &jwks, &why) && why
+                  && strcmp(why, "token is not a well-formed JWS") == 0,
+                  "\"%s\": refused before cjose (not a well-formed JWS)", padded[i]);
+        }
+    }
 
     REJECT(unit_sign(p, unit_rsa_key(0), "RS256", "unit-key-0", "[1,2]"), want,
            "payload is an array");
