@@ -77,11 +77,37 @@ void entra_bearer_child_init(apr_pool_t *pchild)
     validated = entra_token_cache_create(pchild, TOKEN_CACHE_MAX);
 }
 
-/* The cache's key: the app and the token, hashed (the token is a credential
- * and stays out of memory that outlives the request). */
+/* The cache's key: the token and everything its check depended on beyond
+ * the app (the audience this virtual host takes, its clock skew), hashed
+ * (the token is a credential and stays out of memory that outlives the
+ * request). The tenant rules are checked again on every use. */
 static const char *cache_key(request_rec *r, const entra_server_conf *sc, const char *token)
 {
-    return entra_sha256_b64url(r->pool, apr_pstrcat(r->pool, sc->app_tag, "\n", token, NULL));
+    return entra_sha256_b64url(r->pool, apr_psprintf(r->pool, "%s\n%s\n%" APR_INT64_T_FMT "\n%s",
+                                                     sc->app_tag,
+                                                     entra_conf_app_id_uri(r->pool, sc),
+                                                     (apr_int64_t)entra_conf_clock_skew(sc),
+                                                     token));
+}
+
+/* A token validated before, for this virtual host: its claims, if its
+ * tenant is still one this virtual host admits (two vhosts of one app
+ * registration may admit different tenants). */
+static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf *sc,
+                                         const char *key, apr_int64_t now)
+{
+    const unsigned char *kept;
+    apr_array_header_t *claims;
+    apr_size_t len;
+
+    if (!validated || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len))
+        || !(claims = entra_pairs_parse(r->pool, kept, len)))
+        return NULL;
+    if (!entra_conf_session_tenant_ok(sc, entra_pairs_get(claims, "tid")))
+        return NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token validated before: no "
+                  "signature check this time");
+    return claims;
 }
 
 /* The token verified (signature, issuer, audience, times) and shaped like
@@ -139,7 +165,6 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
     const char *key = cache_key(r, sc, token);
-    const unsigned char *kept;
     unsigned char *plain;
     apr_size_t len;
     json_t *claims;
@@ -148,12 +173,8 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
     *session = apr_pcalloc(r->pool, sizeof(**session));
     (*session)->from_bearer = 1;
     /* Seen and accepted before: no RSA this time. */
-    if (validated && (kept = entra_token_cache_get(validated, r->pool, key, now, &len))
-        && ((*session)->claims = entra_pairs_parse(r->pool, kept, len))) {
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token validated before: no "
-                      "signature check this time");
+    if (((*session)->claims = cached_claims(r, sc, key, now)))
         return OK;
-    }
     if (!(claims = verified_claims(r, sc, token, &status)))
         return status;
     (*session)->claims = entra_claims_from_json(r->pool, claims);

@@ -7,8 +7,10 @@
  * app of the server, each as a 16-byte hash of the app and the sid. It is
  * made once and kept across graceful restarts (httpd's retained data). A
  * full neighbourhood evicts the entry nearest its end, never a live one
- * before an expired one; front-channel logouts are rate-limited, so a loop
- * of made-up sids cannot flush the real ones. */
+ * before an expired one. A second table of the same kind holds the sids
+ * this server signed in: only those are ever recorded as ended, so a loop
+ * of made-up sids records nothing and cannot flush the real ones, and a
+ * real one is never refused; made-up ones are rate-limited. */
 #ifndef ENTRA_ENDED_H
 #define ENTRA_ENDED_H
 
@@ -16,7 +18,7 @@
 #include <apr_pools.h>
 
 #define ENTRA_ENDED_SLOTS 262144     /* a power of two, over twice 100,000 */
-#define ENTRA_ENDED_RATE 50          /* front-channel logouts a second, server-wide */
+#define ENTRA_ENDED_RATE 50          /* front-channel logouts of unknown sids a second */
 
 /* The pure table, on memory the caller provides (unit-tested as is). */
 typedef struct entra_ended_table entra_ended_table;
@@ -43,8 +45,15 @@ void entra_ended_pre_config(apr_pool_t *pconf);
 int entra_ended_post_config(apr_pool_t *pconf, server_rec *s);
 void entra_ended_child_init(apr_pool_t *pchild);
 
-/* `app_tag` + `sid`, for request `r`. add: 1 when remembered, 0 when the
- * rate limit refused it. */
+/* `app_tag` + `sid`, for request `r`. issued_add: a sign-in (cookie store)
+ * of a session Entra may end later, remembered until `expires`. */
+void entra_issued_add(request_rec *r, const char *app_tag, const char *sid, apr_int64_t expires);
+/* ended_add: ENTRA_ENDED_ENDED when the sid was signed in here (its session
+ * is ended until `expires`), ENTRA_ENDED_UNKNOWN when it was not (nothing
+ * to end), ENTRA_ENDED_REFUSED when unknown sids come too fast. */
+#define ENTRA_ENDED_ENDED 1
+#define ENTRA_ENDED_UNKNOWN 0
+#define ENTRA_ENDED_REFUSED (-1)
 int entra_ended_add(request_rec *r, const char *app_tag, const char *sid, apr_int64_t expires);
 int entra_ended_has(request_rec *r, const char *app_tag, const char *sid);
 

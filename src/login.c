@@ -2,6 +2,7 @@
 #include "login.h"
 #include "attempts.h"
 #include "claims.h"
+#include "ended.h"
 #include "jwt.h"
 #include "log.h"
 #include "respond.h"
@@ -446,6 +447,9 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
                           "Sign-in could not be completed",
                           "The session could not be stored. The administrator has been told.");
     }
+    /* cookie store: a session Entra may end by front-channel logout */
+    if (!sc->session_cache && entra_pairs_get(session.claims, "sid"))
+        entra_issued_add(r, sc->app_tag, entra_pairs_get(session.claims, "sid"), session.expires);
     back = entra_safe_return_path(r->pool, st->return_to, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00210) "signed in oid=%s tid=%s",
                   entra_log_safe(r->pool, entra_pairs_get(session.claims, "oid")),

@@ -106,8 +106,8 @@ static int front_channel_logout(request_rec *r, const entra_server_conf *sc, con
     }
     else if (ended == ENTRA_STORE_RATE_LIMITED) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00507)
-                      "front-channel logout refused: more than %d a second reach this "
-                      "server (a loop of made-up sids?)", ENTRA_ENDED_RATE);
+                      "front-channel logout refused: more than %d a second of sids this "
+                      "server never signed in (a loop of made-up sids?)", ENTRA_ENDED_RATE);
         apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return HTTP_TOO_MANY_REQUESTS;
     }

@@ -382,7 +382,7 @@ static keyset *take_keyset(entra_provider *pv, entra_key_query *q)
 /* A kid we do not know means Entra rolled its keys, and perhaps moved
  * them: read the discovery document again, then the JWKS. The first miss
  * refetches at once, later ones once per gap; a miss while a fetch is
- * under way waits for that one (the new key may be in it). Returns 1 when
+ * under way waits a moment for that one (the new key may be in it). Returns 1 when
  * the keyset may have changed. */
 static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
 {
@@ -391,8 +391,10 @@ static int refetch_for_kid(entra_provider *pv, entra_key_query *q)
     int meta;
 
     apr_thread_mutex_lock(pv->lock);
+    /* a moment at most: a made-up kid must not hold a worker for as long
+     * as a slow Entra takes */
     if (pv->jwks_flight.busy) {
-        await_landing(pv, &pv->jwks_flight, q->timeout);
+        await_landing(pv, &pv->jwks_flight, q->timeout < FLIGHT_WAIT ? q->timeout : FLIGHT_WAIT);
         apr_thread_mutex_unlock(pv->lock);
         return 1;
     }

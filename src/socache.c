@@ -467,21 +467,45 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
  * ended; inherited by every child; its mutex is held for one lookup. */
 
 #define ENDED_MUTEX "auth-entra-ended"
-#define ENDED_RETAINED "mod_auth_entra-ended-sids"
+/* v2: the issued table joined it (a block of another size under the old
+ * name would be read past its end after a graceful restart into this code) */
+#define ENDED_RETAINED "mod_auth_entra-ended-sids-v2"
 
 typedef struct {
-    apr_shm_t *shm;
-    apr_global_mutex_t *mutex;  /* kept with it: children of two generations
-                                 * use the table at once after a graceful
+    apr_shm_t *shm;             /* sids Entra ended */
+    apr_shm_t *issued_shm;      /* sids this server signed in (cookie store) */
+    apr_global_mutex_t *mutex;  /* kept with them: children of two generations
+                                 * use the tables at once after a graceful
                                  * restart, and must share one lock */
 } ended_retained;
 
-static entra_ended_table *ended;
+static entra_ended_table *ended, *issued;
 static apr_global_mutex_t *ended_mutex;
 
 void entra_ended_pre_config(apr_pool_t *pconf)
 {
     ap_mutex_register(pconf, ENDED_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+/* One table in shared memory, kept across graceful restarts in *shm. */
+static entra_ended_table *kept_table(apr_shm_t **shm, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (*shm && !entra_ended_table_is(apr_shm_baseaddr_get(*shm), ENTRA_ENDED_SLOTS))
+        entra_ended_table_init(apr_shm_baseaddr_get(*shm), ENTRA_ENDED_SLOTS);
+    if (!*shm) {
+        rv = apr_shm_create(shm, entra_ended_table_size(ENTRA_ENDED_SLOTS), NULL,
+                            s->process->pool);
+        if (rv != APR_SUCCESS) {
+            *shm = NULL;
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
+                         "cannot create the shared memory for sessions ended by Entra");
+            return NULL;
+        }
+        entra_ended_table_init(apr_shm_baseaddr_get(*shm), ENTRA_ENDED_SLOTS);
+    }
+    return apr_shm_baseaddr_get(*shm);
 }
 
 int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
@@ -491,23 +515,10 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
 
     if (!kept) {
         kept = ap_retained_data_create(ENDED_RETAINED, sizeof(*kept));
-        kept->shm = NULL;
-        kept->mutex = NULL;
+        memset(kept, 0, sizeof(*kept));
     }
-    if (kept->shm && !entra_ended_table_is(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS))
-        entra_ended_table_init(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS);
-    if (!kept->shm) {
-        rv = apr_shm_create(&kept->shm, entra_ended_table_size(ENTRA_ENDED_SLOTS), NULL,
-                            s->process->pool);
-        if (rv != APR_SUCCESS) {
-            kept->shm = NULL;
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
-                         "cannot create the shared memory for sessions ended by Entra");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        entra_ended_table_init(apr_shm_baseaddr_get(kept->shm), ENTRA_ENDED_SLOTS);
-    }
-    ended = apr_shm_baseaddr_get(kept->shm);
+    if (!(ended = kept_table(&kept->shm, s)) || !(issued = kept_table(&kept->issued_shm, s)))
+        return HTTP_INTERNAL_SERVER_ERROR;
     if (!kept->mutex
         && (rv = ap_global_mutex_create(&kept->mutex, NULL, ENDED_MUTEX, NULL, s,
                                         s->process->pool, 0)) != APR_SUCCESS) {
@@ -538,24 +549,49 @@ static void ended_hash(request_rec *r, const char *app_tag, const char *sid,
     memcpy(hash, digest, 16);
 }
 
+void entra_issued_add(request_rec *r, const char *app_tag, const char *sid, apr_int64_t expires)
+{
+    apr_int64_t now = apr_time_sec(r->request_time);
+    unsigned char hash[16];
+    int kept_all;
+
+    if (!issued || !ended_mutex)
+        return;
+    ended_hash(r, app_tag, sid, hash);
+    apr_global_mutex_lock(ended_mutex);
+    kept_all = entra_ended_table_add(issued, hash, expires, now);
+    apr_global_mutex_unlock(ended_mutex);
+    if (!kept_all)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00111)
+                      "the record of sessions this server signed in is full around this sid: "
+                      "the one closest to its end was dropped (Entra can no longer end it)");
+}
+
 int entra_ended_add(request_rec *r, const char *app_tag, const char *sid, apr_int64_t expires)
 {
     apr_int64_t now = apr_time_sec(r->request_time);
     unsigned char hash[16];
-    int admitted, kept_all = 1;
+    int result, kept_all = 1;
 
-    if (!ended || !ended_mutex)
-        return 0;
+    if (!ended || !issued || !ended_mutex)
+        return ENTRA_ENDED_UNKNOWN;
     ended_hash(r, app_tag, sid, hash);
     apr_global_mutex_lock(ended_mutex);
-    if ((admitted = entra_ended_table_admit(ended, now)))
+    /* A sid this server signed in is always ended; any other is nothing to
+     * end, and only the rate limit (for a loop of made-up sids) is spent. */
+    if (entra_ended_table_has(issued, hash, now)) {
         kept_all = entra_ended_table_add(ended, hash, expires, now);
+        result = ENTRA_ENDED_ENDED;
+    }
+    else
+        result = entra_ended_table_admit(ended, now) ? ENTRA_ENDED_UNKNOWN
+                                                      : ENTRA_ENDED_REFUSED;
     apr_global_mutex_unlock(ended_mutex);
     if (!kept_all)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00412)
                       "the record of sessions ended by Entra is full around this sid: the "
                       "one closest to its end was dropped");
-    return admitted;
+    return result;
 }
 
 int entra_ended_has(request_rec *r, const char *app_tag, const char *sid)

@@ -459,10 +459,12 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
     char *rest;
 
     /* Remembered as long as any cookie of that session could live. */
-    if (!sc->session_cache)
-        return entra_ended_add(r, sc->app_tag, sid, apr_time_sec(r->request_time)
-                                                    + entra_conf_session_max_age(sc))
-               ? 1 : ENTRA_STORE_RATE_LIMITED;
+    if (!sc->session_cache) {
+        int ended = entra_ended_add(r, sc->app_tag, sid, apr_time_sec(r->request_time)
+                                                         + entra_conf_session_max_age(sc));
+        return ended == ENTRA_ENDED_REFUSED ? ENTRA_STORE_RATE_LIMITED
+               : ended == ENTRA_ENDED_ENDED;
+    }
     if (entra_socache_get(sc->session_cache, r, key, &ids) != APR_SUCCESS)
         return 0;
     for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;

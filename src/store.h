@@ -39,8 +39,9 @@ void entra_store_clear(request_rec *r, const entra_server_conf *sc, const entra_
 
 /* Front-channel logout: ends the socache session Entra knows by `sid`, or,
  * with the cookie store, remembers `sid` as ended so its cookies are
- * refused from then on. Returns 1 when done, 0 when the store is down,
- * ENTRA_STORE_RATE_LIMITED when too many came at once (ended.h). */
+ * refused from then on (a sid this server signed in). Returns 1 when done,
+ * 0 when there is no such session or the store is down,
+ * ENTRA_STORE_RATE_LIMITED when unknown sids come too fast (ended.h). */
 #define ENTRA_STORE_RATE_LIMITED (-2)
 int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char *sid);
 

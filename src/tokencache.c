@@ -17,7 +17,11 @@ struct entra_token_cache {
     apr_pool_t *pool;           /* holds the map and its entries; replaced when full */
     apr_hash_t *map;            /* key -> kept_token */
     unsigned int max;
+    apr_size_t bytes;           /* held by the entries of this map */
 };
+
+/* Bounded in bytes too: a tenant that can mint tokens can mint big ones. */
+#define BYTES_MAX (4 * 1024 * 1024)
 
 static apr_status_t drop_pool(void *data)
 {
@@ -37,6 +41,7 @@ static void fresh_map(entra_token_cache *c)
     c->pool = NULL;
     apr_pool_create_unmanaged_ex(&c->pool, NULL, NULL);
     c->map = apr_hash_make(c->pool);
+    c->bytes = 0;
 }
 
 entra_token_cache *entra_token_cache_create(apr_pool_t *p, unsigned int max)
@@ -69,12 +74,20 @@ const unsigned char *entra_token_cache_get(entra_token_cache *c, apr_pool_t *p, 
 void entra_token_cache_put(entra_token_cache *c, const char *key, const unsigned char *data,
                            apr_size_t len, apr_int64_t valid_until)
 {
+    apr_size_t need = len + strlen(key) + sizeof(kept_token) + 2;
     kept_token *t;
 
+    if (need > BYTES_MAX / 16)
+        return;     /* one token is never worth a sixteenth of the cache */
     apr_thread_mutex_lock(c->lock);
+    /* threads that missed the same token at once: the first copy stays */
+    if (apr_hash_get(c->map, key, APR_HASH_KEY_STRING)) {
+        apr_thread_mutex_unlock(c->lock);
+        return;
+    }
     /* Bounded: many distinct tokens (or a client minting them) empty it
      * rather than grow it. */
-    if (apr_hash_count(c->map) >= c->max)
+    if (apr_hash_count(c->map) >= c->max || c->bytes + need > BYTES_MAX)
         fresh_map(c);
     t = apr_palloc(c->pool, sizeof(*t));
     t->valid_until = valid_until;
@@ -83,5 +96,6 @@ void entra_token_cache_put(entra_token_cache *c, const char *key, const unsigned
     memcpy(t->data, data, len);
     t->data[len] = '\0';
     apr_hash_set(c->map, apr_pstrdup(c->pool, key), APR_HASH_KEY_STRING, t);
+    c->bytes += need;
     apr_thread_mutex_unlock(c->lock);
 }

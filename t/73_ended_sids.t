@@ -29,7 +29,12 @@ my $sid = session_sid($r);
 ok($sid, '... the session has a sid');
 my $cookie = session_cookie($ua);
 my $keep = new_ua();
-is(sign_in_at($keep, $S->url('/app/other'))->code, 200, 'another user signed in too');
+my $other = sign_in_at($keep, $S->url('/app/other'));
+is($other->code, 200, 'another user signed in too');
+my $third = new_ua();
+my $third_r = sign_in_at($third, $S->url('/app/third'));
+is($third_r->code, 200, 'and a third');
+my $third_sid = session_sid($third_r);
 
 my $fc = front_channel_logout($S->base, $sid);
 is($fc->code, 200, 'Entra\'s front-channel logout: 200');
@@ -50,8 +55,17 @@ my @codes = map { front_channel_logout($S->base, guid(), ua => $fast)->code } 1 
 ok(scalar(grep { $_ == 429 } @codes) >= 50, '200 made-up sids as fast as they come: the excess refused (429)')
     or diag("@codes");
 ok(scalar(grep { /ENTRA00507:/ } $S->log_since($mark)), '... logged (ENTRA00507)');
+# the flood spent the budget of made-up sids only: Entra's real logout of a
+# session this server signed in is never refused, and ends it
+is(front_channel_logout($S->base, $third_sid, ua => $fast)->code, 200,
+   'during the flood, a real front-channel logout: 200, not 429');
+ok(is_login_redirect($third->get($S->url('/app/third-after'), Accept => 'text/html')),
+   '... and that session is ended');
 ok(is_login_redirect(replay($cookie)->get($S->url('/app/after-flood'), Accept => 'text/html')),
    'the real ended session is still refused');
+is($keep->get($S->url('/app/other'))->code, 200, 'the flood ended no one else');
+like(join("\n", $S->log_since($mark)), qr/ENTRA00505: front-channel logout: no such session/,
+     'made-up sids end nothing (ENTRA00505: no such session)');
 sleep 1.1;
 is(front_channel_logout($S->base, guid())->code, 200, 'a second later: front-channel logout answers again');
 

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Request;
 use EntraTest;
+use EntraSessions ();
 
 my $OTHER_TID = '7c2e9a41-5b3d-4f6e-9a8b-0c1d2e3f4a5b';
 my $SESSION_RE = qr/^entra_session_[0-9a-f]{8}$/;
@@ -239,6 +240,24 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     my ($final) = sign_in_at($ua, $A, "/app/last?$long");
     is($final->code, 200, 'the 21st sign-in completes');
     is((echo($final) || {})->{query}, $long, '... back at its own long URL');
+}
+
+# ---- the validated bearer-token cache keeps each virtual host's rules: a
+# token of a tenant iso_allowed refuses, accepted (and cached) at
+# iso_all_tenants (the same app registration), is still refused there
+{
+    mock_reset();
+    my $t = EntraSessions::api_token();
+    my $bearer = sub { EntraSessions::raw_get($_[0], '/app/api/x', undef, Authorization => "Bearer $t", Connection => 'close') };
+    is($bearer->('iso_allowed')->code, 401, 'bearer: iso_allowed refuses the test tenant\'s token');
+    my $ok = grep { $bearer->('iso_all_tenants')->code == 200 } 1 .. 20;
+    is($ok, 20, '... iso_all_tenants (same app, every tenant) takes it 20 times (cached now)');
+    my $m = log_mark();
+    my @codes = map { $bearer->('iso_allowed')->code } 1 .. 20;
+    is(scalar(grep { $_ != 401 } @codes), 0, '... and iso_allowed still refuses it, every time')
+        or diag("@codes");
+    ok(scalar(grep { /ENTRA00703:.*tenant is not admitted/ } log_since($m)) >= 1,
+       '... for its tenant (ENTRA00703)');
 }
 
 done_testing();
