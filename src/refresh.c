@@ -24,6 +24,15 @@ APLOG_USE_MODULE(auth_entra);
  * is not asked again for the same token for this long. */
 #define OUTCOME_TTL 60
 #define UNAVAILABLE_TTL 2
+/* After a refresh that could not reach Entra, the app's other sessions do
+ * not try for this long either: an unreachable Entra costs one timeout,
+ * not one a session. Its slot's key is this mark and the app's tag. */
+#define BREAKER_TTL 5
+#define BREAKER_MARK "!"
+/* A request whose access token has expired waits this long at most for
+ * the session's refresh that another request makes (never the whole HTTP
+ * timeout: signed-in users do not wait for a slow Entra). */
+#define WAIT_MAX 3
 /* Refreshes in flight or just done, in shared memory of the module's own
  * (no socache module needed, any MPM): one slot a refresh token. */
 #define SLOTS 256
@@ -278,7 +287,8 @@ static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const c
                             int may_wait, int *busy)
 {
     int timeout = entra_conf_http_timeout(sc);
-    apr_time_t give_up = apr_time_now() + apr_time_from_sec(timeout + 2);
+    apr_time_t give_up = apr_time_now()
+                         + apr_time_from_sec(timeout + 2 < WAIT_MAX ? timeout + 2 : WAIT_MAX);
     const char *sealed;
     apr_int64_t now;
     int in_flight;
@@ -349,14 +359,59 @@ static void land_flight(request_rec *r, const entra_server_conf *sc, const char 
         share(r, sc, key, sealed, now);
 }
 
+/* Whether a refresh of this app found Entra unreachable a moment ago
+ * (BREAKER_TTL); `trip` says it did, now. */
+static int breaker_open(request_rec *r, const entra_server_conf *sc, int trip)
+{
+    const char *key = apr_pstrcat(r->pool, BREAKER_MARK, sc->app_tag, NULL);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    int open = 0;
+    slot *s;
+
+    apr_global_mutex_lock(refresh_mutex);
+    s = find_slot(key);
+    if (trip) {
+        s = claim_slot(s, key, now);
+        s->started = 0;
+        s->done_at = now;
+        s->kind = OUTCOME_UNAVAILABLE;
+    }
+    else
+        open = s && s->done_at && now >= s->done_at && now - s->done_at < BREAKER_TTL;
+    apr_global_mutex_unlock(refresh_mutex);
+    return open;
+}
+
+/* This request's own refresh: a call to Entra, unless a refresh of this
+ * app waited in vain on Entra a moment ago (a timeout, or a failure that
+ * took seconds: what holds workers; a quick refusal or error does not
+ * trip it). A refresh the user asks for (/.auth/refresh, once per 30 s a
+ * session) still asks. */
+static void refresh_now(request_rec *r, const entra_server_conf *sc, const char *rt,
+                        int force, outcome *got)
+{
+    apr_time_t start = apr_time_now();
+
+    if (!force && breaker_open(r, sc, 0)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00810)
+                      "refresh: Entra did not answer a moment ago; not asking again for %d s, "
+                      "the session goes on with the token it has", BREAKER_TTL);
+        got->kind = OUTCOME_UNAVAILABLE;
+        return;
+    }
+    call_entra(r, sc, rt, got);
+    if (got->kind == OUTCOME_UNAVAILABLE && apr_time_now() - start >= apr_time_from_sec(1))
+        breaker_open(r, sc, 1);
+}
+
 /* The outcome of refreshing with `rt`: another request's (this server's,
  * through the shared table, or another server's, through the socache
  * store), or this request's own call to Entra. Requests that `may_wait`
- * (their access token has expired) wait for the one that calls, at most
- * the HTTP timeout; the others go on with the token they have. NULL: go
+ * (their access token has expired) wait for the one that calls, a moment
+ * at most (WAIT_MAX); the others go on with the token they have. NULL: go
  * on as you are. */
 static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const char *rt,
-                             int may_wait)
+                             int may_wait, int force)
 {
     const char *key = apr_pstrcat(r->pool, entra_sha256_b64url(r->pool, rt), ".", sc->app_tag,
                                   NULL);
@@ -367,7 +422,7 @@ static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const 
         return o;
     if ((o = join_flight(r, sc, key, may_wait, &busy)) || busy)
         return o;
-    call_entra(r, sc, rt, &got);
+    refresh_now(r, sc, rt, force, &got);
     land_flight(r, sc, key, &got);
     return apr_pmemdup(r->pool, &got, sizeof(got));
 }
@@ -409,7 +464,7 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
 
     if (!rt || !slots || !refresh_mutex || (!force && !due(session, now)))
         return ENTRA_REFRESH_NOT_NEEDED;
-    if (!(o = refresh_once(r, sc, rt, force || expired(session, now))))
+    if (!(o = refresh_once(r, sc, rt, force || expired(session, now), force)))
         return ENTRA_REFRESH_NOT_NEEDED;
     if (o->kind == OUTCOME_UNAVAILABLE)
         return ENTRA_REFRESH_FAILED;

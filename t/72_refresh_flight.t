@@ -75,6 +75,30 @@ ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access
     mock_config({ slow => undef });
 }
 
+# ---- Entra unreachable (slower than EntraHTTPTimeout 3): the first refresh
+# costs one timeout, the app's other sessions then do not ask for a moment
+# (ENTRA00810) and go on at once with the token they have
+{
+    my @c = map { (signed_in_cookie("/app/down$_"))[2] } 1 .. 3;
+    sleep 2.5;
+    mock_config({ slow => { token => 4 } });
+    $before = grants()->{refresh_token} // 0;
+    my $mark = $P->log_mark;
+    my $t0 = time;
+    my $first = new_ua(no_cookies => 1, timeout => 30)->get($P->url('/app/down/first'), Cookie => $c[0]);
+    my $t1 = time;
+    my @next = map { new_ua(no_cookies => 1, timeout => 30)->get($P->url('/app/down/next'), Cookie => $c[$_]) } 1, 2;
+    my $t2 = time;
+    is($first->code, 200, 'Entra unreachable: the first expired session still served');
+    cmp_ok($t1 - $t0, '>=', 2.5, sprintf('... after the one timeout (%.1f s)', $t1 - $t0));
+    is_deeply([map { $_->code } @next], [200, 200], '... two other sessions: 200');
+    cmp_ok($t2 - $t1, '<', 1.5, sprintf('... at once, no timeout each (%.1f s for both)', $t2 - $t1));
+    ok(scalar(grep { /ENTRA00810:/ } $P->log_since($mark)), '... the others did not ask (ENTRA00810)');
+    mock_config({ slow => undef });
+    sleep 1.5;    # until the mock has answered (and counted) the call the module gave up on
+    is((grants()->{refresh_token} // 0) - $before, 1, '... one call to Entra in all');
+}
+
 # ---- /.auth/refresh in a loop: one call to Entra
 {
     mock_config({ access_token_lifetime => 3600 });
