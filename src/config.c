@@ -659,7 +659,7 @@ const char *entra_set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
 const char *entra_set_session_max_age(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    return set_seconds(cmd, arg, 60, 30 * 24 * 3600, &server_conf(cmd)->session_max_age);
+    return set_seconds(cmd, arg, 10, 30 * 24 * 3600, &server_conf(cmd)->session_max_age);
 }
 
 const char *entra_set_token_auth(cmd_parms *cmd, void *dc, const char *arg)

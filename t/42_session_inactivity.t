@@ -1,35 +1,17 @@
 # EntraSessionInactivityTimeout (sliding): a session in use lives on past
 # the timeout, an idle gap longer than it ends the session; the cookie is
-# sealed again as it slides, but not on every request.  Also opens the
-# session that t/49_session_maxage.t lets run into EntraSessionMaxAge.
+# sealed again as it slides, but not on every request.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Spec;
 use Time::HiRes qw(sleep time);
 use EntraTest;
 use EntraSessions;
 
 mock_reset();
 my $mark = log_mark();
-
-# ---- for t/49: a session on i4_maxage (EntraSessionMaxAge 60) whose access
-# token is due for a refresh at once (lifetime 120 s < the 300 s ahead)
-{
-    mock_config({ access_token_lifetime => 120 });
-    my $ua = new_ua();
-    my $r = sign_in($ua, 'i4_maxage', '/app/maxage');
-    is($r->code, 200, 'i4_maxage: signed in (the hard end is checked in t/49)');
-    my $cookie = cookie_value($ua, 'entra_session');
-    my $token = backend_header($r, 'X-Entra-Access-Token');
-    if ($cookie && $token && open my $fh, '>', File::Spec->catfile(EntraTest::t_logs(), 'i4_maxage_session.txt')) {
-        print $fh join("\t", time, $cookie, $token), "\n";
-        close $fh;
-    }
-    mock_reset();
-}
 
 my $vh = 'i4_idle';    # EntraSessionInactivityTimeout 3
 my $ua = new_ua();
