@@ -76,14 +76,15 @@ sub tls_ua {
     return $ua;
 }
 
-# A client that keeps its one connection open between requests (no jar:
-# cookies go in by hand).  On mpm_prefork each such connection holds a
+# A client that keeps its one connection open between requests (no jar
+# unless jar => an HTTP::Cookies to share: cookies go in by hand).  On mpm_prefork each such connection holds a
 # process of its own for as long as it stays open.
 sub keepalive_ua {
     my %o = @_;
     my $ua = LWP::UserAgent->new(agent => 'EntraTest/1.0', timeout => 30, max_redirect => 0,
                                  requests_redirectable => [], keep_alive => 1, env_proxy => 0);
     $ua->ssl_opts(verify_hostname => 1, SSL_ca_file => ca_file()) if $o{tls};
+    $ua->cookie_jar($o{jar}) if $o{jar};
     return $ua;
 }
 
@@ -180,14 +181,15 @@ sub access_log_lines {
     return @l;
 }
 
-# The pid of the process that served the request for $path (logged after
+# The pid of the process that served the last request for $path (with any
+# query unless $path has one; logged after
 # the answer: waits for the line a moment)
 sub served_by {
     my ($S, $path) = @_;
     my $until = time + 3;
     while (1) {
         for my $l (reverse access_log_lines($S)) {
-            return $l->[0] if $l->[2] eq $path;
+            return $l->[0] if $l->[2] eq $path || index($l->[2], "$path?") == 0;
         }
         return undef if time > $until;
         sleep 0.05;
