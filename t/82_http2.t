@@ -69,7 +69,7 @@ unlike(echo_header($e, 'Cookie') // '', qr/entra_session/, '... and none of the 
 # five requests at once on one connection (multiplexed)
 {
     my @urls = map { "$base/app/mux/$_" } 1 .. 5;
-    open my $fh, '-|', 'curl', '-sS', '--cacert', ca_file(), '--noproxy', '*', @h2, '-Z',
+    open my $fh, '-|', 'curl', '-sS', '--no-progress-meter', '--cacert', ca_file(), '--noproxy', '*', @h2, '-Z',
         '--parallel-immediate', '-b', $jar, '-w', '%{http_version} %{http_code} %{num_connects}\n',
         map({ ('-o', '/dev/null') } @urls), @urls or die "curl: $!";
     my @l = <$fh>;
