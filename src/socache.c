@@ -105,15 +105,71 @@ static apr_status_t destroy_cache(void *data)
     return APR_SUCCESS;
 }
 
-static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
+/* A local store (shmcb, dbm: not safe across processes, kept in this
+ * machine's memory or files) is made once, in the parent's process pool,
+ * with its mutex, and kept across restarts through httpd's retained data:
+ * a graceful restart (logrotate's reload) signs no one out, and children of
+ * the old and the new generation share one store and one lock.  Found again
+ * by the server's place in the configuration and the store's spec; a spec
+ * that changes gets a store of its own (the old one stays until httpd
+ * stops). */
+#define STORE_RETAINED "mod_auth_entra-socache"
+
+typedef struct {
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;
+} store_retained;
+
+static int init_local(entra_socache *c, int n, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_pool_t *keep = s->process->pool;
+    const char *key = apr_psprintf(keep, STORE_RETAINED "-%d-%s", n, c->spec);
+    store_retained *kept = ap_retained_data_get(key);
+    const char *why;
+    apr_status_t rv;
+
+    if (!kept) {
+        kept = ap_retained_data_create(key, sizeof(*kept));
+        kept->instance = NULL;
+        kept->mutex = NULL;
+    }
+    if (!kept->mutex
+        && (rv = ap_global_mutex_create(&kept->mutex, NULL, ENTRA_SOCACHE_MUTEX, NULL, s,
+                                        keep, 0)) != APR_SUCCESS) {
+        kept->mutex = NULL;
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    c->mutex = kept->mutex;
+    if (!kept->instance) {
+        /* the instance the directive made, in pconf, is left unused; this
+         * one lives as long as httpd (APR frees its memory and mutex then) */
+        ap_socache_instance_t *instance = NULL;
+        if ((why = c->provider->create(&instance, c->args, ptemp, keep))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00102)
+                         "EntraSessionStore socache %s cannot be initialised: %s", c->spec, why);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        rv = c->provider->init(instance, NAMESPACE, &hints, s, keep);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00102)
+                         "EntraSessionStore socache %s cannot be initialised", c->spec);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        kept->instance = instance;
+    }
+    c->instance = kept->instance;
+    c->s = s;
+    c->ready = 1;
+    return OK;
+}
+
+static int init_one(entra_socache *c, int n, apr_pool_t *pconf, apr_pool_t *ptemp,
+                    server_rec *s)
 {
     apr_status_t rv;
 
-    if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&c->mutex, NULL, ENTRA_SOCACHE_MUTEX, NULL, s, pconf, 0);
-        if (rv != APR_SUCCESS)
-            return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE)
+        return init_local(c, n, ptemp, s);
     rv = c->provider->init(c->instance, NAMESPACE, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00102)
@@ -128,12 +184,13 @@ static int init_one(entra_socache *c, apr_pool_t *pconf, server_rec *s)
 
 int entra_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)ptemp;
-    for (; s; s = s->next) {
+    int n;
+
+    for (n = 0; s; s = s->next, n++) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         entra_socache *c = sc->session_cache;
         int status;
-        if (c && !c->ready && (status = init_one(c, pconf, s)) != OK)
+        if (c && !c->ready && (status = init_one(c, n, pconf, ptemp, s)) != OK)
             return status;
     }
     return OK;

@@ -249,7 +249,7 @@ int main(void)
     store.spec = "fake:1";
     store.args = "1";
     fake_create(&store.instance, store.args, pconf, pconf);
-    check(init_one(&store, pconf, &server) == OK, "the post_config instance", 0);
+    check(init_one(&store, 0, pconf, pconf, &server) == OK, "the post_config instance", 0);
     apr_pool_create(&pchild, pconf);
     child_init_networked(&store, pchild);
     check(store.lock && store.current && store.current->instance == store.instance,
