@@ -492,6 +492,32 @@ const char *entra_read_secret(apr_pool_t *p, const char *spec, const char **why)
     return apr_pstrmemdup(p, buf, len);
 }
 
+/* The words of one directive argument: administrators quote multi-word
+ * values ("openid profile email") as they do for core directives, and
+ * httpd hands such a value over whole. */
+apr_array_header_t *entra_conf_words(apr_pool_t *p, const char *arg)
+{
+    apr_array_header_t *words = apr_array_make(p, 4, sizeof(char *));
+    char *word, *last;
+
+    for (word = apr_strtok(apr_pstrdup(p, arg), " \t\r\n", &last); word;
+         word = apr_strtok(NULL, " \t\r\n", &last))
+        APR_ARRAY_PUSH(words, char *) = word;
+    return words;
+}
+
+static int has_word(const char *list, const char *word)
+{
+    apr_size_t n = strlen(word);
+    const char *at;
+
+    for (at = list; at && (at = strstr(at, word)); at += n) {
+        if ((at == list || at[-1] == ' ') && (at[n] == '\0' || at[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 static int all_chars(const char *s, const char *extra)
 {
     for (; *s; s++) {
@@ -531,24 +557,27 @@ const char *entra_set_client_secret(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* Each word (quoted or not, one line or several) adds a scope. */
 const char *entra_set_scope(cmd_parms *cmd, void *dc, const char *arg)
 {
-    char *scope = NULL, *word, *last;
-    int has_openid = 0;
+    entra_server_conf *c = server_conf(cmd);
+    apr_array_header_t *words = entra_conf_words(cmd->pool, arg);
+    const char *scope = c->scope;
+    int i;
     (void)dc;
 
-    for (word = apr_strtok(apr_pstrdup(cmd->pool, arg), " \t", &last); word;
-         word = apr_strtok(NULL, " \t", &last)) {
+    if (!words->nelts)
+        return directive_error(cmd, "needs at least one scope");
+    for (i = 0; i < words->nelts; i++) {
+        const char *word = APR_ARRAY_IDX(words, i, const char *);
         if (!all_chars(word, "-._:/~"))
             return directive_error(cmd, apr_pstrcat(cmd->pool, "'", word,
                                                     "' is not a valid scope", NULL));
-        has_openid |= strcmp(word, "openid") == 0;
-        scope = scope ? apr_pstrcat(cmd->pool, scope, " ", word, NULL) : word;
+        if (!has_word(scope, word))
+            scope = scope ? apr_pstrcat(cmd->pool, scope, " ", word, NULL) : word;
     }
-    if (!scope)
-        return directive_error(cmd, "needs at least one scope");
     /* Without openid there is no ID token and so no sign-in. */
-    server_conf(cmd)->scope = has_openid ? scope : apr_pstrcat(cmd->pool, "openid ", scope, NULL);
+    c->scope = has_word(scope, "openid") ? scope : apr_pstrcat(cmd->pool, "openid ", scope, NULL);
     return NULL;
 }
 
@@ -676,10 +705,8 @@ const char *entra_set_token_auth(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg)
+static const char *remote_user_claim(cmd_parms *cmd, entra_dir_conf *d, const char *arg)
 {
-    entra_dir_conf *d = dc;
-
     if (!*arg || !all_chars(arg, "_-"))
         return directive_error(cmd, apr_pstrcat(cmd->pool, "'", arg,
                                                 "' is not a claim name", NULL));
@@ -698,6 +725,22 @@ const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *ar
                       cmd->directive ? cmd->directive->filename : "(unknown)",
                       cmd->directive ? cmd->directive->line_num : 0);
     APR_ARRAY_PUSH(d->remote_user_claims, const char *) = arg;
+    return NULL;
+}
+
+/* Each word (quoted or not) is one claim, in order of preference. */
+const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_array_header_t *words = entra_conf_words(cmd->pool, arg);
+    const char *why;
+    int i;
+
+    if (!words->nelts)
+        return remote_user_claim(cmd, dc, "");
+    for (i = 0; i < words->nelts; i++) {
+        if ((why = remote_user_claim(cmd, dc, APR_ARRAY_IDX(words, i, const char *))))
+            return why;
+    }
     return NULL;
 }
 
@@ -761,24 +804,39 @@ const char *entra_set_prompt(cmd_parms *cmd, void *dc, const char *arg)
 const char *entra_set_allowed_tenants(cmd_parms *cmd, void *dc, const char *arg)
 {
     entra_server_conf *c = server_conf(cmd);
-    (void)dc;
-
-    if (!entra_is_guid(arg))
-        return directive_error(cmd, apr_pstrcat(cmd->pool, "'", arg,
-                                                "' is not a tenant id (a GUID)", NULL));
-    if (!c->allowed_tenants)
-        c->allowed_tenants = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(c->allowed_tenants, const char *) = apr_pstrdup(cmd->pool, arg);
-    return NULL;
-}
-
-const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc, char *const argv[])
-{
-    entra_server_conf *c = server_conf(cmd);
-    entra_claim_map *map;
+    apr_array_header_t *words = entra_conf_words(cmd->pool, arg);
     int i;
     (void)dc;
 
+    if (!words->nelts)
+        return directive_error(cmd, "needs a tenant id (a GUID)");
+    for (i = 0; i < words->nelts; i++) {
+        const char *tenant = APR_ARRAY_IDX(words, i, const char *);
+        if (!entra_is_guid(tenant))
+            return directive_error(cmd, apr_pstrcat(cmd->pool, "'", tenant,
+                                                    "' is not a tenant id (a GUID)", NULL));
+        if (!c->allowed_tenants)
+            c->allowed_tenants = apr_array_make(cmd->pool, 2, sizeof(const char *));
+        APR_ARRAY_PUSH(c->allowed_tenants, const char *) = tenant;
+    }
+    return NULL;
+}
+
+const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc_given,
+                                char *const argv_given[])
+{
+    entra_server_conf *c = server_conf(cmd);
+    apr_array_header_t *words = apr_array_make(cmd->pool, argc_given + 2, sizeof(char *));
+    entra_claim_map *map;
+    char *const *argv;
+    int i, argc;
+    (void)dc;
+
+    /* EntraClaimMap "email upn preferred_username" as well as unquoted */
+    for (i = 0; i < argc_given; i++)
+        apr_array_cat(words, entra_conf_words(cmd->pool, argv_given[i]));
+    argc = words->nelts;
+    argv = (char *const *)words->elts;
     if (argc < 2)
         return directive_error(cmd, "needs a claim name and at least one source claim");
     for (i = 0; i < argc; i++) {

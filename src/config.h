@@ -179,6 +179,8 @@ const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);
 const char *entra_set_tenant(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_id(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_secret(cmd_parms *cmd, void *dc, const char *arg);
+/* The words of a directive argument, quoted ("a b c") or not. */
+apr_array_header_t *entra_conf_words(apr_pool_t *p, const char *arg);
 const char *entra_set_scope(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_authority(cmd_parms *cmd, void *dc, const char *arg);

@@ -66,6 +66,14 @@ const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
     const char *name, *args, *why;
     entra_socache *c;
 
+    /* EntraSessionStore "socache redis:host:port", quoted whole */
+    if (!arg2) {
+        apr_array_header_t *words = entra_conf_words(cmd->temp_pool, arg1);
+        if (words->nelts == 2) {
+            arg1 = apr_pstrdup(cmd->pool, APR_ARRAY_IDX(words, 0, const char *));
+            arg2 = apr_pstrdup(cmd->pool, APR_ARRAY_IDX(words, 1, const char *));
+        }
+    }
     if (strcmp(arg1, "cookie") == 0 && !arg2) {
         sc->session_cache = NULL;
         sc->session_store_set = 1;

@@ -158,12 +158,19 @@ static void test_scope(void)
     CHECK_STR(entra_conf_scope(c), "openid profile email", "EntraScope default");
     ACCEPTS("EntraScope", entra_set_scope, "openid offline_access", "openid offline_access");
     CHECK_STR(c->scope, "openid offline_access", "scope with openid kept as is");
+    ACCEPTS("EntraScope", entra_set_scope, "profile", "a second word (a list given twice)");
+    CHECK_STR(c->scope, "openid offline_access profile", "the words of both add up");
+    ACCEPTS("EntraScope", entra_set_scope, "offline_access email", "a word again");
+    CHECK_STR(c->scope, "openid offline_access profile email", "... kept once");
+    c = fresh();
     ACCEPTS("EntraScope", entra_set_scope, "profile email", "scopes without openid");
     CHECK_STR(c->scope, "openid profile email", "openid added when missing");
+    c = fresh();
     ACCEPTS("EntraScope", entra_set_scope, "api://11111111-2222-3333-4444-555555555555/.default",
             "an API scope");
     CHECK_STR(entra_conf_scope(c), "openid api://11111111-2222-3333-4444-555555555555/.default",
               "API scope with openid added");
+    c = fresh();
     ACCEPTS("EntraScope", entra_set_scope, "  email \t openid   User.Read ", "extra spaces");
     CHECK_STR(c->scope, "email openid User.Read", "spaces collapsed, openid not added twice");
     REJECTS("EntraScope", entra_set_scope, "openid a\"b", "a quote");
@@ -171,7 +178,6 @@ static void test_scope(void)
     REJECTS("EntraScope", entra_set_scope, "openid a,b", "a comma");
     REJECTS("EntraScope", entra_set_scope, "openid a&b=c", "& and =");
     REJECTS("EntraScope", entra_set_scope, "openid a%20b", "a %");
-    REJECTS("EntraScope", entra_set_scope, "openid a\nb", "a newline");
     REJECTS("EntraScope", entra_set_scope, "", "nothing");
     REJECTS("EntraScope", entra_set_scope, "   ", "only spaces");
 }
@@ -336,14 +342,22 @@ static void test_remote_user(void)
     ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "email", "email");
     ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "x-ms_id", "- and _");
     REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "", "nothing");
-    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "a b", "a space");
     REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, ":c", "a session field");
     REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "a.b", "a dot");
+    REJECTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "oid a.b", "a dot in a quoted list");
     names = entra_conf_remote_user_claims(dir);
-    CHECK(names->nelts == 3 && !strcmp(APR_ARRAY_IDX(names, 0, const char *), "upn")
+    CHECK(names->nelts == 4 && !strcmp(APR_ARRAY_IDX(names, 0, const char *), "upn")
           && !strcmp(APR_ARRAY_IDX(names, 1, const char *), "email")
-          && !strcmp(APR_ARRAY_IDX(names, 2, const char *), "x-ms_id"),
+          && !strcmp(APR_ARRAY_IDX(names, 2, const char *), "x-ms_id")
+          && !strcmp(APR_ARRAY_IDX(names, 3, const char *), "oid"),
           "EntraRemoteUserClaim builds a list in order, without the default");
+    fresh();
+    ACCEPTS("EntraRemoteUserClaim", entra_set_remote_user_claim, "preferred_username oid",
+            "a quoted list");
+    names = entra_conf_remote_user_claims(dir);
+    CHECK(names->nelts == 2 && !strcmp(APR_ARRAY_IDX(names, 0, const char *), "preferred_username")
+          && !strcmp(APR_ARRAY_IDX(names, 1, const char *), "oid"),
+          "EntraRemoteUserClaim \"preferred_username oid\": two claims, in order");
 }
 
 /* email is mutable and unverified in Entra: as the first claim it is
