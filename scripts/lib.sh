@@ -14,7 +14,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 # The mock Entra's fixed identities (see t/mock/mock_entra.py, GET /_mock/info).
 MOCK_TENANT=4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d
 MOCK_CLIENT_ID=6731de76-14a6-49ae-97bc-6eba6914391e
-MOCK_CLIENT_SECRET='mock-Secret~value.123'
+MOCK_CLIENT_SECRET='mock+Secret&x=1%41~value.123'
 
 say()  { printf '==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
