@@ -91,6 +91,7 @@ run "make"                                  make -j"$(nproc)"
 if [ $# -gt 0 ]; then
     run "perl t/TEST -apxs $APXS $*"        perl t/TEST -apxs "$APXS" "$@"
 else
+    run "t/mock/selftest.py"                /usr/bin/python3 t/mock/selftest.py
     run "make check"                        make check || {
         for f in "$WORK"/test-suite.log "$WORK"/t/unit/test-suite.log; do
             [ -s "$f" ] && { echo "--- $f ---"; tail -n 60 "$f"; }
