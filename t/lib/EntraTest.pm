@@ -43,6 +43,8 @@ use constant {
 
 # What a browser sends with a request a page of the same site started (a
 # link to /.auth/logout): with no such header at all, logout asks first.
+use constant CLIENT_APP_REDIRECTS => ('http://127.0.0.1/client-app/callback', 'http://localhost/cb');
+
 use constant SAME_SITE => ('Sec-Fetch-Site' => 'same-origin');
 
 # The default test user (spec.md)
@@ -204,6 +206,9 @@ sub app_redirect_uris {
         }
     }
     $add->($cfg->{vars}{port}, $server_level) if $cfg->{vars}{port};
+    # the client applications some tests play (EntraSeeds::api_token,
+    # t/46_bearer.t) to get an access token for the API: their callbacks
+    push @uris, grep { !$seen{$_}++ } CLIENT_APP_REDIRECTS;
     return @uris;
 }
 
