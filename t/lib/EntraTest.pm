@@ -181,8 +181,8 @@ sub app_redirect_uris {
     my $dflt = '/.auth/login/aad/callback';
     my (@uris, %seen);
     my $add = sub {
-        my ($port, $redirect) = @_;
-        my $site = "http://$host:$port";
+        my ($port, $redirect, $name) = @_;
+        my $site = 'http://' . ($name // $host) . ":$port";
         for my $u (($redirect // $dflt) =~ m{^https?://} ? $redirect : $site . ($redirect // $dflt),
                    "$site/") {
             push @uris, $u unless $seen{$u}++;
@@ -191,16 +191,22 @@ sub app_redirect_uris {
     my $server_level;
     for my $file (sort glob File::Spec->catfile($cfg->{vars}{t_conf}, '*.conf')) {
         open my $fh, '<', $file or next;
-        my ($port, $redirect);
+        my ($port, $redirect, $name);
         while (my $line = <$fh>) {
-            if ($line =~ /^\s*<VirtualHost\s+[^>]*:(\d+)\s*>/i) {
-                ($port, $redirect) = ($1, undef);
+            # a name-based virtual host (<VirtualHost 127.0.0.1:port>) is
+            # reached by that name; _default_ and * by the server's
+            if ($line =~ /^\s*<VirtualHost\s+(?:(\S+):)?(\d+)\s*>/i) {
+                ($port, $redirect, $name) = ($2, undef, $1);
+                undef $name if defined $name && $name =~ /^(?:_default_|\*)$/;
+            }
+            elsif ($line =~ /^\s*ServerName\s+"?([^"\s:]+)/i && defined $port) {
+                $name = $1;
             }
             elsif ($line =~ /^\s*EntraRedirectURI\s+"?([^"\s]+)/i) {
                 if (defined $port) { $redirect = $1 } else { $server_level = $1 }
             }
             elsif ($line =~ m{^\s*</VirtualHost>}i && defined $port) {
-                $add->($port, $redirect // $server_level);
+                $add->($port, $redirect // $server_level, $name);
                 undef $port;
             }
         }

@@ -2208,15 +2208,19 @@ class EntraHandler(Handler):
         if action == "app":
             # The app registration: {"redirect_uris": [...]} replaces the list
             # (scheme, host, port and path; matched exactly).  Kept by reset.
+            # {"add_redirect_uris": [...]} adds some (another server of the app).
             if posting:
-                uris = body.get("redirect_uris") if isinstance(body, dict) else None
+                body = body if isinstance(body, dict) else {}
+                add = "add_redirect_uris" in body
+                uris = body.get("add_redirect_uris" if add else "redirect_uris")
                 if not (isinstance(uris, list) and all(isinstance(u, str) and
                                                        re.match(r"https?://[^/?#]+/", u)
                                                        for u in uris)):
                     return self.json(400, {"error": "redirect_uris must be a list of absolute "
                                                     "http(s) URLs with a path"})
                 with mock.lock:
-                    mock.redirect_uris = list(dict.fromkeys(uris))
+                    mock.redirect_uris = list(dict.fromkeys(
+                        (mock.redirect_uris if add else []) + uris))
             with mock.lock:
                 return self.json(200, {"redirect_uris": list(mock.redirect_uris)})
         if action == "rotate_keys" and posting:

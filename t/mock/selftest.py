@@ -1358,6 +1358,9 @@ def strict(c, base, port):
     check(st == 400, "app registration takes absolute URLs only")
     st, _, d = c.json("GET", "/_mock/app")
     check(d["redirect_uris"] == [REDIRECT, REDIRECT + "?x=1"], "... and kept its list (also across reset)")
+    st, _, d = c.json("POST", "/_mock/app", {"add_redirect_uris": ["http://localhost:9/cb", REDIRECT]})
+    check(st == 200 and d["redirect_uris"] == [REDIRECT, REDIRECT + "?x=1", "http://localhost:9/cb"], "add_redirect_uris")
+    c.json("POST", "/_mock/app", {"redirect_uris": [REDIRECT, REDIRECT + "?x=1"]})
 
     # ---- Cache-Control of discovery and JWKS
     for path in ("/%s/v2.0/.well-known/openid-configuration" % TID, "/%s/discovery/v2.0/keys" % TID,
