@@ -163,17 +163,21 @@ lib_stop_pid() {
 
 # ---------------------------------------------------------------- mock Entra
 
-# lib_start_mock DIR PORT BACKEND_PORT: start t/mock/mock_entra.py (mock Entra
-# on PORT, echo backend on BACKEND_PORT) detached, pid in DIR/run/mock.pid,
+# lib_start_mock DIR PORT BACKEND_PORT [REDIRECT_URI...]: start t/mock/mock_entra.py
+# (mock Entra on PORT, echo backend on BACKEND_PORT; the app registration's
+# redirect URIs, which it matches exactly) detached, pid in DIR/run/mock.pid,
 # output in DIR/logs/mock.log; wait for its "ready" line.
 lib_start_mock() {
-    local dir=$1 port=$2 bport=$3 n=150 pid
+    local dir=$1 port=$2 bport=$3 n=150 pid u
+    local regs=()
+    shift 3
+    for u in "$@"; do regs+=(--redirect-uri "$u"); done
     local mock=$ENTRA_TOP/t/mock/mock_entra.py
     [ -f "$mock" ] || die "the mock Entra ($mock) is missing"
     lib_need_ports "$port" "$bport"
     mkdir -p "$dir/run" "$dir/logs"
     say "starting the mock Entra on 127.0.0.1:$port and the echo backend on 127.0.0.1:$bport"
-    setsid "$PYTHON" "$mock" --port "$port" --backend-port "$bport" \
+    setsid "$PYTHON" "$mock" --port "$port" --backend-port "$bport" "${regs[@]}" \
         </dev/null >"$dir/logs/mock.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/run/mock.pid"

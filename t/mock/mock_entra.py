@@ -2381,6 +2381,8 @@ def main():
     ap.add_argument("--port", type=int, required=True, help="mock Entra port on 127.0.0.1")
     ap.add_argument("--backend-port", type=int, required=True, help="echo backend port on 127.0.0.1")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--redirect-uri", action="append", default=[],
+                    help="a redirect URI of the app registration (repeat; also POST /_mock/app)")
     args = ap.parse_args()
     Handler.verbose = args.verbose
 
@@ -2394,6 +2396,7 @@ def main():
         return 1
     entra.mock = attacker.mock = Mock(entra.server_address[1], backend.server_address[1])
     entra.mock.attacker_base = "http://127.0.0.1:%d" % attacker.server_address[1]
+    entra.mock.redirect_uris = list(dict.fromkeys(args.redirect_uri))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
