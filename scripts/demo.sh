@@ -91,7 +91,8 @@ mkdir -p "$DIR/conf" "$DIR/htdocs" "$DIR/logs" "$DIR/run"
 rm -f "$DIR"/logs/*
 started=1
 
-lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT"
+lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT" \
+    "http://127.0.0.1:$PORT/.auth/login/aad/callback" "http://127.0.0.1:$PORT/"
 [ "$MODE" = mock ] || info "(only its echo app is used: the identity provider is the real Entra)"
 
 if [ "$MODE" = real ]; then

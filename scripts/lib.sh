@@ -14,7 +14,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 # The mock Entra's fixed identities (see t/mock/mock_entra.py, GET /_mock/info).
 MOCK_TENANT=4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d
 MOCK_CLIENT_ID=6731de76-14a6-49ae-97bc-6eba6914391e
-MOCK_CLIENT_SECRET='mock-Secret~value.123'
+MOCK_CLIENT_SECRET='mock+Secret&x=1%41~value.123'
 
 say()  { printf '==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
@@ -163,17 +163,21 @@ lib_stop_pid() {
 
 # ---------------------------------------------------------------- mock Entra
 
-# lib_start_mock DIR PORT BACKEND_PORT: start t/mock/mock_entra.py (mock Entra
-# on PORT, echo backend on BACKEND_PORT) detached, pid in DIR/run/mock.pid,
+# lib_start_mock DIR PORT BACKEND_PORT [REDIRECT_URI...]: start t/mock/mock_entra.py
+# (mock Entra on PORT, echo backend on BACKEND_PORT; the app registration's
+# redirect URIs, which it matches exactly) detached, pid in DIR/run/mock.pid,
 # output in DIR/logs/mock.log; wait for its "ready" line.
 lib_start_mock() {
-    local dir=$1 port=$2 bport=$3 n=150 pid
+    local dir=$1 port=$2 bport=$3 n=150 pid u
+    local regs=()
+    shift 3
+    for u in "$@"; do regs+=(--redirect-uri "$u"); done
     local mock=$ENTRA_TOP/t/mock/mock_entra.py
     [ -f "$mock" ] || die "the mock Entra ($mock) is missing"
     lib_need_ports "$port" "$bport"
     mkdir -p "$dir/run" "$dir/logs"
     say "starting the mock Entra on 127.0.0.1:$port and the echo backend on 127.0.0.1:$bport"
-    setsid "$PYTHON" "$mock" --port "$port" --backend-port "$bport" \
+    setsid "$PYTHON" "$mock" --port "$port" --backend-port "$bport" "${regs[@]}" \
         </dev/null >"$dir/logs/mock.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/run/mock.pid"

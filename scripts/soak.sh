@@ -76,7 +76,8 @@ SO=$BUILT_SO
 
 "$PYTHON" -c 'import sys; line = b"mod_auth_entra soak test: a 1 KB static file behind a session.\n"; sys.stdout.buffer.write((line * 20)[:1024])' >"$DIR/files/$FILE"
 
-lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT"
+lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT" \
+    "http://127.0.0.1:$PORT/.auth/login/aad/callback" "http://127.0.0.1:$PORT/"
 lib_secret_file "$ROOT/conf/session.key"
 # The static file and the session key are read by the user Apache runs as.
 if is_root; then chgrp -R www-data "$DIR/files" && chmod -R g+rX "$DIR/files"; fi

@@ -93,6 +93,7 @@ run "make"                                  make -j"$(nproc)"
 if [ $# -gt 0 ]; then
     run "perl t/TEST -apxs $APXS $*"        perl t/TEST -apxs "$APXS" "$@"
 else
+    run "t/mock/selftest.py"                /usr/bin/python3 t/mock/selftest.py
     run "make unit"                         make unit
     # The Apache::Test suite runs once, against the module built with ASan
     # and UBSan (hardening's apache-asan step: any sanitizer report fails

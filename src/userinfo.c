@@ -186,6 +186,11 @@ const char *entra_groups_resolve(apr_pool_t *p, const entra_server_conf *sc,
                                 resp.status, json_is_object(page) ? "" : " without JSON");
         if ((why = take_page(p, page, groups, &url)))
             return why;
+        /* The user's token goes to the Graph host only: a nextLink that
+         * leads anywhere else is not followed, and the groups stay unread. */
+        if (url && (strncmp(url, base, strlen(base)) != 0 || url[strlen(base)] != '/'))
+            return "Graph getMemberObjects: @odata.nextLink leads off the Graph host; not "
+                   "followed with the user's token";
         body = NULL;    /* Graph's nextLink is followed with GET */
     }
     if (url)

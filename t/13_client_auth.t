@@ -21,6 +21,10 @@ mock_reset();
     my $tok = mock_stats()->{last}{token} || {};
     is($tok->{auth_method}, 'client_secret_basic', 'token request used HTTP Basic');
     is($tok->{basic_client_id}, CLIENT_ID, '... with the client id');
+    # the secret holds + & = % ~: RFC 6749 2.3.1 form-encodes it before
+    # base64, and the mock (as Entra) decodes it so: a raw "+" would be a space
+    is($tok->{basic_client_secret}, CLIENT_SECRET, '... and the secret, exactly, after form-decoding');
+    like(CLIENT_SECRET, qr/\+.*&.*=.*%/, '... (a secret that needs encoding)');
     ok(!exists $tok->{client_secret}, '... and no client_secret in the body');
 }
 

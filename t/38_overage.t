@@ -104,6 +104,10 @@ my @fail = (
     ['second page 500',             { fail => { graph_next => 500 } }, 1],
     ['second page malformed',       { malformed => { graph_next => JSON::PP::true() } }, 1],
     ['second page dropped',         { drop => { graph_next => JSON::PP::true() } }, 1],
+    # as Graph refuses it: a token without User.Read (no consent) is 403
+    ['no consent for User.Read',    { graph_consented => [] }],
+    # a nextLink to another host is not followed with the user's token
+    ['nextLink to another host',    { graph_foreign_next_link => JSON::PP::true() }],
 );
 for my $f (@fail) {
     my ($what, $switch, $paged_case) = @$f;
@@ -138,6 +142,30 @@ for my $f (@fail) {
     }
     # a RequireAny with another way in still works
     is($ua->get(url($vh, '/app/group-or-role/x'))->code, 200, "$what: <RequireAny> group or role: the role lets the user in");
+}
+
+# ---- an @odata.nextLink to another host: the user's bearer token never
+# leaves the Graph host.  The mock's "attacker" listener (another port)
+# records what it gets, and would answer with a group of its own.
+{
+    mock_reset();
+    mock_config({ groups_overage => JSON::PP::true(), graph_foreign_next_link => JSON::PP::true() });
+    my $info = mock_info();
+    $info->{attacker_base} or BAIL_OUT('the mock has no attacker listener');
+    my $mark = log_mark();
+    my $ua = new_ua();
+    ($final) = sign_in($ua, $vh, '/app/plain');
+    is($final->code, 200, 'foreign nextLink: signed in (valid-user)');
+    is(mock_stats()->{requests}{graph_groups}, 1, '... getMemberObjects was asked once');
+    is_deeply(mock_stats()->{foreign}, [], '... the other host received nothing: no request, no bearer token');
+    my @l = grep { /ENTRA00213:/ && /nextLink leads off the Graph host/ } entra_lines($mark);
+    is(scalar @l, 1, '... ENTRA00213: the nextLink is not followed, group-based access denied')
+        or diag(join "\n", entra_lines($mark));
+    unlike(join("\n", @l), qr/\Q$info->{attacker_base}\E|Bearer/, '... the line names neither the foreign URL nor a token');
+    denied_page_ok($ua->get(url($vh, '/app/a001/x')), [qr/Graph/i, qr/group/i],
+                   '... entra-group of a group in the first page: denied (no partial list)');
+    my $g = claims_of($ua->get(url($vh, '/app/plain')))->{'x-entra-claim-groups'};
+    ok(!$g || !grep({ /\Q$info->{attacker_group}\E|a001/ } @$g), '... neither the page\'s nor the attacker\'s groups reach the app');
 }
 
 mock_reset();

@@ -105,14 +105,24 @@ ok($r->code == 302 || (backend_header($r, 'X-Entra-Claim-name') // '') eq USER->
 mock_reset();
 
 # ----------------------------------------------------------- refused ---
-for my $case (['invalid_grant', 70043, 'Conditional Access sign-in frequency (AADSTS70043)'],
-              ['interaction_required', 50076, 'MFA required (AADSTS50076)']) {
-    my ($error, $code, $what) = @$case;
+# Entra's refusals as the mock gives them: the refresh token expired
+# (AADSTS700082), the user's sessions revoked (AADSTS50173), Conditional
+# Access wanting MFA (interaction_required with a claims challenge), and a
+# forced sign-in-frequency error.
+for my $case (['invalid_grant', 70043, 'Conditional Access sign-in frequency (AADSTS70043)',
+               { token_error => { error => 'invalid_grant', code => 70043, status => 400 } }],
+              ['invalid_grant', 700082, 'refresh token expired (AADSTS700082)',
+               { expire_refresh_tokens => JSON::PP::true }],
+              ['invalid_grant', 50173, 'sessions revoked by an admin (AADSTS50173)',
+               { revoke_sessions => JSON::PP::true }],
+              ['interaction_required', 50076, 'MFA required, claims challenge (AADSTS50076)',
+               { interaction_required => JSON::PP::true }]) {
+    my ($error, $code, $what, $switch) = @$case;
     mock_reset();
     mock_config({ access_token_lifetime => 120 });
     my $b = new_ua();
     is(sign_in($b, $vh, '/app/refused')->code, 200, "$what: signed in (token due at once)");
-    mock_config({ token_error => { error => $error, code => $code, status => 400 } });
+    mock_config($switch);
     my $m = log_mark();
     my $res = $b->get(url($vh, '/app/refused'), Accept => 'text/html');
     ok(is_login_redirect($res), "$what: the browser is sent to sign in again") or diag($res->status_line);

@@ -22,6 +22,7 @@ our @EXPORT = qw(
     TENANT CLIENT_ID CLIENT_SECRET KEY_MAIN KEY_OTHER KEY_NEW KEY_FILE USER
     new_ua base_url url hostport mock_url
     mock_reset mock_config mock_stats mock_info rotate_keys mock_get mock_post
+    app_redirect_uris register_app
     start_login authorize_at_mock finish_callback follow sign_in
     location abs_location query_params cookie_value cookie_names set_cookie
     set_cookie_headers find_set_cookie echo echo_header echo_headers_norm
@@ -33,7 +34,7 @@ our @EXPORT = qw(
 use constant {
     TENANT        => '4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d',
     CLIENT_ID     => '6731de76-14a6-49ae-97bc-6eba6914391e',
-    CLIENT_SECRET => 'mock-Secret~value.123',
+    CLIENT_SECRET => 'mock+Secret&x=1%41~value.123',
     KEY_MAIN      => 'main-session-key-0123456789abcdefghijklmnop',
     KEY_OTHER     => 'other-session-key-ZYXWVUTSRQPONMLKJIHGFEDCBA',
     KEY_NEW       => 'rollover-session-key-new-0123456789ABCDEFGH',
@@ -42,6 +43,8 @@ use constant {
 
 # What a browser sends with a request a page of the same site started (a
 # link to /.auth/logout): with no such header at all, logout asks first.
+use constant CLIENT_APP_REDIRECTS => ('http://127.0.0.1/client-app/callback', 'http://localhost/cb');
+
 use constant SAME_SITE => ('Sec-Fetch-Site' => 'same-origin');
 
 # The default test user (spec.md)
@@ -166,6 +169,60 @@ sub mock_reset  { _json_body(mock_post('/_mock/reset'), 'mock reset') }
 sub mock_config { _json_body(mock_post('/_mock/config', shift), 'mock config') }
 sub mock_stats  { _json_body(mock_get('/_mock/stats'), 'mock stats') }
 sub mock_info   { _json_body(mock_get('/_mock/info'), 'mock info') }
+
+# The app registration's redirect URIs, as an admin would enter them: for
+# every virtual host (and the main server) of the generated configuration,
+# http://<servername>:<port> with its EntraRedirectURI (a path, or an
+# absolute URL as it is) or the default one, and the site's root (where
+# logout lands: Entra goes back only to a registered URI).
+sub app_redirect_uris {
+    my $cfg = shift || config();
+    my $host = $cfg->{vars}{servername} || 'localhost';
+    my $dflt = '/.auth/login/aad/callback';
+    my (@uris, %seen);
+    my $add = sub {
+        my ($port, $redirect, $name) = @_;
+        my $site = 'http://' . ($name // $host) . ":$port";
+        for my $u (($redirect // $dflt) =~ m{^https?://} ? $redirect : $site . ($redirect // $dflt),
+                   "$site/") {
+            push @uris, $u unless $seen{$u}++;
+        }
+    };
+    my $server_level;
+    for my $file (sort glob File::Spec->catfile($cfg->{vars}{t_conf}, '*.conf')) {
+        open my $fh, '<', $file or next;
+        my ($port, $redirect, $name);
+        while (my $line = <$fh>) {
+            # a name-based virtual host (<VirtualHost 127.0.0.1:port>) is
+            # reached by that name; _default_ and * by the server's
+            if ($line =~ /^\s*<VirtualHost\s+(?:(\S+):)?(\d+)\s*>/i) {
+                ($port, $redirect, $name) = ($2, undef, $1);
+                undef $name if defined $name && $name =~ /^(?:_default_|\*)$/;
+            }
+            elsif ($line =~ /^\s*ServerName\s+"?([^"\s:]+)/i && defined $port) {
+                $name = $1;
+            }
+            elsif ($line =~ /^\s*EntraRedirectURI\s+"?([^"\s]+)/i) {
+                if (defined $port) { $redirect = $1 } else { $server_level = $1 }
+            }
+            elsif ($line =~ m{^\s*</VirtualHost>}i && defined $port) {
+                $add->($port, $redirect // $server_level, $name);
+                undef $port;
+            }
+        }
+    }
+    $add->($cfg->{vars}{port}, $server_level) if $cfg->{vars}{port};
+    # the client applications some tests play (EntraSeeds::api_token,
+    # t/46_bearer.t) to get an access token for the API: their callbacks
+    push @uris, grep { !$seen{$_}++ } CLIENT_APP_REDIRECTS;
+    return @uris;
+}
+
+# Registers them with the mock (t/TEST does, once the configuration is made)
+sub register_app {
+    my @uris = app_redirect_uris(@_);
+    return _json_body(mock_post('/_mock/app', { redirect_uris => \@uris }), 'mock app registration');
+}
 
 sub rotate_keys {
     my %args = @_;

@@ -32,7 +32,7 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, quote_plus, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, unquote_plus, urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -47,7 +47,9 @@ TENANT_ID = "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
 TENANT_DOMAIN = "contoso.test"
 CONSUMERS_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
-CLIENT_SECRET = "mock-Secret~value.123"
+# Characters that need URL encoding (form and RFC 6749 2.3.1 Basic), and a "%41"
+# that a double decode would turn into "A".
+CLIENT_SECRET = "mock+Secret&x=1%41~value.123"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 FOREIGN_TID = "0b9d7f3e-5a4c-4e2b-9d1f-6c8a7e5b3d2f"   # wrong_tid / wrong_iss
 FOREIGN_AUD = "3c1e5a7b-2d4f-4a6e-8b0c-9d1e2f3a4b5c"   # wrong_aud
@@ -129,6 +131,26 @@ GRAPH_ME_DEFAULTS = {"job_title": "Retail Manager", "business_phones": ["+1 425 
                      "mobile_phone": None, "office_location": "18/2111",
                      "preferred_language": "en-US"}
 
+# What login.microsoftonline.com sends with discovery documents and JWKS.
+METADATA_CACHE_CONTROL = "max-age=86400, private"
+# Entra's browser session (the ESTSAUTH cookie): prompt=none needs one.
+SESSION_COOKIE = "ESTSAUTH"
+REFRESH_TOKEN_TTL = 90 * 86400     # Entra: 90 days (of inactivity)
+# Delegated Graph permissions the app registration has consent for (a new
+# registration has User.Read): Entra puts them in every Graph token's scp,
+# asked for or not.  Graph's own checks, per call, for the signed-in user:
+GRAPH_CONSENTED = ("User.Read",)
+GRAPH_ME_PERMISSIONS = ("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All",
+                        "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
+                        "Directory.AccessAsUser.All")
+GRAPH_MEMBER_OBJECTS_PERMISSIONS = ("User.Read", "User.Read.All", "User.ReadWrite.All",
+                                    "Directory.Read.All", "Directory.ReadWrite.All")
+GRAPH_TRANSITIVE_PERMISSIONS = ("User.Read", "Directory.Read.All", "Directory.ReadWrite.All",
+                                "Group.Read.All", "GroupMember.Read.All", "User.Read.All")
+# The claims challenge of interaction_required (Conditional Access policy ids)
+DEFAULT_CLAIMS_CHALLENGE = ('{"access_token":{"capolids":{"essential":true,"values":'
+                            '["5b4b9e8f-1c2d-4e3f-8a9b-0c1d2e3f4a5b"]}}}')
+
 CODE_TTL = 600          # Entra: codes are single use and live about ten minutes
 TOKEN_TTL = 3599        # expires_in of Entra's token responses
 BACKDATE = 300          # Entra back-dates iat/nbf by five minutes
@@ -148,7 +170,19 @@ KNOWN_ERRORS = {
            "conditional access.",
     50076: "Due to a configuration change made by your administrator, or because you moved to a "
            "new location, you must use multi-factor authentication to access the resource.",
-    700082: "The refresh token has expired due to inactivity.",
+    700082: "The refresh token has expired due to inactivity. The token was issued on %s and was "
+            "inactive for %s.",
+    50173: "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
+           "The user might have changed or reset their password. The grant was issued on '%s' and "
+           "the TokensValidFrom date (before which tokens are not valid) for this user is '%s'.",
+    50079: "Due to a configuration change made by your administrator, or because you moved to a "
+           "new location, you must enroll in multi-factor authentication to access '%s'.",
+    50011: "The redirect URI '%s' specified in the request does not match the redirect URIs "
+           "configured for the application '%s'. Make sure the redirect URI sent in the request "
+           "matches one added to your application in the Azure portal. Navigate to "
+           "https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+    50058: "A silent sign-in request was sent but no user is signed in. The cookies used to "
+           "represent the user's session were not sent in the request to Azure AD.",
     28000: "Provided value for the input parameter scope is not valid because it contains more "
            "than one resource. Scope %s is not valid.",
     1002012: "The provided value for scope %s is not valid. Client credential flows must have a "
@@ -429,6 +463,11 @@ class Mock:
         self.codes = {}              # code -> grant (dict), see authorize()
         self.refresh_tokens = {}     # refresh token -> grant
         self.access_tokens = {}      # access token -> dict, see mint()
+        self.sessions = {}           # ESTSAUTH cookie -> {"auth_time": t} (Entra's SSO sessions)
+        # The app registration's redirect URIs (POST /_mock/app): exact
+        # matches only.  Not a switch: /_mock/reset keeps them.
+        self.redirect_uris = []
+        self.attacker_base = None    # set by main(): a listener on another port
         self.reset()
 
     def reset(self):
@@ -456,9 +495,18 @@ class Mock:
             self.token_type = None   # None: "Bearer"; a string: that; False: left out
             self.no_kid = False      # ID and access tokens without kid (and x5t) in the header
             self.profile_override = {}   # userinfo and Graph /me members: value, or None = left out
+            self.extra_redirect_uris = []    # registered for one test (reset clears them)
+            self.refresh_token_lifetime = None   # seconds for refresh tokens issued afterwards
+            self.refresh_expired_before = None   # refresh tokens issued until then: AADSTS700082
+            self.revoked_before = None       # user's sessions revoked then: AADSTS50173
+            self.interaction_required = None     # {"code", "error", "claims", "grants"}
+            self.graph_consented = list(GRAPH_CONSENTED)
+            self.graph_foreign_next_link = False
+            self.foreign_requests = []       # what the "attacker" listener received
             self.stats = {"requests": {e: 0 for e in ENDPOINTS}, "last": {},
                           "grants": {"authorization_code": 0, "refresh_token": 0,
-                                     "client_credentials": 0, "other": 0}}
+                                     "client_credentials": 0, "other": 0},
+                          "foreign": self.foreign_requests}
 
     def config_view(self):
         with self.lock:
@@ -479,7 +527,15 @@ class Mock:
                     "app_roles": list(self.app_roles), "jwks_shape": self.jwks_shape,
                     "discovery_override": dict(self.discovery_override),
                     "token_type": self.token_type, "no_kid": self.no_kid,
-                    "profile_override": dict(self.profile_override)}
+                    "profile_override": dict(self.profile_override),
+                    "redirect_uris": list(self.redirect_uris),
+                    "extra_redirect_uris": list(self.extra_redirect_uris),
+                    "refresh_token_lifetime": self.refresh_token_lifetime,
+                    "refresh_expired_before": self.refresh_expired_before,
+                    "revoked_before": self.revoked_before,
+                    "interaction_required": self.interaction_required,
+                    "graph_consented": list(self.graph_consented),
+                    "graph_foreign_next_link": self.graph_foreign_next_link}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -493,7 +549,10 @@ class Mock:
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
                  "api_token_version", "access_token_lifetime", "app_roles", "jwks_shape",
-                 "discovery_override", "token_type", "no_kid", "profile_override"}
+                 "discovery_override", "token_type", "no_kid", "profile_override",
+                 "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
+                 "revoke_sessions", "interaction_required", "graph_consented",
+                 "graph_foreign_next_link"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -547,6 +606,25 @@ class Mock:
         po = cfg.get("profile_override")
         if po is not None and not isinstance(po, dict):
             return "profile_override must be null or {member: value, or null to leave it out}"
+        eru = cfg.get("extra_redirect_uris")
+        if eru is not None and not (isinstance(eru, list) and all(isinstance(x, str) for x in eru)):
+            return "extra_redirect_uris must be null or a list of URLs"
+        rtl = cfg.get("refresh_token_lifetime")
+        if rtl is not None and not (isinstance(rtl, int) and not isinstance(rtl, bool) and rtl >= 1):
+            return "refresh_token_lifetime must be null or a positive integer (seconds)"
+        for k in ("expire_refresh_tokens", "revoke_sessions", "graph_foreign_next_link"):
+            if not isinstance(cfg.get(k, False), (bool, type(None))):
+                return "%s must be true, false or null" % k
+        ir = cfg.get("interaction_required")
+        if not (ir is None or ir is False or ir is True or (
+                isinstance(ir, dict) and set(ir) <= {"code", "error", "claims", "grants"}
+                and isinstance(ir.get("code", 50076), int)
+                and isinstance(ir.get("error", ""), str) and isinstance(ir.get("claims", ""), str)
+                and isinstance(ir.get("grants", []), list))):
+            return ("interaction_required must be null, true or {code, error, claims, grants}")
+        gc2 = cfg.get("graph_consented")
+        if gc2 is not None and not (isinstance(gc2, list) and all(isinstance(x, str) for x in gc2)):
+            return "graph_consented must be null or a list of permission names"
         checks = {"fail": lambda v: isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599,
                   "slow": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 3600,
                   "malformed": lambda v: isinstance(v, bool),
@@ -618,6 +696,27 @@ class Mock:
                     self.profile_override = {}
                 else:
                     self.profile_override.update(cfg["profile_override"])
+            if "extra_redirect_uris" in cfg:
+                self.extra_redirect_uris = list(cfg["extra_redirect_uris"] or [])
+            if "refresh_token_lifetime" in cfg:
+                self.refresh_token_lifetime = cfg["refresh_token_lifetime"]
+            now = time.time()
+            if "expire_refresh_tokens" in cfg:
+                self.refresh_expired_before = now if cfg["expire_refresh_tokens"] else None
+            if "revoke_sessions" in cfg:
+                self.revoked_before = now if cfg["revoke_sessions"] else None
+            if "interaction_required" in cfg:
+                ir = cfg["interaction_required"]
+                if ir:
+                    ir = dict({"code": 50076, "error": "interaction_required",
+                               "claims": DEFAULT_CLAIMS_CHALLENGE, "grants": ["refresh_token"]},
+                              **(ir if isinstance(ir, dict) else {}))
+                self.interaction_required = ir or None
+            if "graph_consented" in cfg:
+                self.graph_consented = (list(GRAPH_CONSENTED) if cfg["graph_consented"] is None
+                                        else list(cfg["graph_consented"]))
+            if "graph_foreign_next_link" in cfg:
+                self.graph_foreign_next_link = bool(cfg["graph_foreign_next_link"])
             if "discovery_override" in cfg:
                 for k, v in (cfg["discovery_override"] or {}).items():
                     if v is None:
@@ -638,6 +737,17 @@ class Mock:
                 if k in cfg:
                     setattr(self, k, cfg[k])
         return None
+
+    def registered(self, uri):
+        """Is uri one of the app registration's redirect URIs (exactly)?
+
+        Entra compares scheme, host, port and path (case-sensitive) with the
+        registered ones; it ignores the port of loopback URIs (RFC 8252), but
+        the suite's 127.0.0.1/localhost stand for a production host name, so
+        the mock does not."""
+        with self.lock:
+            return isinstance(uri, str) and (uri in self.redirect_uris
+                                             or uri in self.extra_redirect_uris)
 
     def rotate_keys(self, keep_old, restore=False):
         if restore:     # the keys the mock started with (caches that hold them stay good)
@@ -700,7 +810,7 @@ class Mock:
             user, removed, explicit = dict(self.user), set(self.removed), set(self.explicit)
             bad, cloud, overage = self.bad_token, CLOUDS[self.cloud], self.groups_overage
             ttl, api_version = self.access_token_lifetime or TOKEN_TTL, self.api_token_version
-            token_type = self.token_type
+            token_type, consented = self.token_type, list(self.graph_consented)
         now = int(time.time())
         tid = user.get("tid", grant["tid"])
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
@@ -716,14 +826,16 @@ class Mock:
         api_names = [] if v1 else api_scope_names(scopes)[0]
         if v1:
             aud = grant.get("resource") or GRAPH_APP_ID
-            scp = "User.Read" if aud in GRAPH_AUDS else "user_impersonation"
+            scp = " ".join(consented) if aud in GRAPH_AUDS else "user_impersonation"
         elif api_names:
             aud = CLIENT_ID if api_version == 2 else APP_ID_URI
             scp = " ".join(api_names)
         else:
             aud = GRAPH_APP_ID
-            scp = " ".join(re.sub(r"^(https://graph\.microsoft\.com/|%s/)" % GRAPH_APP_ID, "", s)
-                           for s in scopes if s != "offline_access")
+            asked = [re.sub(r"^(https://graph\.microsoft\.com/|%s/)" % GRAPH_APP_ID, "", s)
+                     for s in scopes if s != "offline_access"]
+            # Entra adds what the app has consent for (User.Read on a new app)
+            scp = " ".join(asked + [x for x in consented if x not in asked])
         resp = {"token_type": "Bearer", "scope": scp if v1 else " ".join(scopes),
                 "expires_in": ttl, "ext_expires_in": ttl}
         if token_type is False:
@@ -772,7 +884,9 @@ class Mock:
                                       "explicit": explicit, "grant": grant, "aud": aud,
                                       "scp": scp, "personal": personal}
             if "refresh_token" in resp:
-                self.refresh_tokens[resp["refresh_token"]] = grant
+                self.refresh_tokens[resp["refresh_token"]] = {
+                    "grant": grant, "issued": time.time(),
+                    "expires": now + (self.refresh_token_lifetime or REFRESH_TOKEN_TTL)}
         return resp
 
     def api_access_token(self, user, tid, now, ttl, version, scp=None, roles=None, app=False,
@@ -831,6 +945,8 @@ class Mock:
                      unique_name=upn, upn=upn)
         if grant.get("nonce") is not None:
             c["nonce"] = grant["nonce"]
+        if grant.get("max_age") and grant.get("auth_time"):
+            c["auth_time"] = grant["auth_time"]     # asked for with max_age
         c.update(rh="0.A" + opaque(40), sid=grant["sid"], tid=tid, uti=opaque(16),
                  ver="1.0" if v1 else "2.0")
         c.update({k: v for k, v in user.items() if k not in GRAPH_ONLY})   # the test's user wins
@@ -975,7 +1091,8 @@ class Handler(BaseHTTPRequestHandler):
         if body or status not in (204, 304):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store, no-cache")
+        if not any(k.lower() == "cache-control" for k, _ in headers):
+            self.send_header("Cache-Control", "no-store, no-cache")
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -1051,6 +1168,28 @@ class EchoHandler(Handler):
         self.json(200, {"method": self.command, "path": self.url_path,
                         "query": self.query_string, "headers": headers,
                         "body": self.body.decode("utf-8", "replace")})
+
+
+# --------------------------------------------------------------------------
+# The "attacker": another host a forged @odata.nextLink points at
+
+
+ATTACKER_GROUP = "2f6a4c1e-0000-4000-8000-0000000bad01"
+
+
+class AttackerHandler(Handler):
+    """Records every request (with its Authorization header) in the mock's
+    stats "foreign", and answers like a Graph page that would add a group."""
+
+    def route(self):
+        mock = self.server.mock
+        with mock.lock:
+            if len(mock.foreign_requests) < 100:
+                mock.foreign_requests.append({
+                    "method": self.command, "path": self.url_path, "query": self.query_string,
+                    "authorization": self.headers.get("Authorization")})
+        self.json(200, {"@odata.context": "https://evil.example/$metadata#Collection(Edm.String)",
+                        "value": [ATTACKER_GROUP]})
 
 
 # --------------------------------------------------------------------------
@@ -1187,23 +1326,33 @@ class EntraHandler(Handler):
         else:
             self.entra_error(400, "invalid_tenant", 90002, msg)
 
-    def redirect(self, location):
+    def redirect(self, location, headers=()):
         self.reply(302, "", ctype="text/html; charset=utf-8",
-                   headers=[("Location", location), ("x-ms-request-id", self.trace_id)])
+                   headers=[("Location", location), ("x-ms-request-id", self.trace_id)]
+                   + list(headers))
 
-    def deliver(self, redirect_uri, mode, params):
+    def deliver(self, redirect_uri, mode, params, headers=()):
         """Send authorize results back the way response_mode asks."""
         params = [(k, v) for k, v in params if v is not None]
         if mode == "form_post":
             inputs = "".join('<input type="hidden" name="%s" value="%s" />\n'
                              % (html.escape(k), html.escape(v)) for k, v in params)
             self.reply(200, FORM_POST_PAGE % (html.escape(redirect_uri), inputs),
-                       ctype="text/html; charset=utf-8")
+                       ctype="text/html; charset=utf-8", headers=headers)
         elif mode == "fragment":
-            self.redirect(redirect_uri.split("#")[0] + "#" + urlencode(params))
+            self.redirect(redirect_uri.split("#")[0] + "#" + urlencode(params), headers)
         else:
             sep = "&" if "?" in redirect_uri else "?"
-            self.redirect(redirect_uri.split("#")[0] + sep + urlencode(params))
+            self.redirect(redirect_uri.split("#")[0] + sep + urlencode(params), headers)
+
+    def cookie(self, name):
+        """A cookie's value from the request, or None."""
+        for h in self.headers.get_all("Cookie") or []:
+            for part in h.split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v
+        return None
 
     # ---- discovery and keys
 
@@ -1263,7 +1412,7 @@ class EntraHandler(Handler):
             override = dict(self.mock.discovery_override)
         for k, v in override.items():     # a document that changed since the last fetch
             doc[k] = v.replace("{base}", b).replace("{tenant}", t)
-        self.json(200, doc)
+        self.json(200, doc, headers=[("Cache-Control", METADATA_CACHE_CONTROL)])
 
     def jwks(self, tenant, v1):
         """Entra's keys carry issuer = the v2 issuer (template) of that tenant
@@ -1287,15 +1436,16 @@ class EntraHandler(Handler):
             if tmpl == "{tenantid}" and not v1:
                 listed += [(k, msa_issuer) for k in msa_keys]
         good = [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]
+        cache = [("Cache-Control", METADATA_CACHE_CONTROL)]
         if shape == "no_usable_key":
-            return self.json(200, {"keys": unusable_keys(good)})
-        if shape == "huge":
-            return self.json(200, {"keys": junk_rsa_keys(HUGE_JWKS_JUNK_KEYS) + good})
-        if shape == "one":
-            return self.json(200, {"keys": good[:1]})
-        if shape == "several":
-            return self.json(200, {"keys": good + junk_rsa_keys(SEVERAL_JUNK_KEYS)})
-        self.json(200, {"keys": good})
+            good = unusable_keys(good)
+        elif shape == "huge":
+            good = junk_rsa_keys(HUGE_JWKS_JUNK_KEYS) + good
+        elif shape == "one":
+            good = good[:1]
+        elif shape == "several":
+            good = good + junk_rsa_keys(SEVERAL_JUNK_KEYS)
+        self.json(200, {"keys": good}, headers=cache)
 
     # ---- authorize
 
@@ -1319,13 +1469,10 @@ class EntraHandler(Handler):
         if not redirect_uri:
             return self.error_page(400, 900144, "The request body must contain the following "
                                                 "parameter: 'redirect_uri'.")
-        ru = urlsplit(redirect_uri)
-        # The app registration lists loopback redirect URIs only; like Entra,
-        # a loopback one matches on any port.  Any other host is refused.
-        if ru.scheme not in ("http", "https") or ru.hostname not in ("localhost", "127.0.0.1"):
-            return self.error_page(400, 50011, "The redirect URI '%s' specified in the request does "
-                                   "not match the redirect URIs configured for the application "
-                                   "'%s'." % (redirect_uri, CLIENT_ID))
+        # Only a redirect URI of the app registration, exactly; Entra never
+        # sends the browser to another one (not even with an error).
+        if not mock.registered(redirect_uri):
+            return self.error_page(400, 50011, KNOWN_ERRORS[50011] % (redirect_uri, CLIENT_ID))
 
         # From here on, problems go back to the app as error/error_description.
         mode = p.get("response_mode") or "query"
@@ -1364,18 +1511,51 @@ class EntraHandler(Handler):
                 return fail("invalid_request", "AADSTS50149: Invalid Code_Challenge_method parameter.")
             if not 43 <= len(challenge) <= 128:
                 return fail("invalid_request", "AADSTS501491: Invalid size of Code_Challenge parameter.")
+        prompt = p.get("prompt")
+        if prompt is not None and prompt not in ("login", "none", "consent", "select_account"):
+            return fail("invalid_request", "AADSTS90023: Invalid prompt value '%s'." % prompt)
+        max_age = p.get("max_age")
+        if max_age is not None and not max_age.isdigit():
+            return fail("invalid_request", "AADSTS90023: Invalid max_age value '%s'." % max_age)
 
-        # Sign the configured user in, silently.
+        # Entra's own browser session (ESTSAUTH): single sign-on.  prompt=none
+        # needs one; prompt=login, or a max_age older than its sign-in, asks
+        # for credentials again (a fresh auth_time).  The user then signs in,
+        # silently: the configured user.
+        now = int(time.time())
+        with mock.lock:
+            session = mock.sessions.get(self.cookie(SESSION_COOKIE) or "")
+        if session is None and prompt == "none":
+            return fail("login_required", "AADSTS50058: " + KNOWN_ERRORS[50058])
+        fresh = (session is None or prompt == "login"
+                 or (max_age is not None and now - session["auth_time"] >= int(max_age)))
+        if fresh and prompt == "none":
+            return fail("login_required", "AADSTS50058: " + KNOWN_ERRORS[50058])
+        set_cookie = []
+        if fresh:
+            ests = opaque(32)
+            session = {"auth_time": now}
+            with mock.lock:
+                if len(mock.sessions) > 10000:
+                    mock.sessions.clear()
+                mock.sessions[ests] = session
+            set_cookie = [("Set-Cookie", "%s=%s; path=/; HttpOnly"
+                           % (SESSION_COOKIE, ests))]
+        with mock.lock:
+            mock.stats["last"]["authorize"] = dict(p, _signed_in="fresh" if fresh else "sso",
+                                                   _auth_time=session["auth_time"])
         sid = guid()
         code = "1.A" + opaque(240)
         grant = {"tid": home_tid(tmpl), "v1": v1, "client_id": CLIENT_ID, "sid": sid,
                  "scope": p.get("scope") or ("" if v1 else "openid"), "resource": p.get("resource"),
                  "nonce": p.get("nonce"), "redirect_uri": redirect_uri,
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
-                 "used": False}
+                 "used": False, "auth_time": session["auth_time"],
+                 "max_age": max_age is not None, "login_hint": p.get("login_hint")}
         with mock.lock:
             mock.codes[code] = grant
-        self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)])
+        self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],
+                     headers=set_cookie)
 
     # ---- token
 
@@ -1390,7 +1570,9 @@ class EntraHandler(Handler):
             try:
                 raw = base64.b64decode(authz[6:].strip(), validate=True).decode("utf-8")
                 cid, secret = raw.split(":", 1)
-                return "client_secret_basic", unquote(cid), unquote(secret), False
+                # RFC 6749 2.3.1: both form-urlencoded before base64 (a raw "+"
+                # is a space); Entra decodes them so.
+                return "client_secret_basic", unquote_plus(cid), unquote_plus(secret), False
             except Exception:
                 return "client_secret_basic", None, None, True
         if "client_secret" in self.form:
@@ -1616,12 +1798,19 @@ class EntraHandler(Handler):
 
         if grant_type == "client_credentials":
             return self.client_credentials_grant(tenant, v1)
+        with mock.lock:
+            ir = mock.interaction_required
+        if ir and grant_type in ir["grants"]:
+            return self.interaction_required(ir)
         if grant_type == "authorization_code":
             code = f.get("code")
             if not code:
                 return missing("code")
             if not f.get("redirect_uri"):
                 return missing("redirect_uri")
+            if not mock.registered(f["redirect_uri"]):
+                return self.entra_error(400, "invalid_request", 50011,
+                                        KNOWN_ERRORS[50011] % (f["redirect_uri"], CLIENT_ID))
             with mock.lock:
                 g = mock.codes.get(code)
                 if g is None or g["expires"] < time.time():
@@ -1647,14 +1836,25 @@ class EntraHandler(Handler):
             rt = f.get("refresh_token")
             if not rt:
                 return missing("refresh_token")
+            # Entra's refresh tokens are not spent by use: each answer brings a
+            # new one, and the old one stays good until it expires or the
+            # user's sessions are revoked.
             with mock.lock:
-                g = mock.refresh_tokens.get(rt)
-            if g is not None and not v1 and self.two_resources(f.get("scope") or g["scope"]):
-                return                                  # (nothing spent)
-            with mock.lock:
-                g = mock.refresh_tokens.pop(rt, None)   # rotation: the old one is spent
-            if g is None:
-                return self.entra_error(400, "invalid_grant", 70008, KNOWN_ERRORS[70008])
+                entry = mock.refresh_tokens.get(rt)
+                expired_before, revoked_before = mock.refresh_expired_before, mock.revoked_before
+            if entry is None:
+                return self.entra_error(400, "invalid_grant", 9002313, "Invalid request. Request "
+                                        "is malformed or invalid.")
+            g = entry["grant"]
+            if revoked_before is not None and entry["issued"] <= revoked_before:
+                return self.entra_error(400, "invalid_grant", 50173, KNOWN_ERRORS[50173] % (
+                    entra_time(entry["issued"]), entra_time(revoked_before)))
+            if entry["expires"] <= time.time() or (expired_before is not None
+                                                   and entry["issued"] <= expired_before):
+                return self.entra_error(400, "invalid_grant", 700082, KNOWN_ERRORS[700082] % (
+                    entra_time(entry["issued"]), "90.00:00:00"))
+            if not v1 and self.two_resources(f.get("scope") or g["scope"]):
+                return
             grant = dict(g, v1=v1)
             if f.get("scope"):
                 grant["scope"] = f["scope"]
@@ -1669,6 +1869,24 @@ class EntraHandler(Handler):
         resp = mock.mint(grant)
         mock.remember("token_response", resp)
         self.json(200, resp, headers=[("x-ms-request-id", self.trace_id)])
+
+    def interaction_required(self, ir):
+        """Conditional Access wants the user back at authorize (MFA, a
+        policy): the error answer carries the claims challenge, raw JSON, to
+        send as the claims parameter there."""
+        code = ir["code"]
+        ts = entra_time()
+        msg = KNOWN_ERRORS.get(code, "Interaction required (mock, AADSTS%d)." % code)
+        if "%s" in msg:
+            msg = msg % GRAPH_APP_ID
+        desc = "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s" % (
+            code, msg, self.trace_id, self.correlation_id, ts)
+        self.json(400, {"error": ir["error"], "error_description": desc, "error_codes": [code],
+                        "timestamp": ts, "trace_id": self.trace_id,
+                        "correlation_id": self.correlation_id,
+                        "error_uri": "%s/error?code=%d" % (self.mock.base, code),
+                        "suberror": "basic_action", "claims": ir["claims"]},
+                  headers=[("x-ms-request-id", self.trace_id)])
 
     def two_resources(self, scope):
         """v2: one access token is for one resource, the app's API or Graph.
@@ -1745,8 +1963,9 @@ class EntraHandler(Handler):
                          headers=[("WWW-Authenticate", 'Bearer realm="", authorization_uri="%s/common/'
                                    'oauth2/authorize", client_id="%s"' % (self.mock.base, GRAPH_APP_ID))])
 
-    def graph_auth(self):
-        """The live Graph access token of this request, or None after a 401."""
+    def graph_auth(self, permissions=None):
+        """The live Graph access token of this request, or None after a 401
+        (not a live Graph token) or 403 (none of `permissions` in its scp)."""
         self.mock.remember("graph", {"method": self.command, "path": self.url_path,
                                      "query": self.query,
                                      "body": self.body.decode("utf-8", "replace")})
@@ -1757,6 +1976,10 @@ class EntraHandler(Handler):
             entry, why = None, "Access token validation failure. The token has no scopes."
         if entry is None:
             self.graph_unauthorized(why)
+        elif permissions and not set(str(entry["scp"]).split()) & set(permissions):
+            self.graph_error(403, "Authorization_RequestDenied",
+                             "Insufficient privileges to complete the operation.")
+            entry = None
         return entry
 
     def userinfo(self, v1, tenant=None):
@@ -1796,7 +2019,7 @@ class EntraHandler(Handler):
         return {k: v for k, v in info.items() if v is not None}
 
     def graph_me(self):
-        entry = self.graph_auth()
+        entry = self.graph_auth(GRAPH_ME_PERMISSIONS)
         if entry is None:
             return
         user, removed = entry["user"], entry["removed"]
@@ -1859,7 +2082,7 @@ class EntraHandler(Handler):
         """POST /v1.0/me/getMemberObjects: every id in one answer, as Graph does
         (up to 11000), unless graph_page_size forces @odata.nextLink pages
         (the follow-up pages take POST or GET)."""
-        entry = self.graph_auth()
+        entry = self.graph_auth(GRAPH_MEMBER_OBJECTS_PERMISSIONS)
         if entry is None:
             return
         try:
@@ -1892,12 +2115,23 @@ class EntraHandler(Handler):
             doc["value"] = ids[off:off + size]
             if off + size < len(ids):
                 doc["@odata.nextLink"] = self.next_link([], dict(state, o=off + size))
+        self.foreign_next_link(doc)
         self.json(200, doc)
+
+    def foreign_next_link(self, doc):
+        """The graph_foreign_next_link switch: the answer's @odata.nextLink
+        points at another host (the mock's "attacker" listener, which records
+        what it receives: stats "foreign")."""
+        with self.mock.lock:
+            on, base = self.mock.graph_foreign_next_link, self.mock.attacker_base
+        if on and base:
+            doc["@odata.nextLink"] = "%s%s?$skiptoken=%s" % (base, self.url_path,
+                                                             b64u_json({"k": "stolen", "o": 1}))
 
     def graph_transitive(self, cast=None):
         """GET /v1.0/me/transitiveMemberOf[/microsoft.graph.group]?$select=id&$top=N:
         pages of $top (default 100, or graph_page_size) via @odata.nextLink."""
-        entry = self.graph_auth()
+        entry = self.graph_auth(GRAPH_TRANSITIVE_PERMISSIONS)
         if entry is None:
             return
         if self.command not in ("GET", "HEAD"):
@@ -1929,6 +2163,7 @@ class EntraHandler(Handler):
         if off + size < len(items):
             params = ([("$select", ",".join(select))] if select else []) + [("$top", size)]
             doc["@odata.nextLink"] = self.next_link(params, dict(state, o=off + size))
+        self.foreign_next_link(doc)
         self.json(200, doc)
 
     def logout(self, tenant, v1):
@@ -1937,7 +2172,13 @@ class EntraHandler(Handler):
         if resolve_tenant(tenant) is None:
             return self.unknown_tenant(tenant, page=True)
         target = p.get("post_logout_redirect_uri")
-        if target:
+        # Entra ends its session (ESTSAUTH) in any case, and goes back only to
+        # a registered redirect URI; another one is ignored: its own page.
+        with self.mock.lock:
+            self.mock.sessions.pop(self.cookie(SESSION_COOKIE) or "", None)
+            self.mock.stats["last"]["logout"] = dict(p, _redirected=bool(
+                target and self.mock.registered(target)))
+        if target and self.mock.registered(target):
             if p.get("state") is not None:
                 target += ("&" if "?" in target else "?") + "state=" + quote_plus(p["state"])
             return self.redirect(target)
@@ -1964,6 +2205,24 @@ class EntraHandler(Handler):
             return self.json(200, mock.config_view())
         if action == "config":
             return self.json(200, mock.config_view())
+        if action == "app":
+            # The app registration: {"redirect_uris": [...]} replaces the list
+            # (scheme, host, port and path; matched exactly).  Kept by reset.
+            # {"add_redirect_uris": [...]} adds some (another server of the app).
+            if posting:
+                body = body if isinstance(body, dict) else {}
+                add = "add_redirect_uris" in body
+                uris = body.get("add_redirect_uris" if add else "redirect_uris")
+                if not (isinstance(uris, list) and all(isinstance(u, str) and
+                                                       re.match(r"https?://[^/?#]+/", u)
+                                                       for u in uris)):
+                    return self.json(400, {"error": "redirect_uris must be a list of absolute "
+                                                    "http(s) URLs with a path"})
+                with mock.lock:
+                    mock.redirect_uris = list(dict.fromkeys(
+                        (mock.redirect_uris if add else []) + uris))
+            with mock.lock:
+                return self.json(200, {"redirect_uris": list(mock.redirect_uris)})
         if action == "rotate_keys" and posting:
             body = body if isinstance(body, dict) else {}
             kid = mock.rotate_keys(bool(body.get("keep_old")), bool(body.get("restore")))
@@ -2000,10 +2259,14 @@ class EntraHandler(Handler):
                 "base": mock.base, "backend_base": mock.backend_base,
                 "issuer": "%s/%s/v2.0" % (mock.base, TENANT_ID),
                 "kid": kids[0], "kids": kids,
-                "endpoints": list(ENDPOINTS), "bad_token_kinds": list(BAD_TOKEN_KINDS)})
+                "endpoints": list(ENDPOINTS), "bad_token_kinds": list(BAD_TOKEN_KINDS),
+                "attacker_base": mock.attacker_base, "attacker_group": ATTACKER_GROUP,
+                "redirect_uris": list(mock.redirect_uris),
+                "graph_consented_default": list(GRAPH_CONSENTED),
+                "claims_challenge_default": DEFAULT_CLAIMS_CHALLENGE})
         self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info",
                                         "federated_token", "client_certificate",
-                                        "api_token") else 405,
+                                        "api_token", "app") else 405,
                   {"error": "unknown control action or method: %s /_mock/%s" % (self.command, action)})
 
 
@@ -2118,28 +2381,34 @@ def main():
     ap.add_argument("--port", type=int, required=True, help="mock Entra port on 127.0.0.1")
     ap.add_argument("--backend-port", type=int, required=True, help="echo backend port on 127.0.0.1")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--redirect-uri", action="append", default=[],
+                    help="a redirect URI of the app registration (repeat; also POST /_mock/app)")
     args = ap.parse_args()
     Handler.verbose = args.verbose
 
     try:
         entra = Server(("127.0.0.1", args.port), EntraHandler, "entra", None)
         backend = Server(("127.0.0.1", args.backend_port), EchoHandler, "backend", None)
+        # another host for forged nextLinks: a port the system picks
+        attacker = Server(("127.0.0.1", 0), AttackerHandler, "attacker", None)
     except OSError as e:
         sys.stderr.write("mock_entra: cannot listen: %s\n" % e)
         return 1
-    entra.mock = Mock(entra.server_address[1], backend.server_address[1])
+    entra.mock = attacker.mock = Mock(entra.server_address[1], backend.server_address[1])
+    entra.mock.attacker_base = "http://127.0.0.1:%d" % attacker.server_address[1]
+    entra.mock.redirect_uris = list(dict.fromkeys(args.redirect_uri))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-               for s in (entra, backend)]
+               for s in (entra, backend, attacker)]
     for t in threads:
         t.start()
     print("ready", flush=True)
     while not stop.wait(0.1):
         pass
-    for s in (entra, backend):
+    for s in (entra, backend, attacker):
         s.shutdown()
         s.server_close()
     return 0

@@ -34,7 +34,7 @@ MSA_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 GRAPH = "00000003-0000-0000-c000-000000000000"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CID = "6731de76-14a6-49ae-97bc-6eba6914391e"
-SECRET = "mock-Secret~value.123"
+SECRET = "mock+Secret&x=1%41~value.123"
 REDIRECT = "http://localhost:8529/.auth/login/aad/callback"
 VERBOSE = "-v" in sys.argv
 passed = failed = 0
@@ -175,7 +175,7 @@ def main():
         run(Client(port), Client(bport), port)
         c = Client(port)
         for part in (multi_tenant, v1_endpoints, clouds, certificates, federated, graph,
-                     overage, profile, own_api):
+                     overage, profile, own_api, strict):
             c.json("POST", "/_mock/reset")
             part(c, "http://127.0.0.1:%d" % port, port)
         sigterm(proc, port)
@@ -188,6 +188,8 @@ def main():
 
 def run(c, echo, port):
     base = "http://127.0.0.1:%d" % port
+    st, _, d = c.json("POST", "/_mock/app", {"redirect_uris": [REDIRECT, REDIRECT + "?x=1"]})
+    check(st == 200 and d["redirect_uris"] == [REDIRECT, REDIRECT + "?x=1"], "app registration")
     _, _, info = c.json("GET", "/_mock/info")
     check(info["base"] == base and info["client_id"] == CID and info["tenant_id"] == TID
           and info["kid"] in info["kids"], "info")
@@ -249,7 +251,7 @@ def run(c, echo, port):
           and all(cl.get(x) for x in ("aio", "rh", "uti", "oid", "sub")), "id_token claims")
     ah, acl, _ = jwt_parts(tok["access_token"])
     check("nonce" in ah and acl["aud"] == "00000003-0000-0000-c000-000000000000"
-          and acl["scp"] == "openid profile email", "access token: header nonce, Graph aud, scp")
+          and acl["scp"] == "openid profile email User.Read", "access token: header nonce, Graph aud, scp (+ consented User.Read)")
     _, _, stats = c.json("GET", "/_mock/stats")
     check(stats["last"]["token"]["auth_method"] == "client_secret_post"
           and stats["last"]["token"]["client_secret"] == SECRET
@@ -276,8 +278,10 @@ def run(c, echo, port):
     st, h, p, ver, _ = login(c)
     st, _, d = redeem(c, p["code"], "wrong-verifier-" + "x" * 40)
     check(entra_error_ok(st, d, 400, "invalid_grant", 50148), "PKCE mismatch -> 50148")
+    st, _, d = redeem(c, p["code"], ver, redirect=REDIRECT + "?x=1")
+    check(entra_error_ok(st, d, 400, "invalid_grant", 500112), "redirect_uri (registered) not the code's -> 500112")
     st, _, d = redeem(c, p["code"], ver, redirect=REDIRECT + "x")
-    check(entra_error_ok(st, d, 400, "invalid_grant", 500112), "redirect_uri mismatch")
+    check(entra_error_ok(st, d, 400, "invalid_request", 50011), "redirect_uri not registered -> 50011")
     st, _, d = redeem(c, p["code"], ver, secret="nope")
     check(entra_error_ok(st, d, 401, "invalid_client", 7000215), "bad secret -> 401 7000215")
     st, _, d = c.json("GET", "/%s/oauth2/v2.0/token" % TID)
@@ -294,7 +298,8 @@ def run(c, echo, port):
     check(st == 200 and t2["refresh_token"] != rt and verify_rs256(t2["id_token"], keys), "refresh grant")
     st, _, d = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "refresh_token", "refresh_token": rt,
                                                       "client_id": CID, "client_secret": SECRET})
-    check(entra_error_ok(st, d, 400, "invalid_grant", 70008), "old refresh token spent")
+    check(st == 200 and d["refresh_token"] not in (rt, t2["refresh_token"]),
+          "old refresh token still good after use (as Entra's), a new one each time")
     st, h, p, ver, _ = login(c, scope="openid profile")
     st, _, t3 = redeem(c, p["code"], ver)
     check(st == 200 and "refresh_token" not in t3 and "email" not in jwt_parts(t3["id_token"])[1],
@@ -450,14 +455,20 @@ def run(c, echo, port):
     c.json("POST", "/_mock/reset")
 
     # ---- logout
-    st, h, _ = c.req("GET", "/%s/oauth2/v2.0/logout?post_logout_redirect_uri=%s&state=abc"
-                     % (TID, quote("http://localhost:8529/bye", safe="")))
-    check(st == 302 and h["location"] == "http://localhost:8529/bye?state=abc", "logout redirect")
+    bye = "/%s/oauth2/v2.0/logout?post_logout_redirect_uri=%s&state=abc" % (TID, quote("http://localhost:8529/bye", safe=""))
+    st, h, body = c.req("GET", bye)
+    check(st == 200 and "location" not in h and b"You signed out" in body,
+          "logout to an unregistered post_logout_redirect_uri: Entra's page, no redirect")
+    c.json("POST", "/_mock/config", {"extra_redirect_uris": ["http://localhost:8529/bye"]})
+    st, h, _ = c.req("GET", bye)
+    check(st == 302 and h["location"] == "http://localhost:8529/bye?state=abc", "logout redirect (registered)")
+    c.json("POST", "/_mock/config", {"extra_redirect_uris": None})
     check(c.req("GET", "/%s/oauth2/logout" % TID)[0] == 200, "v1 logout 200")
 
     # ---- stats and reset
     _, _, s = c.json("GET", "/_mock/stats")
-    check(s["requests"]["logout"] == 2 and s["requests"]["authorize"] == 0 and s["last"]["logout"] == {}, "stats counts")
+    check(s["requests"]["logout"] == 3 and s["requests"]["authorize"] == 0
+          and s["last"]["logout"] == {"_redirected": False}, "stats counts")
 
     # ---- key rotation
     old = c.json("GET", "/_mock/info")[2]["kid"]
@@ -1331,6 +1342,158 @@ def _quiet(fn, *a, **kw):
     except Exception:
         pass
 
+
+def strict(c, base, port):
+    """Entra's strictness: registered redirect URIs, refresh-token life,
+    interaction_required, prompt/max_age, Cache-Control, Graph permissions,
+    a nextLink to another host, the secret's encoding."""
+    # ---- redirect URIs: exact (scheme, host, port, path)
+    for bad in ("http://localhost:8530/.auth/login/aad/callback", "https://localhost:8529/.auth/login/aad/callback",
+                "http://127.0.0.1:8529/.auth/login/aad/callback", "http://localhost:8529/.auth/login/aad/callbacK",
+                "http://localhost:8529/.auth/login/aad/callback/", "http://evil.example/.auth/login/aad/callback"):
+        st, h, _, _, body = login(c, extra={"redirect_uri": bad})
+        check(st == 400 and "location" not in h and b"AADSTS50011" in body and b"does not match the redirect URIs" in body,
+              "authorize refuses unregistered %s (page, no redirect)" % bad)
+    st, _, d = c.json("POST", "/_mock/app", {"redirect_uris": ["/relative"]})
+    check(st == 400, "app registration takes absolute URLs only")
+    st, _, d = c.json("GET", "/_mock/app")
+    check(d["redirect_uris"] == [REDIRECT, REDIRECT + "?x=1"], "... and kept its list (also across reset)")
+    st, _, d = c.json("POST", "/_mock/app", {"add_redirect_uris": ["http://localhost:9/cb", REDIRECT]})
+    check(st == 200 and d["redirect_uris"] == [REDIRECT, REDIRECT + "?x=1", "http://localhost:9/cb"], "add_redirect_uris")
+    c.json("POST", "/_mock/app", {"redirect_uris": [REDIRECT, REDIRECT + "?x=1"]})
+
+    # ---- Cache-Control of discovery and JWKS
+    for path in ("/%s/v2.0/.well-known/openid-configuration" % TID, "/%s/discovery/v2.0/keys" % TID,
+                 "/common/discovery/keys", "/%s/.well-known/openid-configuration" % TID):
+        st, h, _ = c.req("GET", path)
+        check(st == 200 and h.get("cache-control") == "max-age=86400, private", "Cache-Control of " + path)
+    st, h, _ = c.req("POST", "/%s/oauth2/v2.0/token" % TID, "")
+    check(h.get("cache-control") == "no-store, no-cache", "token endpoint: no-store")
+
+    # ---- refresh tokens: expire, revoked, interaction_required
+    def refresh(rt, **kw):
+        f = {"grant_type": "refresh_token", "refresh_token": rt, "client_id": CID, "client_secret": SECRET}
+        f.update(kw)
+        return c.form("/%s/oauth2/v2.0/token" % TID, f)
+    rt = sign_in(c)["refresh_token"]
+    check(refresh("1.Anosuch")[0] == 400, "unknown refresh token refused")
+    c.json("POST", "/_mock/config", {"expire_refresh_tokens": True})
+    st, _, d = refresh(rt)
+    check(entra_error_ok(st, d, 400, "invalid_grant", 700082), "expire_refresh_tokens -> 700082")
+    rt2 = sign_in(c)["refresh_token"]
+    check(refresh(rt2)[0] == 200, "... a refresh token issued afterwards is good")
+    c.json("POST", "/_mock/reset")
+    c.json("POST", "/_mock/config", {"refresh_token_lifetime": 1})
+    rt = sign_in(c)["refresh_token"]
+    with_now = c.json("GET", "/_mock/config")[2]
+    check(with_now["refresh_token_lifetime"] == 1, "refresh_token_lifetime switch")
+    c.json("POST", "/_mock/reset")
+    rt = sign_in(c)["refresh_token"]
+    c.json("POST", "/_mock/config", {"revoke_sessions": True})
+    st, _, d = refresh(rt)
+    check(entra_error_ok(st, d, 400, "invalid_grant", 50173) and "TokensValidFrom" in d["error_description"],
+          "revoke_sessions -> 50173")
+    st, _, _ = refresh(sign_in(c)["refresh_token"])
+    check(st == 200, "... a sign-in after the revocation is good")
+    c.json("POST", "/_mock/reset")
+    rt = sign_in(c)["refresh_token"]
+    c.json("POST", "/_mock/config", {"interaction_required": True})
+    st, _, d = refresh(rt)
+    check(st == 400 and d["error"] == "interaction_required" and d["error_codes"] == [50076]
+          and d["error_description"].startswith("AADSTS50076: ") and json.loads(d["claims"])["access_token"]["capolids"]["essential"] is True,
+          "interaction_required with a claims challenge")
+    c.json("POST", "/_mock/config", {"interaction_required": {"code": 50079, "claims": '{"id_token":{"acrs":{"essential":true,"value":"c1"}}}'}})
+    st, _, d = refresh(rt)
+    check(st == 400 and d["error_codes"] == [50079] and d["claims"] == '{"id_token":{"acrs":{"essential":true,"value":"c1"}}}',
+          "interaction_required: code and claims set")
+    check(sign_in(c).get("id_token"), "... the authorization_code grant is not affected by default")
+    c.json("POST", "/_mock/config", {"interaction_required": None})
+    check(refresh(rt)[0] == 200, "... null: refresh works again (the token was not spent)")
+    check(c.json("POST", "/_mock/config", {"interaction_required": {"nope": 1}})[0] == 400, "interaction_required validated")
+
+    # ---- prompt, max_age, login_hint and Entra's session cookie
+    st, h, p, _, _ = login(c, extra={"prompt": "none"})
+    check(st == 302 and p.get("error") == "login_required" and p["error_description"].startswith("AADSTS50058: ")
+          and p.get("state") == p["_q"]["state"] and "set-cookie" not in h, "prompt=none without a session: login_required")
+    st, h, p, ver, _ = login(c, extra={"login_hint": "adele@contoso.test"})
+    cookie = h.get("set-cookie", "").split(";")[0]
+    check(st == 302 and p.get("code") and cookie.startswith("ESTSAUTH="), "sign-in sets Entra's session cookie")
+    last = c.json("GET", "/_mock/stats")[2]["last"]["authorize"]
+    check(last["login_hint"] == "adele@contoso.test" and last["_signed_in"] == "fresh", "login_hint recorded, fresh sign-in")
+    cl = jwt_parts(redeem(c, p["code"], ver)[2]["id_token"])[1]
+    check("auth_time" not in cl, "no auth_time without max_age")
+    auth_time = last["_auth_time"]
+
+    def login_c(**extra):
+        q = {"client_id": CID, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid",
+             "state": "s1", "nonce": "n1"}
+        q.update(extra)
+        st, h, _ = c.req("GET", "/%s/oauth2/v2.0/authorize?%s" % (TID, urlencode(q)), headers={"Cookie": cookie})
+        return st, h, {k: v[0] for k, v in parse_qs(urlsplit(h.get("location", "")).query).items()}
+    st, h, p = login_c(prompt="none")
+    last = c.json("GET", "/_mock/stats")[2]["last"]["authorize"]
+    check(st == 302 and p.get("code") and last["_signed_in"] == "sso" and last["_auth_time"] == auth_time
+          and "set-cookie" not in h, "prompt=none with a session: code, same auth_time")
+    st, h, p = login_c(max_age="3600")
+    t = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "authorization_code", "code": p["code"], "redirect_uri": REDIRECT,
+                                               "client_id": CID, "client_secret": SECRET})[2]
+    check(jwt_parts(t["id_token"])[1].get("auth_time") == auth_time, "max_age: auth_time claim (the session's)")
+    st, h, p = login_c(max_age="0")
+    last = c.json("GET", "/_mock/stats")[2]["last"]["authorize"]
+    check(p.get("code") and last["_signed_in"] == "fresh" and h.get("set-cookie", "").startswith("ESTSAUTH="),
+          "max_age=0 (exceeded): fresh sign-in, a new session")
+    st, h, p = login_c(prompt="login")
+    check(p.get("code") and c.json("GET", "/_mock/stats")[2]["last"]["authorize"]["_signed_in"] == "fresh", "prompt=login: fresh sign-in")
+    st, h, p = login_c(prompt="bogus")
+    check(p.get("error") == "invalid_request", "unknown prompt refused")
+    c.req("GET", "/%s/oauth2/v2.0/logout" % TID, headers={"Cookie": cookie})
+    st, h, p = login_c(prompt="none")
+    check(p.get("error") == "login_required", "after Entra's logout, prompt=none: login_required")
+
+    # ---- Graph: permissions, no paging of getMemberObjects, nextLink to another host
+    c.json("POST", "/_mock/config", {"user": {"groups_count": 1500}})
+    at = sign_in(c)["access_token"]
+    st, _, d = graph_get(c, "/v1.0/me/getMemberObjects", at, "POST", {"securityEnabledOnly": False})
+    check(st == 200 and len(d["value"]) == 1502 and "@odata.nextLink" not in d, "getMemberObjects: 1502 ids, one answer")
+    c.json("POST", "/_mock/config", {"graph_consented": []})
+    tok = sign_in(c, scope="openid profile")
+    check(jwt_parts(tok["access_token"])[1]["scp"] == "openid profile", "no consented permissions: scp as asked")
+    for path, method, body in (("/v1.0/me", "GET", None), ("/v1.0/me/getMemberObjects", "POST", {"securityEnabledOnly": False}),
+                               ("/v1.0/me/transitiveMemberOf", "GET", None)):
+        st, _, d = graph_get(c, path, tok["access_token"], method, body)
+        check(st == 403 and d["error"]["code"] == "Authorization_RequestDenied", "Graph %s without User.Read: 403" % path)
+    tok = sign_in(c, scope="openid User.Read")
+    check(graph_get(c, "/v1.0/me", tok["access_token"])[0] == 200, "... with User.Read asked for: 200")
+    c.json("POST", "/_mock/config", {"graph_consented": None, "graph_foreign_next_link": True})
+    info = c.json("GET", "/_mock/info")[2]
+    at = sign_in(c)["access_token"]
+    for path, method, body in (("/v1.0/me/getMemberObjects", "POST", {"securityEnabledOnly": False}),
+                               ("/v1.0/me/transitiveMemberOf?$select=id", "GET", None)):
+        st, _, d = graph_get(c, path, at, method, body)
+        check(st == 200 and d["@odata.nextLink"].startswith(info["attacker_base"] + "/v1.0/me/"),
+              "graph_foreign_next_link: %s points at the attacker" % path)
+    u = urlsplit(d["@odata.nextLink"])
+    a = Client(u.port)
+    st, _, d = graph_get(a, u.path + "?" + u.query, at)
+    stats = c.json("GET", "/_mock/stats")[2]
+    check(st == 200 and d["value"] == [info["attacker_group"]] and len(stats["foreign"]) == 1
+          and stats["foreign"][0]["authorization"] == "Bearer " + at, "the attacker records the bearer token it got")
+    c.json("POST", "/_mock/reset")
+    check(c.json("GET", "/_mock/stats")[2]["foreign"] == [], "reset clears the attacker's record")
+
+    # ---- the secret: form-encoded in the body and in Basic (RFC 6749 2.3.1)
+    st, h, p, ver, _ = login(c)
+    hdr = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (CID, SECRET)).encode()).decode()}
+    st, _, d = c.form("/%s/oauth2/v2.0/token" % TID, {"grant_type": "authorization_code", "code": p["code"],
+                                                      "redirect_uri": REDIRECT, "code_verifier": ver}, hdr)
+    check(entra_error_ok(st, d, 401, "invalid_client", 7000215), "Basic with the secret not form-encoded: 401")
+    st, _, d = c.req("POST", "/%s/oauth2/v2.0/token" % TID,
+                     "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s&client_id=%s&client_secret=%s"
+                     % (quote(p["code"]), quote(REDIRECT, safe=""), ver, CID, SECRET),
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 401, "client_secret_post with the secret not URL-encoded: 401")
+    st, _, d = redeem(c, p["code"], ver, basic=True)
+    check(st == 200, "Basic with id and secret form-encoded: 200")
 
 if __name__ == "__main__":
     main()
