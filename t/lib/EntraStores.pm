@@ -304,9 +304,10 @@ EOC
     # its site in the app registration, as for every server of an app
     my ($redirect) = $extra =~ /^\s*EntraRedirectURI\s+(\S+)/m;
     $redirect //= '/.auth/login/aad/callback';
-    $redirect = "http://localhost:$port$redirect" if $redirect =~ m{^/};
+    my $scheme = $o{tls} ? 'https' : 'http';
+    $redirect = "$scheme://localhost:$port$redirect" if $redirect =~ m{^/};
     my $reg = EntraTest::mock_post('/_mock/app',
-                                   { add_redirect_uris => [$redirect, "http://localhost:$port/"] });
+                                   { add_redirect_uris => [$redirect, "$scheme://localhost:$port/"] });
     croak 'start_apache: cannot register its redirect URI: ' . $reg->status_line unless $reg->is_success;
 
     my $out = "$dir/start.out";
