@@ -12,6 +12,7 @@
  * util. */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -133,6 +134,72 @@ static void warn_cookie_clashes(apr_pool_t *ptemp, server_rec *first)
 
 /* Runs for `apachectl configtest` too: an incomplete configuration stops
  * start-up with the directive named. */
+static int any_app(server_rec *s)
+{
+    for (; s; s = s->next) {
+        if (entra_server_enabled(ap_get_module_config(s->module_config, &auth_entra_module)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The server a <VirtualHost> section made: the one defined at its line. */
+static server_rec *vhost_of(const ap_directive_t *section, server_rec *s)
+{
+    for (; s; s = s->next) {
+        if (s->defn_name && section->filename
+            && s->defn_line_number == (unsigned)section->line_num
+            && strcmp(s->defn_name, section->filename) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static int is_entra_auth_type(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args, *type;
+
+    if (strcasecmp(d->directive, "AuthType") != 0 || !args)
+        return 0;
+    type = ap_getword_conf(p, &args);
+    return strcasecmp(type, "Entra") == 0 || strcasecmp(type, "Entra-Bearer") == 0;
+}
+
+/* AuthType Entra in a virtual host with no Entra app configured would
+ * answer every request with 500: configtest says so instead. At the main
+ * server's level, where sections also apply to every virtual host, only
+ * when no server at all has an app (else a warning). .htaccess files are
+ * read per request: there the request's log line (ENTRA00404) says it. */
+static int check_auth_types(apr_pool_t *p, const ap_directive_t *d, server_rec *first,
+                            server_rec *here, int any_app)
+{
+    int status = OK;
+
+    for (; d; d = d->next) {
+        if (strcasecmp(d->directive, "<VirtualHost") == 0) {
+            server_rec *vhost = vhost_of(d, first);
+            if (check_auth_types(p, d->first_child, first, vhost ? vhost : first, any_app) != OK)
+                status = HTTP_INTERNAL_SERVER_ERROR;
+            continue;
+        }
+        if (is_entra_auth_type(p, d)
+            && !entra_server_enabled(ap_get_module_config(here->module_config,
+                                                          &auth_entra_module))) {
+            int fatal = here != first || !any_app;
+            ap_log_error(APLOG_MARK, fatal ? APLOG_EMERG : APLOG_WARNING, 0, here,
+                         ENTRALOG(00112) "%s:%d: AuthType %s, but %s has no Entra app "
+                         "(EntraTenant, EntraClientID, a credential): every request there "
+                         "would fail with 500", d->filename, d->line_num, d->args,
+                         here != first ? "this virtual host" : "the main server");
+            if (fatal)
+                status = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (d->first_child && check_auth_types(p, d->first_child, first, here, any_app) != OK)
+            status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return status;
+}
+
 static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *s)
 {
@@ -162,6 +229,8 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     }
     if (status == OK)
         warn_cookie_clashes(ptemp, first);
+    if (status == OK)
+        status = check_auth_types(ptemp, ap_conftree, first, first, any_app(first));
     return status;
 }
 

@@ -606,7 +606,7 @@ const char *entra_set_redirect_uri(cmd_parms *cmd, void *dc, const char *arg)
 
 const char *entra_set_authority(cmd_parms *cmd, void *dc, const char *arg)
 {
-    char *authority = apr_pstrdup(cmd->pool, arg);
+    char *authority = apr_pstrdup(cmd->pool, arg), *path;
     apr_size_t len = strlen(authority);
     (void)dc;
 
@@ -615,6 +615,15 @@ const char *entra_set_authority(cmd_parms *cmd, void *dc, const char *arg)
                                     "https://login.microsoftonline.com");
     while (len > 0 && authority[len - 1] == '/')
         authority[--len] = '\0';
+    /* https://login.microsoftonline.com/<tenant>/v2.0 is a natural paste
+     * from the portal; the module adds the tenant and version itself */
+    if ((path = strchr(strstr(authority, "://") + 3, '/'))) {
+        *path = '\0';
+        return directive_error(cmd, apr_pstrcat(cmd->pool, "takes the host only (", authority,
+                                                "): put the tenant in EntraTenant and the "
+                                                "endpoint version in EntraEndpointVersion",
+                                                NULL));
+    }
     server_conf(cmd)->authority = authority;
     return NULL;
 }

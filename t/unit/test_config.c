@@ -216,6 +216,11 @@ static void test_redirect_and_authority(void)
     REJECTS("EntraAuthority", entra_set_authority, "https://login.example/#x", "a fragment");
     REJECTS("EntraAuthority", entra_set_authority, "", "nothing");
     REJECTS("EntraAuthority", entra_set_authority, "https://", "a scheme without a host");
+    REJECTS("EntraAuthority", entra_set_authority,
+            "https://login.microsoftonline.com/4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d/v2.0",
+            "a tenant path (pasted from the portal)");
+    REJECTS("EntraAuthority", entra_set_authority, "https://login.microsoftonline.com/common",
+            "a tenant name in the path");
 }
 
 static void test_session_key(void)
