@@ -36,9 +36,10 @@ mock_reset();
 mock_config({ user => { email => undef, preferred_username => undef } });
 my $mark = log_mark();
 my $final = sign_in(new_ua(), $vh, '/app/who');
-ok($final->code >= 400 && $final->code < 500, 'none of the claims present: 4xx (no anonymous access)')
+is($final->code, 401, 'none of the claims present: 401 (no anonymous access)')
     or diag($final->status_line . ' for ' . $final->request->uri);
-ok(scalar(entra_problems($mark)), '... and a log line says why');
+ok(scalar(grep { /ENTRA00403:.*none of the EntraRemoteUserClaim claims/ } entra_problems($mark)),
+   '... and a log line says why (ENTRA00403)') or diag(join "\n", entra_lines($mark));
 mock_reset();
 
 # per-directory: /app/by-oid on entra_main says EntraRemoteUserClaim oid

@@ -84,7 +84,8 @@ mock_config({ fail => { token => 503 } });
 my $m = log_mark();
 (undef, $s) = sign_in(new_ua(), $vh, '/app/v1-token-503');
 is($s->{callback} && $s->{callback}->code, 502, 'v1 token endpoint failing: 502');
-ok(scalar(grep { /ENTRA[0-9]{5}:/ && /AADSTS90033|503/ } entra_problems($m)), '... the log has Entra\'s answer')
+ok(scalar(grep { /ENTRA00201:.*answered HTTP 503:.*AADSTS90033/ } entra_problems($m)),
+   '... the log has Entra\'s answer (ENTRA00201: HTTP 503, AADSTS90033)')
     or diag(join "\n", entra_problems($m));
 
 mock_reset();

@@ -93,7 +93,8 @@ my $base = mock_base();
     mock_reset();
     mock_config({ user => { tid => TENANT } });
     my (undef, $st) = sign_in(new_ua(), $vh, '/dashboard');
-    isnt($st->{final}->code, 200, 'workos: a work account does not get in');
+    is($st->{callback} && $st->{callback}->code, 401, 'workos: a work account does not get in (401 at the callback)');
+    ok(!find_set_cookie($st->{callback}, 'entra_session'), 'workos: ... no session');
 }
 
 # --------------------------------------------------------------- Botpress --

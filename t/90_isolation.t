@@ -82,11 +82,11 @@ ok(signed_in(with_cookie("$C/app/x", "$nc=$vc; $nd=$vd")), 'C with both cookies:
 ok(signed_in(with_cookie("$D/app/x", "$nc=$vc; $nd=$vd")), 'D with both cookies: its own session');
 ok(is_login_redirect(with_cookie("$D/app/x", "$nd=$vc")), 'C\'s session id under D\'s name: not signed in at D');
 ok(is_login_redirect(with_cookie("$C/app/x", "$nc=$vd")), 'D\'s session id at C: not signed in');
-SKIP: {
-    my $port = $ENV{ENTRA_REDIS_PORT};
-    my @keys = $port ? `redis-cli -p $port --scan 2>/dev/null` : ();
+{
+    my $port = $ENV{ENTRA_REDIS_PORT} or BAIL_OUT('ENTRA_REDIS_PORT is not set (run through t/TEST)');
+    my @keys = `redis-cli -p $port --scan 2>/dev/null`;
     chomp @keys;
-    skip 'redis-cli cannot list the keys', 2 unless @keys;
+    ok(scalar @keys, 'Redis: redis-cli lists the session keys');
     # mod_socache_redis stores "<tag>:<hex of the key>"
     @keys = map { /:([0-9a-fA-F]+)$/ ? pack('H*', $1) : $_ } @keys;
     my %tags = map { (/\.([0-9a-f]{8})\.s$/ ? ($1 => 1) : ()) } @keys;

@@ -27,16 +27,16 @@ sub session_pair {
     is(sign_in($ua, 'rv_mixed', '/app/x')->code, 200, 'Adele signs in with Entra on the vhost');
     my $adele = session_pair($ua);
     ok($adele, '... and holds its session cookie');
-    isnt(raw_get('rv_mixed', '/basic/x', undef, Authorization => $basic)->code, 200,
+    is(raw_get('rv_mixed', '/basic/x', undef, Authorization => $basic)->code, 401,
          'Basic user bob, Require entra-group: refused (bob has no Entra claims)');
-    isnt(raw_get('rv_mixed', '/basic/x', $adele, Authorization => $basic)->code, 200,
+    is(raw_get('rv_mixed', '/basic/x', $adele, Authorization => $basic)->code, 401,
          '... also when the browser carries Adele\'s Entra cookie (it is not bob\'s)');
     mock_config({ user => { groups => [] } });
     my $ua2 = new_ua();
     sign_in($ua2, 'rv_mixed', '/app/x');
     my $groupless = session_pair($ua2);
     mock_reset();
-    isnt(raw_get('rv_mixed', '/basicnot/x', $groupless, Authorization => $basic)->code, 200,
+    is(raw_get('rv_mixed', '/basicnot/x', $groupless, Authorization => $basic)->code, 401,
          'Basic user bob, Require not entra-group, an unrelated groupless Entra cookie: refused');
 }
 
