@@ -200,6 +200,48 @@ static int check_auth_types(apr_pool_t *p, const ap_directive_t *d, server_rec *
     return status;
 }
 
+/* Whether `section` (a <VirtualHost>, or the main server's top level)
+ * turns TLS on itself. */
+static int says_tls_on(apr_pool_t *p, const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        const char *args = d->args;
+        if (strcasecmp(d->directive, "SSLEngine") == 0 && args
+            && strcasecmp(ap_getword_conf(p, &args), "on") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* EntraCookieSecure On (the default) on a site served over plain http: the
+ * browser keeps the cookies but never sends them back, and no sign-in
+ * completes. Said at start-up; a proxy in front that speaks https to the
+ * browsers makes it right, so a warning, not an error. */
+static void warn_secure_over_http(apr_pool_t *p, const ap_directive_t *d, server_rec *first,
+                                  int main_tls)
+{
+    for (; d; d = d->next) {
+        server_rec *vhost;
+        entra_server_conf *sc;
+        if (strcasecmp(d->directive, "<VirtualHost") != 0) {
+            /* <IfModule mod_ssl.c> and the like hold virtual hosts too */
+            if (d->first_child)
+                warn_secure_over_http(p, d->first_child, first, main_tls);
+            continue;
+        }
+        if (!(vhost = vhost_of(d, first)))
+            continue;
+        sc = ap_get_module_config(vhost->module_config, &auth_entra_module);
+        if (entra_server_enabled(sc) && entra_conf_cookie_secure(sc) && !main_tls
+            && !says_tls_on(p, d->first_child))
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vhost, ENTRALOG(00113)
+                         "%s:%d: EntraCookieSecure On, but this virtual host does not turn on "
+                         "TLS (SSLEngine on): browsers will not send its cookies back over "
+                         "http and no sign-in will complete, unless a proxy in front speaks "
+                         "https to them", d->filename, d->line_num);
+    }
+}
+
 static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *s)
 {
@@ -231,6 +273,8 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         warn_cookie_clashes(ptemp, first);
     if (status == OK)
         status = check_auth_types(ptemp, ap_conftree, first, first, any_app(first));
+    if (status == OK)
+        warn_secure_over_http(ptemp, ap_conftree, first, says_tls_on(ptemp, ap_conftree));
     return status;
 }
 

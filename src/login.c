@@ -196,7 +196,7 @@ static int mark_state_used(request_rec *r, const entra_server_conf *sc, const en
 static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
                                const char *state_param)
 {
-    const char *cookie_name, *cookie, *why = "no state parameter";
+    const char *cookie_name, *cookie = NULL, *why = "no state parameter";
     entra_state *st = NULL;
 
     if (entra_state_param_ok(state_param)) {
@@ -210,7 +210,14 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
                                   apr_time_sec(r->request_time), &why);
         }
     }
-    if (!st)
+    if (!st && entra_state_param_ok(state_param) && !cookie)
+        /* the usual way a set-up goes wrong: an administrator must hear it */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00206)
+                      "callback refused: %s; likely causes: a Secure cookie over plain http "
+                      "(EntraCookieSecure On on an http site), a redirect URI on another host "
+                      "than the one the user browsed (EntraRedirectURI, ServerName), an attempt "
+                      "older than 10 minutes, or a browser that blocks cookies", why);
+    else if (!st)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00206)
                       "callback refused: %s", why);
     return st;

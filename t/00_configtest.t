@@ -34,6 +34,14 @@ my ($rc, $out) = configtest("$t_dir/conf/bad/good.conf");
 is($rc, 0, 'good.conf: configtest passes') or diag($out);
 like($out, qr/Syntax OK/, 'good.conf: Syntax OK');
 
+# good.conf (EntraCookieSecure Off over http) gets no warning; the default On over
+# plain http passes with a warning naming where
+unlike($out, qr/ENTRA00113/, 'good.conf: no warning about Secure cookies over http');
+($rc, $out) = configtest("$t_dir/conf/warn/secure_over_http.conf");
+is($rc, 0, 'secure_over_http.conf: configtest passes (a proxy in front may speak https)') or diag($out);
+like($out, qr/ENTRA00113: \S*secure_over_http\.conf:5: EntraCookieSecure On, but this virtual host does not turn on TLS/,
+     '... with a warning naming the virtual host\'s file and line') or diag($out);
+
 # a secret file that exists but cannot be read (root reads anything: skip then)
 my $unreadable = "$t_dir/logs/unreadable_secret.txt";
 unlink $unreadable;
