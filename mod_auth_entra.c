@@ -162,7 +162,7 @@ static int is_entra_auth_type(apr_pool_t *p, const ap_directive_t *d)
     if (strcasecmp(d->directive, "AuthType") != 0 || !args)
         return 0;
     type = ap_getword_conf(p, &args);
-    return strcasecmp(type, "Entra") == 0 || strcasecmp(type, "Entra-Bearer") == 0;
+    return strcasecmp(type, ENTRA_AUTH_TYPE) == 0 || strcasecmp(type, ENTRA_BEARER_AUTH_TYPE) == 0;
 }
 
 /* AuthType Entra in a virtual host with no Entra app configured would

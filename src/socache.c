@@ -2,6 +2,7 @@
 #include "socache.h"
 #include "config.h"
 #include "ended.h"
+#include "localcopy.h"
 #include "log.h"
 
 #include <http_log.h>
@@ -56,7 +57,32 @@ struct entra_socache {
                                      * held across a call to the store */
     apr_pool_t *clients;            /* parent of replacement clients' pools */
     client *current;
+    /* shmcb, per process from child_init on: copies of what it gave back,
+     * good while the stores' generation has not moved (localcopy.h) */
+    entra_local_copies *copies;
 };
+
+/* The generation of the server's local stores: moved by every change made
+ * to one (kept with the ended-sids table, below). */
+static apr_uint64_t *store_gen;
+
+static apr_uint64_t generation(void)
+{
+    return store_gen ? __atomic_load_n(store_gen, __ATOMIC_ACQUIRE) : 0;
+}
+
+static void store_changed(const entra_socache *c)
+{
+    if (c->copies && store_gen)
+        __atomic_add_fetch(store_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* shmcb is this server's memory: every change to it is made here. (A dbm
+ * file could be shared by two servers on one machine: not copied.) */
+static int is_shmcb(const entra_socache *c)
+{
+    return strncmp(c->spec, "shmcb", 5) == 0 && (c->spec[5] == '\0' || c->spec[5] == ':');
+}
 
 const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
                                     const char *arg2)
@@ -238,9 +264,12 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);
         entra_socache *c = sc->session_cache;
-        if (c && c->mutex)
+        if (c && c->mutex) {
             apr_global_mutex_child_init(&c->mutex, apr_global_mutex_lockfile(c->mutex),
                                         pchild);
+            if (!c->copies && is_shmcb(c))
+                c->copies = entra_local_copies_create(pchild);
+        }
         else if (c && !(c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE))
             child_init_networked(c, pchild);
     }
@@ -484,13 +513,23 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
                                const char **value)
 {
     op o = { OP_GET, r, (const unsigned char *)key, (unsigned int)strlen(key) };
+    apr_uint64_t gen = generation();     /* before the store is asked */
+    apr_time_t now = apr_time_now();
+    const unsigned char *copied;
+    unsigned int len;
     apr_status_t rv;
 
+    if (c->copies && (copied = entra_local_copy_get(c->copies, r->pool, key, gen, now, &len))) {
+        *value = (const char *)copied;
+        return APR_SUCCESS;
+    }
     o.buf = apr_palloc(r->pool, VALUE_MAX + 1);
     rv = run(c, &o);
     if (rv == APR_SUCCESS) {
         o.buf[o.len] = '\0';
         *value = (const char *)o.buf;
+        if (c->copies)
+            entra_local_copy_put(c->copies, key, o.buf, o.len, gen, now);
     }
     else if (rv != APR_NOTFOUND)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
@@ -508,6 +547,7 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
     o.vlen = (unsigned int)strlen(value);
     o.expiry = apr_time_from_sec(expires);
     rv = run(c, &o);
+    store_changed(c);
     /* Too big for the store (shmcb's sub-cache): the caller says so. */
     if (rv != APR_SUCCESS && rv != APR_ENOSPC)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00407)
@@ -520,6 +560,7 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
     op o = { OP_DEL, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_status_t rv = run(c, &o);
 
+    store_changed(c);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)
                       "session store %s is unavailable (remove)", c->spec);
@@ -532,13 +573,15 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
  * ended; inherited by every child; its mutex is held for one lookup. */
 
 #define ENDED_MUTEX "auth-entra-ended"
-/* v2: the issued table joined it (a block of another size under the old
- * name would be read past its end after a graceful restart into this code) */
-#define ENDED_RETAINED "mod_auth_entra-ended-sids-v2"
+/* v3: the issued table and the local stores' generation joined it (a block
+ * of another size under the old name would be read past its end after a
+ * graceful restart into this code) */
+#define ENDED_RETAINED "mod_auth_entra-ended-sids-v3"
 
 typedef struct {
     apr_shm_t *shm;             /* sids Entra ended */
     apr_shm_t *issued_shm;      /* sids this server signed in (cookie store) */
+    apr_shm_t *gen_shm;         /* the local stores' generation (store_gen) */
     apr_global_mutex_t *mutex;  /* kept with them: children of two generations
                                  * use the tables at once after a graceful
                                  * restart, and must share one lock */
@@ -584,6 +627,17 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
     }
     if (!(ended = kept_table(&kept->shm, s)) || !(issued = kept_table(&kept->issued_shm, s)))
         return HTTP_INTERNAL_SERVER_ERROR;
+    if (!kept->gen_shm) {
+        if ((rv = apr_shm_create(&kept->gen_shm, sizeof(apr_uint64_t), NULL,
+                                 s->process->pool)) != APR_SUCCESS) {
+            kept->gen_shm = NULL;
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
+                         "cannot create the shared memory for the session stores' generation");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        *(apr_uint64_t *)apr_shm_baseaddr_get(kept->gen_shm) = 0;
+    }
+    store_gen = apr_shm_baseaddr_get(kept->gen_shm);
     if (!kept->mutex
         && (rv = ap_global_mutex_create(&kept->mutex, NULL, ENDED_MUTEX, NULL, s,
                                         s->process->pool, 0)) != APR_SUCCESS) {

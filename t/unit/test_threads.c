@@ -8,6 +8,7 @@
 #include "unit.h"
 #include "../../src/crypto.h"
 #include "../../src/jwt.h"
+#include "../../src/localcopy.h"
 #include "../../src/provider.h"
 #include "../../src/tokencache.h"
 
@@ -325,6 +326,80 @@ static void cookies(apr_pool_t *p)
           "cookies under %d threads, two apps: %d opened, %d wrong", WORKERS, opened, wrong);
 }
 
+/* Copies of a local store's values (localcopy.h): what was kept comes back
+ * only at its generation and within its time; then 8 threads put and get
+ * 600 keys over 256 slots while the generation moves, and what comes out
+ * is always what went in under that key at that generation. */
+typedef struct {
+    entra_local_copies *lc;
+    int seed, hits, wrong;
+} copier;
+
+static void *APR_THREAD_FUNC use_copies(apr_thread_t *thread, void *data)
+{
+    copier *c = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < 4000; i++) {
+        int n = ((i / 2) * 13 + c->seed) % 600;
+        apr_uint64_t gen = (apr_uint64_t)(i / 500);
+        const char *key = apr_psprintf(p, "%d.app.s", n);
+        const char *want = apr_psprintf(p, "value-of-%d-at-%d", n, (int)gen);
+        unsigned int len;
+        const unsigned char *got = entra_local_copy_get(c->lc, p, key, gen, 1000, &len);
+        if (got) {
+            c->hits++;
+            c->wrong += len != strlen(want) || memcmp(got, want, len) != 0;
+        }
+        else
+            entra_local_copy_put(c->lc, key, (const unsigned char *)want,
+                                 (unsigned int)strlen(want), gen, 1000);
+        if (i % 100 == 99)
+            apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void local_copies(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p);
+    copier c[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    unsigned int len;
+    char *big = apr_pcalloc(p, ENTRA_LOCAL_COPY_MAX + 2);
+    int i, hits = 0, wrong = 0;
+
+    entra_local_copy_put(lc, "k.s", (const unsigned char *)"v1", 2, 7, 1000);
+    CHECK(entra_local_copy_get(lc, p, "k.s", 7, 1000, &len) && len == 2, "local copy: kept");
+    CHECK(!entra_local_copy_get(lc, p, "k.s", 8, 1000, &len),
+          "local copy: not once the store's generation moved");
+    CHECK(!entra_local_copy_get(lc, p, "k.s", 7, 1000 + ENTRA_LOCAL_COPY_TTL, &len),
+          "local copy: not after its time");
+    CHECK(!entra_local_copy_get(lc, p, "other.s", 7, 1000, &len), "local copy: not another key");
+    memset(big, 'x', ENTRA_LOCAL_COPY_MAX + 1);
+    entra_local_copy_put(lc, "big.s", (const unsigned char *)big, ENTRA_LOCAL_COPY_MAX + 1, 7,
+                         1000);
+    CHECK(!entra_local_copy_get(lc, p, "big.s", 7, 1000, &len), "local copy: none of a big value");
+    for (i = 0; i < WORKERS; i++) {
+        c[i].lc = lc;
+        c[i].seed = i * 37;
+        c[i].hits = c[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, use_copies, &c[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        hits += c[i].hits;
+        wrong += c[i].wrong;
+    }
+    CHECK(hits > 0 && wrong == 0, "local copies under %d threads: %d hits, %d wrong", WORKERS,
+          hits, wrong);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -334,6 +409,7 @@ int main(void)
     hammer(p);
     token_cache(p);
     cookies(p);
+    local_copies(p);
     apr_pool_destroy(p);
     unit_keys_release();
     apr_terminate();
