@@ -214,4 +214,26 @@ CONF
     }
 }
 
+# ---- README Security, Logout: front-channel logout takes only GUID sids.
+# A sid that is no GUID, sent as Entra's front-channel iframe would, is no
+# front-channel logout (no ENTRA00505): a cross-site logout, so the
+# confirmation page (ENTRA00503); a GUID one is (ENTRA00505).
+{
+    my %fc = ('Sec-Fetch-Site' => 'cross-site', 'Sec-Fetch-Mode' => 'navigate',
+              'Sec-Fetch-Dest' => 'iframe', 'Referer' => mock_url('/'));
+    my $raw = new_ua(no_cookies => 1);
+    my $mark = log_mark();
+    my $r = $raw->get(url($vh, '/.auth/logout?sid=not-a-guid-' . ('x' x 20)), %fc);
+    is($r->code, 200, 'front-channel logout with a sid that is no GUID: 200');
+    unlike($r->decoded_content, qr{<title>Signed out</title>}, '... not the front-channel answer');
+    my ($at) = lines_with($mark, 'ENTRA00505', 'info');
+    is(scalar @$at, 0, '... no front-channel logout (no ENTRA00505)');
+    one_line($mark, 'ENTRA00503', 'info', '... the confirmation page instead');
+    $mark = log_mark();
+    $r = $raw->get(url($vh, '/.auth/logout?sid=0b6f3e2a-1c4d-4e5f-8a9b-7c6d5e4f3a2b'), %fc);
+    is($r->code, 200, 'a GUID sid: 200');
+    like($r->decoded_content, qr{<title>Signed out</title>}, '... the front-channel answer');
+    one_line($mark, 'ENTRA00505', 'info', 'GUID sid');
+}
+
 done_testing();
