@@ -243,6 +243,7 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     $before = grants()->{refresh_token};
     $res = $b->get(url($vh, '/.auth/refresh'));
     is($res->code, 429, '/.auth/refresh again at once: 429 (once per 30 s a session)');
+    like($res->header('Retry-After') // '', qr/^[1-9]\d*$/, '... with Retry-After');
     is(grants()->{refresh_token} - $before, 0, '... and no call to Entra');
 
     my $c = new_ua();

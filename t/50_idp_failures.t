@@ -28,6 +28,8 @@ sub check_502 {
     my @l = entra_problems($mark);
     is(scalar @l, 1, "$what: exactly one warn/error log line") or diag(join "\n", @l);
     ok(scalar(grep { $_ =~ $cause{$kind} } @l), "$what: the log line names the cause") or diag(join "\n", @l);
+    ok(scalar(grep { /\[auth_entra:error\].*\bENTRA0020[12]:/ } @l), "$what: ... at error, ENTRA00201/ENTRA00202")
+        or diag(join "\n", @l);
 }
 
 # ---------------------------------------------------------------- discovery

@@ -72,7 +72,7 @@ sub httpd_pid {
 sub store_errors {
     my $mark = shift;
     my @err = grep { /\[auth_entra:(?:error|crit|alert|emerg)\]/ } log_since($mark);
-    return (\@err, [grep { /ENTRA\d{5}:.*\bredis:127\.0\.0\.1:$port\b/ } @err]);
+    return (\@err, [grep { /ENTRA0040[678]:.*\bredis:127\.0\.0\.1:$port\b/ } @err]);
 }
 
 ok(!redis_up(), "nothing answers on the flaky port $port yet");
@@ -128,7 +128,7 @@ ok(defined cookie_value($ua, 'entra_session'), 'the browser still holds its sess
     my $mark = log_mark();
     my $r = replay($mc_cookie)->get(url('entra_st_mc_down', '/app/mc'));
     is($r->code, 503, 'memcache store down, signed-in request: 503') or diag($r->status_line);
-    my @named = grep { /\[auth_entra:error\].*ENTRA\d{5}:.*\bmemcache:127\.0\.0\.1:$port\b/ }
+    my @named = grep { /\[auth_entra:error\].*ENTRA0040[678]:.*\bmemcache:127\.0\.0\.1:$port\b/ }
                 log_since($mark);
     is(scalar @named, 1, '... one error line naming the memcache store');
 }

@@ -188,7 +188,7 @@ sub run_restart {
         or diag(show($back));
 
     my @lines = $t{log_since}->($mark);
-    my @info = grep { /\[auth_entra:info\].*ENTRA\d{5}:.*redis:127\.0\.0\.1:$port\b.*reconnected/ }
+    my @info = grep { /\[auth_entra:info\].*ENTRA00413:.*redis:127\.0\.0\.1:$port\b.*reconnected/ }
                @lines;
     my @ours = grep { /\[auth_entra:(?:info|error)\]/ } @lines;
     ok(@info >= 1, "$name: the reconnection is logged at info, naming the store")

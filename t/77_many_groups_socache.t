@@ -155,7 +155,7 @@ for my $store (qw(shmcb redis memcache)) {
     is($r->code, 401, '... 401 to a script');
     $r = $ua->get(url('g_redis', '/app/not-none/torn'));
     ok(is_login_redirect($r), '... never a user without groups: 302 to sign-in') or diag($r->status_line);
-    ok(scalar(grep { /ENTRA00421:/ } log_since($mark)), '... logged (ENTRA00421)');
+    ok(scalar(grep { /\[auth_entra:info\].*ENTRA00421:/ } log_since($mark)), '... logged at info (ENTRA00421)');
     is_deeply([entra_problems($mark)], [], '... at info level');
 }
 

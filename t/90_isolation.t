@@ -103,7 +103,7 @@ is($ne, 'iso_shared', '... EntraCookieName names the cookie');
 my $mark = log_mark();
 ok(is_login_redirect(with_cookie(url('iso_allowed', '/app/x'), "iso_shared=$ve")),
    'the same app without that tenant in EntraAllowedTenants: the session no longer opens');
-ok(grep({ /ENTRA00409:/ } log_since($mark)), '... logged (ENTRA00409)');
+ok(grep({ /\[auth_entra:info\].*ENTRA00409:/ } log_since($mark)), '... logged at info (ENTRA00409)');
 
 # ------------------------------------------------ EntraUnauthAction pass
 my $pass = base_url('iso_pass');
@@ -203,7 +203,7 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     is($again->code, 400, 'the same state cookie and callback replayed: refused');
     ok(!find_set_cookie($again, qr/^entra_session_/), '... no session');
     is(mock_stats()->{requests}{token} // 0, $tokens, '... and no second token request');
-    ok(grep({ /ENTRA00214:.*already used/ } log_since($mark)), '... logged as a replay (ENTRA00214)');
+    ok(grep({ /\[auth_entra:info\].*ENTRA00214:.*already used/ } log_since($mark)), '... logged at info as a replay (ENTRA00214)');
 }
 
 # -------- a session bigger than the store gives back: refused at save
@@ -221,7 +221,7 @@ is($user->get("$pass/site/admin/x")->code, 200, 'pass, signed in: Require valid-
     is($r->code, 500, 'Redis store, a session of ~900 KB: the sign-in is refused when it is saved');
     like($r->decoded_content, qr/more information than this server can keep/, '... with a page that says why');
     ok(!find_set_cookie($r, qr/^entra_session_[0-9a-f]{8}$/), '... and no session cookie');
-    ok(grep({ /ENTRA00410:.*not stored/ } log_since($mark)), '... logged at error (ENTRA00410)');
+    ok(grep({ /\[auth_entra:error\].*ENTRA00410:.*not stored/ } log_since($mark)), '... logged at error (ENTRA00410)');
     mock_reset();
     my $next = $ua->get("$big/app/next", Accept => 'text/html');
     ok(is_login_redirect($next), 'the next request is a new sign-in, not a 503');
