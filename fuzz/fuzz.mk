@@ -7,7 +7,9 @@
 #
 # The module's pure sources are those of libentra_core_la_SOURCES in
 # Makefile.am, compiled here once more with -fsanitize=fuzzer-no-link.
-# fuzz_chunks also links src/store.c (with stubs for what it calls in httpd).
+# fuzz_chunks also links src/store.c (with stubs for what it calls in httpd);
+# fuzz_metadata, fuzz_jwks and fuzz_token_answer link fuzz/http_stub.c in
+# place of src/http.c.
 # scripts/fuzz.sh builds with this file and runs the targets.
 
 SRCDIR ?= $(patsubst %/fuzz/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
@@ -63,6 +65,19 @@ $(BUILD)/obj/mkseeds.o: $(SRCDIR)/fuzz/mkseeds.c $(HEADERS)
 	$(CLANG) $(CFLAGS_FUZZ) -c -o $@ $<
 
 $(BUILD)/fuzz_chunks: $(BUILD)/obj/fuzz_chunks.o $(STORE_OBJ) $(COMMON_OBJ) $(CORE_OBJ)
+	$(CLANG) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+# Targets that drive the module's fetching and token code: src/http.c is
+# replaced by fuzz/http_stub.c, which answers with the fuzzer's bytes.
+HTTP_STUB_TARGETS := fuzz_metadata fuzz_jwks fuzz_token_answer
+STUB_OBJ := $(BUILD)/obj/http_stub.o
+STUBBED_CORE_OBJ := $(filter-out $(BUILD)/obj/http.o,$(CORE_OBJ)) $(STUB_OBJ)
+
+$(STUB_OBJ): $(SRCDIR)/fuzz/http_stub.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(CFLAGS_FUZZ) -c -o $@ $<
+
+$(addprefix $(BUILD)/,$(HTTP_STUB_TARGETS)): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJ) $(STUBBED_CORE_OBJ)
 	$(CLANG) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/fuzz_%: $(BUILD)/obj/fuzz_%.o $(COMMON_OBJ) $(CORE_OBJ)

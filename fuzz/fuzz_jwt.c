@@ -9,12 +9,15 @@
  *   2  the same signed with key 2;
  *   3  the same "signed" HS256 with key 1's public key as the HMAC secret;
  *   4  payload only, under a fixed good header signed with key 1.
+ * Keys: a JWKS read by entra_jwks_parse and looked up by entra_jwks_select.
  * Oracle: whatever is accepted says alg RS256 (no crit), was signed by the
  * key its kid names, is for this app, from the expected issuer and tenant,
- * within its times and (callback) with the login's nonce. */
+ * within its times and (callback) with the login's nonce; and the same
+ * token with one character changed in any part is refused. */
 #include "fuzz_common.h"
 #include "fuzz_keys.h"
 #include "../src/jwt.h"
+#include "../src/provider.h"
 #include "../src/util.h"
 
 #include <apr_strings.h>
@@ -37,18 +40,43 @@ static const fixed_key keys[] = {
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* The JWKS of `keys`, read by the module's own entra_jwks_parse; the
+ * lookup is the module's entra_jwks_select, as the provider's. */
+static apr_array_header_t *jwks;
+
 static cjose_jwk_t *lookup(void *ctx, const char *kid, const char **key_issuer)
 {
-    size_t i;
+    const entra_jwk *k = entra_jwks_select(jwks, kid);
     (void)ctx;
 
-    for (i = 0; kid && i < N_KEYS; i++) {
-        if (strcmp(kid, keys[i].kid) == 0) {
-            *key_issuer = keys[i].issuer;
-            return fuzz_jwk(keys[i].key);       /* borrowed (entra_key_lookup_fn) */
-        }
+    if (!k)
+        return NULL;
+    *key_issuer = k->issuer;
+    return k->jwk;          /* borrowed (entra_key_lookup_fn) */
+}
+
+static void load_jwks(void)
+{
+    json_t *list = json_array(), *doc;
+    char *text;
+    size_t i;
+
+    for (i = 0; i < N_KEYS; i++) {
+        json_t *k = json_loads(keys[i].key == 1 ? FUZZ_KEY1_JWK : FUZZ_KEY2_JWK, 0, NULL);
+        if (!k)
+            abort();
+        json_object_set_new(k, "kid", json_string(keys[i].kid));
+        if (keys[i].issuer)
+            json_object_set_new(k, "issuer", json_string(keys[i].issuer));
+        json_array_append_new(list, k);
     }
-    return NULL;
+    doc = json_pack("{s:o}", "keys", list);
+    text = json_dumps(doc, JSON_COMPACT);
+    if (!text || entra_jwks_parse(fuzz_root(), text, strlen(text), &jwks)
+        || jwks->nelts != (int)N_KEYS)
+        abort();
+    free(text);
+    json_decref(doc);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -56,6 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_init();
+    load_jwks();
     return 0;
 }
 
@@ -148,6 +177,34 @@ static void check_accepted(apr_pool_t *p, const char *token, json_t *claims, int
     }
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* An accepted token with one character changed, in each of its three parts,
+ * is refused: at a place the input picks, the sextet's top bit flipped (other
+ * bytes); and the last character's lowest bit flipped, which in a part whose
+ * length is no multiple of 4 only spells the same bytes another way. */
+static void check_changed(apr_pool_t *p, const char *token, const entra_jwt_expect *want,
+                          const uint8_t *data, size_t size)
+{
+    const char *part = token, *why = NULL;
+    unsigned seed = size ? data[size / 2] : 0;
+    int n, flip;
+
+    for (n = 0; n < 3 && part; n++) {
+        size_t len = strcspn(part, ".");
+        for (flip = 0; flip < 2 && len; flip++) {
+            char *bad = apr_pstrdup(p, token);
+            size_t at = (size_t)(part - token)
+                        + (flip ? len - 1 : (seed * 31u + (unsigned)n * 7u) % len);
+            bad[at] = b64[(strchr(b64, bad[at]) - b64) ^ (flip ? 1 : 32)];
+            FUZZ_CHECK(!entra_jwt_verify(p, bad, want, lookup, NULL, &why),
+                       "part %d (%zu characters) changed at %zu (%s) and still accepted", n,
+                       len, at, flip ? "last character, lowest bit" : "top bit");
+        }
+        part = part[len] ? part + len + 1 : NULL;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char good_header[] = "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"fuzz-key-1\"}";
@@ -201,6 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (claims) {
         FUZZ_CHECK((b & 0x7f) % 5 != 3, "accepted an HS256 token keyed with the public key");
         check_accepted(p, token, claims, bearer, signer);
+        check_changed(p, token, &want, data, size);
     }
     else
         FUZZ_CHECK(why && *why, "refused without a reason");

@@ -211,6 +211,22 @@ static json_t *load_claims(apr_pool_t *p, cjose_jws_t *jws)
     return entra_json_pool_own(p, claims);
 }
 
+/* Each part is the one base64url spelling of its bytes. cjose's decoder
+ * ignores the spare bits of a part's last character, so without this several
+ * spellings of one token would verify (the bearer cache keys on the text). */
+static int canonical_parts(apr_pool_t *p, const char *token)
+{
+    apr_size_t n, len;
+
+    for (;; token += n + 1) {
+        n = strcspn(token, ".");
+        if (!entra_b64url_decode(p, token, n, &len))
+            return 0;
+        if (!token[n])
+            return 1;
+    }
+}
+
 json_t *entra_jwt_verify(apr_pool_t *p, const char *token, const entra_jwt_expect *want,
                          entra_key_lookup_fn lookup, void *lookup_ctx, const char **why)
 {
@@ -226,7 +242,8 @@ json_t *entra_jwt_verify(apr_pool_t *p, const char *token, const entra_jwt_expec
     }
     /* A compact JWS is base64url and dots only. Checked here, because
      * cjose's decoder aborts the process on a '=' inside a part. */
-    if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != len) {
+    if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != len
+        || !canonical_parts(p, token)) {
         *why = "token is not a well-formed JWS";
         return NULL;
     }

@@ -85,7 +85,9 @@ apr_int64_t entra_token_expires_in(json_t *answer)
     apr_int64_t n = json_is_string(v) ? entra_parse_int(json_string_value(v))
                     : json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
 
-    return n > 0 ? n : 0;
+    /* The callers add it to the current time: a JSON integer beyond the 18
+     * digits of the v1 string form is no lifetime (and would overflow). */
+    return n > 0 && n < 1000000000000000000LL ? n : 0;
 }
 
 json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
