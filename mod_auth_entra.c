@@ -86,6 +86,9 @@ static const command_rec entra_cmds[] = {
                "<name> <source>...: publish a claim under the name the app expects"),
     SERVER_CMD("EntraPassAccessToken", entra_set_pass_access_token, FLAG,
                "pass the access token and its expiry to the backend (default Off)"),
+    SERVER_CMD("EntraEasyAuthHeaders", entra_set_easyauth_headers, FLAG,
+               "give the backend the X-MS-CLIENT-PRINCIPAL* headers of Azure App Service "
+               "(and X-MS-TOKEN-AAD-* with EntraPassAccessToken); default Off"),
     SERVER_CMD("EntraLogoutRedirect", entra_set_logout_redirect, FLAG,
                "after /.auth/logout, end the Entra session too (default Off)"),
     SERVER_CMD("EntraUserInfo", entra_set_userinfo, TAKE1,
@@ -162,7 +165,7 @@ static int is_entra_auth_type(apr_pool_t *p, const ap_directive_t *d)
     if (strcasecmp(d->directive, "AuthType") != 0 || !args)
         return 0;
     type = ap_getword_conf(p, &args);
-    return strcasecmp(type, "Entra") == 0 || strcasecmp(type, "Entra-Bearer") == 0;
+    return strcasecmp(type, ENTRA_AUTH_TYPE) == 0 || strcasecmp(type, ENTRA_BEARER_AUTH_TYPE) == 0;
 }
 
 /* AuthType Entra in a virtual host with no Entra app configured would
