@@ -86,6 +86,9 @@ static const command_rec entra_cmds[] = {
                "<name> <source>...: publish a claim under the name the app expects"),
     SERVER_CMD("EntraPassAccessToken", entra_set_pass_access_token, FLAG,
                "pass the access token and its expiry to the backend (default Off)"),
+    SERVER_CMD("EntraEasyAuthHeaders", entra_set_easyauth_headers, FLAG,
+               "give the backend the X-MS-CLIENT-PRINCIPAL* headers of Azure App Service "
+               "(and X-MS-TOKEN-AAD-* with EntraPassAccessToken); default Off"),
     SERVER_CMD("EntraLogoutRedirect", entra_set_logout_redirect, FLAG,
                "after /.auth/logout, end the Entra session too (default Off)"),
     SERVER_CMD("EntraUserInfo", entra_set_userinfo, TAKE1,

@@ -37,7 +37,8 @@ int entra_strip_spoofed_headers(request_rec *r)
     removed = entra_claims_strip_spoofed(r->pool, r->headers_in);
     if (removed)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00401)
-                      "removed %d client-sent X-Entra-* header name(s)", removed);
+                      "removed %d client-sent X-Entra-*, X-MS-CLIENT-PRINCIPAL* or X-MS-TOKEN-* "
+                      "header name(s)", removed);
     return DECLINED;
 }
 
@@ -156,6 +157,49 @@ static void publish_access_token(request_rec *r, const entra_session *session)
     }
 }
 
+/* EntraEasyAuthHeaders: what Azure App Service Authentication gives an app,
+ * for apps moved off it. The tokens only with EntraPassAccessToken. */
+static void publish_easyauth(request_rec *r, const entra_server_conf *sc,
+                             const entra_session *session)
+{
+    static const char *const names[] = { "preferred_username", "upn", "unique_name", "email" };
+    static const char *const ids[] = { "oid", "sub" };
+    static const apr_array_header_t name_claims = {
+        NULL, sizeof(const char *), 4, 4, (char *)names
+    };
+    static const apr_array_header_t id_claims = {
+        NULL, sizeof(const char *), 2, 2, (char *)ids
+    };
+    const apr_array_header_t *claims = session->claims;
+    const char *principal = entra_easyauth_principal(r->pool, claims);
+    const char *name = entra_claims_pick(claims, &name_claims);
+    const char *id = entra_claims_pick(claims, &id_claims);
+    const char *token, *expires, *id_token;
+
+    if (principal)
+        apr_table_setn(r->headers_in, "X-MS-CLIENT-PRINCIPAL", principal);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00416)
+                      "cannot build X-MS-CLIENT-PRINCIPAL (out of memory)");
+    if (name)
+        apr_table_setn(r->headers_in, "X-MS-CLIENT-PRINCIPAL-NAME", name);
+    if (id)
+        apr_table_setn(r->headers_in, "X-MS-CLIENT-PRINCIPAL-ID", id);
+    apr_table_setn(r->headers_in, "X-MS-CLIENT-PRINCIPAL-IDP", "aad");
+    if (!entra_conf_pass_access_token(sc))
+        return;
+    token = entra_pairs_get(claims, ENTRA_SESSION_ACCESS_TOKEN);
+    expires = entra_pairs_get(claims, ENTRA_SESSION_ACCESS_EXPIRES);
+    id_token = entra_pairs_get(claims, ENTRA_SESSION_ID_TOKEN);
+    if (token)
+        apr_table_setn(r->headers_in, "X-MS-TOKEN-AAD-ACCESS-TOKEN", token);
+    if (token && expires)
+        apr_table_setn(r->headers_in, "X-MS-TOKEN-AAD-EXPIRES-ON",
+                       entra_easyauth_time(r->pool, apr_atoi64(expires)));
+    if (id_token)
+        apr_table_setn(r->headers_in, "X-MS-TOKEN-AAD-ID-TOKEN", id_token);
+}
+
 /* EntraSessionInactivityTimeout slides: the session is saved again once a
  * tenth of the timeout has passed, not on every request. */
 static void touch_session(request_rec *r, const entra_server_conf *sc, entra_session *session)
@@ -196,6 +240,8 @@ static int sign_in_request(request_rec *r, const entra_server_conf *sc,
     entra_claims_publish(r->pool, session->claims, r->headers_in, r->subprocess_env);
     if (entra_conf_pass_access_token(sc))
         publish_access_token(r, session);
+    if (entra_conf_easyauth_headers(sc))
+        publish_easyauth(r, sc, session);
     return OK;
 }
 

@@ -1,8 +1,11 @@
 /* REMOTE_USER, claim headers and environment, spoof stripping (see claims.h). */
 #include "claims.h"
+#include "session.h"
 #include "util.h"
 
+#include <apr_base64.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <string.h>
 
 #define CLAIM_NAME_MAX 64
@@ -146,7 +149,9 @@ static int strip_prefixed(apr_pool_t *p, apr_table_t *table, const char *prefix)
 
 int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
 {
-    return strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX);
+    return strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX)
+           + strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX_PRINCIPAL)
+           + strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX_TOKEN);
 }
 
 /* apr_table_setn compares the new name with every entry that shares its
@@ -213,4 +218,105 @@ void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t
         else
             entra_pairs_add(claims, map->name, value);
     }
+}
+
+/* App Service's default claims mapping (that of .NET's JWT handler): the
+ * token claims it renames, and to what. The rest keep their names (name,
+ * preferred_username, roles, groups, ...). */
+static const char *const easyauth_types[][2] = {
+    { "oid", "http://schemas.microsoft.com/identity/claims/objectidentifier" },
+    { "tid", "http://schemas.microsoft.com/identity/claims/tenantid" },
+    { "scp", "http://schemas.microsoft.com/identity/claims/scope" },
+    { "idp", "http://schemas.microsoft.com/identity/claims/identityprovider" },
+    { "sub", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier" },
+    { "email", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress" },
+    { "upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn" },
+    { "unique_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name" },
+    { "given_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname" },
+    { "family_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname" },
+    { "amr", "http://schemas.microsoft.com/claims/authnmethodsreferences" },
+    { "acr", "http://schemas.microsoft.com/claims/authnclassreference" },
+    { "auth_time", "http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationinstant" },
+};
+
+#define EASYAUTH_NAME_TYPE "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+#define EASYAUTH_ROLE_TYPE "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+
+const char *entra_easyauth_claim_type(const char *name)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(easyauth_types) / sizeof(easyauth_types[0]); i++) {
+        if (strcmp(name, easyauth_types[i][0]) == 0)
+            return easyauth_types[i][1];
+    }
+    return name;
+}
+
+static int easyauth_add(json_t *list, const char *typ, const char *val)
+{
+    return json_array_append_new(list, json_pack("{s:s, s:s}", "typ", typ, "val", val));
+}
+
+char *entra_easyauth_principal_json(apr_pool_t *p, const apr_array_header_t *claims)
+{
+    json_t *list = json_array(), *principal;
+    char *dumped, *text = NULL;
+    int i, failed = !list;
+
+    for (i = 0; !failed && i < claims->nelts; i++) {
+        const entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
+        const char *typ;
+        char *rest, *one;
+        /* the session's own fields; the module's marker of a partial list */
+        if (c->name[0] == ':' || strcmp(c->name, ENTRA_GROUPS_PARTIAL) == 0)
+            continue;
+        typ = entra_easyauth_claim_type(c->name);
+        if (!entra_claims_is_array(claims, c->name)) {
+            failed = easyauth_add(list, typ, c->value) != 0;
+            continue;
+        }
+        /* one entry per element, as App Service lists groups and roles */
+        for (one = apr_strtok(apr_pstrdup(p, c->value), ",", &rest); one && !failed;
+             one = apr_strtok(NULL, ",", &rest))
+            failed = easyauth_add(list, typ, one) != 0;
+    }
+    if (failed) {
+        json_decref(list);
+        return NULL;
+    }
+    principal = json_pack("{s:s, s:o, s:s, s:s}", "auth_typ", "aad", "claims", list,
+                          "name_typ", EASYAUTH_NAME_TYPE, "role_typ", EASYAUTH_ROLE_TYPE);
+    if (!principal)
+        return NULL;
+    dumped = json_dumps(principal, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(principal);
+    if (dumped) {
+        text = apr_pstrdup(p, dumped);
+        free(dumped);
+    }
+    return text;
+}
+
+char *entra_easyauth_principal(apr_pool_t *p, const apr_array_header_t *claims)
+{
+    char *json = entra_easyauth_principal_json(p, claims), *b64;
+    int len;
+
+    if (!json)
+        return NULL;
+    len = (int)strlen(json);
+    b64 = apr_palloc(p, apr_base64_encode_len(len));
+    apr_base64_encode(b64, json, len);
+    return b64;
+}
+
+char *entra_easyauth_time(apr_pool_t *p, apr_int64_t secs)
+{
+    apr_time_exp_t t;
+
+    if (apr_time_exp_gmt(&t, apr_time_from_sec(secs)) != APR_SUCCESS)
+        return NULL;
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.0000000Z", t.tm_year + 1900,
+                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
 }

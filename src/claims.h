@@ -13,6 +13,10 @@
 #define ENTRA_ACCESS_TOKEN_HEADER "X-Entra-Access-Token"
 /* Every header the module may set starts with this (lowercase, '-'). */
 #define ENTRA_SPOOF_PREFIX "x-entra-"
+/* What Azure App Service Authentication ("Easy Auth") sets, as those
+ * prefixes compare: client-sent ones are removed like X-Entra-*. */
+#define ENTRA_SPOOF_PREFIX_PRINCIPAL "x-ms-client-principal"
+#define ENTRA_SPOOF_PREFIX_TOKEN "x-ms-token-"
 /* The two prefixes as entra_header_has_prefix compares them */
 #define ENTRA_HEADER_PREFIX_LOWER "x-entra-claim-"
 #define ENTRA_ENV_PREFIX_LOWER "entra-claim-"
@@ -33,7 +37,8 @@ int entra_claims_has(const apr_array_header_t *claims, const char *name, const c
 int entra_claims_is_array(const apr_array_header_t *claims, const char *name);
 
 /* Removes every header whose name, lowercased with '_' read as '-', starts
- * with "x-entra-". Returns how many names were removed. */
+ * with "x-entra-", "x-ms-client-principal" or "x-ms-token-". Returns how
+ * many names were removed. */
 int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers);
 
 /* Sets the claim headers and environment variables for `claims`. */
@@ -46,5 +51,25 @@ void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t
 /* The value of the first of `names` (const char *) present and non-empty. */
 const char *entra_claims_pick(const apr_array_header_t *claims,
                               const apr_array_header_t *names);
+
+/* EntraEasyAuthHeaders: the JSON that App Service's X-MS-CLIENT-PRINCIPAL
+ * carries (before base64), for `claims` (entra_claims_from_json pairs):
+ * {"auth_typ":"aad","claims":[{"typ":...,"val":...}],"name_typ":...,
+ * "role_typ":...}, claims under App Service's claim types (oid as
+ * http://schemas.microsoft.com/identity/claims/objectidentifier, ...), one
+ * entry per element of an array claim, every value a string; the session's
+ * own fields and the module's markers left out. NULL when out of memory. */
+char *entra_easyauth_principal_json(apr_pool_t *p, const apr_array_header_t *claims);
+
+/* The same, base64 (standard alphabet, with padding) as App Service sends it. */
+char *entra_easyauth_principal(apr_pool_t *p, const apr_array_header_t *claims);
+
+/* App Service's claim type for a token claim name: a URI for the claims
+ * its default mapping renames, else the name itself. */
+const char *entra_easyauth_claim_type(const char *name);
+
+/* X-MS-TOKEN-AAD-EXPIRES-ON: seconds since the epoch as App Service writes
+ * them, 2024-05-01T12:00:00.0000000Z. */
+char *entra_easyauth_time(apr_pool_t *p, apr_int64_t secs);
 
 #endif

@@ -31,6 +31,7 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->response_mode = -1;
     c->pass_access_token = -1;
     c->logout_redirect = -1;
+    c->easyauth_headers = -1;
     c->userinfo = -1;
     c->assertion_alg = -1;
     return c;
@@ -67,6 +68,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(claim_maps);
     MERGE_INT(pass_access_token);
     MERGE_INT(logout_redirect);
+    MERGE_INT(easyauth_headers);
     MERGE_INT(userinfo);
     MERGE_PTR(graph_host);
     MERGE_PTR(app_id_uri);
@@ -208,6 +210,11 @@ entra_response_mode entra_conf_response_mode(const entra_server_conf *c)
 int entra_conf_pass_access_token(const entra_server_conf *c)
 {
     return c->pass_access_token == 1;
+}
+
+int entra_conf_easyauth_headers(const entra_server_conf *c)
+{
+    return c->easyauth_headers == 1;
 }
 
 int entra_conf_logout_redirect(const entra_server_conf *c)
@@ -867,6 +874,13 @@ const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on)
 {
     (void)dc;
     server_conf(cmd)->pass_access_token = on;
+    return NULL;
+}
+
+const char *entra_set_easyauth_headers(cmd_parms *cmd, void *dc, int on)
+{
+    (void)dc;
+    server_conf(cmd)->easyauth_headers = on;
     return NULL;
 }
 

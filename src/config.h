@@ -68,6 +68,7 @@ typedef struct {
     apr_array_header_t *claim_maps;         /* entra_claim_map */
     int pass_access_token;          /* -1 unset */
     int logout_redirect;            /* -1 unset */
+    int easyauth_headers;           /* -1 unset: EntraEasyAuthHeaders */
     int userinfo;                   /* -1 unset; entra_userinfo_source */
     const char *graph_host;         /* host, or URL for a test IdP */
     const char *app_id_uri;         /* bearer audience besides the client id */
@@ -141,6 +142,8 @@ int entra_conf_endpoint_version(const entra_server_conf *c);
 entra_response_mode entra_conf_response_mode(const entra_server_conf *c);
 int entra_conf_pass_access_token(const entra_server_conf *c);
 int entra_conf_logout_redirect(const entra_server_conf *c);
+/* EntraEasyAuthHeaders: App Service's X-MS-* headers for the backend. */
+int entra_conf_easyauth_headers(const entra_server_conf *c);
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
 entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
@@ -203,6 +206,7 @@ const char *entra_set_allowed_tenants(cmd_parms *cmd, void *dc, const char *arg)
 const char *entra_set_claim_map(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *entra_set_pass_access_token(cmd_parms *cmd, void *dc, int on);
 const char *entra_set_logout_redirect(cmd_parms *cmd, void *dc, int on);
+const char *entra_set_easyauth_headers(cmd_parms *cmd, void *dc, int on);
 const char *entra_set_userinfo(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_graph_host(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_certificate(cmd_parms *cmd, void *dc, const char *arg);

@@ -92,6 +92,7 @@ static const endpoint endpoints[] = {
     { ENTRA_LOGOUT_PATH, entra_logout },
     { ENTRA_ME_PATH, me },
     { ENTRA_REFRESH_PATH, entra_refresh_endpoint },
+    { ENTRA_LOGIN_PATH, entra_login_endpoint },
 };
 
 int entra_endpoint_dispatch(request_rec *r, const entra_server_conf *sc)

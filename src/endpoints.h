@@ -9,6 +9,7 @@
 
 #define ENTRA_LOGOUT_PATH "/.auth/logout"
 #define ENTRA_ME_PATH "/.auth/me"
+#define ENTRA_LOGIN_PATH "/.auth/login/aad"
 #define ENTRA_REFRESH_PATH "/.auth/refresh"
 
 /* DECLINED when the request is not for one of the module's URLs. */

@@ -92,8 +92,37 @@ static const char *return_path(request_rec *r)
 
 int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
 {
+    return entra_login_start(r, sc, return_path(r));
+}
+
+/* GET /.auth/login/aad?post_login_redirect_uri=/path, as on App Service:
+ * a "Sign in" link for an app with EntraUnauthAction pass. The target
+ * stays on this site (a path, or an absolute URL of the request's own
+ * origin); anything else, or none, comes back to "/". */
+int entra_login_endpoint(request_rec *r, const entra_server_conf *sc)
+{
+    apr_table_t *query = entra_form_parse(r->pool, r->args);
+    const char *want = query ? apr_table_get(query, "post_login_redirect_uri") : NULL;
+    const char *back = entra_safe_return_path(r->pool, want, ap_construct_url(r->pool, "", r));
+
+    if (r->method_number != M_GET) {
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        return entra_page(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+                          "Sign-in starts with GET.");
+    }
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    if (want && !back)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00218)
+                      "post_login_redirect_uri %s is not on this site: the sign-in will "
+                      "end on /", entra_log_safe(r->pool, want));
+    if (!back || strlen(back) > RETURN_TO_MAX)
+        back = "/";
+    return entra_login_start(r, sc, back);
+}
+
+int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *return_to)
+{
     apr_int64_t now = apr_time_sec(r->request_time);
-    const char *return_to = return_path(r);
     entra_metadata meta;
     entra_state *st;
     const char *why, *sealed, *cookie_name;
@@ -306,7 +335,9 @@ static apr_array_header_t *session_claims(request_rec *r, const entra_server_con
     if (json_is_string(json_object_get(answer, "refresh_token")))
         entra_pairs_add(pairs, ENTRA_SESSION_REFRESH_TOKEN,
                         json_string_value(json_object_get(answer, "refresh_token")));
-    if (entra_conf_logout_redirect(sc))
+    /* for id_token_hint, and for X-MS-TOKEN-AAD-ID-TOKEN */
+    if (entra_conf_logout_redirect(sc)
+        || (entra_conf_easyauth_headers(sc) && entra_conf_pass_access_token(sc)))
         entra_pairs_add(pairs, ENTRA_SESSION_ID_TOKEN,
                         json_string_value(json_object_get(answer, "id_token")));
     if (entra_conf_pass_access_token(sc) && access_token) {
@@ -394,7 +425,8 @@ static int drop_id_token_hint(request_rec *r, entra_session *s)
     s->claims = kept;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00217)
                   "the session is too big for cookies with the ID token in it: logout will "
-                  "go to Entra without id_token_hint%s", entra_pairs_get(s->claims, "login_hint")
+                  "go to Entra without id_token_hint%s, and the backend gets no "
+                  "X-MS-TOKEN-AAD-ID-TOKEN", entra_pairs_get(s->claims, "login_hint")
                   ? " (with logout_hint)" : "");
     return 1;
 }

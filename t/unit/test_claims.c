@@ -7,6 +7,7 @@
 #include "../../src/userinfo.h"
 #include "../../src/util.h"
 
+#include <apr_base64.h>
 #include <apr_strings.h>
 
 static const char *get(const apr_array_header_t *pairs, const char *name)
@@ -110,6 +111,13 @@ static void test_strip(apr_pool_t *p)
     apr_table_add(h, "X-Entra-Claim-oid", "spoof5");
     apr_table_add(h, "X-Entra-Claim-oid", "spoof6");
     apr_table_add(h, "Cookie", "X-Entra-Claim-oid=keep3");
+    apr_table_add(h, "X-MS-CLIENT-PRINCIPAL", "spoof7");
+    apr_table_add(h, "x_ms_client_principal_name", "spoof8");
+    apr_table_add(h, "X-Ms-Client-Principal-Id", "spoof9");
+    apr_table_add(h, "x-ms-token-aad-access-token", "spoof10");
+    apr_table_add(h, "X_MS_TOKEN_AAD_ID_TOKEN", "spoof11");
+    apr_table_add(h, "X-MS-TOKEN-Anything", "spoof12");
+    apr_table_add(h, "X-MS-Request-Id", "keep4");
 
     removed = entra_claims_strip_spoofed(p, h);
     apr_table_do(count_spoofed, &left, h, NULL);
@@ -122,7 +130,15 @@ static void test_strip(apr_pool_t *p)
     CHECK_STR(apr_table_get(h, "X-Other"), "keep2", "strip: X-Other stays");
     CHECK_STR(apr_table_get(h, "Host"), "app.example", "strip: Host stays");
     CHECK_STR(apr_table_get(h, "Cookie"), "X-Entra-Claim-oid=keep3", "strip: values are not names");
-    CHECK(apr_table_elts(h)->nelts == 4, "strip: exactly the four innocent headers stay");
+    CHECK(apr_table_get(h, "X-MS-CLIENT-PRINCIPAL") == NULL
+          && apr_table_get(h, "x_ms_client_principal_name") == NULL
+          && apr_table_get(h, "X-Ms-Client-Principal-Id") == NULL
+          && apr_table_get(h, "x-ms-token-aad-access-token") == NULL
+          && apr_table_get(h, "X_MS_TOKEN_AAD_ID_TOKEN") == NULL
+          && apr_table_get(h, "X-MS-TOKEN-Anything") == NULL,
+          "strip: App Service's X-MS-CLIENT-PRINCIPAL* and X-MS-TOKEN-* go in every spelling");
+    CHECK_STR(apr_table_get(h, "X-MS-Request-Id"), "keep4", "strip: other X-MS-* headers stay");
+    CHECK(apr_table_elts(h)->nelts == 5, "strip: exactly the five innocent headers stay");
 
     h = apr_table_make(p, 2);
     apr_table_add(h, "Accept", "*/*");
@@ -275,8 +291,74 @@ static void test_token_type(apr_pool_t *p)
     }
 }
 
+/* X-MS-CLIENT-PRINCIPAL: App Service's claim types, one entry per element,
+ * every value a string, the session's fields left out; base64 with padding. */
+static void test_easyauth_principal(apr_pool_t *p)
+{
+    static const char *const doc =
+        "{\"oid\":\"o-1\",\"tid\":\"t-1\",\"name\":\"Ada L\",\"preferred_username\":\"ada@x.test\","
+        "\"email\":\"ada@mail.test\",\"roles\":[\"Admin\",\"Reader\"],\"groups\":[\"g1\",\"g2\",\"g3\"],"
+        "\"scp\":\"User.Read\",\"iat\":1700000000,\"upn\":\"ada@x.test\",\"sub\":\"s-1\","
+        "\"hasgroups\":true,\"one\":[\"only\"]}";
+    static const char *const want =
+        "{\"auth_typ\":\"aad\",\"claims\":["
+        "{\"typ\":\"http://schemas.microsoft.com/identity/claims/objectidentifier\",\"val\":\"o-1\"},"
+        "{\"typ\":\"http://schemas.microsoft.com/identity/claims/tenantid\",\"val\":\"t-1\"},"
+        "{\"typ\":\"name\",\"val\":\"Ada L\"},"
+        "{\"typ\":\"preferred_username\",\"val\":\"ada@x.test\"},"
+        "{\"typ\":\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\",\"val\":\"ada@mail.test\"},"
+        "{\"typ\":\"roles\",\"val\":\"Admin\"},{\"typ\":\"roles\",\"val\":\"Reader\"},"
+        "{\"typ\":\"groups\",\"val\":\"g1\"},{\"typ\":\"groups\",\"val\":\"g2\"},"
+        "{\"typ\":\"groups\",\"val\":\"g3\"},"
+        "{\"typ\":\"http://schemas.microsoft.com/identity/claims/scope\",\"val\":\"User.Read\"},"
+        "{\"typ\":\"iat\",\"val\":\"1700000000\"},"
+        "{\"typ\":\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn\",\"val\":\"ada@x.test\"},"
+        "{\"typ\":\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier\",\"val\":\"s-1\"},"
+        "{\"typ\":\"hasgroups\",\"val\":\"true\"},{\"typ\":\"one\",\"val\":\"only\"}],"
+        "\"name_typ\":\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\","
+        "\"role_typ\":\"http://schemas.microsoft.com/ws/2008/06/identity/claims/role\"}";
+    json_t *j = json_loads(doc, 0, NULL);
+    apr_array_header_t *c;
+    const char *json, *b64;
+    char *plain;
+    int len;
+
+    if (!CHECK(j != NULL, "principal: claims fixture parses"))
+        return;
+    c = entra_claims_from_json(p, j);
+    json_decref(j);
+    entra_pairs_add(c, ":at", "secret-access-token");
+    entra_pairs_add(c, ":idt", "secret-id-token");
+    entra_pairs_add(c, "groups-partial", "digest");
+    json = entra_easyauth_principal_json(p, c);
+    CHECK_STR(json, want, "principal: App Service's JSON");
+    CHECK(json && !strstr(json, "secret") && !strstr(json, "digest"),
+          "principal: no session field or module marker");
+    b64 = entra_easyauth_principal(p, c);
+    CHECK(b64 && strlen(b64) % 4 == 0 && !strchr(b64, '-') && !strchr(b64, '_'),
+          "principal: standard base64 with padding");
+    plain = apr_palloc(p, apr_base64_decode_len(b64 ? b64 : ""));
+    len = apr_base64_decode(plain, b64 ? b64 : "");
+    plain[len] = '\0';
+    CHECK_STR(plain, want, "principal: base64 decodes to the JSON");
+
+    CHECK_STR(entra_easyauth_claim_type("oid"),
+              "http://schemas.microsoft.com/identity/claims/objectidentifier", "type: oid");
+    CHECK_STR(entra_easyauth_claim_type("roles"), "roles", "type: roles keeps its name");
+    CHECK_STR(entra_easyauth_claim_type("weird"), "weird", "type: unknown keeps its name");
+    CHECK_STR(entra_easyauth_time(p, 1700000000), "2023-11-14T22:13:20.0000000Z",
+              "expires-on: App Service's format");
+    c = apr_array_make(p, 1, sizeof(entra_pair));
+    CHECK_STR(entra_easyauth_principal_json(p, c),
+              "{\"auth_typ\":\"aad\",\"claims\":[],\"name_typ\":"
+              "\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\",\"role_typ\":"
+              "\"http://schemas.microsoft.com/ws/2008/06/identity/claims/role\"}",
+              "principal: no claims, an empty list");
+}
+
 void suite_claims(apr_pool_t *p)
 {
+    test_easyauth_principal(p);
     test_profile_merge(p);
     test_token_type(p);
     test_from_json(p);
