@@ -17,6 +17,9 @@ PACKAGES=(
     redis-server memcached
     # hardening: libFuzzer, sanitizer runtimes, valgrind
     clang-14 libclang-rt-14-dev valgrind
+    # the Debian package (scripts/package-test.sh): dpkg-buildpackage, dh (dh_apache2
+    # comes with apache2-dev), lintian
+    dpkg-dev debhelper fakeroot lintian
     # scripts, demo, benchmark
     curl wrk rsync
     # benchmark: the peer it is compared with

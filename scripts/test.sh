@@ -2,7 +2,8 @@
 # Build mod_auth_entra and run all its tests (C unit tests + the Apache::Test
 # suite against the mock Entra). This is what CI runs (.ci/run).
 #
-#   scripts/test.sh               autoreconf, configure, make, the unit tests, then
+#   scripts/test.sh               autoreconf, configure, make, the unit tests, the
+#                                 Debian package (scripts/package-test.sh, as root), then
 #                                 scripts/hardening.sh (the Apache::Test suite once,
 #                                 against the ASan build; fuzzing; sanitizers)
 #   scripts/test.sh t/login.t ... autoreconf, configure, make, then only these
@@ -95,6 +96,15 @@ if [ $# -gt 0 ]; then
 else
     run "t/mock/selftest.py"                /usr/bin/python3 t/mock/selftest.py
     run "make unit"                         make unit
+    # The Debian package, built, installed into this machine's own Apache,
+    # signed in through once and purged again (as root: it installs a package).
+    if is_root; then
+        STEP="scripts/package-test.sh"
+        say "$STEP"
+        "$ENTRA_TOP/scripts/package-test.sh" 9>&-
+    else
+        say "skipping scripts/package-test.sh (the Debian package test needs root)"
+    fi
     # The Apache::Test suite runs once, against the module built with ASan
     # and UBSan (hardening's apache-asan step: any sanitizer report fails
     # it); then fuzzing, and the unit tests under ASan, valgrind and TSan.

@@ -16,7 +16,10 @@ if [ -n "$missing" ] || [ "$named" -lt 20 ]; then
     exit 1
 fi
 echo "README tested-by tables: $named files named, all exist"
-table=$(grep -o '"Entra[A-Za-z]*"' "$top/mod_auth_entra.c" | tr -d '"' | sort -u)
+# the names in the command table (SERVER_CMD / AP_INIT_* entries), not every
+# "Entra..." string of the file (such as the AuthType name "Entra")
+table=$(sed -n 's/^[[:space:]]*\(SERVER_CMD\|AP_INIT_[A-Z0-9]*\)("\(Entra[A-Za-z]*\)".*/\2/p' \
+        "$top/mod_auth_entra.c" | sort -u)
 readme=$(grep -o '^#### `Entra[A-Za-z]*' "$top/README" | sed 's/^#### `//' | sort -u)
 if [ "$table" = "$readme" ]; then
     echo "README directive reference: $(echo "$table" | wc -l) directives, all documented"
