@@ -194,17 +194,14 @@ static int tenant_still_allowed(request_rec *r, const entra_server_conf *sc,
     return 0;
 }
 
-entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
-                                   int *unavailable)
+/* The session one value of the session cookie holds, or NULL. */
+static entra_session *open_one(request_rec *r, const entra_server_conf *sc, const char *cookie,
+                               int *unavailable)
 {
-    const char *cookie = entra_cookie_get(r->pool, r->headers_in, sc->session_cookie);
     const char *id = NULL, *gen = NULL;
     entra_session *session;
     int parts = 0;
 
-    *unavailable = 0;
-    if (!cookie || !*cookie)
-        return NULL;
     if (sc->session_cache)
         cookie = sealed_from_cache(r, sc, cookie, &id, &parts, &gen, unavailable);
     else if (strncmp(cookie, CHUNKS_MARK, sizeof(CHUNKS_MARK) - 1) == 0)
@@ -219,6 +216,49 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
     }
     if (session && (sid_ended(r, sc, session) || !tenant_still_allowed(r, sc, session)))
         session = NULL;
+    return session;
+}
+
+/* A browser may send the session cookie twice (a stale one left on another
+ * path or domain comes first): the others are tried when the first does
+ * not open, or a sign-in could never win over the stale cookie. */
+#define SAME_NAME_MAX 4
+
+typedef struct {
+    const char *name;
+    apr_array_header_t *values;
+} same_name;
+
+static void collect_same_name(void *ctx, const char *name, const char *value)
+{
+    same_name *sn = ctx;
+
+    if (strcmp(name, sn->name) == 0 && sn->values->nelts < SAME_NAME_MAX)
+        APR_ARRAY_PUSH(sn->values, const char *) = value;
+}
+
+entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
+                                   int *unavailable)
+{
+    const char *cookie = entra_cookie_get(r->pool, r->headers_in, sc->session_cookie);
+    same_name sn = { sc->session_cookie, NULL };
+    entra_session *session;
+    int i;
+
+    *unavailable = 0;
+    if (!cookie || !*cookie)
+        return NULL;
+    session = open_one(r, sc, cookie, unavailable);
+    if (!session && !*unavailable) {
+        sn.values = apr_array_make(r->pool, SAME_NAME_MAX, sizeof(const char *));
+        entra_cookie_each(r->pool, r->headers_in, sc->session_cookie, collect_same_name, &sn);
+        /* the first value was tried already */
+        for (i = 1; !session && !*unavailable && i < sn.values->nelts; i++) {
+            const char *v = APR_ARRAY_IDX(sn.values, i, const char *);
+            if (*v)
+                session = open_one(r, sc, v, unavailable);
+        }
+    }
     if (!session)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
                       "session cookie is incomplete, does not open or has expired: "
