@@ -178,7 +178,12 @@ SO=$BUILT_SO
 "$PYTHON" -c 'import sys; line = b"mod_auth_entra benchmark: the same 1 KB file, bare and signed in.\n"; sys.stdout.buffer.write((line * 20)[:1024])' >"$FILES/$FILE"
 [ "$(wc -c <"$FILES/$FILE")" -eq 1024 ] || die "could not write the 1 KB file"
 
-lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT"
+# the app registration's redirect URIs: every instance the bench signs in to
+lib_start_mock "$DIR" "$MOCK_PORT" "$BACKEND_PORT" \
+    "http://127.0.0.1:$PORT/.auth/login/aad/callback" \
+    "http://127.0.0.1:$SHM_PORT/.auth/login/aad/callback" \
+    "http://127.0.0.1:$REDIS_HTTP_PORT/.auth/login/aad/callback" \
+    "http://127.0.0.1:$OIDC_PORT/openidc/redirect_uri"
 REDIS_SERVER=$(command -v redis-server || true)
 if [ -n "$REDIS_SERVER" ]; then
     "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
