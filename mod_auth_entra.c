@@ -146,16 +146,23 @@ static int any_app(server_rec *s)
     return 0;
 }
 
-/* The server a <VirtualHost> section made: the one defined at its line. */
+/* The server a <VirtualHost> section made: the one defined at its line.
+ * NULL when none, or when several were (one file Included twice, with
+ * Defines that differ): then the section is not judged as a vhost's. */
 static server_rec *vhost_of(const ap_directive_t *section, server_rec *s)
 {
+    server_rec *found = NULL;
+
     for (; s; s = s->next) {
         if (s->defn_name && section->filename
             && s->defn_line_number == (unsigned)section->line_num
-            && strcmp(s->defn_name, section->filename) == 0)
-            return s;
+            && strcmp(s->defn_name, section->filename) == 0) {
+            if (found)
+                return NULL;
+            found = s;
+        }
     }
-    return NULL;
+    return found;
 }
 
 static int is_entra_auth_type(apr_pool_t *p, const ap_directive_t *d)

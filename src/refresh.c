@@ -284,7 +284,7 @@ static int still_fresh(const slot *s, apr_int64_t now)
  * wait (*busy). A flight older than the HTTP timeout and a margin lost its
  * caller (a child that exited) and counts as none. */
 static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const char *key,
-                            int may_wait, int *busy)
+                            int may_wait, int force, int *busy)
 {
     int timeout = entra_conf_http_timeout(sc);
     apr_time_t give_up = apr_time_now()
@@ -302,7 +302,9 @@ static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const c
         s = find_slot(key);
         in_flight = s && !s->done_at && s->started && now >= s->started
                     && now - s->started <= timeout + 5;
-        if (s && s->done_at && still_fresh(s, now))
+        /* a refresh the user asks for asks, even right after a failure */
+        if (s && s->done_at && still_fresh(s, now)
+            && !(force && s->kind == OUTCOME_UNAVAILABLE))
             sealed = apr_pstrdup(r->pool, s->sealed);
         else if (!in_flight)
             claim_slot(s, key, now);
@@ -420,7 +422,7 @@ static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const 
 
     if ((o = shared(r, sc, key)))
         return o;
-    if ((o = join_flight(r, sc, key, may_wait, &busy)) || busy)
+    if ((o = join_flight(r, sc, key, may_wait, force, &busy)) || busy)
         return o;
     refresh_now(r, sc, rt, force, &got);
     land_flight(r, sc, key, &got);

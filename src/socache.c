@@ -71,18 +71,23 @@ static apr_uint64_t generation(void)
     return store_gen ? __atomic_load_n(store_gen, __ATOMIC_ACQUIRE) : 0;
 }
 
-static void store_changed(const entra_socache *c)
-{
-    if (c->copies && store_gen)
-        __atomic_add_fetch(store_gen, 1, __ATOMIC_SEQ_CST);
-}
-
 /* shmcb is this server's memory: every change to it is made here. (A dbm
  * file could be shared by two servers on one machine: not copied.) */
 static int is_shmcb(const entra_socache *c)
 {
     return strncmp(c->spec, "shmcb", 5) == 0 && (c->spec[5] == '\0' || c->spec[5] == ':');
 }
+
+/* Called before and after every write or removal of a local store, in
+ * every process (whether it keeps copies or not): a copy read at a
+ * generation from before the change is never served again, nor one taken
+ * while the change was under way. */
+static void store_changed(const entra_socache *c)
+{
+    if (store_gen && c->mutex && is_shmcb(c))
+        __atomic_add_fetch(store_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 
 const char *entra_set_session_store(cmd_parms *cmd, void *dc, const char *arg1,
                                     const char *arg2)
@@ -546,6 +551,7 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
     o.value = (unsigned char *)value;
     o.vlen = (unsigned int)strlen(value);
     o.expiry = apr_time_from_sec(expires);
+    store_changed(c);
     rv = run(c, &o);
     store_changed(c);
     /* Too big for the store (shmcb's sub-cache): the caller says so. */
@@ -558,8 +564,10 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
 apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key)
 {
     op o = { OP_DEL, r, (const unsigned char *)key, (unsigned int)strlen(key) };
-    apr_status_t rv = run(c, &o);
+    apr_status_t rv;
 
+    store_changed(c);
+    rv = run(c, &o);
     store_changed(c);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)
@@ -581,13 +589,17 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
 typedef struct {
     apr_shm_t *shm;             /* sids Entra ended */
     apr_shm_t *issued_shm;      /* sids this server signed in (cookie store) */
-    apr_shm_t *gen_shm;         /* the local stores' generation (store_gen) */
+    apr_shm_t *gen_shm;         /* the local stores' generation (store_gen), and
+                                 * when the issued table was made */
     apr_global_mutex_t *mutex;  /* kept with them: children of two generations
                                  * use the tables at once after a graceful
                                  * restart, and must share one lock */
 } ended_retained;
 
 static entra_ended_table *ended, *issued;
+/* When the issued table was made (seconds): sessions signed in before it
+ * (before a full restart, or an upgrade) are not in it. */
+static apr_int64_t *issued_since;
 static apr_global_mutex_t *ended_mutex;
 
 void entra_ended_pre_config(apr_pool_t *pconf)
@@ -628,7 +640,7 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
     if (!(ended = kept_table(&kept->shm, s)) || !(issued = kept_table(&kept->issued_shm, s)))
         return HTTP_INTERNAL_SERVER_ERROR;
     if (!kept->gen_shm) {
-        if ((rv = apr_shm_create(&kept->gen_shm, sizeof(apr_uint64_t), NULL,
+        if ((rv = apr_shm_create(&kept->gen_shm, 2 * sizeof(apr_uint64_t), NULL,
                                  s->process->pool)) != APR_SUCCESS) {
             kept->gen_shm = NULL;
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
@@ -636,8 +648,10 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         *(apr_uint64_t *)apr_shm_baseaddr_get(kept->gen_shm) = 0;
+        ((apr_int64_t *)apr_shm_baseaddr_get(kept->gen_shm))[1] = apr_time_sec(apr_time_now());
     }
     store_gen = apr_shm_baseaddr_get(kept->gen_shm);
+    issued_since = (apr_int64_t *)store_gen + 1;
     if (!kept->mutex
         && (rv = ap_global_mutex_create(&kept->mutex, NULL, ENDED_MUTEX, NULL, s,
                                         s->process->pool, 0)) != APR_SUCCESS) {
@@ -697,14 +711,22 @@ int entra_ended_add(request_rec *r, const char *app_tag, const char *sid, apr_in
     ended_hash(r, app_tag, sid, hash);
     apr_global_mutex_lock(ended_mutex);
     /* A sid this server signed in is always ended; any other is nothing to
-     * end, and only the rate limit (for a loop of made-up sids) is spent. */
+     * end, and only the rate limit (for a loop of made-up sids) is spent.
+     * While the issued table is younger than a session can live (after a
+     * full restart), a sid it does not know may be one signed in before:
+     * within the rate limit, it is ended too. */
     if (entra_ended_table_has(issued, hash, now)) {
         kept_all = entra_ended_table_add(ended, hash, expires, now);
         result = ENTRA_ENDED_ENDED;
     }
+    else if (!entra_ended_table_admit(ended, now))
+        result = ENTRA_ENDED_REFUSED;
+    else if (issued_since && now - *issued_since < expires - now) {
+        kept_all = entra_ended_table_add(ended, hash, expires, now);
+        result = ENTRA_ENDED_ENDED;
+    }
     else
-        result = entra_ended_table_admit(ended, now) ? ENTRA_ENDED_UNKNOWN
-                                                      : ENTRA_ENDED_REFUSED;
+        result = ENTRA_ENDED_UNKNOWN;
     apr_global_mutex_unlock(ended_mutex);
     if (!kept_all)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00412)

@@ -64,8 +64,12 @@ ok(is_login_redirect($third->get($S->url('/app/third-after'), Accept => 'text/ht
 ok(is_login_redirect(replay($cookie)->get($S->url('/app/after-flood'), Accept => 'text/html')),
    'the real ended session is still refused');
 is($keep->get($S->url('/app/other'))->code, 200, 'the flood ended no one else');
-like(join("\n", $S->log_since($mark)), qr/ENTRA00505: front-channel logout: no such session/,
-     'made-up sids end nothing (ENTRA00505: no such session)');
+# this server started less than EntraSessionMaxAge ago: a sid it did not
+# sign in may be a session signed in before the start, so within the rate
+# limit it is recorded as ended too (once the server is older, it ends
+# nothing and is recorded nowhere)
+like(join("\n", $S->log_since($mark)), qr/ENTRA00505: front-channel logout: session ended/,
+     'a young server records the made-up sids it admits (they may predate its start)');
 sleep 1.1;
 is(front_channel_logout($S->base, guid())->code, 200, 'a second later: front-channel logout answers again');
 
