@@ -17,49 +17,11 @@ use EntraStores;
 my $port = $ENV{ENTRA_REDIS_FLAKY_PORT} or plan skip_all => 'run through t/TEST';
 my $vh = 'entra_st_flaky';
 my $logs = Apache::Test::vars('t_logs');
-my $redis_pid;
-
-sub redis_up {
-    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1)
-        or return 0;
-    print $c "PING\r\n";
-    my $l = <$c> // '';
-    return $l =~ /^\+PONG/;
-}
-
-sub start_redis {
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$logs/redis_flaky.log";
-        open STDERR, '>&', \*STDOUT;
-        exec('/usr/bin/redis-server', '--port', $port, '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no') or POSIX::_exit(127);
-    }
-    $redis_pid = $pid;
-    my $until = time + 15;
-    while (time < $until) {
-        return 1 if redis_up();
-        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.1;
-    }
-    return 0;
-}
-
-sub stop_redis {
-    my $pid = $redis_pid or return;
-    undef $redis_pid;
-    kill 'TERM', $pid;
-    for (1 .. 100) {
-        return 1 if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.1;
-    }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-    return 1;
-}
-END { local $?; stop_redis() }
+my $redis = own_redis(port => $port, log => "$logs/redis_flaky.log",
+                      args => ['--save', '', '--appendonly', 'no']);
+sub redis_up    { $redis->up }
+sub start_redis { $redis->start }
+sub stop_redis  { $redis->stop }
 
 sub httpd_pid {
     open my $fh, '<', "$logs/httpd.pid" or return '';

@@ -23,52 +23,14 @@ my $port = $ENV{ENTRA_REDIS_RESTART_PORT} or plan skip_all => 'run through t/TES
 my $logs = Apache::Test::vars('t_logs');
 my $data = "$logs/redis_restart";
 my $USER = USER->{preferred_username};
-my $redis_pid;
-
-sub redis_up {
-    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1)
-        or return 0;
-    print $c "PING\r\n";
-    my $l = <$c> // '';
-    return $l =~ /^\+PONG/;
-}
-
 # redis-server with its data on disk: what it acknowledged is there after a
 # restart
-sub start_redis {
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$logs/redis_restart.log";
-        open STDERR, '>&', \*STDOUT;
-        exec('/usr/bin/redis-server', '--port', $port, '--bind', '127.0.0.1', '--dir', $data,
-             '--save', '', '--appendonly', 'yes', '--appendfsync', 'always')
-            or POSIX::_exit(127);
-    }
-    $redis_pid = $pid;
-    my $until = time + 15;
-    while (time < $until) {
-        return 1 if redis_up();
-        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.02;
-    }
-    return 0;
-}
-
-sub stop_redis {
-    my $pid = $redis_pid or return;
-    undef $redis_pid;
-    kill 'TERM', $pid;
-    for (1 .. 500) {
-        return 1 if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.01;
-    }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-    return 1;
-}
-END { local $?; stop_redis() }
+my $redis = own_redis(port => $port, log => "$logs/redis_restart.log",
+                      args => ['--dir', $data, '--save', '', '--appendonly', 'yes',
+                               '--appendfsync', 'always']);
+sub redis_up    { $redis->up }
+sub start_redis { $redis->start }
+sub stop_redis  { $redis->stop }
 
 # "code user" of one request with the session cookie
 sub once {

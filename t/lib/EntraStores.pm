@@ -20,7 +20,7 @@ our @EXPORT = qw(
     REDIS_CLI redis_port memcached_port redis_cmd redis_keys redis_dump
     memcached_cmd memcached_keys memcached_dump
     big_user session_sid session_cookie replay front_channel_logout sign_in_at
-    free_port start_apache
+    free_port start_apache own_redis
 );
 
 use constant REDIS_CLI => '/usr/bin/redis-cli';
@@ -411,5 +411,74 @@ sub DESTROY {
     local ($?, $@, $!);
     $self->stop if $self->{pid};
 }
+
+
+# ---------------------------------------------------- a Redis of the test's own
+
+package EntraStores;
+
+# own_redis(port => P, log => FILE, args => [...]): a redis-server a test
+# starts, stops and starts again on its own port (t/67, t/76), extra
+# redis-server arguments in args. ->up (answers PING), ->start (waits until
+# it answers; 0 when it does not within 15 s), ->stop (TERM, then KILL);
+# stopped when the object goes.
+sub own_redis {
+    my %o = @_;
+    return bless { port => $o{port}, log => $o{log}, args => $o{args} || [] },
+                 'EntraStores::OwnRedis';
+}
+
+package EntraStores::OwnRedis;
+
+sub up {
+    my $self = shift;
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Timeout => 1)
+        or return 0;
+    print $c "PING\r\n";
+    my $l = <$c> // '';
+    return $l =~ /^\+PONG/;
+}
+
+sub start {
+    my $self = shift;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $self->{log};
+        open STDERR, '>&', \*STDOUT;
+        exec('/usr/bin/redis-server', '--port', $self->{port}, '--bind', '127.0.0.1',
+             @{ $self->{args} }) or POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+    my $until = Time::HiRes::time() + 15;
+    while (Time::HiRes::time() < $until) {
+        return 1 if $self->up;
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.02);
+    }
+    return 0;
+}
+
+sub stop {
+    my $self = shift;
+    my $pid = delete $self->{pid} or return;
+    kill 'TERM', $pid;
+    for (1 .. 500) {
+        return 1 if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.01);
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return 1;
+}
+
+sub DESTROY {
+    my $self = shift;
+    local ($?, $@, $!);
+    $self->stop if $self->{pid};
+}
+
+package EntraStores;
 
 1;
