@@ -304,6 +304,7 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
     (void)plog;
     entra_http_global_init();
+    entra_crypto_init();
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK
         || (status = entra_ended_post_config(pconf, s)) != OK)
         return status;

@@ -80,14 +80,17 @@ void entra_bearer_child_init(apr_pool_t *pchild)
 /* The cache's key: the token and everything its check depended on beyond
  * the app (the audience this virtual host takes, its clock skew), hashed
  * (the token is a credential and stays out of memory that outlives the
- * request). The tenant rules are checked again on every use. */
+ * request). The tenant rules are checked again on every use. NULL (no
+ * caching) if hashing fails. */
 static const char *cache_key(request_rec *r, const entra_server_conf *sc, const char *token)
 {
-    return entra_sha256_b64url(r->pool, apr_psprintf(r->pool, "%s\n%s\n%" APR_INT64_T_FMT "\n%s",
-                                                     sc->app_tag,
-                                                     entra_conf_app_id_uri(r->pool, sc),
-                                                     (apr_int64_t)entra_conf_clock_skew(sc),
-                                                     token));
+    const char *parts[] = { sc->app_tag, entra_conf_app_id_uri(r->pool, sc),
+                            apr_ltoa(r->pool, (long)entra_conf_clock_skew(sc)), token };
+    unsigned char digest[32];
+
+    if (!entra_sha256_parts(parts, 4, digest))
+        return NULL;
+    return entra_b64url_encode(r->pool, digest, sizeof(digest));
 }
 
 /* A token validated before, for this virtual host: its claims, if its
@@ -100,7 +103,7 @@ static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf
     apr_array_header_t *claims;
     apr_size_t len;
 
-    if (!validated || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len))
+    if (!validated || !key || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len))
         || !(claims = entra_pairs_parse(r->pool, kept, len)))
         return NULL;
     if (!entra_conf_session_tenant_ok(sc, entra_pairs_get(claims, "tid")))
@@ -179,7 +182,7 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
         return status;
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
-    if (validated && json_is_integer(json_object_get(claims, "exp"))) {
+    if (validated && key && json_is_integer(json_object_get(claims, "exp"))) {
         plain = entra_pairs_serialize(r->pool, (*session)->claims, &len);
         entra_token_cache_put(validated, key, plain, len,
                               json_integer_value(json_object_get(claims, "exp"))

@@ -23,16 +23,32 @@
  * EVP_aes_256_gcm(); fetched once here (at start-up, single-threaded), the
  * signed-in fast path skips that lookup. */
 static EVP_CIPHER *fetched_gcm;
+/* The same for SHA-256, which a bearer call or a server-side session
+ * hashes on every request: SHA256() fetches it anew each time, under
+ * OpenSSL's store lock. */
+static EVP_MD *fetched_sha256;
 
 static const EVP_CIPHER *gcm(void)
 {
     return fetched_gcm ? fetched_gcm : EVP_aes_256_gcm();
 }
 
-entra_keyring *entra_keyring_make(apr_pool_t *p)
+static const EVP_MD *sha256_md(void)
+{
+    return fetched_sha256 ? fetched_sha256 : EVP_sha256();
+}
+
+void entra_crypto_init(void)
 {
     if (!fetched_gcm)
         fetched_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (!fetched_sha256)
+        fetched_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+entra_keyring *entra_keyring_make(apr_pool_t *p)
+{
+    entra_crypto_init();
     return apr_array_make(p, 2, sizeof(entra_key));
 }
 
@@ -219,11 +235,34 @@ unsigned char *entra_open(apr_pool_t *p, const entra_keyring *ring, const char *
     return NULL;
 }
 
+int entra_sha256_parts(const char *const *parts, int n, unsigned char *digest)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, sha256_md(), NULL) == 1;
+    int i;
+
+    for (i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1
+             && (i == n - 1 || EVP_DigestUpdate(ctx, "\n", 1) == 1);
+    ok = ok && EVP_DigestFinal_ex(ctx, digest, NULL) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* SHA-256 of one string. OpenSSL fails here only out of memory, which
+ * Apache answers by aborting the child (ap_abort_on_oom): so does this,
+ * rather than hand out a digest that two inputs could share. */
+static void sha256_text(const char *text, unsigned char *digest)
+{
+    if (!entra_sha256_parts(&text, 1, digest))
+        abort();
+}
+
 char *entra_sha256_b64url(apr_pool_t *p, const char *text)
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];
 
-    SHA256((const unsigned char *)text, strlen(text), digest);
+    sha256_text(text, digest);
     return entra_b64url_encode(p, digest, sizeof(digest));
 }
 
@@ -237,7 +276,7 @@ char *entra_sha256_hex(apr_pool_t *p, const char *text, int nchars)
     if (nchars > 2 * SHA256_DIGEST_LENGTH)
         nchars = 2 * SHA256_DIGEST_LENGTH;
     out = apr_palloc(p, (apr_size_t)nchars + 1);
-    SHA256((const unsigned char *)text, strlen(text), digest);
+    sha256_text(text, digest);
     for (i = 0; i < nchars; i++)
         out[i] = hex[(digest[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
     out[nchars] = '\0';

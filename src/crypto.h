@@ -40,6 +40,14 @@ char *entra_seal(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
 unsigned char *entra_open(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
                           const char *sealed, apr_size_t *len);
 
+/* Fetches what the per-request paths use once (OpenSSL 3 would look them
+ * up in its providers on every call); at start-up, single-threaded. */
+void entra_crypto_init(void);
+
+/* SHA-256 of parts[0], "\n", parts[1], ... parts[n-1] into `digest` (32
+ * bytes), without joining them first; 0 when OpenSSL fails. */
+int entra_sha256_parts(const char *const *parts, int n, unsigned char *digest);
+
 /* The first `nchars` (at most 64) hex digits of SHA-256(text). */
 char *entra_sha256_hex(apr_pool_t *p, const char *text, int nchars);
 

@@ -1,6 +1,7 @@
 /* Sessions in Apache's socache providers (see socache.h). */
 #include "socache.h"
 #include "config.h"
+#include "crypto.h"
 #include "ended.h"
 #include "localcopy.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include <apr_atomic.h>
 #include <apr_shm.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
@@ -675,10 +677,12 @@ void entra_ended_child_init(apr_pool_t *pchild)
 static void ended_hash(request_rec *r, const char *app_tag, const char *sid,
                        unsigned char *hash)
 {
-    const char *text = apr_pstrcat(r->pool, app_tag, "\n", sid, NULL);
+    const char *parts[] = { app_tag, sid };
     unsigned char digest[SHA256_DIGEST_LENGTH];
 
-    SHA256((const unsigned char *)text, strlen(text), digest);
+    (void)r;
+    if (!entra_sha256_parts(parts, 2, digest))
+        abort();    /* out of memory: never a digest two sids could share */
     memcpy(hash, digest, 16);
 }
 
