@@ -46,7 +46,7 @@ typedef struct {
     apr_int64_t expires;            /* the copy is fresh until then */
     apr_int64_t backoff_until;      /* no copy, and the last fetch failed: until then
                                      * answer with `error` */
-    char error[512];
+    char error[1024];
 } flight;
 
 struct entra_provider {
