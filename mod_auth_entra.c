@@ -16,6 +16,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <unixd.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -265,7 +266,10 @@ static int entra_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         if (!entra_server_enabled(sc))
             continue;
         if ((why = entra_server_check(ptemp, sc)) || (why = entra_server_bind(pconf, sc))
-            || (why = entra_credential_load(pconf, sc))) {
+            || (why = entra_credential_load(pconf, sc))
+            || (why = entra_credential_check_file(ptemp, sc, ap_unixd_config.user_name,
+                                                  (long)ap_unixd_config.user_id,
+                                                  (long)ap_unixd_config.group_id))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00101) "%s:%d: %s",
                          s->defn_name ? s->defn_name : "(server config)",
                          s->defn_line_number, why);

@@ -1,6 +1,7 @@
 /* Require entra-role / entra-group / entra-tenant / entra-claim (see authz.h). */
 #include "authz.h"
 #include "authn.h"
+#include "bearer.h"
 #include "log.h"
 #include "respond.h"
 #include "claims.h"
@@ -20,8 +21,11 @@
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 #define DENIED_NOTE "entra-authz-denied"
+/* The scopes a bearer token lacked, for RFC 6750's insufficient_scope. */
+#define SCOPE_NOTE "entra-authz-scope-needed"
 
 /* True when `value` is one of the `seps`-separated elements of `claim`. */
 static int claim_has_in(const char *claim, const char *value, const char *seps)
@@ -193,8 +197,6 @@ static authz_status role_check(request_rec *r, const char *line, const void *par
     return check_claim(r, line, parsed, "roles", "the app role", "no app role");
 }
 
-extern module AP_MODULE_DECLARE_DATA auth_entra_module;
-
 /* Whether the session's groups say anything of `group`: a session that kept
  * only the configuration's groups (ENTRA_GROUPS_PARTIAL) knows membership
  * of those alone, by the list it kept them by. */
@@ -258,6 +260,25 @@ static authz_status group_check(request_rec *r, const char *line, const void *pa
     return check_claim(r, line, parsed, "groups", "membership of group", "no membership of group");
 }
 
+/* A plain entra-scope line a bearer token did not satisfy: its scopes go
+ * to the 401/403's challenge (entra_authz_forbid), space-separated as
+ * RFC 6750's scope attribute wants them. */
+static void note_scope_needed(request_rec *r, const char *require_line)
+{
+    const entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
+    const char *before = apr_table_get(r->notes, SCOPE_NOTE), *line = require_line, *want;
+    const char *all = before;
+
+    if (!session || !session->from_bearer)
+        return;
+    while (*(want = ap_getword_conf(r->pool, &line))) {
+        if (!all || !claim_has_in(all, want, " "))
+            all = all ? apr_pstrcat(r->pool, all, " ", want, NULL) : want;
+    }
+    if (all)
+        apr_table_set(r->notes, SCOPE_NOTE, all);
+}
+
 /* scp is one space-separated string (delegated permissions of a token). */
 static authz_status scope_check(request_rec *r, const char *require_line, const void *parsed)
 {
@@ -284,6 +305,8 @@ static authz_status scope_check(request_rec *r, const char *require_line, const 
             break;
         }
     }
+    if (f.found != ENTRA_CLAIM_MATCH && context_of(parsed) == ENTRA_AUTHZ_PLAIN)
+        note_scope_needed(r, require_line);
     return answer(r, parsed, &f);
 }
 
@@ -367,11 +390,26 @@ static const void *placed(cmd_parms *cmd, const char *provider)
     return &contexts[context];
 }
 
+/* A word that starts with '#' was meant as a comment (ENTRA00114). */
+static void warn_hash_words(cmd_parms *cmd, const char *require_line, const char *name)
+{
+    const char *line = require_line, *word;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &line))) {
+        if (*word == '#') {
+            entra_conf_warn_hash(cmd, apr_pstrcat(cmd->temp_pool, "Require ", name, NULL),
+                                 word);
+            return;
+        }
+    }
+}
+
 /* entra-claim words must be name:value; caught at start-up. */
 static const char *claim_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
 {
     const char *line = require_line, *word;
 
+    warn_hash_words(cmd, require_line, "entra-claim");
     while (*(word = ap_getword_conf(cmd->temp_pool, &line))) {
         const char *colon = strchr(word, ':');
         if (!colon || colon == word || !colon[1])
@@ -389,6 +427,7 @@ static const char *values_parse(cmd_parms *cmd, const char *require_line, const 
 {
     const char *line = require_line;
 
+    warn_hash_words(cmd, require_line, name);
     if (!*ap_getword_conf(cmd->temp_pool, &line))
         return apr_pstrcat(cmd->pool, "Require ", name, ": needs at least one value", NULL);
     *parsed = placed(cmd, name);
@@ -423,12 +462,15 @@ static const authz_provider claim_provider = { claim_check, claim_parse };
  * the same answer: make it the 403 it is, with the page that says why. */
 static void entra_authz_forbid(request_rec *r)
 {
-    const char *type = r->ap_auth_type;
+    const char *type = r->ap_auth_type, *scopes;
 
     if (r->status != HTTP_UNAUTHORIZED || !r->user || !*r->user || !type
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
         return;
     r->status = HTTP_FORBIDDEN;
+    /* RFC 6750 3.1: a bearer token without the scope a line requires. */
+    if ((scopes = apr_table_get(r->notes, SCOPE_NOTE)))
+        entra_bearer_insufficient_scope(r, scopes);
     /* Denied by a requirement that sets no page of its own (another
      * module's, e.g. Require not ip ...). The entra-* providers set theirs,
      * negated or not. */

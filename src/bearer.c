@@ -40,6 +40,16 @@ int entra_bearer_challenge(request_rec *r, const char *error, const char *descri
     return HTTP_UNAUTHORIZED;
 }
 
+void entra_bearer_insufficient_scope(request_rec *r, const char *scopes)
+{
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                                "error_description=\"the token lacks a scope this resource "
+                                "requires\", scope=\"%s\"",
+                                ap_escape_quotes(r->pool, ap_get_server_name(r)),
+                                ap_escape_quotes(r->pool, scopes)));
+}
+
 /* Access tokens with ver 1.0 come from the cloud's STS (sts.windows.net,
  * or sts.chinacloudapi.cn for Microsoft Entra operated by 21Vianet),
  * whichever endpoint was used: the same tenant, or the {tenantid} template

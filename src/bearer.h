@@ -24,4 +24,8 @@ void entra_bearer_child_init(apr_pool_t *pchild);
 /* 401 asking for a bearer token; error may be NULL. */
 int entra_bearer_challenge(request_rec *r, const char *error, const char *description);
 
+/* 403's challenge for a token that lacks a required scope (RFC 6750 3.1):
+ * error="insufficient_scope", scope="<scopes>" (space-separated). */
+void entra_bearer_insufficient_scope(request_rec *r, const char *scopes);
+
 #endif

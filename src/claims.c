@@ -311,6 +311,10 @@ char *entra_easyauth_principal(apr_pool_t *p, const apr_array_header_t *claims)
     return b64;
 }
 
+/* App Service's own spelling, as its front end sends it to an app: UTC,
+ * seconds, and seven zero digits of fraction (.NET's round-trip "o"
+ * format), e.g. "X-MS-TOKEN-AAD-EXPIRES-ON: 2020-05-10T17:05:01.0000000Z"
+ * in a raw capture of the headers App Service hands a backend. */
 char *entra_easyauth_time(apr_pool_t *p, apr_int64_t secs)
 {
     apr_time_exp_t t;

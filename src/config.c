@@ -1,6 +1,7 @@
 /* Configuration: create, merge, directive handlers, completeness check. */
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #include <http_log.h>
 #include <apr_strings.h>
@@ -455,6 +456,18 @@ static const char *directive_error(cmd_parms *cmd, const char *why)
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", why, NULL);
 }
 
+void entra_conf_warn_hash(cmd_parms *cmd, const char *what, const char *value)
+{
+    ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, cmd->pool, ENTRALOG(00114)
+                  "%s:%d: %s: a value starts with '#'%s%s%s, and was taken literally: Apache "
+                  "has no trailing comments, a '#' after a directive's value is part of the "
+                  "value (put the comment on a line of its own)",
+                  cmd->directive ? cmd->directive->filename : "(unknown)",
+                  cmd->directive ? cmd->directive->line_num : 0, what,
+                  value ? " (" : "", value ? entra_log_safe(cmd->pool, value) : "",
+                  value ? ")" : "");
+}
+
 const char *entra_read_secret(apr_pool_t *p, const char *spec, const char **why)
 {
     const char *path;
@@ -560,6 +573,8 @@ const char *entra_set_client_secret(cmd_parms *cmd, void *dc, const char *arg)
 
     if (!secret)
         return directive_error(cmd, why);
+    if (*arg == '#')
+        entra_conf_warn_hash(cmd, "EntraClientSecret", NULL);
     server_conf(cmd)->client_secret = secret;
     return NULL;
 }
@@ -643,6 +658,8 @@ const char *entra_set_session_key(cmd_parms *cmd, void *dc, const char *arg)
 
     if (!secret)
         return directive_error(cmd, why);
+    if (*arg == '#')
+        entra_conf_warn_hash(cmd, "EntraSessionKey", NULL);
     if (!c->session_keys)
         c->session_keys = entra_keyring_make(cmd->pool);
     if ((why = entra_keyring_add(c->session_keys, secret, strlen(secret))))

@@ -218,5 +218,9 @@ const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg);
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */
 const char *entra_read_secret(apr_pool_t *p, const char *spec, const char **why);
+/* Start-up warning (ENTRA00114): a directive value that starts with '#'
+ * was meant as a comment, but Apache has none after a value. `value` is
+ * shown (NULL for a secret, which never reaches a log). */
+void entra_conf_warn_hash(cmd_parms *cmd, const char *what, const char *value);
 
 #endif

@@ -10,6 +10,14 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ASSERTION_LIFETIME 300
 #define ASSERTION_FILE_MAX (64 * 1024)
@@ -48,6 +56,69 @@ static void *read_pem(const char *path, int is_cert)
                   : (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
     return obj;
+}
+
+/* errno of opening `path` for reading as uid/gid and the user's groups:
+ * a child that takes that identity tries (the file's mode bits, its
+ * directories, ACLs, all as the kernel sees them). -1: it could not tell. */
+static int open_errno_as(const char *path, const char *user, uid_t uid, gid_t gid)
+{
+    int status = 0, fd;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (setgid(gid) != 0 || (user && initgroups(user, gid) != 0) || setuid(uid) != 0)
+            _exit(255);
+        fd = open(path, O_RDONLY);
+        _exit(fd < 0 ? (errno > 0 && errno < 255 ? errno : EACCES) : 0);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+const char *entra_credential_check_file(apr_pool_t *p, const entra_server_conf *sc,
+                                        const char *run_user, long run_uid, long run_gid)
+{
+    const char *path = sc->client_assertion_file, *user = NULL;
+    uid_t uid = geteuid();
+    struct passwd *pw;
+    struct stat st;
+    int err;
+    char buf[120];
+
+    if (!path)
+        return NULL;
+    if (uid == 0) {
+        /* root starts the server; its children run as User/Group */
+        if (run_uid < 0 || run_uid == 0 || (uid_t)run_uid == (uid_t)-1)
+            return NULL;        /* no User to run as (configtest without one), or root */
+        uid = (uid_t)run_uid;
+        user = run_user;
+        err = open_errno_as(path, user && *user != '#' ? user : NULL, uid, (gid_t)run_gid);
+    }
+    else {
+        int fd = open(path, O_RDONLY);
+        err = fd < 0 ? errno : 0;
+        if (fd >= 0)
+            close(fd);
+        user = (pw = getpwuid(uid)) ? pw->pw_name : NULL;
+    }
+    if (err <= 0)
+        return NULL;
+    return apr_psprintf(p, "EntraClientAssertionFile %s cannot be read by %s (uid %ld), the "
+                        "user the server runs as: %s%s; the file is read at every token "
+                        "request, so that user needs read access to it (and search access "
+                        "to its directories)", path, user ? user : "the user", (long)uid,
+                        apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf)),
+                        stat(path, &st) == 0
+                            ? apr_psprintf(p, " (mode %04o, owner uid %ld, gid %ld)",
+                                           (unsigned)(st.st_mode & 07777), (long)st.st_uid,
+                                           (long)st.st_gid) : "");
 }
 
 const char *entra_credential_load(apr_pool_t *p, entra_server_conf *sc)
@@ -143,9 +214,12 @@ static const char *read_assertion_file(apr_pool_t *p, const char *path, const ch
     char *buf = apr_palloc(p, ASSERTION_FILE_MAX + 1);
     apr_size_t len = ASSERTION_FILE_MAX + 1;
     apr_file_t *f;
+    apr_status_t rv;
+    char err[120];
 
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
-        return apr_pstrcat(p, "cannot read EntraClientAssertionFile ", path, NULL);
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS)
+        return apr_psprintf(p, "cannot read EntraClientAssertionFile %s as uid %ld: %s", path,
+                            (long)geteuid(), apr_strerror(rv, err, sizeof(err)));
     apr_file_read_full(f, buf, len, &len);
     apr_file_close(f);
     if (len > ASSERTION_FILE_MAX)

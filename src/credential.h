@@ -10,6 +10,14 @@
 /* Loads EntraClientCertificate + EntraClientKey into sc->credential: checks
  * the key is RSA and belongs to the certificate, computes the thumbprints.
  * Returns NULL or why not (for the start-up error). */
+/* EntraClientAssertionFile is read at every use (the platform rotates it)
+ * by the user the server runs as: checked at start-up that this user can
+ * open it. As root, that user is run_user/run_uid/run_gid (httpd's User and
+ * Group; a uid of -1 or 0 skips the check); otherwise the current user.
+ * Returns why not, naming the file, the user and the error, or NULL. */
+const char *entra_credential_check_file(apr_pool_t *p, const entra_server_conf *sc,
+                                        const char *run_user, long run_uid, long run_gid);
+
 const char *entra_credential_load(apr_pool_t *p, entra_server_conf *sc);
 
 /* The client-authentication part of a token request to `token_endpoint`:

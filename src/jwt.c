@@ -123,20 +123,31 @@ static const char *check_audience(json_t *claims, const char *client_id, const c
     return "audience (aud) is not this application's client id";
 }
 
-static const char *check_times(json_t *claims, const entra_jwt_expect *want)
+/* A time claim outside the clock skew: by how much, and what to check (the
+ * usual cause, when tokens are fresh, is this server's clock). */
+static const char *skew_refusal(apr_pool_t *p, const char *what, apr_int64_t off,
+                                const entra_jwt_expect *want)
+{
+    return apr_psprintf(p, "%s by %" APR_INT64_T_FMT " s, beyond EntraClockSkew %"
+                        APR_INT64_T_FMT " s (if the token is fresh, this server's clock is "
+                        "off: check NTP, e.g. timedatectl)", what, off, (apr_int64_t)want->skew);
+}
+
+static const char *check_times(apr_pool_t *p, json_t *claims, const entra_jwt_expect *want)
 {
     apr_int64_t exp, nbf, iat;
 
     if (!json_time(claims, "exp", &exp))
         return "token has no expiry (exp)";
     if (want->now > exp + want->skew)
-        return "token has expired (exp)";
+        return skew_refusal(p, "token has expired (exp): in the past", want->now - exp, want);
     if (json_time(claims, "nbf", &nbf) && nbf > want->now + want->skew)
-        return "token is not yet valid (nbf)";
+        return skew_refusal(p, "token is not yet valid (nbf): in the future", nbf - want->now,
+                            want);
     if (!json_time(claims, "iat", &iat))
         return "token has no issue time (iat)";
     if (iat > want->now + want->skew)
-        return "token was issued in the future (iat)";
+        return skew_refusal(p, "token was issued in the future (iat)", iat - want->now, want);
     return NULL;
 }
 
@@ -181,7 +192,7 @@ static const char *check_claims(apr_pool_t *p, json_t *claims, const entra_jwt_e
      * the issuer it must have, not to the key's. */
     if ((why = check_issuer(p, claims, issuer, v1 ? NULL : key_issuer))
         || (why = check_audience(claims, want->client_id, want->app_id_uri))
-        || (why = check_times(claims, want)))
+        || (why = check_times(p, claims, want)))
         return why;
     /* OpenID Connect: sub is the user; a token without one names nobody. */
     if (want->require_sub && !nonempty_string(json_object_get(claims, "sub")))

@@ -20,6 +20,8 @@
  * stretch a back-off. */
 #include "provider.h"
 #include "http.h"
+#include "jwt.h"
+#include "token.h"
 #include "util.h"
 
 #include <apr_strings.h>
@@ -44,7 +46,7 @@ typedef struct {
     apr_int64_t expires;            /* the copy is fresh until then */
     apr_int64_t backoff_until;      /* no copy, and the last fetch failed: until then
                                      * answer with `error` */
-    char error[512];
+    char error[1024];
 } flight;
 
 struct entra_provider {
@@ -209,6 +211,23 @@ static void warn_stale(entra_provider *pv, apr_pool_t *scratch, const char *what
                                             why, what));
 }
 
+/* Entra's own reason for an error answer (an OAuth-style JSON body, as
+ * for the discovery of a tenant that does not exist: 400 invalid_tenant,
+ * AADSTS90002), with what to check; "" when the body has none. */
+static const char *entra_reason(apr_pool_t *p, const entra_http_response *resp)
+{
+    json_t *body = resp->body && resp->len
+                   ? entra_json_pool_own(p, json_loadb(resp->body, resp->len, 0, NULL)) : NULL;
+    const char *error = json_string_value(json_object_get(body, "error"));
+
+    if (!error)
+        return "";
+    return apr_pstrcat(p, ": ", entra_token_error_text(p, body),
+                       strcmp(error, "invalid_tenant") == 0
+                           ? " (check EntraTenant, and EntraAuthority for the tenant's cloud)"
+                           : "", NULL);
+}
+
 /* GETs url and checks for a 200 JSON answer; the reason names the cause. */
 static const char *fetch_json(apr_pool_t *p, const char *what, const char *url, int timeout,
                               entra_http_response *resp)
@@ -219,8 +238,8 @@ static const char *fetch_json(apr_pool_t *p, const char *what, const char *url, 
     if (why)
         return apr_psprintf(p, "%s fetch failed: %s", what, why);
     if (resp->status != 200)
-        return apr_psprintf(p, "%s fetch from %s failed: HTTP status %ld", what, url,
-                            resp->status);
+        return apr_psprintf(p, "%s fetch from %s failed: HTTP status %ld%s", what, url,
+                            resp->status, entra_reason(p, resp));
     return NULL;
 }
 

@@ -42,13 +42,33 @@ is($rc, 0, 'secure_over_http.conf: configtest passes (a proxy in front may speak
 like($out, qr/ENTRA00113: \S*secure_over_http\.conf:5: EntraCookieSecure On, but this virtual host does not turn on TLS/,
      '... with a warning naming the virtual host\'s file and line') or diag($out);
 
+# Apache has no trailing comments: values that start with '#' warn, naming
+# the file and line (and the Require value), never a secret
+($rc, $out) = configtest("$t_dir/conf/warn/hash_values.conf");
+is($rc, 0, 'hash_values.conf: configtest passes (the values are taken literally)') or diag($out);
+my @hash = grep { /ENTRA00114:/ } split /\n/, $out;
+is(scalar @hash, 4, '... one ENTRA00114 warning for each of the four') or diag($out);
+is(scalar(grep { /\[auth_entra:warn\]/ } @hash), 4, '... at warn') or diag($out);
+for ([8, 'EntraClientSecret', ''], [9, 'EntraSessionKey', ''], [13, 'Require entra-role', ' (#)'],
+     [17, 'Require entra-claim', ' (#ver:1.0)']) {
+    my ($line, $what, $shown) = @$_;
+    like($out, qr/ENTRA00114: \S*hash_values\.conf:$line: \Q$what\E: a value starts with '#'\Q$shown\E, and was taken literally: Apache has no trailing comments/,
+         "... line $line: $what, saying Apache has no trailing comments") or diag($out);
+}
+unlike($out, qr/hash-started-client-secret|old-key-0123/, '... and no secret is shown');
+
 # a secret file that exists but cannot be read (root reads anything: skip then)
 my $unreadable = "$t_dir/logs/unreadable_secret.txt";
 unlink $unreadable;
 if (open my $u, '>', $unreadable) { print $u "unreadable-secret-value\n"; close $u; chmod 0000, $unreadable }
+# a federated token file the run user cannot read (as root the run user is
+# User, which base.inc does not set: skipped then)
+my $unreadable_jwt = "$t_dir/logs/unreadable_assertion.jwt";
+unlink $unreadable_jwt;
+if (open my $u, '>', $unreadable_jwt) { print $u "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n"; close $u; chmod 0000, $unreadable_jwt }
 
 my @bad = sort grep { !/good\.conf$/ } glob "$t_dir/conf/bad/*.conf";
-@bad = grep { !/unreadable_secret_mode\.conf$/ } @bad if $> == 0;
+@bad = grep { !/unreadable_(?:secret_mode|assertion_file)\.conf$/ } @bad if $> == 0;
 ok(@bad >= 4, 'bad configurations to check: ' . scalar @bad);
 for my $file (@bad) {
     my $name = (File::Spec->splitpath($file))[2];
@@ -64,5 +84,14 @@ for my $file (@bad) {
     unlike($out, qr/Segmentation|core dumped|Aborted/i, "$name: no crash");
 }
 
-unlink $unreadable;
+# the unreadable federated token file: the message names the file, the
+# user the server runs as and the error
+if ($> != 0) {
+    ($rc, $out) = configtest("$t_dir/conf/bad/unreadable_assertion_file.conf");
+    my $me = getpwuid($>) // '';
+    like($out, qr/ENTRA00101: .*EntraClientAssertionFile \S*unreadable_assertion\.jwt cannot be read by \Q$me\E \(uid $>\), the user the server runs as: Permission denied \(mode 0000/,
+         'unreadable_assertion_file.conf: names the file, the run user, the error and the mode') or diag($out);
+}
+
+unlink $unreadable, $unreadable_jwt;
 done_testing();

@@ -173,6 +173,24 @@ is(mock_stats()->{requests}{token}, $tok_before, '... and no token request with 
 ok(scalar(grep { /federated_token\.jwt/ } entra_problems($mark)), '... the log names the file')
     or diag(join "\n", entra_problems($mark));
 
+# a file the server's user cannot read any more (it was readable at
+# start-up): 500, and the log names the file and the error (root reads
+# anything: skipped then)
+SKIP: {
+    skip 'root reads any file', 4 if $> == 0;
+    spew($fed_file, fed_token());
+    chmod 0000, $fed_file;
+    $mark = log_mark();
+    (undef, $s) = sign_in(new_ua(), 'i3_federated', '/app/federated-unreadable');
+    chmod 0644, $fed_file;
+    is($s->{callback} ? $s->{callback}->code : 0, 500, 'federated, unreadable file: 500');
+    ok(!find_set_cookie($s->{callback}, 'entra_session'), '... no session');
+    my @l = grep { /ENTRA00211:/ } entra_problems($mark);
+    is(scalar @l, 1, '... one ENTRA00211 line') or diag(join "\n", entra_problems($mark));
+    like($l[0] // '', qr/cannot read EntraClientAssertionFile \S*federated_token\.jwt as uid \d+: Permission denied/,
+         '... naming the file, the uid and the error');
+}
+
 # good again
 spew($fed_file, fed_token());
 is(sign_in(new_ua(), 'i3_federated', '/app/federated-again')->code, 200, 'federated: a good token again: signed in');

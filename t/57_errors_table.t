@@ -15,6 +15,7 @@ use URI;
 use URI::Escape qw(uri_escape);
 use Apache::Test ();
 use EntraTest;
+use EntraSessions qw(raw_get api_token);
 
 my $vh = 'entra_main';
 my $cb_path = '/.auth/login/aad/callback';
@@ -101,6 +102,83 @@ sub one_line {
     like($l, qr/ID token rejected: .*\baud/, '... with the reason');
     my @problems = entra_problems($mark, wait => 0);
     is(scalar @problems, 1, '... and no other warn/error line') or diag(join "\n", @problems);
+}
+
+# ---- a token outside EntraClockSkew: the ENTRA00208 line gives the
+# seconds it is off, and names EntraClockSkew and NTP
+for my $case (['not_yet_valid', qr/token is not yet valid \(nbf\): in the future by (\d+) s, beyond EntraClockSkew (\d+) s/],
+              ['expired',       qr/token has expired \(exp\): in the past by (\d+) s, beyond EntraClockSkew (\d+) s/]) {
+    my ($kind, $re) = @$case;
+    mock_reset();
+    mock_config({ bad_token => $kind });
+    my $mark = log_mark();
+    my ($final, $s) = sign_in(new_ua(), $vh, "/app/row-skew-$kind");
+    mock_reset();
+    is($s->{callback} && $s->{callback}->code, 401, "ID token $kind: 401");
+    my $l = one_line($mark, 'ENTRA00208', 'error', "ID token $kind");
+    my ($off, $skew) = $l =~ $re;
+    ok($off && abs($off - 3600) <= 5, "... the seconds it is off ($off, the mock's 3600)") or diag($l);
+    ok(defined $skew && $skew > 0, "... and EntraClockSkew's value ($skew s)") or diag($l);
+    like($l, qr/\bNTP\b/, '... and says to check NTP');
+}
+
+# ---- a wrong tenant: discovery answers Entra's own error (400
+# invalid_tenant, AADSTS90002); 502 and one ENTRA00202 error line with
+# Entra's description, and what to check
+{
+    mock_reset();
+    my $mark = log_mark();
+    my $r = new_ua()->get(url('errors_wrong_tenant', '/app/row-wrong-tenant'));
+    is($r->code, 502, 'a tenant Entra does not know: 502');
+    like($r->decoded_content, qr/Sign-in is unavailable/, '... a short page');
+    my $l = one_line($mark, 'ENTRA00202', 'error', 'wrong tenant');
+    like($l, qr/HTTP status 400: error=invalid_tenant description="AADSTS90002: Tenant '0badc0de-1111-4222-8333-944445555666' not found\./,
+         '... with Entra\'s error and AADSTS description, not only "HTTP 400"');
+    like($l, qr/trace_id=$GUID\b.*correlation_id=$GUID\b/, '... the trace and correlation ids');
+    like($l, qr/check EntraTenant/, '... and what to check');
+}
+
+# ---- bearer tokens: a refused one is 401 invalid_token and one ENTRA00703
+# line at info (any client can send one; nothing at warn or worse), with the
+# reason -- the seconds off for times
+{
+    my $bv = 'i4_bearer';
+    for my $case ([{ expired => 1 }, qr/token has expired \(exp\): in the past by \d+ s, beyond EntraClockSkew \d+ s .*NTP/, 'expired'],
+                  [{ nbf_in => 900 }, qr/token is not yet valid \(nbf\): in the future by (?:89\d|90\d) s, beyond EntraClockSkew \d+ s .*NTP/, 'not yet valid'],
+                  [{ wrong_aud => 1 }, qr/audience \(aud\)/, 'for another app']) {
+        my ($q, $re, $what) = @$case;
+        my $t = api_token(%$q);
+        my $mark = log_mark();
+        my $r = raw_get($bv, '/api/user/row', undef, Authorization => "Bearer $t");
+        is($r->code, 401, "bearer token $what: 401");
+        like($r->header('WWW-Authenticate') // '', qr/^Bearer\b.*\berror="invalid_token"/, '... invalid_token');
+        my $l = one_line($mark, 'ENTRA00703', 'info', "bearer token $what");
+        like($l, $re, '... with the reason');
+        is(scalar(entra_problems($mark, wait => 0)), 0, '... and nothing at warn or worse');
+    }
+
+    # a bearer token lacking the scope a location requires: 403 with
+    # WWW-Authenticate: Bearer error="insufficient_scope", scope="..." (RFC
+    # 6750 3.1); log: ENTRA00601 at info
+    my $mark = log_mark();
+    my $r = raw_get($bv, '/api/read/row', undef, Authorization => 'Bearer ' . api_token(scp => 'access_as_user'));
+    is($r->code, 403, 'bearer token without the scope: 403');
+    like($r->header('WWW-Authenticate') // '', qr/^Bearer realm="[^"]*", error="insufficient_scope", error_description="[^"]+", scope="Tasks\.Read"$/,
+         '... WWW-Authenticate: Bearer error="insufficient_scope", scope="Tasks.Read"');
+    my $l = one_line($mark, 'ENTRA00601', 'info', 'insufficient scope');
+    like($l, qr/requires the scope Tasks\.Read/, '... naming the scope');
+    # an app-only token (no scp at all) lacks it too
+    $r = raw_get($bv, '/api/user/row', undef, Authorization => 'Bearer ' . api_token(app => 1));
+    is($r->code, 403, 'an app-only token (no scp) where a scope is required: 403');
+    like($r->header('WWW-Authenticate') // '', qr/error="insufficient_scope", .*scope="access_as_user"/, '... insufficient_scope');
+    # a denial for a role is no scope matter
+    $r = raw_get($bv, '/api/admin/row', undef, Authorization => 'Bearer ' . api_token(roles => 'Task.Read'));
+    is($r->code, 403, 'bearer token without the role: 403');
+    unlike($r->header('WWW-Authenticate') // '', qr/insufficient_scope/, '... not insufficient_scope');
+    # with the scope: 200, no challenge
+    $r = raw_get($bv, '/api/read/row', undef, Authorization => 'Bearer ' . api_token(scp => 'access_as_user Tasks.Read'));
+    is($r->code, 200, 'with the scope: 200');
+    ok(!defined $r->header('WWW-Authenticate'), '... no challenge');
 }
 
 # ---- unknown and replayed state: 400; log: ENTRA00206, at warn with the

@@ -85,6 +85,10 @@ my $at = $h->{'x-entra-access-token'} || [];
 my $exp = $h->{'x-entra-access-token-expires'} || [];
 ok(@$at && $at->[0], 'the access token is passed (EntraPassAccessToken)');
 is_deeply($h->{'x-ms-token-aad-access-token'}, $at, 'X-MS-TOKEN-AAD-ACCESS-TOKEN: the access token');
+# App Service's spelling: UTC, seven fraction digits, Z, as in a raw capture
+# of the headers it sends (X-MS-TOKEN-AAD-EXPIRES-ON: 2020-05-10T17:05:01.0000000Z)
+like(($h->{'x-ms-token-aad-expires-on'} || [])->[0] // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.0000000Z$/,
+     'X-MS-TOKEN-AAD-EXPIRES-ON: yyyy-MM-ddTHH:mm:ss.0000000Z');
 is_deeply($h->{'x-ms-token-aad-expires-on'},
           [@$exp ? strftime('%Y-%m-%dT%H:%M:%S.0000000Z', gmtime($exp->[0])) : 'none'],
           'X-MS-TOKEN-AAD-EXPIRES-ON: its expiry, App Service\'s format');

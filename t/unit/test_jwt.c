@@ -301,6 +301,23 @@ static void test_times(apr_pool_t *p)
         REJECT(token_with(p, "exp", json_integer(NOW - 1)), &strict, "skew 0: exp a second ago");
         ACCEPT(token_with(p, "exp", json_integer(NOW)), &strict, "skew 0: exp now");
     }
+    /* the refusal says by how much, and what to check */
+    {
+        static const struct { const char *claim; apr_int64_t at; const char *says; } off[] = {
+            { "exp", NOW - 1000, "token has expired (exp): in the past by 1000 s" },
+            { "nbf", NOW + 700, "token is not yet valid (nbf): in the future by 700 s" },
+            { "iat", NOW + 650, "token was issued in the future (iat) by 650 s" },
+        };
+        apr_size_t i;
+
+        for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+            const char *why = NULL, *t = token_with(p, off[i].claim, json_integer(off[i].at));
+            json_t *c = t ? verify_as(p, t, want, &why) : NULL;
+            CHECK(!c && why && strstr(why, off[i].says) && strstr(why, "EntraClockSkew")
+                  && strstr(why, "NTP"), "%s off: the reason gives the seconds, EntraClockSkew "
+                  "and NTP (%s)", off[i].claim, why ? why : "(none)");
+        }
+    }
 }
 
 static void test_nonce(apr_pool_t *p)
