@@ -2,6 +2,7 @@
 #include "authz.h"
 #include "authn.h"
 #include "log.h"
+#include "metrics.h"
 #include "respond.h"
 #include "claims.h"
 #include "config.h"
@@ -429,6 +430,7 @@ static void entra_authz_forbid(request_rec *r)
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
         return;
     r->status = HTTP_FORBIDDEN;
+    entra_metric_inc(ENTRA_M_AUTHZ_DENIED);
     /* Denied by a requirement that sets no page of its own (another
      * module's, e.g. Require not ip ...). The entra-* providers set theirs,
      * negated or not. */
