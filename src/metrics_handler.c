@@ -82,6 +82,7 @@ static int metrics_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, ENTRA_METRICS_HANDLER) != 0)
         return DECLINED;
     r->allowed = AP_METHOD_BIT << M_GET;
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     v = apr_palloc(r->pool, ENTRA_METRICS_COUNT * sizeof(*v));
