@@ -3,9 +3,10 @@
 # processes and only the modules a new Debian server has (no socache
 # module): scrape, sign in, fail two sign-ins (a made-up state, a code the
 # token endpoint refuses), scrape again from connections that different
-# processes hold, and check the counters moved by exactly that; a graceful
-# restart keeps them, and the new generation counts on; the page parses as
-# Prometheus text, names no user, and takes GET and HEAD only.
+# processes hold, and check the counters moved by exactly that; then a
+# denial by a Require, a bearer token accepted and one refused; a graceful
+# restart keeps the counters, and the new generation counts on; the page
+# parses as Prometheus text, names no user, and takes GET and HEAD only.
 use strict;
 use warnings;
 use FindBin;
@@ -13,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Cookies;
 use EntraTest;
+use EntraSessions;
 use EntraStores;
 use EntraShapes;
 
@@ -29,6 +31,15 @@ my $S = eval {
                                "<Location $PAGE>",
                                '    SetHandler entra-metrics',
                                '    Require ip 127.0.0.1',
+                               '</Location>',
+                               "ProxyPass /api/ http://127.0.0.1:$ENV{ENTRA_BACKEND_PORT}/app/",
+                               '<Location /api>',
+                               '    AuthType Entra-Bearer',
+                               '    Require valid-user',
+                               '</Location>',
+                               '<Location /denied>',
+                               '    AuthType Entra',
+                               '    Require entra-role Metrics.Nobody',
                                '</Location>'))
 };
 ok($S, 'a prefork server with several processes starts') or diag($@);
@@ -168,6 +179,26 @@ for my $ep (qw(token discovery jwks)) {
         $prev = $n // 0;
     }
     ok($monotonic, "$ep: the buckets are cumulative");
+}
+
+# ---- a denial, a bearer token accepted and one refused
+{
+    my $before = scrape(new_ua(), 'before the denial and the bearer tokens', 'n=b');
+    is($ua->get($S->url('/denied/x'))->code, 403, 'a signed-in user refused by a Require: 403');
+    my $token = api_token();
+    is(new_ua(no_cookies => 1)->get($S->url('/api/x'), Authorization => "Bearer $token")->code, 200,
+       'a bearer token accepted');
+    is(new_ua(no_cookies => 1)->get($S->url('/api/x'), Authorization => 'Bearer abc.def.ghi')->code,
+       401, 'a bearer token refused');
+    my $after = scrape(new_ua(), 'after them', 'n=c');
+    my $d = delta($before, $after);
+    delete $d->{$_} for grep { /discovery|jwks/ } keys %$d;  # a process's first token
+    is_deeply($d, { 'entra_authz_denials_total' => 1,
+                    'entra_bearer_tokens_total{result="accepted"}' => 1,
+                    'entra_bearer_tokens_total{result="refused"}' => 1 },
+              '... counted: one denial, one bearer token accepted, one refused')
+        or diag(explain($d));
+    $v1 = $after;
 }
 
 # no user data: neither the user's names nor ids appear on the page
