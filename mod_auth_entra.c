@@ -9,7 +9,7 @@
  * Entra logged out), session, state, crypto, claims, provider (discovery
  * and JWKS cache, shared by threads), jwks (their parsers), jwt, token,
  * credential, userinfo (userinfo, Graph, groups overage), http, respond,
- * util. */
+ * metrics (counters, SetHandler entra-metrics), util. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -29,6 +29,7 @@
 #include "src/endpoints.h"
 #include "src/http.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/provider.h"
 #include "src/refresh.h"
 #include "src/socache.h"
@@ -310,7 +311,8 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     entra_http_global_init();
     entra_crypto_init();
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK
-        || (status = entra_ended_post_config(pconf, s)) != OK)
+        || (status = entra_ended_post_config(pconf, s)) != OK
+        || (status = entra_metrics_post_config(pconf, s)) != OK)
         return status;
     return entra_refresh_post_config(pconf, s);
 }
@@ -369,6 +371,7 @@ static void entra_register_hooks(apr_pool_t *p)
     ap_hook_force_authn(entra_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(entra_hide_cookies_fixup, NULL, NULL, APR_HOOK_FIRST);
     entra_authz_register(p);
+    entra_metrics_register(p);
 }
 
 AP_DECLARE_MODULE(auth_entra) = {

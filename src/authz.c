@@ -3,6 +3,7 @@
 #include "authn.h"
 #include "bearer.h"
 #include "log.h"
+#include "metrics.h"
 #include "respond.h"
 #include "claims.h"
 #include "config.h"
@@ -468,6 +469,7 @@ static void entra_authz_forbid(request_rec *r)
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
         return;
     r->status = HTTP_FORBIDDEN;
+    entra_metric_inc(ENTRA_M_AUTHZ_DENIED);
     /* RFC 6750 3.1: a bearer token without the scope a line requires. */
     if ((scopes = apr_table_get(r->notes, SCOPE_NOTE)))
         entra_bearer_insufficient_scope(r, scopes);

@@ -4,6 +4,7 @@
 #include "crypto.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "provider.h"
 #include "respond.h"
 #include "tokencache.h"
@@ -11,6 +12,7 @@
 
 #include <http_core.h>
 #include <http_log.h>
+#include <http_request.h>
 #include <apr_strings.h>
 #include <string.h>
 
@@ -173,7 +175,7 @@ static json_t *verified_claims(request_rec *r, const entra_server_conf *sc, cons
     return claims;
 }
 
-int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
+static int check_token(request_rec *r, const entra_server_conf *sc, const char *token,
                        entra_session **session)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
@@ -199,4 +201,18 @@ int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *
                               + entra_conf_clock_skew(sc));
     }
     return OK;
+}
+
+/* Counted once a request: a subrequest or internal redirect checks the
+ * token again, but it is one token. */
+int entra_bearer_check(request_rec *r, const entra_server_conf *sc, const char *token,
+                       entra_session **session)
+{
+    int status = check_token(r, sc, token, session);
+
+    if (ap_is_initial_req(r))
+        entra_metric_inc(status == OK ? ENTRA_M_BEARER_ACCEPTED
+                         : status == HTTP_UNAUTHORIZED ? ENTRA_M_BEARER_REFUSED
+                         : ENTRA_M_BEARER_UNAVAILABLE);
+    return status;
 }

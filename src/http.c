@@ -70,6 +70,16 @@ static struct curl_slist *request_headers(apr_pool_t *p, const entra_http_opts *
     return h;
 }
 
+/* What came of a call, for the metrics. */
+static entra_outcome outcome(CURLcode rc, int too_big, long status)
+{
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return ENTRA_OUTCOME_TIMEOUT;
+    if (rc != CURLE_OK || too_big)
+        return ENTRA_OUTCOME_ERROR;
+    return status >= 200 && status < 300 ? ENTRA_OUTCOME_OK : ENTRA_OUTCOME_HTTP_ERROR;
+}
+
 static const char *http_call(apr_pool_t *p, const char *url, const char *body, int json_body,
                              const entra_http_opts *opts, entra_http_response *resp)
 {
@@ -78,9 +88,12 @@ static const char *http_call(apr_pool_t *p, const char *url, const char *body, i
     struct curl_slist *headers;
     CURL *curl = curl_easy_init();
     CURLcode rc;
+    curl_off_t usec = 0;
 
-    if (!curl)
+    if (!curl) {
+        entra_metric_http(opts->endpoint, ENTRA_OUTCOME_ERROR, 0);
         return "cannot initialise libcurl";
+    }
     headers = request_headers(p, opts, json_body);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -96,7 +109,10 @@ static const char *http_call(apr_pool_t *p, const char *url, const char *body, i
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &usec);
     curl_easy_cleanup(curl);
+    entra_metric_http(opts->endpoint, outcome(rc, sink.too_big, resp->status),
+                      (apr_interval_time_t)usec);
     curl_slist_free_all(headers);
     if (sink.too_big)
         return apr_psprintf(p, "response from %s is larger than %d bytes", url,

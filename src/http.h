@@ -4,6 +4,7 @@
 #define ENTRA_HTTP_H
 
 #include <apr_pools.h>
+#include "metrics.h"
 
 /* Entra's largest answers (JWKS, discovery) are a few kilobytes. */
 #define ENTRA_HTTP_MAX_BODY (1024 * 1024)
@@ -19,6 +20,7 @@ typedef struct {
     const char *bearer;       /* Authorization: Bearer, or NULL */
     const char *basic_user;   /* HTTP Basic (client_secret_basic), or NULL */
     const char *basic_pass;
+    entra_endpoint endpoint;  /* what is called, for the metrics */
 } entra_http_opts;
 
 void entra_http_global_init(void);

@@ -5,6 +5,7 @@
 #include "ended.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "respond.h"
 #include "session.h"
 #include "socache.h"
@@ -26,6 +27,7 @@ APLOG_USE_MODULE(auth_entra);
  * cause for the admin, a short 502 page for the user. */
 static int idp_unavailable(request_rec *r, const char *why)
 {
+    entra_metrics_signin(r, ENTRA_M_SIGNIN_IDP_UNAVAILABLE);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00201) "%s", why);
     return entra_page(r, HTTP_BAD_GATEWAY, "Sign-in is unavailable",
                       "The identity provider could not be reached or gave an unusable "
@@ -151,6 +153,7 @@ int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *r
     entra_pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3),
                       now);
     entra_state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
+    entra_metric_inc(ENTRA_M_SIGNIN_STARTED);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
                   "not signed in: redirecting to Entra, will return to %s",
                   entra_log_safe(r->pool, st->return_to));
@@ -271,6 +274,7 @@ static int redeem_code(request_rec *r, const entra_server_conf *sc, const entra_
                                               meta->token_endpoint,
                                               " answered without an id_token", NULL));
     case ENTRA_TOKEN_REFUSED:
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_TOKEN_REFUSED);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00207)
                       "token endpoint refused the code (%s): %s", why,
                       entra_token_error_text(r->pool, *answer));
@@ -489,6 +493,7 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     /* cookie store: a session Entra may end by front-channel logout */
     if (!sc->session_cache && entra_pairs_get(session.claims, "sid"))
         entra_issued_add(r, sc->app_tag, entra_pairs_get(session.claims, "sid"), session.expires);
+    entra_metrics_signin(r, ENTRA_M_SIGNIN_OK);
     back = entra_safe_return_path(r->pool, st->return_to, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00210) "signed in oid=%s tid=%s",
                   entra_log_safe(r->pool, entra_pairs_get(session.claims, "oid")),
@@ -506,9 +511,12 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
     const char *why;
     int status;
 
-    if (!(claims = validate_id_token(r, sc, meta, st, id_token, &status)))
+    if (!(claims = validate_id_token(r, sc, meta, st, id_token, &status))) {
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_ID_TOKEN_INVALID);
         return status;
+    }
     if (!entra_conf_tenant_allowed(sc, json_string_value(json_object_get(claims, "tid")))) {
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_TENANT_REFUSED);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00212)
                       "sign-in refused: tenant %s is not in EntraAllowedTenants",
                       entra_log_safe(r->pool, json_string_value(json_object_get(claims, "tid"))));
@@ -531,7 +539,7 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
     return start_session(r, sc, claims, answer, why, st);
 }
 
-int entra_callback(request_rec *r, const entra_server_conf *sc)
+static int callback(request_rec *r, const entra_server_conf *sc)
 {
     apr_table_t *params;
     entra_state *st;
@@ -549,14 +557,22 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback is malformed.");
     /* The state first, even for an error: a made-up callback gets nothing
      * but a 400, never a page with its text on this site. */
-    if (!(st = take_state(r, sc, apr_table_get(params, "state"))))
+    if (!(st = take_state(r, sc, apr_table_get(params, "state")))) {
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_STATE_INVALID);
         return entra_page(r, HTTP_BAD_REQUEST, "Sign-in could not be completed",
                           "This sign-in attempt is unknown, expired or already used. "
                           "Please start again.");
-    if ((status = mark_state_used(r, sc, st)) != OK)
+    }
+    if ((status = mark_state_used(r, sc, st)) != OK) {
+        /* 400: replayed; else the store could not be asked */
+        entra_metrics_signin(r, status == HTTP_BAD_REQUEST ? ENTRA_M_SIGNIN_STATE_INVALID
+                                                           : ENTRA_M_SIGNIN_ERROR);
         return status;
-    if (apr_table_get(params, "error"))
+    }
+    if (apr_table_get(params, "error")) {
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_IDP_ERROR);
         return entra_reported_error(r, params);
+    }
     if (!(code = apr_table_get(params, "code")) || !*code)
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback carries no code.");
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
@@ -565,4 +581,15 @@ int entra_callback(request_rec *r, const entra_server_conf *sc)
     if ((status = redeem_code(r, sc, &meta, st, code, &answer)) != OK)
         return status;
     return finish_sign_in(r, sc, &meta, st, answer);
+}
+
+/* Every callback counts once in entra_signins_total: by the result found
+ * on its way (metrics.h), or as an error. */
+int entra_callback(request_rec *r, const entra_server_conf *sc)
+{
+    int status = callback(r, sc);
+
+    if (r->method_number == M_GET || r->method_number == M_POST)
+        entra_metrics_signin(r, ENTRA_M_SIGNIN_ERROR);
+    return status;
 }

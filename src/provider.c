@@ -21,6 +21,7 @@
 #include "provider.h"
 #include "http.h"
 #include "jwt.h"
+#include "metrics.h"
 #include "token.h"
 #include "util.h"
 
@@ -229,10 +230,10 @@ static const char *entra_reason(apr_pool_t *p, const entra_http_response *resp)
 }
 
 /* GETs url and checks for a 200 JSON answer; the reason names the cause. */
-static const char *fetch_json(apr_pool_t *p, const char *what, const char *url, int timeout,
-                              entra_http_response *resp)
+static const char *fetch_json(apr_pool_t *p, const char *what, entra_endpoint ep,
+                              const char *url, int timeout, entra_http_response *resp)
 {
-    entra_http_opts opts = { timeout, NULL, NULL, NULL };
+    entra_http_opts opts = { timeout, NULL, NULL, NULL, ep };
     const char *why = entra_http_call(p, url, NULL, &opts, resp);
 
     if (why)
@@ -270,7 +271,8 @@ static const char *fly_metadata(entra_provider *pv, apr_pool_t *p, int timeout)
     const char *why;
     int stale;
 
-    if (!(why = fetch_json(p, "discovery", pv->discovery_url, timeout, &resp))) {
+    if (!(why = fetch_json(p, "discovery", ENTRA_EP_DISCOVERY, pv->discovery_url, timeout,
+                           &resp))) {
         pool = cache_pool();
         if ((why = entra_metadata_parse(pool, resp.body, resp.len, &meta)))
             why = apr_psprintf(p, "discovery document from %s is unusable: %s",
@@ -282,6 +284,9 @@ static const char *fly_metadata(entra_provider *pv, apr_pool_t *p, int timeout)
     stale = why && pv->meta_pool;
     land(pv, &pv->meta_flight, why, ENTRA_METADATA_TTL);
     apr_thread_mutex_unlock(pv->lock);
+    entra_metric_inc(ENTRA_M_DISCOVERY_FETCH);
+    if (why)
+        entra_metric_inc(ENTRA_M_DISCOVERY_FAILURE);
     if (stale)
         warn_stale(pv, p, "discovery document", why);
     cache_pool_drop(pool);
@@ -341,7 +346,7 @@ static keyset *fetch_keyset(apr_pool_t *p, const char *uri, int timeout, const c
     entra_http_response resp;
     keyset *ks;
 
-    if ((*why = fetch_json(p, "JWKS", uri, timeout, &resp)))
+    if ((*why = fetch_json(p, "JWKS", ENTRA_EP_JWKS, uri, timeout, &resp)))
         return NULL;
     if (!(ks = keyset_parse(resp.body, resp.len, why)))
         *why = apr_psprintf(p, "JWKS from %s is unusable: %s", uri, *why);
@@ -370,6 +375,9 @@ static const char *fly_jwks(entra_provider *pv, apr_pool_t *p, int timeout, int 
     stale = !ks && pv->keys && warn;
     land(pv, &pv->jwks_flight, why, ENTRA_JWKS_TTL);
     apr_thread_mutex_unlock(pv->lock);
+    entra_metric_inc(ENTRA_M_JWKS_FETCH);
+    if (why)
+        entra_metric_inc(ENTRA_M_JWKS_FAILURE);
     if (stale)
         warn_stale(pv, p, "JWKS", why);
     keyset_release(old);

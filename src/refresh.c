@@ -2,6 +2,7 @@
 #include "refresh.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 #include "provider.h"
 #include "respond.h"
 #include "socache.h"
@@ -425,6 +426,9 @@ static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const 
     if ((o = join_flight(r, sc, key, may_wait, force, &busy)) || busy)
         return o;
     refresh_now(r, sc, rt, force, &got);
+    entra_metric_inc(got.kind == OUTCOME_OK ? ENTRA_M_REFRESH_OK
+                     : got.kind == OUTCOME_REFUSED ? ENTRA_M_REFRESH_REFUSED
+                     : ENTRA_M_REFRESH_UNAVAILABLE);
     land_flight(r, sc, key, &got);
     return apr_pmemdup(r->pool, &got, sizeof(got));
 }

@@ -5,6 +5,7 @@
 #include "ended.h"
 #include "localcopy.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <http_log.h>
 #include <ap_provider.h>
@@ -538,9 +539,11 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
         if (c->copies)
             entra_local_copy_put(c->copies, key, o.buf, o.len, gen, now);
     }
-    else if (rv != APR_NOTFOUND)
+    else if (rv != APR_NOTFOUND) {
+        entra_metric_inc(ENTRA_M_STORE_ERROR_RETRIEVE);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
                       "session store %s is unavailable (retrieve)", c->spec);
+    }
     return rv;
 }
 
@@ -557,9 +560,11 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
     rv = run(c, &o);
     store_changed(c);
     /* Too big for the store (shmcb's sub-cache): the caller says so. */
-    if (rv != APR_SUCCESS && rv != APR_ENOSPC)
+    if (rv != APR_SUCCESS && rv != APR_ENOSPC) {
+        entra_metric_inc(ENTRA_M_STORE_ERROR_STORE);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00407)
                       "session store %s is unavailable (store)", c->spec);
+    }
     return rv;
 }
 
@@ -571,9 +576,11 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
     store_changed(c);
     rv = run(c, &o);
     store_changed(c);
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        entra_metric_inc(ENTRA_M_STORE_ERROR_REMOVE);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)
                       "session store %s is unavailable (remove)", c->spec);
+    }
     return rv;
 }
 

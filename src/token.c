@@ -32,7 +32,7 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
                                     const entra_metadata *meta, const char *grant,
                                     json_t **answer, const char **why)
 {
-    entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL };
+    entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL, ENTRA_EP_TOKEN };
     entra_http_response resp;
     const char *client_auth;
 

@@ -32,10 +32,10 @@ const char *entra_graph_base(apr_pool_t *p, const entra_server_conf *sc,
     return base;
 }
 
-static const char *fetch_object(apr_pool_t *p, const char *url, const char *access_token,
-                                int timeout, json_t **out)
+static const char *fetch_object(apr_pool_t *p, entra_endpoint ep, const char *url,
+                                const char *access_token, int timeout, json_t **out)
 {
-    entra_http_opts opts = { timeout, access_token, NULL, NULL };
+    entra_http_opts opts = { timeout, access_token, NULL, NULL, ep };
     entra_http_response resp;
     const char *why = entra_http_call(p, url, NULL, &opts, &resp);
 
@@ -122,7 +122,8 @@ const char *entra_userinfo_merge(apr_pool_t *p, const entra_server_conf *sc,
         return source == ENTRA_USERINFO_OIDC
                    ? "EntraUserInfo oidc: the discovery document has no userinfo_endpoint"
                    : "EntraUserInfo graph: discovery names no msgraph_host; set EntraGraphHost";
-    if ((why = fetch_object(p, url, access_token, entra_conf_http_timeout(sc), &profile)))
+    if ((why = fetch_object(p, source == ENTRA_USERINFO_OIDC ? ENTRA_EP_USERINFO : ENTRA_EP_GRAPH,
+                            url, access_token, entra_conf_http_timeout(sc), &profile)))
         return apr_pstrcat(p, source == ENTRA_USERINFO_OIDC ? "userinfo: " : "Graph /me: ",
                            why, NULL);
     if (!same_user(claims, profile, "sub", "sub") || !same_user(claims, profile, "oid", "id"))
@@ -164,7 +165,8 @@ const char *entra_groups_resolve(apr_pool_t *p, const entra_server_conf *sc,
                                  const entra_metadata *meta, const char *access_token,
                                  json_t *claims)
 {
-    entra_http_opts opts = { entra_conf_http_timeout(sc), access_token, NULL, NULL };
+    entra_http_opts opts = { entra_conf_http_timeout(sc), access_token, NULL, NULL,
+                             ENTRA_EP_GRAPH };
     const char *base = entra_graph_base(p, sc, meta);
     const char *url = base ? apr_pstrcat(p, base, "/v1.0/me/getMemberObjects", NULL) : NULL;
     const char *body = "{\"securityEnabledOnly\":false}", *why;
