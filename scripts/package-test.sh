@@ -205,6 +205,23 @@ if ! out=$(apache2ctl configtest 2>&1); then
 fi
 echo "$out" | sed 's/^/    /'
 
+# As root, configtest judges EntraClientAssertionFile as the run user
+# (www-data), not as root: a root-only token file is an error naming both.
+STEP="configtest: a token file www-data cannot read"
+say "apache2ctl configtest with an EntraClientAssertionFile only root can read (must fail)"
+echo "not-a-real-token" >"$DIR/secrets/federated-token"
+chmod 600 "$DIR/secrets/federated-token"
+cp "$SITE_FILE" "$DIR/run/site.conf.good"
+sed -i "s|^    EntraClientSecret .*|    EntraClientAssertionFile $DIR/secrets/federated-token|" "$SITE_FILE"
+if out=$(apache2ctl configtest 2>&1); then
+    cp "$DIR/run/site.conf.good" "$SITE_FILE"
+    die "configtest passed with a token file www-data cannot read"
+fi
+cp "$DIR/run/site.conf.good" "$SITE_FILE"
+echo "$out" | grep -q "ENTRA00101.*EntraClientAssertionFile $DIR/secrets/federated-token cannot be read by www-data" ||
+    { echo "$out"; die "configtest failed, but not with ENTRA00101 naming the file and www-data"; }
+info "refused: $(echo "$out" | grep -o 'cannot be read by www-data[^:]*: [^;]*')"
+
 STEP="start Apache"
 apache_touched=1
 if [ -n "$WAS_RUNNING" ]; then
