@@ -333,6 +333,7 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
     entra_socache_child_init(pchild, s);
     entra_ended_child_init(pchild);
     entra_bearer_child_init(pchild);
+    entra_session_child_init(pchild);
     entra_refresh_child_init(pchild);
 
     for (; s; s = s->next) {

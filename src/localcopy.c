@@ -46,12 +46,20 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p)
     return lc;
 }
 
+/* The slot: a hash of the key's first and last 16 bytes and its length.
+ * The keys are a digest with a suffix (shmcb) or a prefix with a sealed
+ * value (session.c), random at one end; hashing a few KB of sealed value
+ * byte by byte would cost what the copy saves. Equality is always checked
+ * on the whole key. */
 static unsigned int slot_of(const char *key)
 {
-    unsigned int h = 2166136261u;
+    apr_size_t len = strlen(key), i;
+    unsigned int h = 2166136261u ^ (unsigned int)len;
 
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 16777619u;
+    for (i = 0; i < len && i < 16; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    for (i = len > 32 ? len - 16 : (len > 16 ? 16 : len); i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
     return h % ENTRA_LOCAL_COPIES;
 }
 

@@ -44,6 +44,9 @@ typedef struct {
  * session may (1 MB plain). */
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s);
 
+/* Per process, before its threads start: the copies of opened cookies. */
+void entra_session_child_init(apr_pool_t *pchild);
+
 /* NULL when the cookie does not open, is malformed, has expired, or was
  * unused for longer than `inactivity` seconds (0: no limit): to the caller
  * all of those mean "not signed in". */

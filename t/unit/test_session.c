@@ -139,3 +139,36 @@ void suite_session(apr_pool_t *p)
               "a state cookie does not open as a session (purpose binding)");
     }
 }
+
+/* The same checks with this process's copies of opened cookies (made at
+ * child_init in Apache), and what the copies must never do: open a cookie
+ * for another app's ring, or a changed cookie, because its plain text was
+ * kept. */
+void suite_session_opened(apr_pool_t *p)
+{
+    entra_keyring *ring = ring_of(p, SECRET), *one, *two;
+    entra_session *s = make(p);
+    const char *sealed;
+    char *changed;
+    int i;
+
+    entra_session_child_init(p);
+    suite_session(p);
+    if (!CHECK(ring != NULL, "a key ring"))
+        return;
+    one = entra_keyring_bind(p, ring, "app one");
+    two = entra_keyring_bind(p, ring, "app two");
+    sealed = entra_session_seal(p, one, s);
+    for (i = 0; i < 2; i++) {
+        CHECK(entra_session_open(p, one, sealed, NOW, 0) != NULL, "opens for its app (%s)",
+              i ? "kept" : "first");
+        CHECK(entra_session_open(p, two, sealed, NOW, 0) == NULL,
+              "never for another app sharing the key (%s)", i ? "kept" : "first");
+        CHECK(entra_session_open(p, one, sealed, NOW + 3600, 0) == NULL,
+              "expiry checked on a kept copy too (%s)", i ? "kept" : "first");
+    }
+    changed = apr_pstrdup(p, sealed);
+    changed[strlen(changed) / 2] = changed[strlen(changed) / 2] == 'A' ? 'B' : 'A';
+    CHECK(entra_session_open(p, one, changed, NOW, 0) == NULL,
+          "a cookie changed in the middle (same first and last bytes) does not open");
+}

@@ -10,6 +10,7 @@
 #include "../../src/jwt.h"
 #include "../../src/localcopy.h"
 #include "../../src/provider.h"
+#include "../../src/session.h"
 #include "../../src/tokencache.h"
 
 #include <httpd.h>
@@ -326,6 +327,82 @@ static void cookies(apr_pool_t *p)
           "cookies under %d threads, two apps: %d opened, %d wrong", WORKERS, opened, wrong);
 }
 
+/* Sessions opened by 8 threads at once with this process's copies of
+ * opened cookies (session.c): two apps sharing a key, each thread opening
+ * both apps' cookies, each with the other's ring, and a changed one. */
+typedef struct {
+    entra_keyring *ring[2];
+    const char *sealed[2], *changed;
+    int opened, wrong;
+} session_opener;
+
+static void *APR_THREAD_FUNC open_sessions(apr_thread_t *thread, void *data)
+{
+    session_opener *o = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < 3000; i++) {
+        int app = i % 2;
+        entra_session *s = entra_session_open(p, o->ring[app], o->sealed[app], 1000, 0);
+        o->opened += s != NULL;
+        o->wrong += !s || strcmp(entra_pairs_get(s->claims, "sub") ? entra_pairs_get(s->claims, "sub")
+                                                                   : "", app ? "one" : "two") != 0;
+        o->wrong += entra_session_open(p, o->ring[!app], o->sealed[app], 1000, 0) != NULL;
+        o->wrong += entra_session_open(p, o->ring[app], o->changed, 1000, 0) != NULL;
+        if (i % 100 == 99)
+            apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void sessions(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    entra_keyring *ring;
+    session_opener o[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    entra_session s = { 900, 5000, 0, NULL, NULL, 0, NULL, 0 };
+    const char *sealed[2];
+    char *changed;
+    int i, app, opened = 0, wrong = 0;
+
+    apr_pool_create(&p, parent);
+    entra_session_child_init(p);
+    ring = entra_keyring_make(p);
+    entra_keyring_add(ring, "0123456789abcdef0123456789abcdef", 32);
+    for (app = 0; app < 2; app++) {
+        o[0].ring[app] = entra_keyring_bind(p, ring, app ? "app one" : "app two");
+        s.claims = apr_array_make(p, 1, sizeof(entra_pair));
+        entra_pairs_add(s.claims, "sub", app ? "one" : "two");
+        sealed[app] = entra_session_seal(p, o[0].ring[app], &s);
+    }
+    changed = apr_pstrdup(p, sealed[1]);
+    changed[strlen(changed) / 2] = changed[strlen(changed) / 2] == 'A' ? 'B' : 'A';
+    for (i = 0; i < WORKERS; i++) {
+        o[i].ring[0] = o[0].ring[0];
+        o[i].ring[1] = o[0].ring[1];
+        o[i].sealed[0] = sealed[0];
+        o[i].sealed[1] = sealed[1];
+        o[i].changed = changed;
+        o[i].opened = o[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, open_sessions, &o[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        opened += o[i].opened;
+        wrong += o[i].wrong;
+    }
+    CHECK(opened == WORKERS * 3000 && wrong == 0,
+          "sessions under %d threads with kept copies, two apps: %d opened, %d wrong", WORKERS,
+          opened, wrong);
+    apr_pool_destroy(p);
+}
+
 /* Copies of a local store's values (localcopy.h): what was kept comes back
  * only at its generation and within its time; then 8 threads put and get
  * 600 keys over 256 slots while the generation moves, and what comes out
@@ -409,6 +486,7 @@ int main(void)
     hammer(p);
     token_cache(p);
     cookies(p);
+    sessions(p);
     local_copies(p);
     apr_pool_destroy(p);
     unit_keys_release();

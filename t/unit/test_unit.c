@@ -69,6 +69,7 @@ int main(int argc, char **argv)
     run("crypto", suite_crypto, root);
     run("state", suite_state, root);
     run("session", suite_session, root);
+    run("opened", suite_session_opened, root);
     run("jwt", suite_jwt, root);
     run("claims", suite_claims, root);
     run("config", suite_config, root);

@@ -26,6 +26,7 @@ void suite_util(apr_pool_t *p);
 void suite_crypto(apr_pool_t *p);
 void suite_state(apr_pool_t *p);
 void suite_session(apr_pool_t *p);
+void suite_session_opened(apr_pool_t *p);
 void suite_jwt(apr_pool_t *p);
 void suite_claims(apr_pool_t *p);
 void suite_config(apr_pool_t *p);
