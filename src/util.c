@@ -385,7 +385,9 @@ int entra_is_guid(const char *s)
             if (s[i] != '-')
                 return 0;
         }
-        else if (!apr_isxdigit(s[i]))
+        /* not isxdigit(): a locale lookup per character, and this runs
+         * on every signed-in request */
+        else if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')))
             return 0;
     }
     return 1;

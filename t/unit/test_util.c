@@ -196,7 +196,9 @@ static void test_guid(void)
         "72f988bf-86f1-41af-91ab-2d7cd011db477", "72f988bf-86f1-41af-91ab_2d7cd011db47",
         "72f988b-f86f1-41af-91ab-2d7cd011db47", "g2f988bf-86f1-41af-91ab-2d7cd011db47",
         "{2f988bf-86f1-41af-91ab-2d7cd011db4}", "72f988bf-86f1-41af-91ab-2d7cd011db4 ",
-        "72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        "72f988bf-86f1-41af-91ab-2d7cd011db47/", "72f988bf-86f1-41af-91ab-2d7cd011db4G",
+        "72f988bf-86f1-41af-91ab-2d7cd011db4@", "72f988bf-86f1-41af-91ab-2d7cd011db4`",
+        "72f988bf-86f1-41af-91ab-2d7cd011db4g", "72f988bf-86f1-41af-91ab-2d7cd011db4\xc1",
     };
     size_t i;
 
