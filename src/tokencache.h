@@ -3,7 +3,8 @@
  * of the app and the token to the claims that came of it, each kept until
  * the token expires (plus the clock skew its check allowed). Refused tokens
  * are never kept. Threads share it: entries are immutable, copied out under
- * a short lock; when full, the whole map goes at once. */
+ * a short lock, one of 16 (the key picks its shard); when a shard is full,
+ * all of that shard goes at once. */
 #ifndef ENTRA_TOKENCACHE_H
 #define ENTRA_TOKENCACHE_H
 
