@@ -26,11 +26,13 @@ sub live_at_graph {
     my $r = EntraTest::control_ua()->get(mock_url('/v1.0/me'), Authorization => "Bearer $t");
     return $r->code == 200;
 }
-# sleep until the access token expiring at $exp is due (300 s ahead), plus a second
+# let time pass (on the module's test clock: EntraTest::advance_clock) until
+# the access token expiring at $exp is due (300 s ahead), plus a second.
+# The module counts a token's expiry from its own clock (now + expires_in).
 sub wait_due {
     my $exp = shift;
-    my $w = $exp - 300 + 1.2 - time;
-    sleep $w if $w > 0;
+    my $w = $exp - 300 + 1.2 - clock_now();
+    advance_clock($w) if $w > 0;
 }
 
 # ---------------------------------------------------------------- ahead ---
@@ -41,7 +43,7 @@ is($r->code, 200, 'signed in with offline_access');
 my $t1 = token_of($r) // '';
 my $e1 = expiry_of($r) // 0;
 ok($t1, 'backend gets X-Entra-Access-Token');
-ok(abs($e1 - (time + 304)) <= 3, 'X-Entra-Access-Token-Expires = now + expires_in (304)') or diag("expires $e1");
+ok(abs($e1 - (clock_now() + 304)) <= 3, 'X-Entra-Access-Token-Expires = now + expires_in (304)') or diag("expires $e1");
 my $rt1 = last_issue()->{refresh_token} // '';
 ok($rt1, 'the mock issued a refresh token at sign-in');
 is(grants()->{refresh_token}, 0, 'no refresh yet');
@@ -207,7 +209,7 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     # that the session's other requests do not each wait on Entra
     $res = $b->get(url($vh, '/app/down'));
     ok(defined token_of($res) && token_of($res) eq $tok, '... IdP back, within 2 s: the token it has, no new call');
-    sleep 2.2;
+    advance_clock(2.2);
     $res = $b->get(url($vh, '/app/down'));
     is($res->code, 200, '... IdP back: signed in');
     ok(token_of($res) && token_of($res) ne $tok, '... and the token is refreshed now');
@@ -232,7 +234,7 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     like($res->header('Content-Type') // '', qr{^application/json}, '... JSON');
     like($res->header('Cache-Control') // '', qr/no-store/, '... Cache-Control: no-store');
     my $j = eval { JSON::PP->new->decode($res->content) } || {};
-    ok(abs(($j->{expires_on} // 0) - (time + 1800)) <= 3, '... expires_on = the new token\'s expiry')
+    ok(abs(($j->{expires_on} // 0) - (clock_now() + 1800)) <= 3, '... expires_on = the new token\'s expiry')
         or diag($res->content);
     is(grants()->{refresh_token} - $before, 1, '... one refresh at Entra (though the token was not due)');
     ok(find_set_cookie($res, 'entra_session'), '... the session cookie is sealed again');

@@ -140,7 +140,7 @@ mock_reset();
     $r = raw_get($vh, '/api/huge', undef, Authorization => 'Bearer ' . api_token());
     is($r->code, 502, 'the JWKS is sane again, within the back-off: still 502 ...');
     is(mock_stats()->{requests}{jwks} // 0, $jwks_calls, '... answered from the failure, no fetch');
-    sleep(ENTRA_FETCH_BACKOFF + 1);
+    advance_clock(ENTRA_FETCH_BACKOFF + 1);    # on the module's test clock
     is(sign_in(new_ua(), $vh, '/app/huge-after')->code, 200,
        'after the back-off: sign-in works (the failure is not kept)');
 }

@@ -170,7 +170,7 @@ for my $store (qw(shmcb redis memcache)) {
     my $sid = session_sid($r);
     my @old = grep { !$before{$_} && part_of(decode_key($_)) } redis_keys();
     cmp_ok(scalar @old, '>=', 2, '... in parts');
-    sleep 2;
+    advance_clock(2);    # on the module's test clock
     is($ua->get(url('g_idle', '/app/last/touched'))->code, 200, '... a request a while later: 200');
     my %now = map { $_ => 1 } redis_keys();
     my @new = grep { !$before{$_} && part_of(decode_key($_)) } keys %now;

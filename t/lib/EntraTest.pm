@@ -28,7 +28,7 @@ our @EXPORT = qw(
     set_cookie_headers find_set_cookie echo echo_header echo_headers_norm
     log_mark log_since entra_lines entra_problems wait_log
     record_secret is_login_redirect SAME_SITE
-    prime_expiry_session read_expiry_session
+    test_clock advance_clock clock_now
 );
 
 use constant {
@@ -415,30 +415,60 @@ sub sign_in {
     return $done->(follow($ua, $s{callback}));
 }
 
-# A session on entra_shortsession (EntraSessionMaxAge 60) signed in early by
-# t/10_signin.t, so that t/95_session_expiry.t need not wait the whole minute.
-sub _expiry_file { File::Spec->catfile(t_logs(), 'expiry_session.txt') }
+# ------------------------------------------------------------ the clock ---
 
-sub prime_expiry_session {
-    my $ua = new_ua();
-    my $r = sign_in($ua, 'entra_shortsession', '/app/expiry');
-    my $c = cookie_value($ua, 'entra_session');
-    return $r unless $r->code == 200 && $c;
-    if (open my $fh, '>', _expiry_file()) {
-        print $fh time(), "\t$c\n";
-        close $fh;
-    }
-    return $r;
+# The module's clock in a test build (configure --enable-test-clock, as
+# scripts/test.sh builds it; src/util.h entra_now): t/TEST names a file in
+# $ENTRA_TEST_CLOCK_FILE whose number of seconds the module adds to the
+# time it decides expiry by (r->request_time, refresh and fetch back-offs).
+# advance_clock moves it forward instead of sleeping; each test file's
+# moves are undone when it ends, so files do not see each other's time.
+my ($clock_offset, $clock_moved) = (0, 0);
+my $has_clock;
+
+# Is the module under test built with the test clock?
+sub test_clock {
+    return $has_clock if defined $has_clock;
+    $has_clock = 0;
+    my $file = $ENV{ENTRA_TEST_CLOCK_FILE} or return 0;
+    my $so = File::Spec->catfile(t_dir(), '..', '.libs', 'mod_auth_entra.so');
+    open my $fh, '<:raw', $so or return 0;
+    local $/;
+    my $bin = <$fh> // '';
+    $has_clock = index($bin, 'ENTRA_TEST_CLOCK_FILE') >= 0 ? 1 : 0;
+    return $has_clock;
 }
 
-# (signed-in time, cookie value) or () when none, or older than 30 minutes
-sub read_expiry_session {
-    open my $fh, '<', _expiry_file() or return;
-    my $line = <$fh> // return;
-    chomp $line;
-    my ($t, $c) = split /\t/, $line, 2;
-    return unless $t && $c && time - $t < 1800;
-    return ($t, $c);
+sub _write_clock {
+    my $file = $ENV{ENTRA_TEST_CLOCK_FILE};
+    open my $fh, '>', "$file.$$" or croak "cannot write $file.$$: $!";
+    print $fh "$clock_offset\n";
+    close $fh;
+    rename "$file.$$", $file or croak "cannot rename to $file: $!";
+}
+
+# Let $secs pass for the module: its clock moves on at once (a real sleep
+# when the module has no test clock).
+sub advance_clock {
+    my $secs = shift;
+    unless (test_clock()) {
+        sleep $secs;
+        return;
+    }
+    $clock_offset += $secs;
+    $clock_moved = $$;
+    _write_clock();
+}
+
+# The module's time now (seconds, fractional)
+sub clock_now { return Time::HiRes::time() + $clock_offset }
+
+END {
+    if ($clock_moved && $clock_moved == $$) {
+        local ($?, $@, $!);
+        $clock_offset = 0;
+        eval { _write_clock() };
+    }
 }
 
 # ------------------------------------------------------- echo backend -----
