@@ -11,8 +11,8 @@ use Test::More;
 use EntraTest;
 use EntraSessions;
 
-my $vh  = 'i4_chunks';        # httpd's default request limits
-my $big = 'i4_chunks_big';    # LimitRequestFieldSize 65536
+my $vh  = 'sess_chunks';        # httpd's default request limits
+my $big = 'sess_chunks_big';    # LimitRequestFieldSize 65536
 my $gen = sub { sprintf '2f6a4c1e-0000-4000-8001-%012d', shift };
 my @listed = @{ USER->{groups} };
 # Sessions are deflated before sealing, and generated group ids compress to

@@ -13,10 +13,10 @@ use EntraSessions;
 mock_reset();
 my $mark = log_mark();
 
-my $vh = 'i4_idle';    # EntraSessionInactivityTimeout 3
+my $vh = 'sess_idle';    # EntraSessionInactivityTimeout 3
 my $ua = new_ua();
 my ($final, $s) = sign_in($ua, $vh, '/app/idle');
-is($final->code, 200, 'signed in on i4_idle');
+is($final->code, 200, 'signed in on sess_idle');
 my $first = cookie_value($ua, 'entra_session') // '';
 my $t0 = clock_now();
 
@@ -52,8 +52,8 @@ is(sign_in(new_ua(), $vh, '/app/idle')->code, 200, 'signing in again works');
 # ---- the default timeout (3600 s) does not re-seal the cookie on every request
 {
     my $b = new_ua();
-    is(sign_in($b, 'i4_app', '/app/quiet')->code, 200, 'i4_app: signed in');
-    my @sc = map { find_set_cookie($b->get(url('i4_app', "/app/quiet/$_")), 'entra_session') } 1 .. 3;
+    is(sign_in($b, 'sess_app', '/app/quiet')->code, 200, 'sess_app: signed in');
+    my @sc = map { find_set_cookie($b->get(url('sess_app', "/app/quiet/$_")), 'entra_session') } 1 .. 3;
     ok(!grep({ defined } @sc), 'three quick requests: no new session cookie each time');
 }
 

@@ -1,5 +1,5 @@
 # Keeping the passed access token fresh (offline_access + EntraPassAccessToken
-# On, i4_refresh): refreshed ahead of expiry (5 minutes) without the user
+# On, sess_refresh): refreshed ahead of expiry (5 minutes) without the user
 # noticing, the rotated refresh token kept, an unsigned ID token in the
 # answer ignored, a refused refresh ends the session, an unreachable IdP
 # does not, concurrent requests share one refresh.
@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep time);
 use EntraTest;
 use EntraSessions;
 
-my $vh = 'i4_refresh';
+my $vh = 'sess_refresh';
 mock_reset();
 my $mark = log_mark();
 
@@ -257,10 +257,10 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     mock_reset();
 
     my $nort = new_ua();
-    is(sign_in($nort, 'i4_me', '/app/nort')->code, 200, 'i4_me (no offline_access): signed in');
-    $res = $nort->get(url('i4_me', '/.auth/refresh'));
+    is(sign_in($nort, 'sess_me', '/app/nort')->code, 200, 'sess_me (no offline_access): signed in');
+    $res = $nort->get(url('sess_me', '/.auth/refresh'));
     is($res->code, 400, '/.auth/refresh without a refresh token: 400');
-    is($nort->get(url('i4_me', '/app/nort'))->code, 200, '... the session goes on');
+    is($nort->get(url('sess_me', '/app/nort'))->code, 200, '... the session goes on');
 }
 
 my @crit = grep { /\[auth_entra:(?:emerg|alert|crit)\]/ } log_since($mark);

@@ -1,6 +1,6 @@
 # EntraSessionMaxAge is a hard end: a session in use, its cookie sealed
 # again on the way (here by an access-token refresh), still ends 10 s after
-# the sign-in (i4_maxage: EntraSessionMaxAge 10, the shortest allowed).
+# the sign-in (sess_maxage: EntraSessionMaxAge 10, the shortest allowed).
 # The seconds pass on the module's test clock (EntraTest::advance_clock).
 use strict;
 use warnings;
@@ -11,16 +11,16 @@ use EntraTest;
 use EntraSessions;
 
 use constant MAX_AGE => 10;
-my $vh = 'i4_maxage';
+my $vh = 'sess_maxage';
 mock_reset();
 mock_config({ access_token_lifetime => 120 });    # every refresh leaves the token due again
 
 my $signin = new_ua();
 my $first = sign_in($signin, $vh, '/app/maxage');
-is($first->code, 200, 'signed in on i4_maxage');
+is($first->code, 200, 'signed in on sess_maxage');
 my ($t0, $cookie, $token) = (clock_now(), cookie_value($signin, 'entra_session'),
                              backend_header($first, 'X-Entra-Access-Token'));
-ok($cookie, 'a session on i4_maxage') or BAIL_OUT('no session');
+ok($cookie, 'a session on sess_maxage') or BAIL_OUT('no session');
 
 # in use before the hard end; the refresh seals the cookie again
 my $ua = new_ua();

@@ -159,14 +159,14 @@ sub one_line {
 }
 
 # ---- a cookie session bigger than the browser can send back
-# (LimitRequestFieldSize 8190 on rv_big): 500, a page that says so; log:
+# (LimitRequestFieldSize 8190 on edge_big): 500, a page that says so; log:
 # ENTRA00405 at error
 {
     mock_reset();
     my $noise = join '', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[int rand 62] } 1 .. 12_000;
     mock_config({ user => { noise => $noise } });
     my $mark = log_mark();
-    my ($final, $s) = sign_in(new_ua(), 'rv_big', '/app/row-too-big');
+    my ($final, $s) = sign_in(new_ua(), 'edge_big', '/app/row-too-big');
     mock_reset();
     my $r = $s->{callback};
     is($r && $r->code, 500, 'a session needing more cookies than LimitRequestFieldSize lets back: 500');

@@ -1,5 +1,5 @@
 package EntraSessions;
-# Helpers for the issue 4 tests (t/41_* .. t/49_*), on top of EntraTest.pm:
+# Helpers for the session tests (t/41_* .. t/49_*), on top of EntraTest.pm:
 # the session cookies a browser holds, hand-made Cookie headers, requests
 # without a jar, the mock's own-API tokens, concurrent requests, and the
 # echo backend's headers.
