@@ -1,5 +1,5 @@
 # The five products of ../shared/seeds/: each has conf/examples/<product>.conf
-# and a vhost mirroring it in t/conf/apps.conf.in (the mock as authority).
+# and a vhost mirroring it in t/conf/setups.conf.in (the mock as authority).
 # Each signs in and the backend gets what that product's guide expects the
 # app to receive.  Every example passes `httpd -t`, and says the same as its
 # vhost.
@@ -214,7 +214,7 @@ my $base = mock_base();
 }
 
 # --------------------------------------- the examples: valid and faithful --
-my $conf_in = slurp(File::Spec->catfile(conf_dir(), 'apps.conf.in'));
+my $conf_in = slurp(File::Spec->catfile(conf_dir(), 'setups.conf.in'));
 my $logs = Apache::Test::config()->{vars}{t_logs};
 my %product_vhost = (rocketchat => 'app_rocketchat', workos => 'app_workos', botpress => 'app_botpress',
                      placeos => 'app_placeos', librechat => 'app_librechat');
@@ -243,7 +243,7 @@ for my $product (sort keys %product_vhost) {
     ok(-f $file, "conf/examples/$product.conf exists") or next;
     my $text = slurp($file);
     my ($block) = $conf_in =~ /<VirtualHost \Q$product_vhost{$product}\E>\n(.*?)<\/VirtualHost>/s;
-    ok($block, "$product: its vhost $product_vhost{$product} in t/conf/apps.conf.in");
+    ok($block, "$product: its vhost $product_vhost{$product} in t/conf/setups.conf.in");
     is_deeply(entra_setup($block // ''), entra_setup($text), "$product: the vhost has the example's Entra set-up");
 
     example_configtest_ok($product);

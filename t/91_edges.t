@@ -1,4 +1,4 @@
-# Edges a security review found around issue 9 (t/conf/edges.conf.in):
+# Edges a security review found around issue 9 (t/conf/security_edges.conf.in):
 # Entra claims only for the user this module authenticated, a bearer token
 # is checked again wherever an internal redirect takes it, EntraCookieName
 # hides exactly its own cookies, and a stale big session cookie cannot

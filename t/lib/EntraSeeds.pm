@@ -33,7 +33,7 @@ our @EXPORT = qw(
 use constant {
     CONSUMERS_TID => '9188040d-6c67-4c5b-b112-36a304b66dad',
     # a tenant that EntraAllowedTenants does not list, and one it does
-    # (t/conf/apps.conf.in defines the same values)
+    # (t/conf/setups.conf.in defines the same values)
     OTHER_TID     => '0b9e7c4d-1a2b-4c3d-9e8f-7a6b5c4d3e2f',
     PARTNER_TID   => '5f2e8d1c-3b4a-4e5f-8a9b-0c1d2e3f4a5b',
     GRAPH_APP_ID  => '00000003-0000-0000-c000-000000000000',
