@@ -17,7 +17,6 @@ my $vh = 'sess_refresh';
 mock_reset();
 my $mark = log_mark();
 
-sub token_of   { backend_header($_[0], 'X-Entra-Access-Token') }
 sub expiry_of  { backend_header($_[0], 'X-Entra-Access-Token-Expires') }
 sub last_token { mock_stats()->{last}{token} || {} }
 sub last_issue { mock_stats()->{last}{token_response} || {} }

@@ -212,8 +212,7 @@ for my $c (['Sec-Fetch-Site: same-origin' => ['Sec-Fetch-Site' => 'same-origin']
     my $vh = 'sess_logout';
     # group object ids are random: they do not deflate away
     srand(44);
-    my @groups = map { sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
-                               int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $_ } 1 .. 190;
+    my @groups = map { random_guid($_) } 1 .. 190;
     mock_reset();
     mock_config({ user => { login_hint => $login_hint, groups => \@groups } });
     my $m = log_mark();

@@ -23,8 +23,6 @@ my $P = eval {
 ok($P, 'a prefork Apache with Debian\'s default modules (no socache module) starts') or diag($@);
 plan skip_all => 'no prefork server' unless $P;
 
-sub token_of { backend_header($_[0], 'X-Entra-Access-Token') }
-
 # $n requests at once, each with `Cookie: $cookie`; their responses' codes
 # and access tokens, as "code token" lines.
 sub at_once {
