@@ -458,7 +458,8 @@ class Mock:
         self.lock = threading.RLock()
         self.keys = [SigningKey()]   # keys[0] signs; the rest only appear in the JWKS
         self.msa_keys = [SigningKey(msa=True)]   # personal accounts' keys, same rule
-        self.first_keys = (self.keys, self.msa_keys)   # what rotate_keys {"restore"} goes back to
+        self.first_keys = (self.keys, self.msa_keys)   # what rotate_keys {"restore"} goes back to first
+        self.key_stack = []    # the keys before each rotation (rotate_keys {"restore"} pops)
         self.rogue = None            # for unknown_kid: made on first use, never published
         self.fic_key = None          # the "external issuer" key of /_mock/federated_token
         self.codes = {}              # code -> grant (dict), see authorize()
@@ -751,12 +752,18 @@ class Mock:
                                              or uri in self.extra_redirect_uris)
 
     def rotate_keys(self, keep_old, restore=False):
-        if restore:     # the keys the mock started with (caches that hold them stay good)
+        # restore: the keys from before the last rotation not yet restored
+        # (or those the mock started with): a test that rotates and restores
+        # leaves the keys as it found them, so the caches that hold them stay
+        # good whichever test rotated before it
+        if restore:
             with self.lock:
-                self.keys, self.msa_keys = (list(k) for k in self.first_keys)
+                before = self.key_stack.pop() if self.key_stack else self.first_keys
+                self.keys, self.msa_keys = (list(k) for k in before)
                 return self.keys[0].kid
         new, new_msa = SigningKey(), SigningKey(msa=True)   # slow part outside the lock
         with self.lock:
+            self.key_stack.append((list(self.keys), list(self.msa_keys)))
             self.keys = [new] + (self.keys if keep_old else [])
             self.msa_keys = [new_msa] + (self.msa_keys if keep_old else [])
         return new.kid
