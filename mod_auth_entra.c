@@ -33,6 +33,7 @@
 #include "src/provider.h"
 #include "src/refresh.h"
 #include "src/socache.h"
+#include "src/util.h"
 
 module AP_MODULE_DECLARE_DATA auth_entra_module;
 
@@ -359,8 +360,21 @@ static int entra_quick_handler(request_rec *r, int lookup)
     return entra_endpoint_dispatch(r, sc);
 }
 
+#ifdef ENTRA_TEST_BUILD
+/* Test builds only (src/util.h entra_now): the request's time on the
+ * suite's clock, for the expiry checks that read r->request_time. */
+static int entra_test_clock(request_rec *r)
+{
+    r->request_time += entra_clock_offset();
+    return DECLINED;
+}
+#endif
+
 static void entra_register_hooks(apr_pool_t *p)
 {
+#ifdef ENTRA_TEST_BUILD
+    ap_hook_post_read_request(entra_test_clock, NULL, NULL, APR_HOOK_REALLY_FIRST);
+#endif
     ap_hook_pre_config(entra_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(entra_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(entra_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -9,7 +9,8 @@
 # Makefile.am, compiled here once more with -fsanitize=fuzzer-no-link.
 # fuzz_chunks also links src/store.c (with stubs for what it calls in httpd);
 # fuzz_metadata, fuzz_jwks and fuzz_token_answer link fuzz/http_stub.c in
-# place of src/http.c.
+# place of src/http.c; fuzz_callback links src/login.c and src/attempts.c
+# with it (and stubs for httpd).
 # scripts/fuzz.sh builds with this file and runs the targets.
 
 SRCDIR ?= $(patsubst %/fuzz/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
@@ -78,6 +79,12 @@ $(STUB_OBJ): $(SRCDIR)/fuzz/http_stub.c $(HEADERS)
 	$(CLANG) $(CFLAGS_FUZZ) -c -o $@ $<
 
 $(addprefix $(BUILD)/,$(HTTP_STUB_TARGETS)): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJ) $(STUBBED_CORE_OBJ)
+	$(CLANG) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+# fuzz_callback runs src/login.c's entra_callback with src/attempts.c (the
+# state cookies), the stubbed core, and stubs for httpd and src/respond.c.
+$(BUILD)/fuzz_callback: $(BUILD)/obj/fuzz_callback.o $(BUILD)/obj/login.o $(BUILD)/obj/attempts.o \
+                        $(COMMON_OBJ) $(STUBBED_CORE_OBJ)
 	$(CLANG) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/fuzz_%: $(BUILD)/obj/fuzz_%.o $(COMMON_OBJ) $(CORE_OBJ)

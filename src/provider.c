@@ -76,7 +76,7 @@ static apr_interval_time_t monotonic_usec(void)
 
 static apr_int64_t now_seconds(void)
 {
-    return (apr_int64_t)(monotonic_usec() / APR_USEC_PER_SEC);
+    return (apr_int64_t)((monotonic_usec() + entra_clock_offset()) / APR_USEC_PER_SEC);
 }
 
 /* Under pv->lock: waits for `f` to land, at most `seconds`. */

@@ -256,7 +256,7 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
         o->kind = id_token_verdict(r, sc, &meta, answer);
         o->access_token = json_string_value(json_object_get(answer, "access_token"));
         o->refresh_token = json_string_value(json_object_get(answer, "refresh_token"));
-        o->expires = apr_time_sec(apr_time_now()) + entra_token_expires_in(answer);
+        o->expires = apr_time_sec(entra_now()) + entra_token_expires_in(answer);
         return;
     case ENTRA_TOKEN_REFUSED:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00804)
@@ -297,7 +297,7 @@ static outcome *join_flight(request_rec *r, const entra_server_conf *sc, const c
 
     *busy = 0;
     for (;;) {
-        now = apr_time_sec(apr_time_now());
+        now = apr_time_sec(entra_now());
         sealed = NULL;
         apr_global_mutex_lock(refresh_mutex);
         s = find_slot(key);
@@ -340,7 +340,7 @@ static void land_flight(request_rec *r, const entra_server_conf *sc, const char 
                         const outcome *o)
 {
     const char *sealed = seal_outcome(r, sc, o);
-    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_int64_t now = apr_time_sec(entra_now());
     int fits;
     slot *s;
 
@@ -367,7 +367,7 @@ static void land_flight(request_rec *r, const entra_server_conf *sc, const char 
 static int breaker_open(request_rec *r, const entra_server_conf *sc, int trip)
 {
     const char *key = apr_pstrcat(r->pool, BREAKER_MARK, sc->app_tag, NULL);
-    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_int64_t now = apr_time_sec(entra_now());
     int open = 0;
     slot *s;
 

@@ -547,3 +547,25 @@ const char *entra_log_safe(apr_pool_t *p, const char *s)
     }
     return out;
 }
+
+#ifdef ENTRA_TEST_BUILD
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Test builds only: see util.h. The suite replaces the file by a rename, so
+ * a read sees one whole number; no variable or no file is offset 0. */
+apr_time_t entra_clock_offset(void)
+{
+    const char *path = getenv("ENTRA_TEST_CLOCK_FILE");
+    char buf[64];
+    size_t n;
+    FILE *f;
+
+    if (!path || !*path || !(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (apr_time_t)(strtod(buf, NULL) * APR_USEC_PER_SEC);
+}
+#endif

@@ -5,6 +5,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 
 /* base64url without padding. decode returns NULL on any invalid input. */
 char *entra_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
@@ -91,5 +92,18 @@ const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name);
 
 /* Parses a non-negative decimal integer; -1 when s is not one. */
 apr_int64_t entra_parse_int(const char *s);
+
+/* The module's clock for expiry decisions: apr_time_now(). A test build
+ * (configure --enable-test-clock, used only by scripts/test.sh) adds the
+ * offset in seconds that the Apache::Test suite writes into the file named
+ * by $ENTRA_TEST_CLOCK_FILE (EntraTest::advance_clock), so that expiry tests
+ * move time instead of sleeping; in any other build the offset is the
+ * constant 0 and no code reads a file or the environment. */
+#ifdef ENTRA_TEST_BUILD
+apr_time_t entra_clock_offset(void);
+#else
+#define entra_clock_offset() ((apr_time_t)0)
+#endif
+#define entra_now() (apr_time_now() + entra_clock_offset())
 
 #endif

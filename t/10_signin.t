@@ -138,9 +138,6 @@ my $pub = $anon->get(url($vh, '/public/page'));
 is($pub->code, 200, 'unprotected location is served without sign-in');
 ok(!find_set_cookie($pub, qr/^entra_/), '... and sets no entra_ cookie');
 
-# A session on the 60-second vhost for t/95_session_expiry.t
-is(prime_expiry_session()->code, 200, 'entra_shortsession: signed in (expiry checked in t/95)');
-
 # A clean sign-in leaves no warnings in the log
 my @problems = entra_problems($mark);
 is(scalar @problems, 0, 'no warn/error lines from the module during a clean sign-in')

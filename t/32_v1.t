@@ -10,7 +10,7 @@ use URI;
 use EntraTest;
 use EntraSeeds;
 
-my $vh = 'i3_v1';
+my $vh = 'app_v1';
 mock_reset();
 my $mark = log_mark();
 my $ua = new_ua();

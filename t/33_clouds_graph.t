@@ -26,7 +26,7 @@ is($disco->{msgraph_host}, $mock_hostport, '... msgraph_host is the mock (not gr
 
 my $g0 = graph_calls();
 my $ua = new_ua();
-my ($final, $s) = sign_in($ua, 'i3_usgov', '/app/usgov');
+my ($final, $s) = sign_in($ua, 'app_usgov', '/app/usgov');
 like($s->{authorize_url} // '', qr{^\Q$base\E/Contoso\.Test/oauth2/v2\.0/authorize\?},
      'usgov: the authorize endpoint comes from the authority\'s discovery');
 is($final->code, 200, 'usgov: signed in');
@@ -43,7 +43,7 @@ mock_reset();
 # (groups_overage forces the overage claim for 22 groups: the session stays small)
 mock_config({ cloud => 'usgov', groups_overage => JSON::PP::true(), user => { groups_count => 20 } });
 $ua = new_ua();
-$final = sign_in($ua, 'i3_usgov', '/app/group15/x');
+$final = sign_in($ua, 'app_usgov', '/app/group15/x');
 is($final->code, 200, 'usgov overage: entra-group on a group only Graph knows: 200');
 is(mock_stats()->{requests}{graph_groups}, 1, '... getMemberObjects at the mock\'s Graph');
 my @g = split /,/, claim(claims_of($final), 'groups') // '';
@@ -53,7 +53,7 @@ is(scalar @g, 22, '... all 22 groups in X-Entra-Claim-groups');
 mock_reset();
 mock_config({ cloud => 'china', groups_overage => JSON::PP::true(), user => { groups_count => 20 } });
 $ua = new_ua();
-($final, $s) = sign_in($ua, 'i3_china_v1', '/app/group15/china');
+($final, $s) = sign_in($ua, 'app_china_v1', '/app/group15/china');
 like($s->{authorize_url} // '', qr{/oauth2/authorize\?}, 'china v1: the v1 authorize endpoint');
 is($final->code, 200, 'china v1: signed in, entra-group via Graph (overage) granted');
 $h = claims_of($final);
@@ -66,7 +66,7 @@ is(scalar(split /,/, claim($h, 'groups') // ''), 22, '... 22 groups resolved at 
 # the same vhost now knows the China issuer: a token from the global sts is refused
 mock_config({ cloud => 'global', groups_overage => JSON::PP::false(), user => { groups_count => undef } });
 my $mark = log_mark();
-(undef, $s) = sign_in(new_ua(), 'i3_china_v1', '/app/global-token');
+(undef, $s) = sign_in(new_ua(), 'app_china_v1', '/app/global-token');
 is($s->{callback} && $s->{callback}->code, 401, 'china vhost: a token from sts.windows.net is refused');
 ok(scalar(grep { /\biss|issuer/i } entra_problems($mark)), '... the log says issuer');
 
@@ -76,19 +76,19 @@ ok(scalar(grep { /\biss|issuer/i } entra_problems($mark)), '... the log says iss
 mock_reset();
 mock_config({ cloud => 'china' });
 my $anon = new_ua(no_cookies => 1);
-my $r0 = $anon->get(url('i3_china_api', '/api/ping'), Authorization => 'Bearer x.y.z');
+my $r0 = $anon->get(url('app_china_api', '/api/ping'), Authorization => 'Bearer x.y.z');
 is($r0->code, 401, 'china API: a junk bearer token: 401 (discovery of that cloud read)');
 my $at = api_token();
 my ($hd, $cl) = jwt_decode($at->{access_token});
 is($cl->{iss}, 'https://sts.chinacloudapi.cn/' . TENANT . '/', 'the mock issued a China v1 API token');
-my $r = $anon->get(url('i3_china_api', '/api/ping'), Authorization => "Bearer $at->{access_token}");
+my $r = $anon->get(url('app_china_api', '/api/ping'), Authorization => "Bearer $at->{access_token}");
 is($r->code, 200, 'china API: a valid v1 access token of that cloud is accepted')
     or diag($r->status_line . ' ' . ($r->header('WWW-Authenticate') // ''));
 mock_reset();
 
 # -------------------------------------------------------- EntraGraphHost --
 $g0 = graph_calls();
-$final = sign_in(new_ua(), 'i3_graphhost', '/app/graphhost');
+$final = sign_in(new_ua(), 'app_graphhost', '/app/graphhost');
 is($final->code, 200, 'EntraGraphHost http://localhost:<mock>/: signed in');
 is(graph_calls() - $g0, 1, '... Graph /v1.0/me called there');
 is(claim(claims_of($final), 'officeLocation'), '18/2111', '... profile merged (officeLocation)');
@@ -96,7 +96,7 @@ is(claim(claims_of($final), 'officeLocation'), '18/2111', '... profile merged (o
 # a Graph host where nothing listens: the setting is what is used
 $mark = log_mark();
 $g0 = graph_calls();
-(undef, $s) = sign_in(new_ua(), 'i3_graphhost_down', '/app/graphhost-down');
+(undef, $s) = sign_in(new_ua(), 'app_graphhost_down', '/app/graphhost-down');
 is($s->{callback} && $s->{callback}->code, 502, 'EntraGraphHost unreachable: 502');
 is(graph_calls() - $g0, 0, '... the discovery msgraph_host (the mock) was not called instead');
 ok(scalar(grep { /127\.0\.0\.1:1\b/ && /graph|\/v1\.0\/me/i } entra_problems($mark)),

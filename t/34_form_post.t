@@ -19,7 +19,7 @@ use URI;
 use EntraTest;
 use EntraSeeds;
 
-my $vh = 'i3_formpost';
+my $vh = 'app_formpost';
 my $cb_path = '/.auth/login/aad/callback';
 
 mock_reset();

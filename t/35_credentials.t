@@ -12,12 +12,12 @@ use URI::Escape qw(uri_escape);
 use EntraTest;
 use EntraSeeds;
 
-my $cert_pem = slurp(issue3_file('client_cert.pem'));
+my $cert_pem = slurp(credential_file('client_cert.pem'));
 my ($x5t, $x5t256) = cert_thumbprints($cert_pem);
 my $token_url = mock_base() . '/' . TENANT . '/oauth2/v2.0/token';
 {
     # the key never shows up in the log (t/99_no_secrets.t)
-    my ($line) = grep { length == 64 } split /\n/, slurp(issue3_file('client_key.pem'));
+    my ($line) = grep { length == 64 } split /\n/, slurp(credential_file('client_key.pem'));
     record_secret('client private key', $line);
 }
 
@@ -35,7 +35,7 @@ mock_reset();
 register_cert();
 my $mark = log_mark();
 my $t0 = time;
-my $final = sign_in(new_ua(), 'i3_cert', '/app/cert');
+my $final = sign_in(new_ua(), 'app_cert', '/app/cert');
 is($final->code, 200, 'certificate credential (RS256): signed in');
 is(remote_user(claims_of($final)), USER->{preferred_username}, '... as the user');
 my $t = last_assertion();
@@ -58,13 +58,13 @@ ok(!defined $cl->{nbf} || $cl->{nbf} <= time + 5, 'nbf (if any) not in the futur
 my $jti1 = $cl->{jti} // '';
 is(scalar(entra_problems($mark)), 0, 'no warnings or errors');
 
-$final = sign_in(new_ua(), 'i3_cert', '/app/cert-2');
+$final = sign_in(new_ua(), 'app_cert', '/app/cert-2');
 is($final->code, 200, 'second sign-in with the certificate');
 $t = last_assertion();
 isnt($t->{client_assertion}{claims}{jti} // '', $jti1, '... a fresh jti each time');
 
 # ------------------------------------------------- certificate, PS256 -----
-$final = sign_in(new_ua(), 'i3_cert_ps256', '/app/ps256');
+$final = sign_in(new_ua(), 'app_cert_ps256', '/app/ps256');
 is($final->code, 200, 'certificate credential (PS256): signed in (the mock verified the PSS signature)');
 $t = last_assertion();
 $hd = $t->{client_assertion}{header} || {};
@@ -83,7 +83,7 @@ for my $case (['none registered', undef], ['another certificate registered', 'ot
         my $c = JSON::PP->new->decode(mock_post('/_mock/client_certificate', { register => JSON::PP::true() })->content);
         ok($c->{registered}, "$what: the mock registered a certificate of its own");
     }
-    for my $vh (qw(i3_cert i3_cert_ps256)) {
+    for my $vh (qw(app_cert app_cert_ps256)) {
         $mark = log_mark();
         my (undef, $s) = sign_in(new_ua(), $vh, "/app/unregistered");
         is($s->{callback} && $s->{callback}->code, 502, "$vh, $what: 502");
@@ -95,7 +95,7 @@ for my $case (['none registered', undef], ['another certificate registered', 'ot
 }
 
 # ------------------------------------------------ federated credential ----
-my $fed_file = issue3_file('federated_token.jwt');
+my $fed_file = credential_file('federated_token.jwt');
 my $placeholder = slurp($fed_file);
 END { spew($fed_file, $placeholder) if defined $placeholder && defined $fed_file }
 
@@ -117,7 +117,7 @@ mock_config($fic);
 my $tok1 = fed_token();
 spew($fed_file, "$tok1\n");
 $mark = log_mark();
-$final = sign_in(new_ua(), 'i3_federated', '/app/federated');
+$final = sign_in(new_ua(), 'app_federated', '/app/federated');
 is($final->code, 200, 'federated credential: signed in');
 $t = last_assertion();
 is($t->{auth_method}, 'federated', '... the token endpoint got a federated assertion');
@@ -130,7 +130,7 @@ is(scalar(entra_problems($mark)), 0, '... no warnings or errors');
 my $tok2 = fed_token();
 isnt($tok2, $tok1, 'a second, different token');
 spew($fed_file, $tok2);
-$final = sign_in(new_ua(), 'i3_federated', '/app/federated-rotated');
+$final = sign_in(new_ua(), 'app_federated', '/app/federated-rotated');
 is($final->code, 200, 'after rotation: signed in');
 is(last_assertion()->{client_assertion_jwt}, $tok2, '... with the new token (the file was re-read)');
 
@@ -145,7 +145,7 @@ for my $b (@bad) {
     my ($what, $q, $code) = @$b;
     spew($fed_file, fed_token(%$q));
     $mark = log_mark();
-    my (undef, $s) = sign_in(new_ua(), 'i3_federated', '/app/federated-bad');
+    my (undef, $s) = sign_in(new_ua(), 'app_federated', '/app/federated-bad');
     is($s->{callback} && $s->{callback}->code, 502, "federated, $what: 502");
     ok(!find_set_cookie($s->{callback}, 'entra_session'), "federated, $what: no session");
     ok(scalar(grep { /ENTRA[0-9]{5}:/ && /\Q$code\E/ } entra_problems($mark)), "federated, $what: the log has $code")
@@ -156,7 +156,7 @@ for my $b (@bad) {
 mock_reset();
 spew($fed_file, fed_token(iss => $fic->{federated_issuer}, sub => $fic->{federated_subject}));
 $mark = log_mark();
-my (undef, $s) = sign_in(new_ua(), 'i3_federated', '/app/federated-unregistered');
+my (undef, $s) = sign_in(new_ua(), 'app_federated', '/app/federated-unregistered');
 is($s->{callback} && $s->{callback}->code, 502, 'federated, no credential registered at Entra: 502');
 ok(scalar(grep { /AADSTS70021\b/ } entra_problems($mark)), '... the log has AADSTS70021');
 
@@ -165,7 +165,7 @@ mock_config($fic);
 spew($fed_file, "\n");
 $mark = log_mark();
 my $tok_before = mock_stats()->{requests}{token};
-(undef, $s) = sign_in(new_ua(), 'i3_federated', '/app/federated-empty');
+(undef, $s) = sign_in(new_ua(), 'app_federated', '/app/federated-empty');
 my $code = $s->{callback} ? $s->{callback}->code : 0;
 is($code, 500, "federated, empty file: 500 (the credential cannot be used), not a sign-in");
 ok(!find_set_cookie($s->{callback}, 'entra_session'), '... no session');
@@ -193,13 +193,13 @@ SKIP: {
 
 # good again
 spew($fed_file, fed_token());
-is(sign_in(new_ua(), 'i3_federated', '/app/federated-again')->code, 200, 'federated: a good token again: signed in');
+is(sign_in(new_ua(), 'app_federated', '/app/federated-again')->code, 200, 'federated: a good token again: signed in');
 spew($fed_file, $placeholder);
 
 # ------------------------------------------------------- start-up checks --
-my $cert  = issue3_file('client_cert.pem');
-my $key   = issue3_file('client_key.pem');
-my $other = issue3_file('other_key.pem');
+my $cert  = credential_file('client_cert.pem');
+my $key   = credential_file('client_key.pem');
+my $other = credential_file('other_key.pem');
 my $frame = sub { configtest_vhost(shift, no_secret => 1) };
 my ($rc, $out) = configtest($frame->(["EntraClientCertificate $cert", "EntraClientKey $key"]));
 is($rc, 0, 'configtest: certificate + its key, no secret: OK') or diag($out);
@@ -209,9 +209,9 @@ is($rc, 0, 'configtest: ... with EntraClientAssertionAlg PS256: OK') or diag($ou
 ($rc, $out) = configtest($frame->(["EntraClientAssertionFile $fed_file"]));
 is($rc, 0, 'configtest: EntraClientAssertionFile alone, no secret: OK') or diag($out);
 
-my $ec_cert = issue3_file('ec_cert.pem');
-my $ec_key  = issue3_file('ec_key.pem');
-my $notpem  = File::Spec->catfile(Apache::Test::config()->{vars}{t_logs}, 'issue3_not_a_pem.txt');
+my $ec_cert = credential_file('ec_cert.pem');
+my $ec_key  = credential_file('ec_key.pem');
+my $notpem  = File::Spec->catfile(Apache::Test::config()->{vars}{t_logs}, 'not_a_pem.txt');
 spew($notpem, "this is not PEM\n");
 my @bad_conf = (
     ['key of another certificate', ["EntraClientCertificate $cert", "EntraClientKey $other"], qr/EntraClientKey/],
@@ -219,7 +219,7 @@ my @bad_conf = (
     ['key file that is not PEM',   ["EntraClientCertificate $cert", "EntraClientKey $notpem"], qr/EntraClientKey/],
     ['certificate file that is not PEM', ["EntraClientCertificate $notpem", "EntraClientKey $key"], qr/EntraClientCertificate/],
     ['an EC key (Entra needs RSA)', ["EntraClientCertificate $ec_cert", "EntraClientKey $ec_key"], qr/EntraClientKey|RSA/],
-    ['relative certificate path',  ['EntraClientCertificate conf/issue3/client_cert.pem', "EntraClientKey $key"], qr/EntraClientCertificate/],
+    ['relative certificate path',  ['EntraClientCertificate conf/credentials/client_cert.pem', "EntraClientKey $key"], qr/EntraClientCertificate/],
     ['missing key file',           ["EntraClientCertificate $cert", 'EntraClientKey /nonexistent/key.pem'], qr/EntraClientKey/],
     ['EntraClientAssertionAlg HS256', ["EntraClientCertificate $cert", "EntraClientKey $key", 'EntraClientAssertionAlg HS256'], qr/EntraClientAssertionAlg/],
     ['missing assertion file',     ['EntraClientAssertionFile /nonexistent/token'], qr/EntraClientAssertionFile/],

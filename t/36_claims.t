@@ -21,7 +21,7 @@ mock_reset();
 my $mark = log_mark();
 my $n_graph = mock_stats()->{requests}{graph};
 my $ua = new_ua();
-my ($final, $s) = sign_in($ua, 'i3_claims', '/app/claims');
+my ($final, $s) = sign_in($ua, 'app_claims', '/app/claims');
 is($final->code, 200, 'EntraUserInfo graph: signed in');
 is(mock_stats()->{requests}{graph} - $n_graph, 1, '... one call to Graph');
 is(mock_stats()->{last}{graph}{path}, '/v1.0/me', '... GET /v1.0/me');
@@ -52,14 +52,14 @@ is(scalar(entra_problems($mark)), 0, 'no warnings or errors');
 # mail set in Graph: the map takes it; and the token's own email claim is replaced by the map
 mock_reset();
 mock_config({ user => { mail => 'adele.mail@contoso.test' } });
-$h = claims_of(sign_in(new_ua(), 'i3_claims', '/app/claims-mail'));
+$h = claims_of(sign_in(new_ua(), 'app_claims', '/app/claims-mail'));
 is(claim($h, 'mail'), 'adele.mail@contoso.test', 'Graph mail differs from the token\'s email');
 is(claim($h, 'email'), 'adele.mail@contoso.test', '... EntraClaimMap email: the first source (mail) wins');
 
 # no mail in Graph: fall back to userPrincipalName
 mock_reset();
 mock_config({ user => { mail => undef, email => undef } });
-$final = sign_in(new_ua(), 'i3_claims', '/app/claims-no-mail');
+$final = sign_in(new_ua(), 'app_claims', '/app/claims-no-mail');
 $h = claims_of($final);
 ok(echo($final) && !has_claim($h, 'mail'), 'Graph mail null: no mail header');
 is(claim($h, 'email'), $U->{preferred_username}, '... EntraClaimMap email falls back to userPrincipalName');
@@ -68,14 +68,14 @@ is(remote_user($h), $U->{preferred_username}, '... REMOTE_USER: no upn, email (m
 # upn in the token: first REMOTE_USER claim
 mock_reset();
 mock_config({ user => { upn => 'adele.upn@contoso.test' } });
-$h = claims_of(sign_in(new_ua(), 'i3_claims', '/app/claims-upn'));
+$h = claims_of(sign_in(new_ua(), 'app_claims', '/app/claims-upn'));
 is(remote_user($h), 'adele.upn@contoso.test', 'REMOTE_USER: upn present, first wins');
 is(claim($h, 'userPrincipalName'), 'adele.upn@contoso.test', '... Graph userPrincipalName = upn');
 
 # per-directory REMOTE_USER claims, from a mapped claim
 mock_reset();
 $ua = new_ua();
-$final = sign_in($ua, 'i3_claims', '/app/by-uid/x');
+$final = sign_in($ua, 'app_claims', '/app/by-uid/x');
 is(remote_user(claims_of($final)), $U->{oid}, '<Location> EntraRemoteUserClaim no_such_claim uid: REMOTE_USER = uid (mapped)');
 
 # Graph failing: the sign-in fails (502), no session, a log line
@@ -85,7 +85,7 @@ for my $how ([fail => { fail => { graph => 503 } }], [malformed => { malformed =
     mock_config($how->[1]);
     $mark = log_mark();
     my $b = new_ua();
-    my (undef, $st) = sign_in($b, 'i3_claims', "/app/graph-$how->[0]");
+    my (undef, $st) = sign_in($b, 'app_claims', "/app/graph-$how->[0]");
     is($st->{callback} && $st->{callback}->code, 502, "Graph /me $how->[0]: 502");
     is(mock_stats()->{requests}{graph}, 1, "Graph /me $how->[0]: the mock's Graph was called (the 502 is its answer)");
     ok(!defined cookie_value($b, 'entra_session'), "Graph /me $how->[0]: no session");
@@ -97,7 +97,7 @@ for my $how ([fail => { fail => { graph => 503 } }], [malformed => { malformed =
 mock_reset();
 $mark = log_mark();
 my $n_ui = mock_stats()->{requests}{userinfo};
-$final = sign_in(new_ua(), 'i3_userinfo', '/app/userinfo');
+$final = sign_in(new_ua(), 'app_userinfo', '/app/userinfo');
 is($final->code, 200, 'EntraUserInfo oidc: signed in');
 is(mock_stats()->{requests}{userinfo} - $n_ui, 1, '... one call to the userinfo endpoint');
 is(mock_stats()->{last}{userinfo}{path}, '/oidc/userinfo', '... the one discovery names');
@@ -112,13 +112,13 @@ is(scalar(entra_problems($mark)), 0, 'no warnings or errors');
 # ID token claims win over the profile
 mock_reset();
 mock_config({ user => { given_name => 'Addie' } });
-$h = claims_of(sign_in(new_ua(), 'i3_userinfo', '/app/userinfo-token-wins'));
+$h = claims_of(sign_in(new_ua(), 'app_userinfo', '/app/userinfo-token-wins'));
 is(claim($h, 'given_name'), 'Addie', 'the ID token\'s given_name (optional claim) kept, userinfo adds only what is missing');
 
 mock_reset();
 mock_config({ fail => { userinfo => 500 } });
 $mark = log_mark();
-my (undef, $st) = sign_in(new_ua(), 'i3_userinfo', '/app/userinfo-500');
+my (undef, $st) = sign_in(new_ua(), 'app_userinfo', '/app/userinfo-500');
 is($st->{callback} && $st->{callback}->code, 502, 'userinfo failing: 502');
 is(mock_stats()->{requests}{userinfo}, 1, '... the mock\'s userinfo was called (the 502 is its answer)');
 ok(scalar(grep { /userinfo/i } entra_problems($mark)), '... the log says userinfo');
@@ -128,7 +128,7 @@ mock_reset();
 $mark = log_mark();
 $ua = new_ua();
 my $t0 = time;
-($final, $s) = sign_in($ua, 'i3_token', '/app/token');
+($final, $s) = sign_in($ua, 'app_token', '/app/token');
 my @scopes = split ' ', $s->{authorize_params}{scope} // '';
 my %sc = map { $_ => 1 } @scopes;
 ok($sc{openid}, 'EntraScope without openid: openid added');
@@ -150,10 +150,10 @@ ok(($exp->[0] // 0) > $t0 + 600 && ($exp->[0] // 0) <= time + 3600 + 5, '... abo
 is($h->{'x-test-env-access-token'}[0], $token, 'ENTRA_ACCESS_TOKEN in the environment');
 ok(echo($final) && !has_claim($h, 'access_token'), 'not also as a claim header');
 is(scalar(entra_problems($mark)), 0, 'no warnings or errors');
-is($ua->get(url('i3_token', '/.auth/refresh'))->code, 200, 'offline_access: the refresh token was kept (/.auth/refresh 200)');
+is($ua->get(url('app_token', '/.auth/refresh'))->code, 200, 'offline_access: the refresh token was kept (/.auth/refresh 200)');
 
 # spoofed token headers from the client are stripped
-my $req = HTTP::Request->new(GET => url('i3_token', '/app/token-spoof'));
+my $req = HTTP::Request->new(GET => url('app_token', '/app/token-spoof'));
 $req->headers->push_header(':X-Entra-Access-Token' => 'forged-token');
 $req->headers->push_header(':x_entra_access_token' => 'forged-token-2');
 $req->headers->push_header(':X-Entra-Access-Token-Expires' => '4102444800');
@@ -165,8 +165,8 @@ unlike(join(',', @{ $h->{'x-entra-access-token-expires'} || [] }), qr/4102444800
 
 # without EntraPassAccessToken: no token header at all, spoofed ones gone too
 $ua = new_ua();
-sign_in($ua, 'i3_claims', '/app/x');
-$req = HTTP::Request->new(GET => url('i3_claims', '/app/no-token'));
+sign_in($ua, 'app_claims', '/app/x');
+$req = HTTP::Request->new(GET => url('app_claims', '/app/no-token'));
 $req->headers->push_header(':X-Entra-Access-Token' => 'forged-token');
 $req->headers->push_header(':X-Entra-Access-Token-Expires' => '4102444800');
 $r = $ua->request($req);
@@ -180,36 +180,36 @@ sub authorize_of {
     my $r = new_ua()->get(url($vh, $path));
     return ($r->code, abs_location($r) // '');
 }
-my ($c, $au) = authorize_of('i3_hints', '/app/hints');
+my ($c, $au) = authorize_of('app_hints', '/app/hints');
 is($c, 302, 'EntraDomainHint/EntraPrompt: 302 to Entra');
 is_deeply([authorize_all($au, 'domain_hint')], ['contoso.test'], '... domain_hint=contoso.test');
 is_deeply([authorize_all($au, 'prompt')], ['select_account'], '... prompt=select_account');
 is_deeply([authorize_all($au, 'login_hint')], [], '... no login_hint unless asked');
 
-($c, $au) = authorize_of('i3_hints', '/app/hints?login_hint=adele%40contoso.test&domain_hint=fabrikam.test');
+($c, $au) = authorize_of('app_hints', '/app/hints?login_hint=adele%40contoso.test&domain_hint=fabrikam.test');
 is_deeply([authorize_all($au, 'login_hint')], ['adele@contoso.test'], 'login_hint from the request query passed through');
 is_deeply([authorize_all($au, 'domain_hint')], ['fabrikam.test'], 'domain_hint from the request query wins (once)');
 is_deeply([authorize_all($au, 'prompt')], ['select_account'], '... prompt unchanged');
 
 # hints cannot smuggle other parameters
-($c, $au) = authorize_of('i3_hints', '/app/hints?login_hint=a%26prompt%3Dnone%26redirect_uri%3Dhttp%3A%2F%2Fevil.example%2F');
+($c, $au) = authorize_of('app_hints', '/app/hints?login_hint=a%26prompt%3Dnone%26redirect_uri%3Dhttp%3A%2F%2Fevil.example%2F');
 is_deeply([authorize_all($au, 'login_hint')], ['a&prompt=none&redirect_uri=http://evil.example/'],
           'a login_hint holding "&prompt=..." stays one encoded value');
 is_deeply([authorize_all($au, 'prompt')], ['select_account'], '... no injected prompt');
 is(scalar(authorize_all($au, 'redirect_uri')), 1, '... no injected redirect_uri');
-is((authorize_all($au, 'redirect_uri'))[0], base_url('i3_hints') . '/.auth/login/aad/callback', '... ours');
+is((authorize_all($au, 'redirect_uri'))[0], base_url('app_hints') . '/.auth/login/aad/callback', '... ours');
 
 # a vhost without EntraDomainHint/EntraPrompt
-($c, $au) = authorize_of('i3_claims', '/app/nohints');
+($c, $au) = authorize_of('app_claims', '/app/nohints');
 is_deeply([authorize_all($au, 'prompt')], [], 'no EntraPrompt: no prompt');
 is_deeply([authorize_all($au, 'domain_hint')], [], 'no EntraDomainHint: no domain_hint');
-($c, $au) = authorize_of('i3_claims', '/app/nohints?domain_hint=contoso.test&login_hint=adele');
+($c, $au) = authorize_of('app_claims', '/app/nohints?domain_hint=contoso.test&login_hint=adele');
 is_deeply([authorize_all($au, 'domain_hint')], ['contoso.test'], '... but domain_hint from the query is passed through');
 is_deeply([authorize_all($au, 'login_hint')], ['adele'], '... and login_hint');
 
 # the mock saw them, and the sign-in completes with them
 mock_reset();
-($final, $s) = sign_in(new_ua(), 'i3_hints', '/app/hints-signin?login_hint=adele%40contoso.test');
+($final, $s) = sign_in(new_ua(), 'app_hints', '/app/hints-signin?login_hint=adele%40contoso.test');
 is($final->code, 200, 'a sign-in with hints completes');
 is(mock_stats()->{last}{authorize}{login_hint}, 'adele@contoso.test', '... Entra received login_hint');
 is(mock_stats()->{last}{authorize}{domain_hint}, 'contoso.test', '... and domain_hint');

@@ -10,7 +10,7 @@ use Test::More;
 use EntraTest;
 use EntraSeeds;
 
-my $vh = 'i3_authz';
+my $vh = 'app_authz';
 my $A001 = '2f6a4c1e-0000-4000-8000-00000000a001';
 my $A002 = '2f6a4c1e-0000-4000-8000-00000000a002';
 my $NONE = '2f6a4c1e-0000-4000-8000-0000000dead0';

@@ -13,7 +13,7 @@ use JSON::PP ();
 use EntraTest;
 use EntraSeeds;
 
-my $vh = 'i3_overage';
+my $vh = 'app_overage';
 my @listed = @{ USER->{groups} };
 my @gen250 = map { generated_group($_) } 1 .. 250;
 
@@ -55,7 +55,7 @@ is(mock_stats()->{requests}{graph}, $n, '... without asking Graph again');
 # ---- 250 generated + 2 listed groups: over 200.  First with sessions in
 # shmcb (the groups logic alone), then with the default cookie store (the
 # README: the cookie is "chunked when big: many groups").
-for my $v (['i3_overage_shmcb', 'shmcb'], ['i3_overage', 'cookie store']) {
+for my $v (['app_overage_shmcb', 'shmcb'], ['app_overage', 'cookie store']) {
     my ($vhost, $store) = @$v;
     mock_reset();
     mock_config({ user => { groups_count => 250 } });

@@ -1,5 +1,5 @@
 # The five products of ../shared/seeds/: each has conf/examples/<product>.conf
-# and a vhost mirroring it in t/conf/issue3.conf.in (the mock as authority).
+# and a vhost mirroring it in t/conf/setups.conf.in (the mock as authority).
 # Each signs in and the backend gets what that product's guide expects the
 # app to receive.  Every example passes `httpd -t`, and says the same as its
 # vhost.
@@ -20,7 +20,7 @@ my $base = mock_base();
 # v1 endpoints, scope openid, token in the payload, identity from
 # /openid/userinfo, users merged by e-mail.
 {
-    my $vh = 'i3_rocketchat';
+    my $vh = 'app_rocketchat';
     mock_reset();
     my $mark = log_mark();
     my $ua = new_ua();
@@ -54,7 +54,7 @@ my $base = mock_base();
 # Personal Microsoft accounts only; optional claims email/given_name/
 # family_name; extra scopes on every request; Microsoft's tokens to the app.
 {
-    my $vh = 'i3_workos';
+    my $vh = 'app_workos';
     mock_reset();
     mock_config({ user => { email => 'adele@outlook.test', preferred_username => 'adele@outlook.test',
                             given_name => 'Adele', family_name => 'Vance' } });
@@ -101,7 +101,7 @@ my $base = mock_base();
 # v2, openid profile email, userinfo, fieldMapping email -> email, callback
 # under the app, no self sign-up: only known users.
 {
-    my $vh = 'i3_botpress';
+    my $vh = 'app_botpress';
     my $cb = '/api/v1/auth/login-callback/oauth2/entra';
     mock_reset();
     my $mark = log_mark();
@@ -139,7 +139,7 @@ my $base = mock_base();
 # v2 with the tenant id, offline_access + Graph scopes, Graph /v1.0/me as the
 # profile, info mappings with fallbacks, tokens to the app.
 {
-    my $vh = 'i3_placeos';
+    my $vh = 'app_placeos';
     mock_reset();
     mock_config({ user => { mail => 'adele.vance@contoso.test' } });
     my $mark = log_mark();
@@ -188,7 +188,7 @@ my $base = mock_base();
 # issuer-based discovery, openid profile email, /oauth/openid/callback,
 # access restricted to an app role from the ID token's roles claim.
 {
-    my $vh = 'i3_librechat';
+    my $vh = 'app_librechat';
     mock_reset();
     my $ua = new_ua();
     my ($final, $s) = sign_in($ua, $vh, '/c/new');
@@ -214,10 +214,10 @@ my $base = mock_base();
 }
 
 # --------------------------------------- the examples: valid and faithful --
-my $conf_in = slurp(File::Spec->catfile(conf_dir(), 'issue3.conf.in'));
+my $conf_in = slurp(File::Spec->catfile(conf_dir(), 'setups.conf.in'));
 my $logs = Apache::Test::config()->{vars}{t_logs};
-my %product_vhost = (rocketchat => 'i3_rocketchat', workos => 'i3_workos', botpress => 'i3_botpress',
-                     placeos => 'i3_placeos', librechat => 'i3_librechat');
+my %product_vhost = (rocketchat => 'app_rocketchat', workos => 'app_workos', botpress => 'app_botpress',
+                     placeos => 'app_placeos', librechat => 'app_librechat');
 
 # The lines that make the Entra set-up: Entra* directives, AuthType, Require,
 # the X-Remote-User header.  Site-specific values (ids, secrets, authority,
@@ -243,7 +243,7 @@ for my $product (sort keys %product_vhost) {
     ok(-f $file, "conf/examples/$product.conf exists") or next;
     my $text = slurp($file);
     my ($block) = $conf_in =~ /<VirtualHost \Q$product_vhost{$product}\E>\n(.*?)<\/VirtualHost>/s;
-    ok($block, "$product: its vhost $product_vhost{$product} in t/conf/issue3.conf.in");
+    ok($block, "$product: its vhost $product_vhost{$product} in t/conf/setups.conf.in");
     is_deeply(entra_setup($block // ''), entra_setup($text), "$product: the vhost has the example's Entra set-up");
 
     example_configtest_ok($product);
@@ -260,10 +260,10 @@ for my $extra (qw(multi-tenant us-government kubernetes-workload-identity)) {
 sub example_configtest_ok {
     my $product = shift;
     my $text = slurp(example_file("$product.conf"));
-    my $dir = File::Spec->catdir($logs, "issue3_example_$product");
+    my $dir = File::Spec->catdir($logs, "seed_example_$product");
     mkdir $dir;
-    my %real = (EntraClientCertificate => slurp(issue3_file('client_cert.pem')),
-                EntraClientKey         => slurp(issue3_file('client_key.pem')));
+    my %real = (EntraClientCertificate => slurp(credential_file('client_cert.pem')),
+                EntraClientKey         => slurp(credential_file('client_key.pem')));
     my $n = 0;
     $text =~ s{^(\s*(Entra\w+)\s+(?:file:)?)(/\S+)}{
         my ($pre, $directive, $path) = ($1, $2, $3);

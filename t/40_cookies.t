@@ -35,18 +35,11 @@ is(scalar echo_header(echo($r) || {}, 'X-Test-Remote-User'), USER->{preferred_us
 
 # flip the high bit of one base64url character (low bits of the last one may
 # be padding a lenient decoder ignores)
-my $b64 = join '', 'A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_';
-my $flip = sub {
-    my ($v, $i) = @_;
-    my $p = index($b64, substr($v, $i, 1));
-    substr($v, $i, 1) = $p < 0 ? 'A' : substr($b64, $p ^ 32, 1);
-    return $v;
-};
 my $mid = int(length($good) / 2);
 my %bad = (
-    'one char flipped in the middle' => $flip->($good, $mid),
-    'first char flipped'             => $flip->($good, 0),
-    'last char flipped'              => $flip->($good, length($good) - 1),
+    'one char flipped in the middle' => flip_b64($good, $mid),
+    'first char flipped'             => flip_b64($good, 0),
+    'last char flipped'              => flip_b64($good, length($good) - 1),
     'truncated to half'              => substr($good, 0, $mid),
     'one char short'                 => substr($good, 0, -1),
     'four chars extra'               => $good . 'AAAA',

@@ -11,8 +11,8 @@ use Test::More;
 use EntraTest;
 use EntraSessions;
 
-my $vh  = 'i4_chunks';        # httpd's default request limits
-my $big = 'i4_chunks_big';    # LimitRequestFieldSize 65536
+my $vh  = 'sess_chunks';        # httpd's default request limits
+my $big = 'sess_chunks_big';    # LimitRequestFieldSize 65536
 my $gen = sub { sprintf '2f6a4c1e-0000-4000-8001-%012d', shift };
 my @listed = @{ USER->{groups} };
 # Sessions are deflated before sealing, and generated group ids compress to
@@ -67,13 +67,6 @@ $r = raw_get($vh, '/app/chunks', session_cookie_header(['_ga', 'GA1.1.123'], @pa
 is($r->code, 200, 'other cookies around the chunks: still signed in');
 
 # ---- broken sets: a new sign-in for a browser, never 500
-my $b64 = join '', 'A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_';
-my $flip = sub {
-    my ($v, $i) = @_;
-    my $p = index($b64, substr($v, $i, 1));
-    substr($v, $i, 1) = $p < 0 ? 'A' : substr($b64, $p ^ 32, 1);
-    return $v;
-};
 my %bad = (
     'chunk 1 missing'                  => [['entra_session', 'chunks:2'], ['entra_session_0', $c0]],
     'chunk 0 missing'                  => [['entra_session', 'chunks:2'], ['entra_session_1', $c1]],
@@ -82,8 +75,8 @@ my %bad = (
     'an extra chunk 2 repeating chunk 1' => [@pairs, ['entra_session_2', $c1]],
     'an extra chunk 7'                 => [@pairs, ['entra_session_7', $c1]],
     'chunk values swapped'             => [['entra_session', 'chunks:2'], ['entra_session_0', $c1], ['entra_session_1', $c0]],
-    'chunk 0 tampered'                 => [['entra_session', 'chunks:2'], ['entra_session_0', $flip->($c0, 1000)], ['entra_session_1', $c1]],
-    'chunk 1 tampered (last char)'     => [['entra_session', 'chunks:2'], ['entra_session_0', $c0], ['entra_session_1', $flip->($c1, length($c1) - 1)]],
+    'chunk 0 tampered'                 => [['entra_session', 'chunks:2'], ['entra_session_0', flip_b64($c0, 1000)], ['entra_session_1', $c1]],
+    'chunk 1 tampered (last char)'     => [['entra_session', 'chunks:2'], ['entra_session_0', $c0], ['entra_session_1', flip_b64($c1, length($c1) - 1)]],
     'chunk 1 truncated'                => [['entra_session', 'chunks:2'], ['entra_session_0', $c0], ['entra_session_1', substr($c1, 0, -4)]],
     'chunk 1 empty'                    => [['entra_session', 'chunks:2'], ['entra_session_0', $c0], ['entra_session_1', '']],
     'chunk 1 twice (second a copy of 0)' => [@pairs, ['entra_session_1', $c0]],
@@ -129,7 +122,7 @@ for my $name (sort keys %bad) {
     mock_config({ user => { groups_count => 0, noise => undef } });
     my $again = new_ua();
     set_cookie_values($again, entra_session => 'chunks:2', entra_session_0 => $c0,
-                      entra_session_1 => $flip->($c1, 10));
+                      entra_session_1 => flip_b64($c1, 10));
     my ($f2, $s2) = sign_in($again, $vh, '/app/shrink');
     is($f2->code, 200, 'signing in again with a small session');
     # the sign-in's start already deletes the session cookies that did not open

@@ -1,5 +1,5 @@
 # Keeping the passed access token fresh (offline_access + EntraPassAccessToken
-# On, i4_refresh): refreshed ahead of expiry (5 minutes) without the user
+# On, sess_refresh): refreshed ahead of expiry (5 minutes) without the user
 # noticing, the rotated refresh token kept, an unsigned ID token in the
 # answer ignored, a refused refresh ends the session, an unreachable IdP
 # does not, concurrent requests share one refresh.
@@ -13,11 +13,10 @@ use Time::HiRes qw(sleep time);
 use EntraTest;
 use EntraSessions;
 
-my $vh = 'i4_refresh';
+my $vh = 'sess_refresh';
 mock_reset();
 my $mark = log_mark();
 
-sub token_of   { backend_header($_[0], 'X-Entra-Access-Token') }
 sub expiry_of  { backend_header($_[0], 'X-Entra-Access-Token-Expires') }
 sub last_token { mock_stats()->{last}{token} || {} }
 sub last_issue { mock_stats()->{last}{token_response} || {} }
@@ -26,11 +25,13 @@ sub live_at_graph {
     my $r = EntraTest::control_ua()->get(mock_url('/v1.0/me'), Authorization => "Bearer $t");
     return $r->code == 200;
 }
-# sleep until the access token expiring at $exp is due (300 s ahead), plus a second
+# let time pass (on the module's test clock: EntraTest::advance_clock) until
+# the access token expiring at $exp is due (300 s ahead), plus a second.
+# The module counts a token's expiry from its own clock (now + expires_in).
 sub wait_due {
     my $exp = shift;
-    my $w = $exp - 300 + 1.2 - time;
-    sleep $w if $w > 0;
+    my $w = $exp - 300 + 1.2 - clock_now();
+    advance_clock($w) if $w > 0;
 }
 
 # ---------------------------------------------------------------- ahead ---
@@ -41,7 +42,7 @@ is($r->code, 200, 'signed in with offline_access');
 my $t1 = token_of($r) // '';
 my $e1 = expiry_of($r) // 0;
 ok($t1, 'backend gets X-Entra-Access-Token');
-ok(abs($e1 - (time + 304)) <= 3, 'X-Entra-Access-Token-Expires = now + expires_in (304)') or diag("expires $e1");
+ok(abs($e1 - (clock_now() + 304)) <= 3, 'X-Entra-Access-Token-Expires = now + expires_in (304)') or diag("expires $e1");
 my $rt1 = last_issue()->{refresh_token} // '';
 ok($rt1, 'the mock issued a refresh token at sign-in');
 is(grants()->{refresh_token}, 0, 'no refresh yet');
@@ -207,7 +208,7 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     # that the session's other requests do not each wait on Entra
     $res = $b->get(url($vh, '/app/down'));
     ok(defined token_of($res) && token_of($res) eq $tok, '... IdP back, within 2 s: the token it has, no new call');
-    sleep 2.2;
+    advance_clock(2.2);
     $res = $b->get(url($vh, '/app/down'));
     is($res->code, 200, '... IdP back: signed in');
     ok(token_of($res) && token_of($res) ne $tok, '... and the token is refreshed now');
@@ -232,7 +233,7 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     like($res->header('Content-Type') // '', qr{^application/json}, '... JSON');
     like($res->header('Cache-Control') // '', qr/no-store/, '... Cache-Control: no-store');
     my $j = eval { JSON::PP->new->decode($res->content) } || {};
-    ok(abs(($j->{expires_on} // 0) - (time + 1800)) <= 3, '... expires_on = the new token\'s expiry')
+    ok(abs(($j->{expires_on} // 0) - (clock_now() + 1800)) <= 3, '... expires_on = the new token\'s expiry')
         or diag($res->content);
     is(grants()->{refresh_token} - $before, 1, '... one refresh at Entra (though the token was not due)');
     ok(find_set_cookie($res, 'entra_session'), '... the session cookie is sealed again');
@@ -255,10 +256,10 @@ for my $case ([{ drop => { token => JSON::PP::true } }, 'token endpoint drops th
     mock_reset();
 
     my $nort = new_ua();
-    is(sign_in($nort, 'i4_me', '/app/nort')->code, 200, 'i4_me (no offline_access): signed in');
-    $res = $nort->get(url('i4_me', '/.auth/refresh'));
+    is(sign_in($nort, 'sess_me', '/app/nort')->code, 200, 'sess_me (no offline_access): signed in');
+    $res = $nort->get(url('sess_me', '/.auth/refresh'));
     is($res->code, 400, '/.auth/refresh without a refresh token: 400');
-    is($nort->get(url('i4_me', '/app/nort'))->code, 200, '... the session goes on');
+    is($nort->get(url('sess_me', '/app/nort'))->code, 200, '... the session goes on');
 }
 
 my @crit = grep { /\[auth_entra:(?:emerg|alert|crit)\]/ } log_since($mark);

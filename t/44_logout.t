@@ -31,10 +31,10 @@ sub still_signed_in {
 
 # ------------------------------------------------ EntraLogoutRedirect On ---
 {
-    my $vh = 'i4_logout';
+    my $vh = 'sess_logout';
     mock_config({ user => { login_hint => $login_hint } });
     my ($ua, $r) = signed_in($vh);
-    is($r->code, 200, 'i4_logout: signed in');
+    is($r->code, 200, 'sess_logout: signed in');
     my $id_token = mock_stats()->{last}{token_response}{id_token};
     ok($id_token, 'the mock issued an ID token');
 
@@ -69,7 +69,7 @@ sub still_signed_in {
 
     for my $c (['https://evil.example/phish', 'a foreign URL'],
                ['//evil.example/x',           'a scheme-relative URL'],
-               [url('i4_app', '/'),           'the same host on another port']) {
+               [url('sess_app', '/'),           'the same host on another port']) {
         my ($b) = signed_in($vh);
         my $o = $b->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape($c->[0])), SAME_SITE);
         my $p = query_params(location($o) // '');
@@ -100,18 +100,18 @@ sub still_signed_in {
 
 # ----------------------------------------- EntraLogoutRedirect Off (local) ---
 {
-    my $vh = 'i4_app';
+    my $vh = 'sess_app';
     my ($ua) = signed_in($vh);
     my $before = mock_stats()->{requests}{logout};
     my $o = $ua->get(url($vh, '/.auth/logout?post_logout_redirect_uri=/bye'), SAME_SITE);
-    is($o->code, 302, 'i4_app logout: 302');
+    is($o->code, 302, 'sess_app logout: 302');
     is(abs_location($o), url($vh, '/bye'), '... straight to the local page, not to Entra');
     ok(cleared_cookie($o, 'entra_session'), '... session cleared');
     is(mock_stats()->{requests}{logout}, $before, '... Entra\'s logout is not involved');
 }
 
 # ---------------------------------------------------------------- CSRF ---
-my $vh = 'i4_app';
+my $vh = 'sess_app';
 my $origin = base_url($vh);
 (my $other_port = hostport($vh)) =~ s/:(\d+)$/':' . ($1 + 1)/e;
 
@@ -192,11 +192,11 @@ for my $c (['Sec-Fetch-Site: same-origin' => ['Sec-Fetch-Site' => 'same-origin']
 }
 {
     # EntraLogoutRedirect On is protected the same way
-    my ($ua) = signed_in('i4_logout');
-    my $r = $ua->get(url('i4_logout', '/.auth/logout'), 'Sec-Fetch-Site' => 'cross-site');
-    is($r->code, 200, 'i4_logout, cross-site GET: confirmation page');
+    my ($ua) = signed_in('sess_logout');
+    my $r = $ua->get(url('sess_logout', '/.auth/logout'), 'Sec-Fetch-Site' => 'cross-site');
+    is($r->code, 200, 'sess_logout, cross-site GET: confirmation page');
     unlike(location($r) // '', qr/oauth2/, '... not sent to Entra');
-    ok(still_signed_in($ua, 'i4_logout'), '... still signed in');
+    ok(still_signed_in($ua, 'sess_logout'), '... still signed in');
 }
 {
     my $r = raw_request('PUT', $vh, '/.auth/logout', []);
@@ -209,16 +209,15 @@ for my $c (['Sec-Fetch-Site: same-origin' => ['Sec-Fetch-Site' => 'same-origin']
 # so it is dropped (the sign-in completes) and logout names the account by
 # logout_hint alone.
 {
-    my $vh = 'i4_logout';
+    my $vh = 'sess_logout';
     # group object ids are random: they do not deflate away
     srand(44);
-    my @groups = map { sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
-                               int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $_ } 1 .. 190;
+    my @groups = map { random_guid($_) } 1 .. 190;
     mock_reset();
     mock_config({ user => { login_hint => $login_hint, groups => \@groups } });
     my $m = log_mark();
     my ($ua, $r) = signed_in($vh);
-    is($r->code, 200, 'i4_logout, a user in 190 groups: signed in with the cookie store');
+    is($r->code, 200, 'sess_logout, a user in 190 groups: signed in with the cookie store');
     ok(scalar(grep { /ENTRA00217:.*without id_token_hint \(with logout_hint\)/ } log_since($m)),
        '... the ID token was left out of the session (ENTRA00217)');
     my $out = $ua->get(url($vh, '/.auth/logout?post_logout_redirect_uri=' . uri_escape('/bye')),

@@ -12,7 +12,7 @@ use EntraSessions;
 
 mock_reset();
 my $mark = log_mark();
-my $vh = 'i4_app';
+my $vh = 'sess_app';
 my $json = JSON::PP->new;
 
 # ------------------------------------------------------------- /.auth/me ---
@@ -43,7 +43,7 @@ sub claims_of {
 
 {
     my $ua = new_ua();
-    is(sign_in($ua, $vh, '/app/')->code, 200, 'i4_app: signed in');
+    is(sign_in($ua, $vh, '/app/')->code, 200, 'sess_app: signed in');
     my ($r, $d) = me_of($ua, $vh);
     is($r->code, 200, '/.auth/me signed in: 200');
     like($r->header('Content-Type') // '', qr{^application/json}, '... application/json');
@@ -71,12 +71,12 @@ sub claims_of {
 # with EntraPassAccessToken On: access_token and expires_on
 {
     my $ua = new_ua();
-    my $r = sign_in($ua, 'i4_me', '/app/');
-    is($r->code, 200, 'i4_me: signed in');
+    my $r = sign_in($ua, 'sess_me', '/app/');
+    is($r->code, 200, 'sess_me: signed in');
     my $at = backend_header($r, 'X-Entra-Access-Token');
     my $exp = backend_header($r, 'X-Entra-Access-Token-Expires');
-    my ($m, $d) = me_of($ua, 'i4_me');
-    is($m->code, 200, 'i4_me /.auth/me: 200');
+    my ($m, $d) = me_of($ua, 'sess_me');
+    is($m->code, 200, 'sess_me /.auth/me: 200');
     my $id = ref $d eq 'ARRAY' ? $d->[0] : {};
     ok($at && defined $id->{access_token} && $id->{access_token} eq $at,
        '... access_token = the token the backend gets');
@@ -85,7 +85,7 @@ sub claims_of {
     ok(!grep({ /^:/ } keys %$c), '... no internal fields among the claims');
     is_deeply($c->{roles}, USER->{roles}, '... roles split');
     # an XHR from the app itself
-    my $x = $ua->get(url('i4_me', '/.auth/me'), 'X-Requested-With' => 'XMLHttpRequest', 'Sec-Fetch-Mode' => 'cors');
+    my $x = $ua->get(url('sess_me', '/.auth/me'), 'X-Requested-With' => 'XMLHttpRequest', 'Sec-Fetch-Mode' => 'cors');
     is($x->code, 200, '... also to an XHR');
 }
 

@@ -15,7 +15,7 @@ use EntraSessions;
 
 mock_reset();
 my $mark = log_mark();
-my $vh = 'i4_bearer';
+my $vh = 'sess_bearer';
 
 sub bearer {
     my ($vhost, $path, $token, @h) = @_;
@@ -119,14 +119,14 @@ my $graph_token;
 {
     # the access token of a normal sign-in is for Microsoft Graph
     my $ua = new_ua();
-    my $r = sign_in($ua, 'i4_me', '/app/graph');
+    my $r = sign_in($ua, 'sess_me', '/app/graph');
     $graph_token = backend_header($r, 'X-Entra-Access-Token');
     ok($graph_token, 'a Graph access token from a normal sign-in');
 }
 my $id_token;
 {
     my $ua = new_ua();
-    sign_in($ua, 'i4_app', '/app/id');
+    sign_in($ua, 'sess_app', '/app/id');
     $id_token = mock_stats()->{last}{token_response}{id_token};
 }
 my %refused = (
@@ -195,30 +195,30 @@ for my $what (sort keys %refused) {
 # ----------------------------------------------------- EntraAppIDURI ---
 {
     my $uri = 'https://api.contoso.test/tasks';
-    is(bearer('i4_bearer_uri', '/api/x', api_token(aud => $uri))->code, 200, "EntraAppIDURI $uri: aud = it -> 200");
-    is(bearer('i4_bearer_uri', '/api/x', api_token(version => 1, aud => $uri))->code, 200, '... a v1 token with it -> 200');
-    is(bearer('i4_bearer_uri', '/api/x', api_token())->code, 200, '... aud = client id -> 200');
-    ok(invalid_token(bearer('i4_bearer_uri', '/api/x', api_token(version => 1))),
+    is(bearer('sess_bearer_uri', '/api/x', api_token(aud => $uri))->code, 200, "EntraAppIDURI $uri: aud = it -> 200");
+    is(bearer('sess_bearer_uri', '/api/x', api_token(version => 1, aud => $uri))->code, 200, '... a v1 token with it -> 200');
+    is(bearer('sess_bearer_uri', '/api/x', api_token())->code, 200, '... aud = client id -> 200');
+    ok(invalid_token(bearer('sess_bearer_uri', '/api/x', api_token(version => 1))),
        '... aud = api://<client id> (not the configured URI) -> 401');
-    ok(invalid_token(bearer('i4_bearer_uri', '/api/x', api_token(aud => "$uri/other"))), '... aud = <uri>/other -> 401');
+    ok(invalid_token(bearer('sess_bearer_uri', '/api/x', api_token(aud => "$uri/other"))), '... aud = <uri>/other -> 401');
 }
 
 # --------------------------------- multi-tenant with EntraAllowedTenants ---
 {
-    my $r = bearer('i4_bearer_mt', '/api/x', api_token());
+    my $r = bearer('sess_bearer_mt', '/api/x', api_token());
     is($r->code, 200, 'organizations + EntraAllowedTenants ours: a token of our tenant -> 200')
         or diag($r->header('WWW-Authenticate') // '');
-    $r = bearer('i4_bearer_mt', '/api/x', api_token(version => 1));
+    $r = bearer('sess_bearer_mt', '/api/x', api_token(version => 1));
     is($r->code, 200, '... a v1 token of our tenant -> 200')
         or diag($r->header('WWW-Authenticate') // '');
-    $r = bearer('i4_bearer_mt', '/api/x', api_token(tenant => 'other'));
+    $r = bearer('sess_bearer_mt', '/api/x', api_token(tenant => 'other'));
     is($r->code, 401, '... a token of a tenant not allowed: refused (401)')
         or diag($r->status_line . ', REMOTE_USER at the backend: ' . (backend_header($r, 'X-Test-Remote-User') // '-'));
     ok(!defined((echo($r) || {})->{path}), '... the backend is not reached');
 
-    # (here, not on i4_bearer: an unknown kid spends the JWKS refetch of its
+    # (here, not on sess_bearer: an unknown kid spends the JWKS refetch of its
     # discovery URL, which t/80_key_rotation.t needs on the tenant's own URL)
-    $r = bearer('i4_bearer_mt', '/api/x', api_token(bad => 'unknown_kid'));
+    $r = bearer('sess_bearer_mt', '/api/x', api_token(bad => 'unknown_kid'));
     ok(invalid_token($r), 'a token signed by an unknown key: 401 invalid_token')
         or diag($r->status_line . ' / ' . ($r->header('WWW-Authenticate') // '(no challenge)'));
 }

@@ -54,7 +54,7 @@ mock_reset();
 
 # ---- a chunked session: none of the chunks reach the backend
 {
-    my $vh = 'i4_chunks';
+    my $vh = 'sess_chunks';
     my $noise = join '', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 5000;
     mock_config({ user => { groups_count => 100, noise => $noise } });
     my $ua = new_ua();
@@ -69,9 +69,9 @@ mock_reset();
 
 # ---- internal redirect (ErrorDocument 404 /oops) that authenticates again
 {
-    my $vh = 'h5_root';
+    my $vh = 'hostile_root';
     my $ua = new_ua();
-    is(sign_in($ua, $vh, '/first')->code, 200, 'h5_root: signed in');
+    is(sign_in($ua, $vh, '/first')->code, 200, 'hostile_root: signed in');
     my $r = $ua->get(url($vh, '/files/missing'));
     my $e = echo($r);
     is($e && $e->{path}, '/oops', 'a missing file: answered by the ErrorDocument from the backend')
@@ -84,7 +84,7 @@ mock_reset();
 # ---- bearer requests: cookies of ours that came along are dropped too
 {
     my $token = api_token();
-    my $r = raw_get('i4_bearer', '/api/cookies', 'entra_session=whatever; app=1',
+    my $r = raw_get('sess_bearer', '/api/cookies', 'entra_session=whatever; app=1',
                     Authorization => "Bearer $token");
     is($r->code, 200, 'bearer request with cookies: 200');
     is(backend_cookies($r), 'app=1', '... the backend sees only the app\'s cookie');

@@ -1,26 +1,26 @@
 # EntraSessionMaxAge is a hard end: a session in use, its cookie sealed
 # again on the way (here by an access-token refresh), still ends 10 s after
-# the sign-in (i4_maxage: EntraSessionMaxAge 10, the shortest allowed).
+# the sign-in (sess_maxage: EntraSessionMaxAge 10, the shortest allowed).
+# The seconds pass on the module's test clock (EntraTest::advance_clock).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Time::HiRes qw(sleep time);
 use EntraTest;
 use EntraSessions;
 
 use constant MAX_AGE => 10;
-my $vh = 'i4_maxage';
+my $vh = 'sess_maxage';
 mock_reset();
 mock_config({ access_token_lifetime => 120 });    # every refresh leaves the token due again
 
 my $signin = new_ua();
 my $first = sign_in($signin, $vh, '/app/maxage');
-is($first->code, 200, 'signed in on i4_maxage');
-my ($t0, $cookie, $token) = (time, cookie_value($signin, 'entra_session'),
+is($first->code, 200, 'signed in on sess_maxage');
+my ($t0, $cookie, $token) = (clock_now(), cookie_value($signin, 'entra_session'),
                              backend_header($first, 'X-Entra-Access-Token'));
-ok($cookie, 'a session on i4_maxage') or BAIL_OUT('no session');
+ok($cookie, 'a session on sess_maxage') or BAIL_OUT('no session');
 
 # in use before the hard end; the refresh seals the cookie again
 my $ua = new_ua();
@@ -35,18 +35,18 @@ my $resealed = cookie_value($ua, 'entra_session');
 isnt($resealed, $cookie, 'the browser now holds the new cookie');
 
 # keep it busy until just before the end
-while (time < $t0 + MAX_AGE - 2) {
-    sleep 1 < $t0 + MAX_AGE - 2 - time ? 1 : $t0 + MAX_AGE - 2 - time;
+while (clock_now() < $t0 + MAX_AGE - 2) {
+    advance_clock(1 < $t0 + MAX_AGE - 2 - clock_now() ? 1 : $t0 + MAX_AGE - 2 - clock_now());
     my $x = $ua->get(url($vh, '/app/maxage/busy'), Accept => 'text/html');
     if ($x->code != 200) {
-        fail(sprintf 'busy at +%.0f s: %s', time - $t0, $x->status_line);
+        fail(sprintf 'busy at +%.0f s: %s', clock_now() - $t0, $x->status_line);
         last;
     }
 }
 $resealed = cookie_value($ua, 'entra_session');
 
-my $wait = $t0 + MAX_AGE + 1.5 - time;
-sleep $wait if $wait > 0;
+my $wait = $t0 + MAX_AGE + 1.5 - clock_now();
+advance_clock($wait) if $wait > 0;
 my $mark = log_mark();
 $r = raw_get($vh, '/app/maxage/2', "entra_session=$resealed", Accept => 'text/html');
 ok(is_login_redirect($r), 'after EntraSessionMaxAge, the re-sealed cookie: sign in again') or diag($r->status_line);

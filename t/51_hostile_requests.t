@@ -58,7 +58,7 @@ for my $case (['huge', 'A' x 7000], ['not base64', '!!!***%%%' x 50], ['only dot
 # module's own reason, and the child lives on. A control byte in the header
 # never reaches the module: httpd itself refuses the request (400).
 {
-    my $bvh = 'i4_bearer';
+    my $bvh = 'sess_bearer';
     my $m = log_mark();
     for my $path ('/api/odd', '/mixed/odd') {
         for my $t ('e=AA.e30.AAAA', 'eyJhbGciOiJSUzI1NiJ9.e30=.AAAA', 'eyJ=.eyJ=.AA==') {

@@ -67,7 +67,7 @@ mock_reset();
 
 # ------------------------------------------------- forged ID / API tokens
 {
-    my $vh = 'h5_tokens';
+    my $vh = 'hostile_tokens';
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");
 
@@ -118,7 +118,7 @@ mock_reset();
 
 # ------------------------------------------------------------ huge JWKS
 {
-    my $vh = 'h5_huge';
+    my $vh = 'hostile_huge';
     mock_reset();
     mock_config({ jwks_shape => 'huge' });
     my $ua = new_ua();
@@ -140,14 +140,14 @@ mock_reset();
     $r = raw_get($vh, '/api/huge', undef, Authorization => 'Bearer ' . api_token());
     is($r->code, 502, 'the JWKS is sane again, within the back-off: still 502 ...');
     is(mock_stats()->{requests}{jwks} // 0, $jwks_calls, '... answered from the failure, no fetch');
-    sleep(ENTRA_FETCH_BACKOFF + 1);
+    advance_clock(ENTRA_FETCH_BACKOFF + 1);    # on the module's test clock
     is(sign_in(new_ua(), $vh, '/app/huge-after')->code, 200,
        'after the back-off: sign-in works (the failure is not kept)');
 }
 
 # --------------------------------- keys rotate mid-sign-in to an unusable JWKS
 {
-    my $vh = 'h5_nokey';
+    my $vh = 'hostile_nokey';
     mock_reset();
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");
@@ -165,7 +165,7 @@ mock_reset();
 
 # --------------------- discovery moves the JWKS while keys rotate mid-sign-in
 {
-    my $vh = 'h5_moved';
+    my $vh = 'hostile_moved';
     mock_reset();
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");
@@ -192,7 +192,7 @@ mock_reset();
 
 # ------------------------------- discovery names another issuer: refused
 {
-    my $vh = 'h5_issuer';
+    my $vh = 'hostile_issuer';
     mock_reset();
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");
@@ -218,7 +218,7 @@ mock_reset();
 
 # -------------------------- discovery points at a JWKS that is not there
 {
-    my $vh = 'h5_gone';
+    my $vh = 'hostile_gone';
     mock_reset();
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");
@@ -235,7 +235,7 @@ mock_reset();
 
 # ----------------------------------------- discovery stops being JSON
 {
-    my $vh = 'h5_garbled';
+    my $vh = 'hostile_garbled';
     mock_reset();
     my $alice = new_ua();
     is(sign_in($alice, $vh, '/app/first')->code, 200, "$vh: signed in (keys cached)");

@@ -2,7 +2,7 @@
 # and whatever post_logout_redirect_uri says, the browser is only ever sent
 # back to this site: absolute URLs, //host, /\host, %2F%2F, backslashes,
 # control characters and other ports all end at a same-origin path or "/".
-# The site is protected at "/" (h5_root), so every odd path is a return URL.
+# The site is protected at "/" (hostile_root), so every odd path is a return URL.
 use strict;
 use warnings;
 use FindBin;
@@ -14,9 +14,12 @@ use URI;
 use URI::Escape qw(uri_escape);
 use EntraTest;
 
-my $vh = 'h5_root';
+my $vh = 'hostile_root';
 my $hp = hostport($vh);
-(my $other_port = $hp) =~ s/:(\d+)$/':' . ($1 + 1)/e;
+# another app (its own EntraSessionKey) on another port: named, not
+# guessed as the next port (which virtual host has it is Apache::Test's
+# choice)
+my $other_port = hostport('entra_otherkey');
 my $origin = base_url($vh);
 
 # Sends one request exactly as written (LWP would tidy the path), keeps the

@@ -21,24 +21,6 @@ my $vh = 'entra_main';
 my $cb_path = '/.auth/login/aad/callback';
 my $GUID = qr/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
-# The module's lines since $mark carrying $id, at $level.
-sub lines_with {
-    my ($mark, $id, $level) = @_;
-    my @all = grep { /ENTRA\d{5}:/ } entra_lines($mark, wait => 0.05);
-    my @id = grep { /\b$id:/ } @all;
-    my @at = grep { /\[auth_entra:$level\]/ } @id;
-    return (\@at, \@id, \@all);
-}
-
-# exactly one line with $id, and at $level
-sub one_line {
-    my ($mark, $id, $level, $what) = @_;
-    my ($at, $id_lines, $all) = lines_with($mark, $id, $level);
-    is(scalar @$id_lines, 1, "$what: one $id line") or diag(join "\n", @$all);
-    is(scalar @$at, 1, "$what: ... at $level") or diag(join "\n", @$id_lines);
-    return $at->[0] // '';
-}
-
 # ---- Entra sends error= to the callback: 401, a short page with Entra's
 # message; log: ENTRA00205 at error with the AADSTS code, trace and
 # correlation ids
@@ -237,14 +219,14 @@ for my $case (['not_yet_valid', qr/token is not yet valid \(nbf\): in the future
 }
 
 # ---- a cookie session bigger than the browser can send back
-# (LimitRequestFieldSize 8190 on rv_big): 500, a page that says so; log:
+# (LimitRequestFieldSize 8190 on edge_big): 500, a page that says so; log:
 # ENTRA00405 at error
 {
     mock_reset();
     my $noise = join '', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[int rand 62] } 1 .. 12_000;
     mock_config({ user => { noise => $noise } });
     my $mark = log_mark();
-    my ($final, $s) = sign_in(new_ua(), 'rv_big', '/app/row-too-big');
+    my ($final, $s) = sign_in(new_ua(), 'edge_big', '/app/row-too-big');
     mock_reset();
     my $r = $s->{callback};
     is($r && $r->code, 500, 'a session needing more cookies than LimitRequestFieldSize lets back: 500');

@@ -172,8 +172,7 @@ for my $vh (qw(entra_st_redis entra_st_cookie)) {
     # at the pace real logouts come (under the 50 a second the server takes;
     # t/73_ended_sids.t floods it)
     for my $i (1 .. 100) {
-        my $other = sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
-                            int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $i;
+        my $other = random_guid($i);
         push @codes, front_channel_logout(base_url($vh), $other, ua => $fua)->code;
         sleep 0.03;
     }

@@ -111,7 +111,7 @@ mock_reset();
     is((mock_stats()->{requests}{discovery} // 0) - $before, 1, '... with no new discovery request');
 
     mock_config({ slow => undef });
-    sleep(ENTRA_FETCH_BACKOFF + 1);
+    advance_clock(ENTRA_FETCH_BACKOFF + 1);    # on the module's test clock
     $r = new_ua(no_cookies => 1)->get(url('t_outage', '/api/z'), Authorization => "Bearer $token");
     is($r->code, 200, 'Entra back, the back-off over: the token is checked again, and passes');
 }

@@ -23,8 +23,6 @@ my $P = eval {
 ok($P, 'a prefork Apache with Debian\'s default modules (no socache module) starts') or diag($@);
 plan skip_all => 'no prefork server' unless $P;
 
-sub token_of { backend_header($_[0], 'X-Entra-Access-Token') }
-
 # $n requests at once, each with `Cookie: $cookie`; their responses' codes
 # and access tokens, as "code token" lines.
 sub at_once {
@@ -47,7 +45,7 @@ mock_config({ access_token_lifetime => 2 });
 my ($r, $ua, $cookie) = signed_in_cookie('/app/one');
 is($r->code, 200, 'signed in on the prefork server');
 my $old = token_of($r);
-sleep 2.5;
+advance_clock(2.5);    # the access tokens (2 s) expire, on the module's test clock
 my $before = grants()->{refresh_token} // 0;
 my @res = at_once(12, '/app/expired', $cookie);
 is(scalar(grep { /^200 / } @res), 12, '12 parallel requests with an expired access token: all 200')
@@ -60,7 +58,7 @@ ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access
 {
     my (undef, undef, $c1) = signed_in_cookie('/app/u1');
     my (undef, undef, $c2) = signed_in_cookie('/app/u2');
-    sleep 2.5;
+    advance_clock(2.5);    # the access tokens (2 s) expire, on the module's test clock
     mock_config({ slow => { token => 2 } });
     $before = grants()->{refresh_token} // 0;
     my $t0 = time;
@@ -80,7 +78,7 @@ ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access
 # (ENTRA00810) and go on at once with the token they have
 {
     my @c = map { (signed_in_cookie("/app/down$_"))[2] } 1 .. 3;
-    sleep 2.5;
+    advance_clock(2.5);    # the access tokens (2 s) expire, on the module's test clock
     mock_config({ slow => { token => 4 } });
     $before = grants()->{refresh_token} // 0;
     my $mark = $P->log_mark;
@@ -117,7 +115,9 @@ ok(!$tokens{$old} && keys(%tokens) == 1, '... and all pass on the one new access
 {
     mock_config({ access_token_lifetime => 2 });
     my (undef, $u) = signed_in_cookie('/app/idt');
-    sleep 2.5;
+    # the access token (2 s) expires, and the breaker the unreachable Entra
+    # above opened (5 s, ENTRA00810) is closed for certain: this refresh asks
+    advance_clock(5.5);
     rotate_keys();                              # the refresh's ID token: a key not yet seen
     mock_config({ fail => { jwks => 503 } });   # ... that cannot be fetched
     my $mark = $P->log_mark;

@@ -15,8 +15,7 @@ sub gen { sprintf '5d0e9c1a-3b2f-4e6d-9a8c-7b6a5d4c%04d', shift }   # named in g
 my $listed = '2f6a4c1e-0000-4000-8000-00000000a001';
 # group object ids are random: they do not deflate away
 srand(74);
-my @random = map { sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
-                           int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $_ } 1 .. 1000;
+my @random = map { random_guid($_) } 1 .. 1000;
 
 mock_reset();
 mock_config({ user => { groups => [$listed, @random[0 .. 399], gen(3500), @random[400 .. 699],

@@ -21,8 +21,7 @@ sub g77 { sprintf '77000000-0000-4000-8000-%012d', shift }    # named in groups_
 my ($first, $mid, $last, $none) = (g77(1), g77(2500), g77(5000), '77000000-0000-4000-8000-0000000dead0');
 # group object ids are random: they do not deflate away
 srand(77);
-my @random = map { sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
-                           int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $_ } 1 .. 4997;
+my @random = map { random_guid($_) } 1 .. 4997;
 my @groups = ($first, @random[0 .. 2497], $mid, @random[2498 .. 4996], $last);
 is(scalar @groups, 5000, 'the user is in 5,000 groups');
 # named by no Require line of the configuration: only by .htaccess
@@ -170,7 +169,7 @@ for my $store (qw(shmcb redis memcache)) {
     my $sid = session_sid($r);
     my @old = grep { !$before{$_} && part_of(decode_key($_)) } redis_keys();
     cmp_ok(scalar @old, '>=', 2, '... in parts');
-    sleep 2;
+    advance_clock(2);    # on the module's test clock
     is($ua->get(url('g_idle', '/app/last/touched'))->code, 200, '... a request a while later: 200');
     my %now = map { $_ => 1 } redis_keys();
     my @new = grep { !$before{$_} && part_of(decode_key($_)) } keys %now;

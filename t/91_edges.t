@@ -1,4 +1,4 @@
-# Edges a security review found around issue 9 (t/conf/review.conf.in):
+# Edges a security review found around issue 9 (t/conf/security_edges.conf.in):
 # Entra claims only for the user this module authenticated, a bearer token
 # is checked again wherever an internal redirect takes it, EntraCookieName
 # hides exactly its own cookies, and a stale big session cookie cannot
@@ -24,19 +24,19 @@ sub session_pair {
 # ---- AuthType Basic + Require entra-*: the Entra cookie speaks for no one
 {
     my $ua = new_ua();
-    is(sign_in($ua, 'rv_mixed', '/app/x')->code, 200, 'Adele signs in with Entra on the vhost');
+    is(sign_in($ua, 'edge_mixed', '/app/x')->code, 200, 'Adele signs in with Entra on the vhost');
     my $adele = session_pair($ua);
     ok($adele, '... and holds its session cookie');
-    is(raw_get('rv_mixed', '/basic/x', undef, Authorization => $basic)->code, 401,
+    is(raw_get('edge_mixed', '/basic/x', undef, Authorization => $basic)->code, 401,
          'Basic user bob, Require entra-group: refused (bob has no Entra claims)');
-    is(raw_get('rv_mixed', '/basic/x', $adele, Authorization => $basic)->code, 401,
+    is(raw_get('edge_mixed', '/basic/x', $adele, Authorization => $basic)->code, 401,
          '... also when the browser carries Adele\'s Entra cookie (it is not bob\'s)');
     mock_config({ user => { groups => [] } });
     my $ua2 = new_ua();
-    sign_in($ua2, 'rv_mixed', '/app/x');
+    sign_in($ua2, 'edge_mixed', '/app/x');
     my $groupless = session_pair($ua2);
     mock_reset();
-    is(raw_get('rv_mixed', '/basicnot/x', $groupless, Authorization => $basic)->code, 401,
+    is(raw_get('edge_mixed', '/basicnot/x', $groupless, Authorization => $basic)->code, 401,
          'Basic user bob, Require not entra-group, an unrelated groupless Entra cookie: refused');
 }
 
@@ -44,9 +44,9 @@ sub session_pair {
 {
     my $t = api_token_json(version => 2);
     my @bearer = (Authorization => "Bearer $t->{token}", Accept => 'application/json');
-    is(raw_get('rv_redirect', '/admin/x', undef, @bearer)->code, 401,
+    is(raw_get('edge_redirect', '/admin/x', undef, @bearer)->code, 401,
        'a bearer token at /admin (no EntraAcceptBearer): 401');
-    my $via = raw_get('rv_redirect', '/api/nothing-here', undef, @bearer);
+    my $via = raw_get('edge_redirect', '/api/nothing-here', undef, @bearer);
     my $e = echo($via) || {};
     ok(!echo_header($e, 'X-Test-Remote-User'),
        '... and not let in by the 404 ErrorDocument under /admin (an internal redirect)')
@@ -57,9 +57,9 @@ sub session_pair {
 {
     my $jar = 'session_id=django; sessionToken=abc; sess=x; sess_0=y; sess_pending=z; '
             . 'sess_state_abc=w; sess_1a=keep; sessX=keep; keep=1';
-    my $seen = join '; ', echo_header(echo(raw_get('rv_plain', '/open/x', $jar)) || {}, 'Cookie');
+    my $seen = join '; ', echo_header(echo(raw_get('edge_plain', '/open/x', $jar)) || {}, 'Cookie');
     is($seen, $jar, 'another vhost\'s EntraCookieName strips nothing here');
-    $seen = join '; ', echo_header(echo(raw_get('rv_named', '/open/x', $jar)) || {}, 'Cookie');
+    $seen = join '; ', echo_header(echo(raw_get('edge_named', '/open/x', $jar)) || {}, 'Cookie');
     is($seen, 'session_id=django; sessionToken=abc; sess_1a=keep; sessX=keep; keep=1',
        'its own vhost: sess, its chunks, _pending and _state_* go; look-alikes stay');
 }
@@ -70,7 +70,7 @@ my $tried = 0;
 for my $n (6700, 6500, 6300, 6000) {
     mock_config({ user => { noise => $noise->($n) } });
     my $ua = new_ua();
-    sign_in($ua, 'rv_big', '/app/x');
+    sign_in($ua, 'edge_big', '/app/x');
     my @names = grep { /^entra_session_/ } cookie_names($ua);
     my $total = 0;
     $total += length($_) + 1 + length(cookie_value($ua, $_)) + 2 for @names;
@@ -81,7 +81,7 @@ for my $n (6700, 6500, 6300, 6000) {
     my $v = cookie_value($ua, $last);
     substr($v, 10, 4) = substr($v, 10, 4) eq 'AAAA' ? 'BBBB' : 'AAAA';
     set_cookie($ua, $last, $v);
-    my ($final, $steps) = sign_in($ua, 'rv_big', '/app/again?q=' . ('z' x 400));
+    my ($final, $steps) = sign_in($ua, 'edge_big', '/app/again?q=' . ('z' x 400));
     ok(scalar(grep { /^entra_session_[0-9a-f]{8}(?:_\d+)?=;.*Max-Age=0/i } set_cookie_headers($steps->{start})),
        "a stale $total-byte session: the sign-in's start deletes its cookies");
     is($final->code, 200, '... and the new sign-in completes') or diag($final->status_line);

@@ -30,8 +30,10 @@ mock_reset();
     finish_callback($b, $authz);
     mock_reset();
 }
+my $last = log_mark();
 new_ua(no_cookies => 1)->get(url('entra_main', '/app/x'), Cookie => 'entra_session=' . substr($session // 'x', 0, 40));
-sleep 1;
+# until httpd has logged that last request (its sign-in redirect)
+wait_log($last, qr{ENTRA00204: .*will return to /app/x\s*$}, 5);
 
 my $log_file = File::Spec->catfile(Apache::Test::config()->{vars}{t_logs}, 'error_log');
 open my $fh, '<', $log_file or die "cannot read $log_file: $!";

@@ -1,5 +1,5 @@
 package EntraSeeds;
-# Helpers for the issue-3 cases (t/31..39): tenants, clouds, v1, form_post,
+# Helpers for the app-setup tests (t/31..39): tenants, clouds, v1, form_post,
 # client credentials, claims, authorization, groups overage and the five
 # products' setups.  Builds on t/lib/EntraTest.pm (browsers, the mock's
 # control API, the hand-driven sign-in, the echo backend, the error_log).
@@ -25,7 +25,7 @@ our @EXPORT = qw(
     CONSUMERS_TID OTHER_TID PARTNER_TID GRAPH_APP_ID
     mock_base claim claims_of has_claim remote_user
     https_ua form_post_sign_in parse_form_post authorize_pairs authorize_all
-    jwt_decode pem_der cert_thumbprints slurp spew conf_dir issue3_file
+    jwt_decode pem_der cert_thumbprints slurp spew conf_dir credential_file
     configtest configtest_vhost configtest_fails configtest_passes example_file denied_page_ok generated_group
     api_token graph_me
 );
@@ -33,7 +33,7 @@ our @EXPORT = qw(
 use constant {
     CONSUMERS_TID => '9188040d-6c67-4c5b-b112-36a304b66dad',
     # a tenant that EntraAllowedTenants does not list, and one it does
-    # (t/conf/issue3.conf.in defines the same values)
+    # (t/conf/setups.conf.in defines the same values)
     OTHER_TID     => '0b9e7c4d-1a2b-4c3d-9e8f-7a6b5c4d3e2f',
     PARTNER_TID   => '5f2e8d1c-3b4a-4e5f-8a9b-0c1d2e3f4a5b',
     GRAPH_APP_ID  => '00000003-0000-0000-c000-000000000000',
@@ -47,8 +47,8 @@ sub cfg { Apache::Test::config() }
 
 sub conf_dir { abs_path(File::Spec->catdir(cfg()->{vars}{t_dir}, 'conf')) }
 
-# A file under t/conf/issue3/
-sub issue3_file { File::Spec->catfile(conf_dir(), 'issue3', @_) }
+# A file under t/conf/credentials/
+sub credential_file { File::Spec->catfile(conf_dir(), 'credentials', @_) }
 
 # An example configuration under conf/examples/
 sub example_file {
@@ -271,7 +271,7 @@ sub configtest {
         [socache_shmcb_module => 'mod_socache_shmcb.so'],
     );
     my $n = ++$ct_n;
-    my $conf = File::Spec->catfile($logs, "issue3_configtest_$$\_$n.conf");
+    my $conf = File::Spec->catfile($logs, "configtest_$$\_$n.conf");
     my $text = qq(ServerRoot "$t_dir"\n);
     for my $m (@load) {
         my ($name, $file) = @$m;
@@ -280,8 +280,8 @@ sub configtest {
     }
     $text .= qq(LoadModule auth_entra_module "$so"\n);
     $text .= "ServerName localhost\nListen 127.0.0.1:9\n";
-    $text .= qq(PidFile "$logs/issue3_configtest.pid"\n);
-    $text .= qq(ErrorLog "$logs/issue3_configtest_error_log"\n);
+    $text .= qq(PidFile "$logs/configtest.pid"\n);
+    $text .= qq(ErrorLog "$logs/configtest_error_log"\n);
     $text .= qq(DefaultRuntimeDir "$logs"\n);
     $text .= $body;
     spew($conf, $text);

@@ -1,5 +1,5 @@
 package EntraSessions;
-# Helpers for the issue 4 tests (t/41_* .. t/49_*), on top of EntraTest.pm:
+# Helpers for the session tests (t/41_* .. t/49_*), on top of EntraTest.pm:
 # the session cookies a browser holds, hand-made Cookie headers, requests
 # without a jar, the mock's own-API tokens, concurrent requests, and the
 # echo backend's headers.
@@ -18,7 +18,7 @@ use EntraTest;
 
 our @EXPORT = qw(
     session_cookies session_cookie_header raw_get raw_request cleared_cookie
-    chunk_names backend_header api_token api_token_json decode_jwt
+    chunk_names backend_header token_of api_token api_token_json decode_jwt
     parallel_get in_parallel grants set_cookie_values drop_cookie is_api_challenge
     SP_OID FOREIGN_TID APP_ID_URI
 );
@@ -101,6 +101,9 @@ sub backend_header {
     my @v = echo_header($e, $name);
     return @v ? join("\0", @v) : undef;
 }
+
+# The access token the backend was passed (EntraPassAccessToken On)
+sub token_of { backend_header($_[0], 'X-Entra-Access-Token') }
 
 # 401 with a Bearer challenge, no redirect, no login started
 sub is_api_challenge {

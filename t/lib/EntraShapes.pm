@@ -103,21 +103,8 @@ sub cookie_attrs {
     return ($name, $value, \%a, \@order);
 }
 
-# The whole sign-in at an absolute URL, every step kept: (final, \%steps)
-# with start, authorize, callback.  Scalar context: the final response.
-sub sign_in_url {
-    local $_;
-    my ($ua, $url, @h) = @_;
-    my %s;
-    my $done = sub { $s{final} = shift; return wantarray ? ($s{final}, \%s) : $s{final} };
-    $s{start} = $ua->get($url, @h);
-    return $done->($s{start}) unless is_login_redirect($s{start});
-    $s{authorize} = $ua->get(abs_location($s{start}));
-    return $done->($s{authorize}) unless $s{authorize}->code == 302 && location($s{authorize});
-    $s{callback} = $ua->get(abs_location($s{authorize}));
-    return $done->($s{callback}) unless $s{callback}->code == 302 && location($s{callback});
-    return $done->($ua->get(abs_location($s{callback}), @h));
-}
+# sign_in_url (the whole sign-in at an absolute URL) is EntraTest's,
+# exported from here too
 
 # ----------------------------------------------------------------- curl ---
 

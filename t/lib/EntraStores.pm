@@ -148,19 +148,8 @@ sub replay {
     return $ua;
 }
 
-# The whole sign-in at an absolute URL (a server Apache::Test does not know):
-# the final response, or the first one that is not the expected redirect.
-sub sign_in_at {
-    local $_;
-    my ($ua, $url) = @_;
-    my $r = $ua->get($url);
-    return $r unless is_login_redirect($r);
-    $r = $ua->get(abs_location($r));                 # the mock's authorize
-    return $r unless $r->code == 302 && location($r);
-    $r = $ua->get(abs_location($r));                 # the callback
-    return $r unless $r->code == 302 && location($r);
-    return $ua->get(abs_location($r));               # the original URL
-}
+# The whole sign-in at an absolute URL: EntraTest::sign_in_url
+sub sign_in_at { return scalar EntraTest::sign_in_url(@_) }
 
 # Entra's front-channel logout: GET <base>/.auth/logout?sid=... from a hidden
 # iframe on Entra's page: no cookie (third-party cookies blocked), and the
@@ -178,16 +167,11 @@ sub front_channel_logout {
 
 # ------------------------------------------------------ a second Apache ---
 
+# A port for a private server: one of the run's block, held by this test
+# until it ends (t/lib/EntraPorts.pm), not found by bind-then-close
 sub free_port {
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0,
-                                      Proto => 'tcp') or croak "cannot bind: $!";
-        my $p = $s->sockport;
-        close $s;
-        next if $p >= 8500 && $p < 8700;    # Apache::Test's range
-        return $p;
-    }
-    croak 'no free loopback port';
+    require EntraPorts;
+    return EntraPorts::hold_port('private');
 }
 
 my $MODULES = '/usr/lib/apache2/modules';
@@ -365,13 +349,7 @@ sub log_mark  { -s $_[0]->error_log || 0 }
 
 sub log_since {
     my ($self, $mark) = @_;
-    sleep 0.3;
-    open my $fh, '<', $self->error_log or return;
-    seek $fh, $mark, 0;
-    local $/ = "\n";
-    my @l = <$fh>;
-    chomp @l;
-    return @l;
+    return EntraTest::log_file_since($self->error_log, $mark, 0.3);
 }
 
 # A graceful restart (SIGUSR1): the parent re-reads its configuration and

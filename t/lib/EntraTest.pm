@@ -13,6 +13,7 @@ use File::Spec;
 use HTTP::Cookies;
 use HTTP::Request;
 use JSON::PP ();
+use Test::More ();
 use LWP::UserAgent;
 use Time::HiRes qw(sleep);
 use URI;
@@ -28,7 +29,8 @@ our @EXPORT = qw(
     set_cookie_headers find_set_cookie echo echo_header echo_headers_norm
     log_mark log_since entra_lines entra_problems wait_log
     record_secret is_login_redirect SAME_SITE
-    prime_expiry_session read_expiry_session
+    test_clock advance_clock clock_now
+    sign_in_url random_guid flip_b64 lines_with one_line log_file_since
 );
 
 use constant {
@@ -415,30 +417,97 @@ sub sign_in {
     return $done->(follow($ua, $s{callback}));
 }
 
-# A session on entra_shortsession (EntraSessionMaxAge 60) signed in early by
-# t/10_signin.t, so that t/95_session_expiry.t need not wait the whole minute.
-sub _expiry_file { File::Spec->catfile(t_logs(), 'expiry_session.txt') }
-
-sub prime_expiry_session {
-    my $ua = new_ua();
-    my $r = sign_in($ua, 'entra_shortsession', '/app/expiry');
-    my $c = cookie_value($ua, 'entra_session');
-    return $r unless $r->code == 200 && $c;
-    if (open my $fh, '>', _expiry_file()) {
-        print $fh time(), "\t$c\n";
-        close $fh;
-    }
-    return $r;
+# The whole sign-in at an absolute URL (a private server Apache::Test does
+# not know), every step kept: (final, \%steps) with start, authorize,
+# callback.  Scalar context: the final response (the first one that is not
+# the expected redirect, or the original URL's answer).  @h: headers for
+# the first and the last request.
+sub sign_in_url {
+    local $_;
+    my ($ua, $url, @h) = @_;
+    my %s;
+    my $done = sub { $s{final} = shift; return wantarray ? ($s{final}, \%s) : $s{final} };
+    $s{start} = $ua->get($url, @h);
+    return $done->($s{start}) unless is_login_redirect($s{start});
+    $s{authorize} = $ua->get(abs_location($s{start}));
+    return $done->($s{authorize}) unless $s{authorize}->code == 302 && location($s{authorize});
+    $s{callback} = $ua->get(abs_location($s{authorize}));
+    return $done->($s{callback}) unless $s{callback}->code == 302 && location($s{callback});
+    return $done->($ua->get(abs_location($s{callback}), @h));
 }
 
-# (signed-in time, cookie value) or () when none, or older than 30 minutes
-sub read_expiry_session {
-    open my $fh, '<', _expiry_file() or return;
-    my $line = <$fh> // return;
-    chomp $line;
-    my ($t, $c) = split /\t/, $line, 2;
-    return unless $t && $c && time - $t < 1800;
-    return ($t, $c);
+# A random GUID; $n (optional) in its last part keeps the GUIDs of a list
+# apart
+sub random_guid {
+    my $n = shift // 0;
+    return sprintf '%08x-%04x-4%03x-8%03x-%012x', int(rand(2**32)), int(rand(2**16)),
+                   int(rand(4096)), int(rand(4096)), int(rand(2**32)) * 65536 + $n;
+}
+
+# $v with the base64url character at $i changed in its high bit (the low
+# bits of the last one may be padding a lenient decoder ignores)
+my $B64 = join '', 'A' .. 'Z', 'a' .. 'z', '0' .. '9', '-', '_';
+sub flip_b64 {
+    my ($v, $i) = @_;
+    my $p = index($B64, substr($v, $i, 1));
+    substr($v, $i, 1) = $p < 0 ? 'A' : substr($B64, $p ^ 32, 1);
+    return $v;
+}
+
+# ------------------------------------------------------------ the clock ---
+
+# The module's clock in a test build (configure --enable-test-clock, as
+# scripts/test.sh builds it; src/util.h entra_now): t/TEST names a file in
+# $ENTRA_TEST_CLOCK_FILE whose number of seconds the module adds to the
+# time it decides expiry by (r->request_time, refresh and fetch back-offs).
+# advance_clock moves it forward instead of sleeping; each test file's
+# moves are undone when it ends, so files do not see each other's time.
+my ($clock_offset, $clock_moved) = (0, 0);
+my $has_clock;
+
+# Is the module under test built with the test clock?
+sub test_clock {
+    return $has_clock if defined $has_clock;
+    $has_clock = 0;
+    my $file = $ENV{ENTRA_TEST_CLOCK_FILE} or return 0;
+    my $so = File::Spec->catfile(t_dir(), '..', '.libs', 'mod_auth_entra.so');
+    open my $fh, '<:raw', $so or return 0;
+    local $/;
+    my $bin = <$fh> // '';
+    $has_clock = index($bin, 'ENTRA_TEST_CLOCK_FILE') >= 0 ? 1 : 0;
+    return $has_clock;
+}
+
+sub _write_clock {
+    my $file = $ENV{ENTRA_TEST_CLOCK_FILE};
+    open my $fh, '>', "$file.$$" or croak "cannot write $file.$$: $!";
+    print $fh "$clock_offset\n";
+    close $fh;
+    rename "$file.$$", $file or croak "cannot rename to $file: $!";
+}
+
+# Let $secs pass for the module: its clock moves on at once (a real sleep
+# when the module has no test clock).
+sub advance_clock {
+    my $secs = shift;
+    unless (test_clock()) {
+        sleep $secs;
+        return;
+    }
+    $clock_offset += $secs;
+    $clock_moved = $$;
+    _write_clock();
+}
+
+# The module's time now (seconds, fractional)
+sub clock_now { return Time::HiRes::time() + $clock_offset }
+
+END {
+    if ($clock_moved && $clock_moved == $$) {
+        local ($?, $@, $!);
+        $clock_offset = 0;
+        eval { _write_clock() };
+    }
 }
 
 # ------------------------------------------------------- echo backend -----
@@ -482,16 +551,23 @@ sub error_log { File::Spec->catfile(t_logs(), 'error_log') }
 # A mark: the log's current size
 sub log_mark { return -s error_log() || 0 }
 
-# The log lines written since a mark (waits a moment for httpd to write)
-sub log_since {
-    my ($mark, %o) = @_;
-    sleep($o{wait} // 0.3);
-    open my $fh, '<', error_log() or return;
+# The lines of $file written since $mark (a size), after waiting $wait s
+# for httpd to write them (the suite's server and the private ones alike)
+sub log_file_since {
+    my ($file, $mark, $wait) = @_;
+    sleep($wait) if $wait;
+    open my $fh, '<', $file or return;
     seek $fh, $mark, 0;
     local $/ = "\n";
     my @l = <$fh>;
     chomp @l;
     return @l;
+}
+
+# The log lines written since a mark (waits a moment for httpd to write)
+sub log_since {
+    my ($mark, %o) = @_;
+    return log_file_since(error_log(), $mark, $o{wait} // 0.3);
 }
 
 # Wait (up to $timeout s) until a line matching $re shows up after $mark
@@ -508,6 +584,26 @@ sub wait_log {
 sub entra_lines {
     my ($mark, %o) = @_;
     return grep { /\[auth_entra:/ } log_since($mark, %o);
+}
+
+# The module's ENTRAnnnnn lines since $mark: (those with $id at $level,
+# those with $id, all)
+sub lines_with {
+    my ($mark, $id, $level) = @_;
+    my @all = grep { /ENTRA\d{5}:/ } entra_lines($mark, wait => 0.05);
+    my @id = grep { /\b$id:/ } @all;
+    my @at = grep { /\[auth_entra:$level\]/ } @id;
+    return (\@at, \@id, \@all);
+}
+
+# Tests that exactly one line since $mark carries $id, and at $level;
+# returns it
+sub one_line {
+    my ($mark, $id, $level, $what) = @_;
+    my ($at, $id_lines, $all) = lines_with($mark, $id, $level);
+    Test::More::is(scalar @$id_lines, 1, "$what: one $id line") or Test::More::diag(join "\n", @$all);
+    Test::More::is(scalar @$at, 1, "$what: ... at $level") or Test::More::diag(join "\n", @$id_lines);
+    return $at->[0] // '';
 }
 
 # The module's lines at warn or worse since a mark

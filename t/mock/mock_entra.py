@@ -26,6 +26,7 @@ import json
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -457,7 +458,8 @@ class Mock:
         self.lock = threading.RLock()
         self.keys = [SigningKey()]   # keys[0] signs; the rest only appear in the JWKS
         self.msa_keys = [SigningKey(msa=True)]   # personal accounts' keys, same rule
-        self.first_keys = (self.keys, self.msa_keys)   # what rotate_keys {"restore"} goes back to
+        self.first_keys = (self.keys, self.msa_keys)   # what rotate_keys {"restore"} goes back to first
+        self.key_stack = []    # the keys before each rotation (rotate_keys {"restore"} pops)
         self.rogue = None            # for unknown_kid: made on first use, never published
         self.fic_key = None          # the "external issuer" key of /_mock/federated_token
         self.codes = {}              # code -> grant (dict), see authorize()
@@ -750,12 +752,18 @@ class Mock:
                                              or uri in self.extra_redirect_uris)
 
     def rotate_keys(self, keep_old, restore=False):
-        if restore:     # the keys the mock started with (caches that hold them stay good)
+        # restore: the keys from before the last rotation not yet restored
+        # (or those the mock started with): a test that rotates and restores
+        # leaves the keys as it found them, so the caches that hold them stay
+        # good whichever test rotated before it
+        if restore:
             with self.lock:
-                self.keys, self.msa_keys = (list(k) for k in self.first_keys)
+                before = self.key_stack.pop() if self.key_stack else self.first_keys
+                self.keys, self.msa_keys = (list(k) for k in before)
                 return self.keys[0].kid
         new, new_msa = SigningKey(), SigningKey(msa=True)   # slow part outside the lock
         with self.lock:
+            self.key_stack.append((list(self.keys), list(self.msa_keys)))
             self.keys = [new] + (self.keys if keep_old else [])
             self.msa_keys = [new_msa] + (self.msa_keys if keep_old else [])
         return new.kid
@@ -1141,9 +1149,18 @@ class Server(ThreadingHTTPServer):
     block_on_close = False      # SIGTERM must not wait for slow/keep-alive threads
     request_queue_size = 128
 
-    def __init__(self, addr, handler, label, mock):
+    def __init__(self, addr, handler, label, mock, fd=None):
         self.label, self.mock = label, mock
-        super().__init__(addr, handler)
+        if fd is None:
+            super().__init__(addr, handler)
+            return
+        # a socket the caller bound and listens on, handed over open (held
+        # from the moment its port was chosen: no other process can take it)
+        super().__init__(addr, handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = socket.socket(fileno=fd)
+        self.server_address = self.socket.getsockname()
+        self.socket.listen(self.request_queue_size)
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -2378,17 +2395,23 @@ class EntraHandler(Handler):
 
 def main():
     ap = argparse.ArgumentParser(description="Mock Microsoft Entra ID + echo backend")
-    ap.add_argument("--port", type=int, required=True, help="mock Entra port on 127.0.0.1")
-    ap.add_argument("--backend-port", type=int, required=True, help="echo backend port on 127.0.0.1")
+    ap.add_argument("--port", type=int, help="mock Entra port on 127.0.0.1")
+    ap.add_argument("--backend-port", type=int, help="echo backend port on 127.0.0.1")
+    ap.add_argument("--fd", type=int,
+                    help="instead of --port: an inherited socket bound to 127.0.0.1 (listening)")
+    ap.add_argument("--backend-fd", type=int, help="instead of --backend-port: the same for the backend")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--redirect-uri", action="append", default=[],
                     help="a redirect URI of the app registration (repeat; also POST /_mock/app)")
     args = ap.parse_args()
+    if (args.port is None) == (args.fd is None) or (args.backend_port is None) == (args.backend_fd is None):
+        ap.error("give --port or --fd, and --backend-port or --backend-fd")
     Handler.verbose = args.verbose
 
     try:
-        entra = Server(("127.0.0.1", args.port), EntraHandler, "entra", None)
-        backend = Server(("127.0.0.1", args.backend_port), EchoHandler, "backend", None)
+        entra = Server(("127.0.0.1", args.port or 0), EntraHandler, "entra", None, fd=args.fd)
+        backend = Server(("127.0.0.1", args.backend_port or 0), EchoHandler, "backend", None,
+                         fd=args.backend_fd)
         # another host for forged nextLinks: a port the system picks
         attacker = Server(("127.0.0.1", 0), AttackerHandler, "attacker", None)
     except OSError as e:

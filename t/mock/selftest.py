@@ -52,12 +52,14 @@ def check(cond, what):
     return cond
 
 
-def free_port():
+def held_port():
+    """A socket listening on a port the system picked, to hand to the mock
+    (--fd): the port is never free for another process to take."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    s.listen(128)
+    s.set_inheritable(True)
+    return s, s.getsockname()[1]
 
 
 def b64u(b):
@@ -164,10 +166,12 @@ def entra_error_ok(st, body, status, error, code):
 
 
 def main():
-    port, bport = free_port(), free_port()
+    (sock, port), (bsock, bport) = held_port(), held_port()
     proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "mock_entra.py"),
-                             "--port", str(port), "--backend-port", str(bport)],
-                            stdout=subprocess.PIPE, text=True)
+                             "--fd", str(sock.fileno()), "--backend-fd", str(bsock.fileno())],
+                            stdout=subprocess.PIPE, text=True, pass_fds=(sock.fileno(), bsock.fileno()))
+    sock.close()
+    bsock.close()
     try:
         ready = select.select([proc.stdout], [], [], 20)[0] and proc.stdout.readline().strip()
         if not check(ready == "ready", "mock prints ready"):
