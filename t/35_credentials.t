@@ -181,7 +181,7 @@ SKIP: {
     spew($fed_file, fed_token());
     chmod 0000, $fed_file;
     $mark = log_mark();
-    (undef, $s) = sign_in(new_ua(), 'i3_federated', '/app/federated-unreadable');
+    (undef, $s) = sign_in(new_ua(), 'app_federated', '/app/federated-unreadable');
     chmod 0644, $fed_file;
     is($s->{callback} ? $s->{callback}->code : 0, 500, 'federated, unreadable file: 500');
     ok(!find_set_cookie($s->{callback}, 'entra_session'), '... no session');

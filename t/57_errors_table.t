@@ -124,7 +124,7 @@ for my $case (['not_yet_valid', qr/token is not yet valid \(nbf\): in the future
 # line at info (any client can send one; nothing at warn or worse), with the
 # reason -- the seconds off for times
 {
-    my $bv = 'i4_bearer';
+    my $bv = 'sess_bearer';
     for my $case ([{ expired => 1 }, qr/token has expired \(exp\): in the past by \d+ s, beyond EntraClockSkew \d+ s .*NTP/, 'expired'],
                   [{ nbf_in => 900 }, qr/token is not yet valid \(nbf\): in the future by (?:89\d|90\d) s, beyond EntraClockSkew \d+ s .*NTP/, 'not yet valid'],
                   [{ wrong_aud => 1 }, qr/audience \(aud\)/, 'for another app']) {
