@@ -1,4 +1,7 @@
 /* Sessions in Apache's socache providers (see socache.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* dladdr */
+#endif
 #include "socache.h"
 #include "config.h"
 #include "crypto.h"
@@ -17,6 +20,8 @@
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_shm.h>
+#include <apr_dso.h>
+#include <dlfcn.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +167,27 @@ typedef struct {
     apr_global_mutex_t *mutex;
 } store_retained;
 
+/* The provider's module (mod_socache_shmcb.so) is unloaded with the
+ * configuration on every restart and at the end, before the process pool's
+ * cleanups run; a store kept in the process pool holds a cleanup of that
+ * module's own (Debian's shmcb registers one), so the server crashed on
+ * every stop. A reference of the process pool's own keeps the module
+ * loaded until that cleanup has run: APR's cleanup drops it last. */
+static void hold_provider_module(const ap_socache_provider_t *provider, apr_pool_t *keep,
+                                 server_rec *s)
+{
+    apr_dso_handle_t *dso;
+    Dl_info info;
+    apr_status_t rv;
+
+    if (!dladdr((void *)provider->create, &info) || !info.dli_fname)
+        return;
+    if ((rv = apr_dso_load(&dso, info.dli_fname, keep)) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, ENTRALOG(00422)
+                     "cannot hold %s loaded for the session store kept across restarts",
+                     info.dli_fname);
+}
+
 static int init_local(entra_socache *c, int n, apr_pool_t *ptemp, server_rec *s)
 {
     apr_pool_t *keep = s->process->pool;
@@ -186,6 +212,7 @@ static int init_local(entra_socache *c, int n, apr_pool_t *ptemp, server_rec *s)
         /* the instance the directive made, in pconf, is left unused; this
          * one lives as long as httpd (APR frees its memory and mutex then) */
         ap_socache_instance_t *instance = NULL;
+        hold_provider_module(c->provider, keep, s);
         if ((why = c->provider->create(&instance, c->args, ptemp, keep))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ENTRALOG(00102)
                          "EntraSessionStore socache %s cannot be initialised: %s", c->spec, why);

@@ -11,6 +11,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Spec;
+use IO::Socket::INET;
+use POSIX ();
 use Apache::Test ();
 use EntraTest;
 use EntraStores;
@@ -43,4 +45,45 @@ like($id[0] // '', qr/no room for a session of \d+ bytes .*shmcb:<file>\(<bytes>
 is(sign_in_url(new_ua(), $S->url('/app/small'))->code, 200, 'a small session on the same server: signed in');
 
 $S->stop;
+
+# The same server, in the foreground: a stop is a clean exit. (The shmcb
+# store is kept in the process pool across restarts; mod_socache_shmcb was
+# unloaded before its cleanup there ran, and every stop ended in SIGSEGV.)
+{
+    my $httpd = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $S->dir . '/foreground.out';
+        open STDERR, '>&', \*STDOUT;
+        exec $httpd, '-f', $S->{conf}, '-DFOREGROUND' or POSIX::_exit(127);
+    }
+    my $up = 0;
+    for (1 .. 150) {
+        last if ($up = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 1));
+        select undef, undef, undef, 0.1;
+    }
+    ok($up, 'the shmcb server runs again in the foreground');
+    kill 'TERM', $pid;
+    my $waited = 0;
+    for (1 .. 150) {
+        last if ($waited = waitpid($pid, POSIX::WNOHANG()));
+        select undef, undef, undef, 0.1;
+    }
+    kill 'KILL', $pid unless $waited;
+    waitpid($pid, 0) unless $waited;
+    is($? & 127, 0, 'stopped, its parent ends by no signal (no SIGSEGV at exit)');
+    is($? >> 8, 0, '... with exit status 0');
+}
+
+# shmcb too small to start at all: start-up fails with the reason, as an
+# exit, not a crash
+{
+    my $tiny = File::Spec->catfile(Apache::Test::vars('t_logs'), 'shmcb_tiny');
+    my $T = eval { start_apache(name => 'tiny_shmcb', store => "socache shmcb:$tiny(8192)") };
+    my $err = $@;
+    ok(!$T, 'a server with an 8 KB shmcb does not start');
+    like($err, qr/apache2 -k start failed \(256\)/, '... apache2 exits with status 1 (no crash)');
+    like($err, qr/ENTRA00102: EntraSessionStore socache shmcb:\S+\(8192\) cannot be initialised/,
+         '... naming the store (ENTRA00102)');
+}
 done_testing();
