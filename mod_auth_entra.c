@@ -309,6 +309,12 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     int status;
 
     (void)plog;
+#ifdef ENTRA_TEST_BUILD
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ENTRALOG(00115)
+                 "this mod_auth_entra is a test build (configure --enable-test-clock): "
+                 "its clock can be moved through $ENTRA_TEST_CLOCK_FILE; never run it in "
+                 "production");
+#endif
     entra_http_global_init();
     entra_crypto_init();
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK

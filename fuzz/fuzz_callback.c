@@ -20,6 +20,7 @@
 #include "../src/attempts.h"
 #include "../src/config.h"
 #include "../src/login.h"
+#include "../src/metrics.h"
 #include "../src/provider.h"
 #include "../src/respond.h"
 #include "../src/socache.h"
@@ -164,6 +165,16 @@ void entra_issued_add(request_rec *r, const char *app_tag, const char *sid, apr_
 {
     (void)r; (void)app_tag; (void)sid; (void)expires;
     FUZZ_CHECK(0, "a session issued without a code redeemed");
+}
+
+/* src/metrics_handler.c's (it needs httpd's shared memory): counted in
+ * this process, once a request, as there. */
+void entra_metrics_signin(request_rec *r, entra_metric result)
+{
+    if (apr_table_get(r->notes, "entra-signin-counted"))
+        return;
+    apr_table_setn(r->notes, "entra-signin-counted", "1");
+    entra_metric_inc(result);
 }
 
 /* ---- the app ---- */

@@ -396,6 +396,9 @@ static void warn_hash_words(cmd_parms *cmd, const char *require_line, const char
 {
     const char *line = require_line, *word;
 
+    /* .htaccess is parsed per request: its lines would warn on every hit */
+    if (cmd->pool != cmd->server->process->pconf)
+        return;
     while (*(word = ap_getword_conf(cmd->temp_pool, &line))) {
         if (*word == '#') {
             entra_conf_warn_hash(cmd, apr_pstrcat(cmd->temp_pool, "Require ", name, NULL),

@@ -1004,7 +1004,14 @@ const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on)
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    if (!*arg || strpbrk(arg, " \t\"\\"))
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return directive_error(cmd, "must be the Application ID URI, such as "
+                                   "api://<client id> (it holds a control character)");
+    }
+    if (!*arg || strpbrk(arg, " \"\\"))
         return directive_error(cmd, "must be the Application ID URI, such as api://<client id>");
     server_conf(cmd)->app_id_uri = arg;
     return NULL;

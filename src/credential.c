@@ -71,7 +71,7 @@ static int open_errno_as(const char *path, const char *user, uid_t uid, gid_t gi
     if (pid == 0) {
         if (setgid(gid) != 0 || (user && initgroups(user, gid) != 0) || setuid(uid) != 0)
             _exit(255);
-        fd = open(path, O_RDONLY);
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         _exit(fd < 0 ? (errno > 0 && errno < 255 ? errno : EACCES) : 0);
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -102,7 +102,7 @@ const char *entra_credential_check_file(apr_pool_t *p, const entra_server_conf *
         err = open_errno_as(path, user && *user != '#' ? user : NULL, uid, (gid_t)run_gid);
     }
     else {
-        int fd = open(path, O_RDONLY);
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
         err = fd < 0 ? errno : 0;
         if (fd >= 0)
             close(fd);

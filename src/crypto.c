@@ -53,11 +53,15 @@ entra_keyring *entra_keyring_make(apr_pool_t *p)
 }
 
 /* HKDF-SHA256 of `secret` with `info`: a 32-byte key and its hint byte. */
+/* HKDF-SHA256 of `secret` with `info`: a 32-byte key, its hint byte, and
+ * 16 more bytes that name it (HKDF's later output reveals nothing of the
+ * earlier: the key and hint are what they were before the name). */
 static int derive(const unsigned char *secret, apr_size_t len, const char *info,
                   entra_key *key)
 {
     static const char salt[] = "mod_auth_entra";
-    unsigned char out[33];
+    static const char hex[] = "0123456789abcdef";
+    unsigned char out[49];
     size_t out_len = sizeof(out);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
     int ok = ctx && EVP_PKEY_derive_init(ctx) > 0
@@ -68,11 +72,17 @@ static int derive(const unsigned char *secret, apr_size_t len, const char *info,
              && EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info,
                                             (int)strlen(info)) > 0
              && EVP_PKEY_derive(ctx, out, &out_len) > 0;
+    int i;
 
     EVP_PKEY_CTX_free(ctx);
     if (ok) {
         memcpy(key->key, out, 32);
         key->hint = out[32];
+        for (i = 0; i < 16; i++) {
+            key->id[2 * i] = hex[out[33 + i] >> 4];
+            key->id[2 * i + 1] = hex[out[33 + i] & 0xf];
+        }
+        key->id[32] = '\0';
     }
     OPENSSL_cleanse(out, sizeof(out));
     return ok;

@@ -14,6 +14,8 @@
 typedef struct {
     unsigned char key[32];
     unsigned char hint;      /* which key sealed a cookie, to skip the others */
+    char id[33];             /* names the key, not secret (hex, from the same
+                              * derivation): what opens with this key */
 } entra_key;
 
 /* An array of entra_key; element 0 seals. */

@@ -1,6 +1,7 @@
 /* Per-process copies of a local store's values (see localcopy.h). */
 #include "localcopy.h"
 
+#include <openssl/crypto.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 typedef struct {
     char *key;                  /* malloc'd, as is value: the slots outlive requests */
+    apr_size_t key_len;
     unsigned char *value;
     unsigned int len;
     apr_uint64_t gen;
@@ -21,15 +23,33 @@ struct entra_local_copies {
     copy slot[ENTRA_LOCAL_COPIES];
 };
 
+/* The keys and values can be sessions: wiped before the memory goes. */
+static void wipe(char *key, apr_size_t key_len, unsigned char *value, unsigned int len)
+{
+    if (key) {
+        OPENSSL_cleanse(key, key_len);
+        free(key);
+    }
+    if (value) {
+        OPENSSL_cleanse(value, len);
+        free(value);
+    }
+}
+
+static void empty_slot(copy *c)
+{
+    wipe(c->key, c->key_len, c->value, c->len);
+    c->key = NULL;
+    c->value = NULL;
+}
+
 static apr_status_t free_copies(void *data)
 {
     entra_local_copies *lc = data;
     int i;
 
-    for (i = 0; i < ENTRA_LOCAL_COPIES; i++) {
-        free(lc->slot[i].key);
-        free(lc->slot[i].value);
-    }
+    for (i = 0; i < ENTRA_LOCAL_COPIES; i++)
+        empty_slot(&lc->slot[i]);
     return APR_SUCCESS;
 }
 
@@ -51,9 +71,9 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p)
  * value (session.c), random at one end; hashing a few KB of sealed value
  * byte by byte would cost what the copy saves. Equality is always checked
  * on the whole key. */
-static unsigned int slot_of(const char *key)
+static unsigned int slot_of(const char *key, apr_size_t len)
 {
-    apr_size_t len = strlen(key), i;
+    apr_size_t i;
     unsigned int h = 2166136261u ^ (unsigned int)len;
 
     for (i = 0; i < len && i < 16; i++)
@@ -67,13 +87,17 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len)
 {
-    unsigned int i = slot_of(key);
+    apr_size_t key_len = strlen(key);
+    unsigned int i = slot_of(key, key_len);
     unsigned char *out = NULL;
     copy *c = &lc->slot[i];
 
     apr_thread_mutex_lock(lc->lock[i % STRIPES]);
-    if (c->key && c->gen == gen && now >= c->at && now - c->at < ENTRA_LOCAL_COPY_TTL
-        && strcmp(c->key, key) == 0) {
+    if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
+        empty_slot(c);      /* too old for anyone: its memory goes now */
+    /* compared in constant time: a key can be a session cookie */
+    else if (c->key && c->gen == gen && c->key_len == key_len
+             && CRYPTO_memcmp(c->key, key, key_len) == 0) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
         out[c->len] = '\0';
@@ -86,29 +110,39 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
 void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigned char *value,
                           unsigned int len, apr_uint64_t gen, apr_time_t now)
 {
-    unsigned int i = slot_of(key);
-    char *k;
-    unsigned char *v;
+    apr_size_t key_len = strlen(key);
+    unsigned int i = slot_of(key, key_len);
+    char *k, *old_key;
+    unsigned char *v, *old_value;
+    apr_size_t old_key_len;
+    unsigned int old_len;
     copy *c = &lc->slot[i];
 
     if (len > ENTRA_LOCAL_COPY_MAX)
         return;
-    /* made outside the lock; a slot that cannot be filled is left empty */
-    k = strdup(key);
+    /* made and wiped outside the lock; a slot that cannot be filled is left empty */
+    k = malloc(key_len + 1);
     v = malloc(len ? len : 1);
+    if (k)
+        memcpy(k, key, key_len + 1);
     if (v && len)
         memcpy(v, value, len);
+    if (!k || !v) {
+        wipe(k, key_len, v, len);
+        k = NULL;
+        v = NULL;
+    }
     apr_thread_mutex_lock(lc->lock[i % STRIPES]);
-    free(c->key);
-    free(c->value);
-    c->key = k && v ? k : NULL;
-    c->value = k && v ? v : NULL;
+    old_key = c->key;
+    old_key_len = c->key_len;
+    old_value = c->value;
+    old_len = c->len;
+    c->key = (char *)k;
+    c->key_len = key_len;
+    c->value = v;
     c->len = len;
     c->gen = gen;
     c->at = now;
     apr_thread_mutex_unlock(lc->lock[i % STRIPES]);
-    if (!k || !v) {
-        free(k);
-        free(v);
-    }
+    wipe(old_key, old_key_len, old_value, old_len);
 }

@@ -54,6 +54,10 @@ int entra_metrics_post_config(apr_pool_t *pconf, server_rec *s)
         kept = ap_retained_data_create(METRICS_RETAINED, sizeof(*kept));
         kept->shm = NULL;
     }
+    /* A block kept from an older build with fewer counters is too small for
+     * this one: a new one (the old stays, unused, until httpd stops). */
+    if (kept->shm && apr_shm_size_get(kept->shm) < entra_metrics_block_size())
+        kept->shm = NULL;
     if (!kept->shm) {
         if ((rv = make_block(&kept->shm, s)) != APR_SUCCESS) {
             kept->shm = NULL;

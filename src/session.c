@@ -71,9 +71,9 @@ static unsigned char *maybe_inflate(apr_pool_t *p, unsigned char *plain, apr_siz
  * signed-in user's next request skips the base64 decoding and the AEAD
  * open, which were half of what the module cost a request. A sealed value
  * opens to one plain text only, so a copy is exact; it is found by the
- * whole sealed value and the key ring that opened it (each app has its own
- * ring: an app never finds another's), and times and tenant are checked
- * on every use as before. Holding it in this process's memory a while
+ * whole sealed value and the names of the keys that opened it (each app
+ * derives keys of its own: an app never finds another's), and times and
+ * tenant are checked on every use as before. Holding it in this process's memory a while
  * adds nothing an attacker who can read that memory lacks: the keys are
  * there too. Made at child_init; NULL (no copies) in tools and tests. */
 static entra_local_copies *opened;
@@ -94,12 +94,20 @@ void entra_session_child_init(apr_pool_t *pchild)
     apr_pool_cleanup_register(pchild, NULL, opened_gone, apr_pool_cleanup_null);
 }
 
+/* The copy's key: the names of the ring's keys, in order (what the cookie
+ * opens with, whatever memory the ring is in), and the sealed value. */
 static const char *opened_key(apr_pool_t *p, const entra_keyring *ring, const char *sealed)
 {
-    char ring_id[2 * sizeof(void *) + 2];
+    apr_size_t n = (apr_size_t)ring->nelts, len = strlen(sealed), i;
+    char *key = apr_palloc(p, n * 33 + len + 1), *at = key;
 
-    apr_snprintf(ring_id, sizeof(ring_id), "%pp.", (const void *)ring);
-    return apr_pstrcat(p, ring_id, sealed, NULL);
+    for (i = 0; i < n; i++) {
+        memcpy(at, APR_ARRAY_IDX(ring, i, entra_key).id, 32);
+        at[32] = '.';
+        at += 33;
+    }
+    memcpy(at, sealed, len + 1);
+    return key;
 }
 
 /* The plain text of `sealed`, from this process's copies or opened now. */

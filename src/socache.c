@@ -177,10 +177,13 @@ static void hold_provider_module(const ap_socache_provider_t *provider, apr_pool
                                  server_rec *s)
 {
     apr_dso_handle_t *dso;
-    Dl_info info;
+    Dl_info info, core;
     apr_status_t rv;
 
     if (!dladdr((void *)provider->create, &info) || !info.dli_fname)
+        return;
+    /* a provider built into httpd itself is never unloaded */
+    if (dladdr((void *)ap_run_post_config, &core) && core.dli_fbase == info.dli_fbase)
         return;
     if ((rv = apr_dso_load(&dso, info.dli_fname, keep)) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, ENTRALOG(00422)

@@ -15,6 +15,7 @@ use EntraSessions;
 
 my $vh = 'sess_refresh';
 mock_reset();
+past_refresh_breaker();
 my $mark = log_mark();
 
 sub expiry_of  { backend_header($_[0], 'X-Entra-Access-Token-Expires') }

@@ -13,6 +13,7 @@ use EntraSessions;
 use constant MAX_AGE => 10;
 my $vh = 'sess_maxage';
 mock_reset();
+past_refresh_breaker();
 mock_config({ access_token_lifetime => 120 });    # every refresh leaves the token due again
 
 my $signin = new_ua();

@@ -171,4 +171,33 @@ void suite_session_opened(apr_pool_t *p)
     changed[strlen(changed) / 2] = changed[strlen(changed) / 2] == 'A' ? 'B' : 'A';
     CHECK(entra_session_open(p, one, changed, NOW, 0) == NULL,
           "a cookie changed in the middle (same first and last bytes) does not open");
+    {
+        /* a ring freed and another app's made in the same memory (the
+         * allocator hands the same block back): the copies know keys, not
+         * addresses */
+        apr_pool_t *p1, *p2;
+        entra_keyring *a, *b;
+        const char *sealed_a;
+        apr_pool_create(&p1, p);
+        a = entra_keyring_bind(p1, ring, "app A");
+        sealed_a = apr_pstrdup(p, entra_session_seal(p1, a, s));
+        CHECK(entra_session_open(p, a, sealed_a, NOW, 0) != NULL, "app A's cookie opens for A");
+        apr_pool_destroy(p1);
+        apr_pool_create(&p2, p);
+        b = entra_keyring_bind(p2, ring, "app B");
+        CHECK(entra_session_open(p, b, sealed_a, NOW, 0) == NULL,
+              "and not for app B's ring made where A's was (%s address)",
+              (void *)a == (void *)b ? "same" : "another");
+        apr_pool_destroy(p2);
+    }
+    {
+        /* rings [k1, k2] and [k1]: a cookie of k2 opens only where k2 is */
+        entra_keyring *both = ring_of(p, SECRET "-one"), *first = ring_of(p, SECRET "-one");
+        entra_keyring *second = ring_of(p, SECRET "-two");
+        const char *by_second = entra_session_seal(p, second, s);
+        entra_keyring_add(both, SECRET "-two", strlen(SECRET "-two"));
+        CHECK(entra_session_open(p, both, by_second, NOW, 0) != NULL, "a ring of two keys opens the second's cookie");
+        CHECK(entra_session_open(p, first, by_second, NOW, 0) == NULL,
+              "a ring of the first key alone does not, after the two-key ring kept a copy");
+    }
 }
