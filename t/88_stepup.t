@@ -23,10 +23,11 @@ my $CLAIMS_C1 = '{"id_token":{"acrs":{"essential":true,"value":"c1"}}}';
 # A browser signed in at /app (no acrs, no auth_time), with these user switches.
 sub signed_in {
     my %switch = @_;
+    my $host = delete $switch{vhost} // $vh;
     mock_reset();
     mock_config({ %switch }) if %switch;
     my $ua = new_ua();
-    my $r = sign_in($ua, $vh, '/app/start');
+    my $r = sign_in($ua, $host, '/app/start');
     is($r->code, 200, 'signed in' . (%switch ? ' (' . $JSON->encode(\%switch) . ')' : ''))
         or diag($r->status_line);
     return $ua;
@@ -264,6 +265,36 @@ sub refused_ok {
     my ($done, $s) = sign_in($ua, $vh, '/app/fresh/first');
     is($s->{authorize_params}{max_age}, '600', 'a sign-in that starts at /app/fresh sends max_age');
     is($done->code, 200, '... and lands there in one round trip');
+}
+
+# ---- 8. a socache store: the upgrade is saved under the session's id
+{
+    my $sh = 'stepup_shmcb';
+    my $ua = signed_in(vhost => $sh);
+    ok(session_cookie($ua), 'a session id cookie');
+    my $r = $ua->get(url($sh, '/app/admin/x'));
+    ok(is_login_redirect($r), 'socache: a step-up for c1');
+    my $final = follow($ua, finish_callback($ua, authorize_at_mock($ua, $r)));
+    is($final->code, 200, '... upgraded: 200');
+    is(backend_claim($final, 'acrs'), 'c1', '... acrs c1');
+    is(backend_claim($final, 'roles'), 'Task.Read,Admin', '... roles kept');
+    is($ua->get(url($sh, '/app/admin/y'))->code, 200, '... and kept in the store');
+
+    $ua = signed_in(vhost => $sh);
+    my $before = session_cookie($ua);
+    $r = $ua->get(url($sh, '/app/admin/x'));
+    mock_config({ user => { oid => '11111111-2222-4333-8444-555555555555' } });
+    my $cb = finish_callback($ua, authorize_at_mock($ua, $r));
+    refused_ok($cb, ['Another account'], 'socache: another user at the step-up');
+    is(session_cookie($ua), $before, '... the same session id cookie');
+    my $ok = $ua->get(url($sh, '/app/start'));
+    is(backend_claim($ok, 'oid'), USER->{oid}, '... the old session, as it was');
+
+    $ua = signed_in(vhost => $sh);
+    $r = $ua->get(url($sh, '/app/fresh/x'));
+    is(query_params(abs_location($r) // '')->{max_age}, '600', 'socache: EntraMaxAuthAge step-up');
+    $final = follow($ua, finish_callback($ua, authorize_at_mock($ua, $r)));
+    is($final->code, 200, '... upgraded: 200');
 }
 
 done_testing();
