@@ -73,6 +73,8 @@ static const command_rec entra_cmds[] = {
                   "not signed in: auth (default), 401, 403 or pass"),
     AP_INIT_FLAG("EntraAcceptBearer", entra_set_accept_bearer, NULL, RSRC_CONF | OR_AUTHCFG,
                  "also accept Authorization: Bearer access tokens for this app (default Off)"),
+    AP_INIT_TAKE1("EntraMaxAuthAge", entra_set_max_auth_age, NULL, RSRC_CONF | OR_AUTHCFG,
+                  "a sign-in older than this many seconds signs in again here (default Off)"),
     SERVER_CMD("EntraAppIDURI", entra_set_app_id_uri, TAKE1,
                "the Application ID URI bearer tokens may be issued for (default api://<client id>)"),
     SERVER_CMD("EntraEndpointVersion", entra_set_endpoint_version, TAKE1,

@@ -8,6 +8,7 @@
 #include "refresh.h"
 #include "session.h"
 #include "state.h"
+#include "stepup.h"
 #include "store.h"
 #include "util.h"
 
@@ -249,7 +250,7 @@ static int sign_in_request(request_rec *r, const entra_server_conf *sc,
  * Returns OK, or DECLINED when there is no usable session. */
 static int use_session(request_rec *r, const entra_server_conf *sc)
 {
-    int unavailable;
+    int unavailable, status;
     entra_session *session = request_session(r, sc, &unavailable);
 
     if (unavailable)
@@ -260,6 +261,10 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
     if (entra_conf_pass_access_token(sc)
         && entra_refresh(r, sc, session, 0) == ENTRA_REFRESH_REFUSED)
         return DECLINED;
+    /* EntraMaxAuthAge: a sign-in too old for this location goes to Entra
+     * again (the user is named only once it is fresh enough). */
+    if ((status = entra_stepup_auth_age(r, sc, session, entra_is_api_request(r))) != OK)
+        return status;
     touch_session(r, sc, session);
     return sign_in_request(r, sc, session, ENTRA_AUTH_TYPE, 0);
 }
@@ -269,12 +274,13 @@ static int use_bearer(request_rec *r, const entra_server_conf *sc, const char *t
     entra_session *session = NULL;
     int status = entra_bearer_check(r, sc, token, &session);
 
+    /* A token must show a fresh sign-in too (auth_time): fail closed. */
+    if (status == OK)
+        status = entra_stepup_auth_age(r, sc, session, 1);
     return status == OK ? sign_in_request(r, sc, session, ENTRA_BEARER_AUTH_TYPE, 1) : status;
 }
 
-/* A caller that cannot follow a sign-in round trip: script, API client,
- * or a browser fetching a sub-resource. */
-static int is_api_request(request_rec *r)
+int entra_is_api_request(request_rec *r)
 {
     const char *xrw = apr_table_get(r->headers_in, "X-Requested-With");
     const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
@@ -309,7 +315,7 @@ static int not_signed_in(request_rec *r, const entra_server_conf *sc)
     default:
         break;
     }
-    if (r->method_number != M_GET || r->main || is_api_request(r))
+    if (r->method_number != M_GET || r->main || entra_is_api_request(r))
         return entra_bearer_challenge(r, NULL, NULL);
     return entra_login_redirect(r, sc);
 }

@@ -12,6 +12,11 @@ int entra_check_user_id(request_rec *r);
 /* The signed-in user's claims for this request (entra_pair), or NULL. */
 const apr_array_header_t *entra_request_claims(request_rec *r);
 
+/* A caller that cannot follow a sign-in round trip: script, API client,
+ * or a browser fetching a sub-resource (X-Requested-With, Sec-Fetch-Mode,
+ * Accept). */
+int entra_is_api_request(request_rec *r);
+
 /* fixups: no backend of an Entra-enabled server sees the module's cookies,
  * whatever the location's access rules. */
 int entra_hide_cookies_fixup(request_rec *r);

@@ -8,6 +8,7 @@
 #include "claims.h"
 #include "config.h"
 #include "session.h"
+#include "stepup.h"
 #include "util.h"
 
 #include <httpd.h>
@@ -27,6 +28,9 @@ extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 #define DENIED_NOTE "entra-authz-denied"
 /* The scopes a bearer token lacked, for RFC 6750's insufficient_scope. */
 #define SCOPE_NOTE "entra-authz-scope-needed"
+/* The authentication context a plain entra-acrs line lacked: asked for by
+ * a step-up if the request ends denied (entra_authz_forbid). */
+#define STEPUP_NOTE "entra-authz-stepup"
 
 /* True when `value` is one of the `seps`-separated elements of `claim`. */
 static int claim_has_in(const char *claim, const char *value, const char *seps)
@@ -311,6 +315,23 @@ static authz_status scope_check(request_rec *r, const char *require_line, const 
     return answer(r, parsed, &f);
 }
 
+/* entra-acrs c1 [c2 ...]: the session's acrs (authentication contexts
+ * its sign-in satisfied) holds one of them. A plain line that is not
+ * satisfied (acrs without it, or none) leaves the first of its contexts
+ * for a step-up; a negated one never does: under `Require not`, a missing
+ * acrs is unknown and denies (fail closed), and no step-up can help it. */
+static authz_status acrs_check(request_rec *r, const char *require_line, const void *parsed)
+{
+    authz_status status = check_claim(r, require_line, parsed, "acrs",
+                                      "the authentication context", "no authentication context");
+    const char *line = require_line;
+
+    if (status == AUTHZ_DENIED && context_of(parsed) == ENTRA_AUTHZ_PLAIN
+        && entra_request_claims(r) && !apr_table_get(r->notes, STEPUP_NOTE))
+        apr_table_setn(r->notes, STEPUP_NOTE, ap_getword_conf(r->pool, &line));
+    return status;
+}
+
 static authz_status tenant_check(request_rec *r, const char *line, const void *parsed)
 {
     return check_claim(r, line, parsed, "tid", "an account of tenant",
@@ -453,13 +474,57 @@ static const char *group_parse(cmd_parms *cmd, const char *require_line, const v
     return values_parse(cmd, require_line, "entra-group", parsed);
 }
 VALUES_PARSER(tenant_parse, "entra-tenant")
+
+/* entra-acrs takes the tenant's authentication context ids, c1 .. c99. */
+static const char *acrs_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+{
+    const char *line = require_line, *word;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &line))) {
+        if (!entra_acr_valid(word) && *word != '#')
+            return apr_pstrcat(cmd->pool, "Require entra-acrs: '", word, "' is not an "
+                               "authentication context id (c1 to c99)", NULL);
+    }
+    return values_parse(cmd, require_line, "entra-acrs", parsed);
+}
 VALUES_PARSER(scope_parse, "entra-scope")
 
 static const authz_provider role_provider = { role_check, role_parse };
 static const authz_provider group_provider = { group_check, group_parse };
 static const authz_provider scope_provider = { scope_check, scope_parse };
 static const authz_provider tenant_provider = { tenant_check, tenant_parse };
+static const authz_provider acrs_provider = { acrs_check, acrs_parse };
 static const authz_provider claim_provider = { claim_check, claim_parse };
+
+/* Denied, and a plain entra-acrs line was not satisfied: instead of the
+ * 403, a step-up (stepup.h) asks Entra for that authentication context,
+ * or the caller gets the insufficient_claims challenge. Only here, once the
+ * whole <RequireAny>/<RequireAll> has answered "denied": a line that
+ * failed on a way in that another line opened changes nothing. The answer
+ * is made in the error response: a redirect's Location goes with the
+ * headers it keeps (err_headers_out). */
+static int stepped_up(request_rec *r)
+{
+    const entra_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                       &auth_entra_module);
+    const entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
+    const char *acr = apr_table_get(r->notes, STEPUP_NOTE), *location;
+    int status;
+
+    if (!acr || !session || r->main)
+        return 0;
+    status = entra_stepup_start(r, sc, session, acr, -1, entra_is_api_request(r));
+    if ((location = apr_table_get(r->headers_out, "Location"))) {
+        apr_table_setn(r->err_headers_out, "Location", location);
+        apr_table_unset(r->headers_out, "Location");
+    }
+    if (status != HTTP_MOVED_TEMPORARILY && status != HTTP_UNAUTHORIZED
+        && status != HTTP_FORBIDDEN)
+        ap_custom_response(r, HTTP_UNAUTHORIZED, "Sign-in is unavailable: the identity provider "
+                           "could not be reached. Please try again in a moment.");
+    r->status = status;
+    return 1;
+}
 
 /* mod_authz_core turns a denial after authentication into 401, so that a
  * Basic-auth browser asks again. A signed-in Entra user asking again gets
@@ -470,6 +535,8 @@ static void entra_authz_forbid(request_rec *r)
 
     if (r->status != HTTP_UNAUTHORIZED || !r->user || !*r->user || !type
         || (strcasecmp(type, "Entra") != 0 && strcasecmp(type, "Entra-Bearer") != 0))
+        return;
+    if (stepped_up(r))
         return;
     r->status = HTTP_FORBIDDEN;
     entra_metric_inc(ENTRA_M_AUTHZ_DENIED);
@@ -494,6 +561,7 @@ void entra_authz_register(apr_pool_t *p)
         { "entra-tenant", &tenant_provider },
         { "entra-scope", &scope_provider },
         { "entra-claim", &claim_provider },
+        { "entra-acrs", &acrs_provider },
     };
     apr_size_t i;
 

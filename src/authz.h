@@ -4,6 +4,9 @@
  *   Require entra-tenant <tid> [...]
  *   Require entra-claim <name>:<value> [...]
  *   Require entra-scope <scope> [...]        the scp claim of a bearer token
+ *   Require entra-acrs <c1..c99> [...]       the acrs claim (authentication
+ *                                            contexts); a plain line not met
+ *                                            starts a step-up (stepup.h)
  * Each line grants when any listed value matches; combine lines with
  * <RequireAll>/<RequireAny>. A denial names what was missing on the 403 page.
  *

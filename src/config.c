@@ -9,6 +9,7 @@
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 extern module AP_MODULE_DECLARE_DATA auth_entra_module;
@@ -91,6 +92,7 @@ void *entra_create_dir_conf(apr_pool_t *p, char *path)
 
     d->unauth_action = ENTRA_UNAUTH_UNSET;
     d->accept_bearer = -1;
+    d->max_auth_age = -1;
     return d;
 }
 
@@ -102,6 +104,7 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(remote_user_claims);
     MERGE_INT(unauth_action);
     MERGE_INT(accept_bearer);
+    MERGE_INT(max_auth_age);
     return m;
 }
 
@@ -191,6 +194,11 @@ entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d)
 int entra_conf_accept_bearer(const entra_dir_conf *d)
 {
     return d && d->accept_bearer == 1;
+}
+
+int entra_conf_max_auth_age(const entra_dir_conf *d)
+{
+    return d && d->max_auth_age > 0 ? d->max_auth_age : 0;
 }
 
 const char *entra_conf_app_id_uri(apr_pool_t *p, const entra_server_conf *c)
@@ -999,6 +1007,19 @@ const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on)
 {
     ((entra_dir_conf *)dc)->accept_bearer = on;
     return NULL;
+}
+
+/* EntraMaxAuthAge <seconds> | Off: a minute at least, as a sign-in takes
+ * that long with MFA; a year at most. */
+const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_dir_conf *d = dc;
+
+    if (strcasecmp(arg, "off") == 0) {
+        d->max_auth_age = 0;
+        return NULL;
+    }
+    return set_seconds(cmd, arg, 60, 365 * 24 * 3600, &d->max_auth_age);
 }
 
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)

@@ -111,6 +111,7 @@ typedef struct {
     apr_array_header_t *remote_user_claims;  /* const char *, NULL unset */
     int unauth_action;                        /* entra_unauth_action */
     int accept_bearer;                        /* -1 unset */
+    int max_auth_age;                         /* EntraMaxAuthAge: -1 unset, 0 off; seconds */
 } entra_dir_conf;
 
 void *entra_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -136,6 +137,8 @@ int entra_conf_session_max_age(const entra_server_conf *c);
 int entra_conf_session_inactivity(const entra_server_conf *c);
 entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d);
 int entra_conf_accept_bearer(const entra_dir_conf *d);
+/* EntraMaxAuthAge: how old a sign-in may be here, seconds; 0 = any age. */
+int entra_conf_max_auth_age(const entra_dir_conf *d);
 /* EntraAppIDURI, default api://<client id> */
 const char *entra_conf_app_id_uri(apr_pool_t *p, const entra_server_conf *c);
 int entra_conf_endpoint_version(const entra_server_conf *c);
@@ -197,6 +200,7 @@ const char *entra_set_remote_user_claim(cmd_parms *cmd, void *dc, const char *ar
 const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on);
+const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);

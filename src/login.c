@@ -9,6 +9,7 @@
 #include "respond.h"
 #include "session.h"
 #include "socache.h"
+#include "stepup.h"
 #include "store.h"
 #include "token.h"
 #include "state.h"
@@ -22,6 +23,7 @@
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 /* Entra could not be asked or answered unusably: one log line with the
  * cause for the admin, a short 502 page for the user. */
@@ -36,14 +38,17 @@ static int idp_unavailable(request_rec *r, const char *why)
 
 /* Optional authorize parameters: EntraPrompt and EntraDomainHint, and the
  * login_hint/domain_hint the request itself carries (a link can pre-fill
- * the account, as Entra's own apps do). */
-static const char *authorize_hints(request_rec *r, const entra_server_conf *sc)
+ * the account, as Entra's own apps do). A step-up names its user itself
+ * (`login_hint`, which then wins). */
+static const char *authorize_hints(request_rec *r, const entra_server_conf *sc,
+                                   const char *login_hint)
 {
     apr_table_t *query = entra_form_parse(r->pool, r->args);
-    const char *login_hint = query ? apr_table_get(query, "login_hint") : NULL;
     const char *domain_hint = query ? apr_table_get(query, "domain_hint") : NULL;
     const char *extra = "";
 
+    if (!login_hint)
+        login_hint = query ? apr_table_get(query, "login_hint") : NULL;
     if (!domain_hint)
         domain_hint = sc->domain_hint;
     if (sc->prompt)
@@ -57,8 +62,24 @@ static const char *authorize_hints(request_rec *r, const entra_server_conf *sc)
     return extra;
 }
 
+/* What the sign-in must bring (state.h): the authentication context as
+ * the claims parameter, the freshness as max_age. */
+static const char *authorize_requirements(apr_pool_t *p, const entra_state *st)
+{
+    const char *extra = "";
+
+    if (st->acr)
+        extra = apr_pstrcat(p, "&claims=", entra_url_encode(p, entra_stepup_claims(p, st->acr)),
+                            NULL);
+    if (st->max_age >= 0)
+        extra = apr_pstrcat(p, extra, "&max_age=",
+                            apr_psprintf(p, "%" APR_INT64_T_FMT, st->max_age), NULL);
+    return extra;
+}
+
 static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
-                                 const entra_metadata *meta, const entra_state *st)
+                                 const entra_metadata *meta, const entra_state *st,
+                                 const char *login_hint)
 {
     apr_pool_t *p = r->pool;
     const char *sep = strchr(meta->authorization_endpoint, '?') ? "&" : "?";
@@ -74,8 +95,12 @@ static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                        "&code_challenge=", entra_sha256_b64url(p, st->code_verifier),
                        "&code_challenge_method=S256",
                        "&response_mode=", form_post ? "form_post" : "query",
-                       authorize_hints(r, sc), NULL);
+                       authorize_requirements(p, st),
+                       authorize_hints(r, sc, login_hint), NULL);
 }
+
+static int start(request_rec *r, const entra_server_conf *sc, const char *return_to,
+                 const entra_stepup *need);
 
 /* Where to come back to: this request's path and query, same-origin only.
  * It rides in the state cookie, which a browser keeps only up to 4 KB: a
@@ -92,9 +117,21 @@ static const char *return_path(request_rec *r)
     return back && strlen(back) <= RETURN_TO_MAX ? back : "/";
 }
 
+/* A location with EntraMaxAuthAge asks for the freshness at once: one
+ * round trip, not a sign-in and then a step-up. */
 int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
 {
-    return entra_login_start(r, sc, return_path(r));
+    const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
+    entra_stepup need = { NULL, -1, NULL, NULL, NULL };
+
+    if (entra_conf_max_auth_age(dc))
+        need.max_age = entra_conf_max_auth_age(dc);
+    return start(r, sc, return_path(r), &need);
+}
+
+int entra_login_stepup(request_rec *r, const entra_server_conf *sc, const entra_stepup *need)
+{
+    return start(r, sc, return_path(r), need);
 }
 
 /* GET /.auth/login/aad?post_login_redirect_uri=/path, as on App Service:
@@ -124,6 +161,12 @@ int entra_login_endpoint(request_rec *r, const entra_server_conf *sc)
 
 int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *return_to)
 {
+    return start(r, sc, return_to, NULL);
+}
+
+static int start(request_rec *r, const entra_server_conf *sc, const char *return_to,
+                 const entra_stepup *need)
+{
     apr_int64_t now = apr_time_sec(r->request_time);
     entra_metadata meta;
     entra_state *st;
@@ -138,6 +181,12 @@ int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *r
         return HTTP_BAD_GATEWAY;
     }
     st = entra_state_new(r->pool, return_to, entra_redirect_uri_abs(r, sc), now);
+    if (st && need) {
+        st->acr = need->acr;
+        st->max_age = need->max_age;
+        st->oid = need->oid;
+        st->tid = need->tid;
+    }
     if (!st || !(sealed = entra_state_seal(r->pool, sc->app_keys, st))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
                       "cannot create a login state (random source or cipher failed)");
@@ -147,17 +196,25 @@ int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *r
      * only weighs on every request, the callback's included: it goes. (A
      * socache id cookie is small, and may be good again when a store that
      * was down comes back.) */
-    if (!sc->session_cache && entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
+    if (!st->oid && !sc->session_cache
+        && entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
         entra_store_clear(r, sc, NULL);
     cookie_name = entra_state_cookie_name(r->pool, sc, st->state);
     entra_pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3),
                       now);
     entra_state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
     entra_metric_inc(ENTRA_M_SIGNIN_STARTED);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
-                  "not signed in: redirecting to Entra, will return to %s",
-                  entra_log_safe(r->pool, st->return_to));
-    return entra_redirect(r, authorize_url(r, sc, &meta, st));
+    if (st->oid)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00230)
+                      "step-up for oid=%s: redirecting to Entra for %s, will return to %s",
+                      entra_log_safe(r->pool, st->oid),
+                      entra_stepup_describe(r->pool, st->acr, st->max_age),
+                      entra_log_safe(r->pool, st->return_to));
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
+                      "not signed in: redirecting to Entra, will return to %s",
+                      entra_log_safe(r->pool, st->return_to));
+    return entra_redirect(r, authorize_url(r, sc, &meta, st, need ? need->login_hint : NULL));
 }
 
 /* The text after `label` in Entra's error_description, up to the line end. */
@@ -524,6 +581,14 @@ static int finish_sign_in(request_rec *r, const entra_server_conf *sc,
                           "Accounts of your organization are not allowed to sign in to this "
                           "application.");
     }
+    /* What this sign-in had to bring (a step-up's user and authentication
+     * context, EntraMaxAuthAge's freshness), before anything is kept. A
+     * step-up upgrades the session it was for; without one any more, the
+     * user (the same, checked) signs in afresh. */
+    if ((status = entra_stepup_verify(r, sc, st, claims)) != OK)
+        return status;
+    if (st->oid && (status = entra_stepup_upgrade(r, sc, st, claims, answer)) != DECLINED)
+        return status;
     if ((why = entra_userinfo_merge(r->pool, sc, meta, access_token, claims)))
         return idp_unavailable(r, why);
     /* Without its groups the session must not pass for one without any:

@@ -21,6 +21,7 @@ entra_state *entra_state_new(apr_pool_t *p, const char *return_to,
     st->return_to = return_to;
     st->redirect_uri = redirect_uri;
     st->expires = now + ENTRA_STATE_TTL;
+    st->max_age = -1;
     return st;
 }
 
@@ -36,6 +37,14 @@ char *entra_state_seal(apr_pool_t *p, const entra_keyring *ring, const entra_sta
     entra_pairs_add(pairs, "r", st->return_to);
     entra_pairs_add(pairs, "u", st->redirect_uri);
     entra_pairs_add(pairs, "x", apr_psprintf(p, "%" APR_INT64_T_FMT, st->expires));
+    if (st->acr)
+        entra_pairs_add(pairs, "a", st->acr);
+    if (st->max_age >= 0)
+        entra_pairs_add(pairs, "m", apr_psprintf(p, "%" APR_INT64_T_FMT, st->max_age));
+    if (st->oid && st->tid) {
+        entra_pairs_add(pairs, "o", st->oid);
+        entra_pairs_add(pairs, "t", st->tid);
+    }
     plain = entra_pairs_serialize(p, pairs, &len);
     return entra_seal(p, ring, PURPOSE, plain, len);
 }
@@ -60,8 +69,13 @@ entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const ch
     st->return_to = entra_pairs_get(pairs, "r");
     st->redirect_uri = entra_pairs_get(pairs, "u");
     st->expires = entra_parse_int(entra_pairs_get(pairs, "x"));
+    st->acr = entra_pairs_get(pairs, "a");
+    st->max_age = entra_pairs_get(pairs, "m") ? entra_parse_int(entra_pairs_get(pairs, "m")) : -1;
+    st->oid = entra_pairs_get(pairs, "o");
+    st->tid = entra_pairs_get(pairs, "t");
     if (!st->state || !st->nonce || !st->code_verifier || !st->return_to
-        || !st->redirect_uri || st->expires < 0) {
+        || !st->redirect_uri || st->expires < 0 || (entra_pairs_get(pairs, "m") && st->max_age < 0)
+        || !st->oid != !st->tid) {
         *why = "state cookie is incomplete";
         return NULL;
     }

@@ -16,9 +16,18 @@ typedef struct {
     const char *return_to;      /* same-origin path + query */
     const char *redirect_uri;   /* the absolute URI sent to authorize */
     apr_int64_t expires;        /* seconds since the epoch */
+    /* What the returned ID token must show (a sign-in at a location with
+     * EntraMaxAuthAge, or a step-up): */
+    const char *acr;            /* the authentication context asked for (claims), or NULL */
+    apr_int64_t max_age;        /* max_age sent to authorize; -1 none */
+    /* A step-up: the signed-in user it is for (the token must be theirs);
+     * NULL for a plain sign-in. */
+    const char *oid;
+    const char *tid;
 } entra_state;
 
-/* A fresh attempt; NULL only if the random source fails. */
+/* A fresh attempt (no acr, max_age, oid or tid); NULL only if the random
+ * source fails. */
 entra_state *entra_state_new(apr_pool_t *p, const char *return_to,
                              const char *redirect_uri, apr_int64_t now);
 

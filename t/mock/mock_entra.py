@@ -128,6 +128,13 @@ GROUP_PATTERN = "2f6a4c1e-0000-4000-8001-%012d"    # groups_count group i (1-bas
 # User-switch keys that feed Graph only; they never become token claims.
 GRAPH_ONLY = ("mail", "job_title", "business_phones", "mobile_phone", "office_location",
               "preferred_language", "groups_count")
+# Conditional Access: the authentication contexts (c1..c99) whose policy
+# controls the user can satisfy (MFA enrolled, compliant device...), the
+# user-switch key "auth_contexts" (never a token claim).  A context asked
+# for with the claims parameter goes into the ID token's acrs only when the
+# user satisfies it; otherwise Entra leaves it out and the app must notice.
+AUTH_CONTEXTS_DEFAULT = ("c1", "c2")
+MOCK_ONLY = ("auth_contexts",)
 GRAPH_ME_DEFAULTS = {"job_title": "Retail Manager", "business_phones": ["+1 425 555 0109"],
                      "mobile_phone": None, "office_location": "18/2111",
                      "preferred_language": "en-US"}
@@ -957,7 +964,10 @@ class Mock:
             c["auth_time"] = grant["auth_time"]     # asked for with max_age
         c.update(rh="0.A" + opaque(40), sid=grant["sid"], tid=tid, uti=opaque(16),
                  ver="1.0" if v1 else "2.0")
-        c.update({k: v for k, v in user.items() if k not in GRAPH_ONLY})   # the test's user wins
+        if grant.get("acrs"):
+            c["acrs"] = list(grant["acrs"])        # the contexts asked for and satisfied
+        c.update({k: v for k, v in user.items()
+                  if k not in GRAPH_ONLY and k not in MOCK_ONLY})   # the test's user wins
         for k in removed:
             c.pop(k, None)
         if v1:
@@ -1534,6 +1544,24 @@ class EntraHandler(Handler):
         max_age = p.get("max_age")
         if max_age is not None and not max_age.isdigit():
             return fail("invalid_request", "AADSTS90023: Invalid max_age value '%s'." % max_age)
+        # claims: {"id_token":{"acrs":{"essential":true,"value":"c1"}}} (or
+        # "values"), the authentication contexts the app asks for
+        asked_acrs = []
+        if p.get("claims") is not None:
+            try:
+                claims_req = json.loads(p["claims"])
+                acrs_req = ((claims_req.get("id_token") or {}).get("acrs") or {}
+                            if isinstance(claims_req, dict) else {})
+                if not isinstance(acrs_req, dict):
+                    raise ValueError
+            except (ValueError, AttributeError):
+                return fail("invalid_request", "AADSTS90015: The claims parameter is not valid "
+                                               "JSON.")
+            vals = acrs_req.get("values") or ([acrs_req["value"]] if "value" in acrs_req else [])
+            asked_acrs = [v for v in vals if isinstance(v, str) and re.match(r"^c[1-9][0-9]?$", v)]
+        with mock.lock:
+            can = mock.user.get("auth_contexts", list(AUTH_CONTEXTS_DEFAULT))
+        satisfied = [v for v in asked_acrs if isinstance(can, list) and v in can]
 
         # Entra's own browser session (ESTSAUTH): single sign-on.  prompt=none
         # needs one; prompt=login, or a max_age older than its sign-in, asks
@@ -1568,7 +1596,8 @@ class EntraHandler(Handler):
                  "nonce": p.get("nonce"), "redirect_uri": redirect_uri,
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False, "auth_time": session["auth_time"],
-                 "max_age": max_age is not None, "login_hint": p.get("login_hint")}
+                 "max_age": max_age is not None, "login_hint": p.get("login_hint"),
+                 "acrs": satisfied}
         with mock.lock:
             mock.codes[code] = grant
         self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],

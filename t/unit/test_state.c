@@ -113,6 +113,43 @@ static void test_param_ok(void)
     CHECK(!entra_state_param_ok(NULL), "state param refused: NULL");
 }
 
+/* A step-up's requirements travel sealed with the attempt: what was asked
+ * for (acr, max_age) and whose session it is for (oid + tid). */
+static void test_stepup(apr_pool_t *p, entra_keyring *ring)
+{
+    entra_state *st = entra_state_new(p, "/admin", "https://app.example/cb", NOW);
+    entra_state *plain = entra_state_new(p, "/", "https://app.example/cb", NOW);
+    const char *why = NULL, *cookie;
+    entra_state *got;
+
+    if (!CHECK(st && plain, "attempts"))
+        return;
+    CHECK(!plain->acr && plain->max_age == -1 && !plain->oid && !plain->tid,
+          "a fresh attempt asks for nothing more and names no user");
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, plain), plain->state, NOW, &why);
+    CHECK(got && !got->acr && got->max_age == -1 && !got->oid && !got->tid,
+          "a plain sign-in's state opens as one");
+    st->acr = "c1";
+    st->max_age = 600;
+    st->oid = "00000000-0000-0000-66f3-3332eca7ea81";
+    st->tid = "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
+    cookie = entra_state_seal(p, ring, st);
+    got = cookie ? entra_state_open(p, ring, cookie, st->state, NOW, &why) : NULL;
+    if (CHECK(got != NULL, "a step-up's state opens")) {
+        CHECK_STR(got->acr, "c1", "the authentication context kept");
+        CHECK(got->max_age == 600, "max_age kept");
+        CHECK_STR(got->oid, st->oid, "the user's oid kept");
+        CHECK_STR(got->tid, st->tid, "the user's tid kept");
+    }
+    st->acr = NULL;
+    st->max_age = 0;
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
+    CHECK(got && !got->acr && got->max_age == 0, "max_age 0 is kept as 0, not as none");
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, tamper(p, cookie), st->state, NOW, &why) && why,
+          "a tampered step-up state: refused");
+}
+
 void suite_state(apr_pool_t *p)
 {
     entra_keyring *ring = ring_of(p, SECRET);
@@ -120,5 +157,7 @@ void suite_state(apr_pool_t *p)
     test_new(p);
     if (CHECK(ring != NULL, "a key ring"))
         test_open(p, ring);
+    if (ring)
+        test_stepup(p, ring);
     test_param_ok();
 }
