@@ -3,7 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +19,10 @@ typedef struct {
 } copy;
 
 struct entra_local_copies {
-    apr_thread_mutex_t *lock[STRIPES];  /* slot i is guarded by lock[i % STRIPES] */
+    /* slot i is guarded by lock[i % STRIPES]: read-locked to copy out, so
+     * the threads of a process that all want one hot copy (one busy user)
+     * do not queue; write-locked to change it */
+    apr_thread_rwlock_t *lock[STRIPES];
     copy slot[ENTRA_LOCAL_COPIES];
 };
 
@@ -59,7 +62,7 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p)
     int i;
 
     for (i = 0; i < STRIPES; i++) {
-        if (apr_thread_mutex_create(&lc->lock[i], APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
+        if (apr_thread_rwlock_create(&lc->lock[i], p) != APR_SUCCESS)
             return NULL;
     }
     apr_pool_cleanup_register(p, lc, free_copies, apr_pool_cleanup_null);
@@ -92,9 +95,11 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     unsigned char *out = NULL;
     copy *c = &lc->slot[i];
 
-    apr_thread_mutex_lock(lc->lock[i % STRIPES]);
+    int expired = 0;
+
+    apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
     if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
-        empty_slot(c);      /* too old for anyone: its memory goes now */
+        expired = 1;
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len
              && CRYPTO_memcmp(c->key, key, key_len) == 0) {
@@ -103,7 +108,14 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
         out[c->len] = '\0';
         *len = c->len;
     }
-    apr_thread_mutex_unlock(lc->lock[i % STRIPES]);
+    apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
+    if (expired) {
+        /* too old for anyone: its memory goes now (if no thread refilled it) */
+        apr_thread_rwlock_wrlock(lc->lock[i % STRIPES]);
+        if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
+            empty_slot(c);
+        apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
+    }
     return out;
 }
 
@@ -132,7 +144,7 @@ void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigne
         k = NULL;
         v = NULL;
     }
-    apr_thread_mutex_lock(lc->lock[i % STRIPES]);
+    apr_thread_rwlock_wrlock(lc->lock[i % STRIPES]);
     old_key = c->key;
     old_key_len = c->key_len;
     old_value = c->value;
@@ -143,6 +155,6 @@ void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigne
     c->len = len;
     c->gen = gen;
     c->at = now;
-    apr_thread_mutex_unlock(lc->lock[i % STRIPES]);
+    apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     wipe(old_key, old_key_len, old_value, old_len);
 }

@@ -6,8 +6,9 @@
  * change to it is made by this server: each one moves a counter in shared
  * memory (its generation), and a copy kept here is used only while the
  * generation it was read at is still the current one, and for a short
- * while at most. Thread-safe: the copies are spread over a few locks, each
- * held for a lookup and a copy of a few KB. */
+ * while at most. Thread-safe: the copies are spread over 16 read-write
+ * locks, read-held by any number of threads for a lookup and a copy of a
+ * few KB, write-held to change a copy. */
 #ifndef ENTRA_LOCALCOPY_H
 #define ENTRA_LOCALCOPY_H
 
