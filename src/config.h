@@ -76,6 +76,10 @@ typedef struct {
     const char *client_key_file;
     int assertion_alg;              /* -1 unset; entra_assertion_alg */
     const char *client_assertion_file;
+    const char *managed_identity;   /* EntraManagedIdentity: client id of a user-assigned identity */
+    const char *mi_endpoint;        /* EntraManagedIdentityEndpoint URL; NULL: IMDS, or
+                                     * $IDENTITY_ENDPOINT on App Service */
+    int mi_appservice;              /* -1 unset; 1: the endpoint speaks App Service's protocol */
     const char *cookie_name;        /* EntraCookieName; NULL: derived from the app */
     /* Group ids that a Require entra-group (or entra-claim groups:...) of
      * the configuration names, lowercase -> "": what a cookie session too
@@ -218,6 +222,9 @@ const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_managed_identity(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_managed_identity_endpoint(cmd_parms *cmd, void *dc, const char *url,
+                                                const char *kind);
 
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */

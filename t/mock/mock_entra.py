@@ -77,7 +77,7 @@ DEFAULT_USER = {
 # getMemberObjects/transitiveMemberOf; "graph_next" only their follow-up pages
 # (requests carrying $skiptoken).  The most specific name set wins.
 ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "graph", "logout",
-             "graph_groups", "graph_next")
+             "graph_groups", "graph_next", "imds")
 BAD_TOKEN_KINDS = ("wrong_aud", "wrong_iss", "wrong_nonce", "no_nonce", "expired",
                    "not_yet_valid", "bad_signature", "alg_none", "hs256_pubkey",
                    "unknown_kid", "wrong_tid", "kid_path", "v1_issuer", "deep_json")
@@ -119,6 +119,15 @@ CLOUDS = {
 GRAPH_AUDS = (GRAPH_APP_ID, "https://graph.microsoft.com", "https://graph.microsoft.com/")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FIC_AUDIENCE = "api://AzureADTokenExchange"
+# Managed identity (EntraManagedIdentity): a user-assigned identity of the
+# tenant, its token from the IMDS-shaped /metadata/identity/oauth2/token
+# (header Metadata: true) or App Service's /msi/token (X-IDENTITY-HEADER).
+MI_CLIENT_ID = "8f2e6c4a-1b3d-4e5f-a6b7-c8d9e0f1a2b3"
+MI_OBJECT_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+MI_IDENTITY_HEADER = "mock-identity-header-3f9a"
+MI_TOKEN_TTL = 86400      # IMDS tokens live about a day
+MI_AUDIENCES = ("api://AzureADTokenExchange", "api://AzureADTokenExchangeUSGov",
+                "api://AzureADTokenExchangeChina")
 CERT_DOC = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 FIC_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
 ASSERTION_MAX_LIFETIME = 600   # exp at most 10 minutes ahead (+ skew)
@@ -493,6 +502,7 @@ class Mock:
             self.cloud = "global"
             self.client_certs = []   # [ClientCert]
             self.federated = {"issuer": None, "subject": None, "audience": FIC_AUDIENCE}
+            self.mi_lifetime = None          # seconds; None: MI_TOKEN_TTL
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
@@ -561,7 +571,7 @@ class Mock:
                  "discovery_override", "token_type", "no_kid", "profile_override",
                  "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
                  "revoke_sessions", "interaction_required", "graph_consented",
-                 "graph_foreign_next_link"}
+                 "graph_foreign_next_link", "managed_identity_lifetime"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -660,7 +670,13 @@ class Mock:
                                    and isinstance(te.get("status", 400), int)):
             return "token_error must be null or {\"error\":..., \"code\":int, \"status\":int}"
 
+        mil = cfg.get("managed_identity_lifetime")
+        if mil is not None and not (isinstance(mil, int) and not isinstance(mil, bool)
+                                    and 1 <= mil <= 86400):
+            return "managed_identity_lifetime must be null or an integer 1..86400 (seconds)"
         with self.lock:
+            if "managed_identity_lifetime" in cfg:
+                self.mi_lifetime = mil
             for k, v in (cfg.get("user") or {}).items():
                 if v is None:
                     self.user.pop(k, None)
@@ -802,6 +818,30 @@ class Mock:
                                        "serviceaccount": {"name": m.group(2), "uid": guid()}}
         header = {"alg": "RS256", "kid": key.kid}
         return jws(header, claims, key), header, claims
+
+    def mi_issuer(self):
+        """The issuer of the tenant's managed identity tokens: the v2 issuer on
+        the cloud's authority host (what the federated credential names)."""
+        with self.lock:
+            host = CLOUDS[self.cloud]["authority_host"]
+        return "https://%s/%s/v2.0" % (host, TENANT_ID)
+
+    def make_mi_token(self, resource):
+        """The managed identity's access token for `resource`, signed with the
+        tenant's key -> (token, expires_on)."""
+        with self.lock:
+            key = self.keys[0]
+            life = self.mi_lifetime or MI_TOKEN_TTL
+        now = int(time.time())
+        claims = {"aud": resource, "iss": self.mi_issuer(), "iat": now - BACKDATE,
+                  "nbf": now - BACKDATE, "exp": now + life, "sub": MI_OBJECT_ID,
+                  "oid": MI_OBJECT_ID, "tid": TENANT_ID, "appid": MI_CLIENT_ID,
+                  "azp": MI_CLIENT_ID, "idtyp": "app", "ver": "2.0", "uti": opaque(16),
+                  "xms_mirid": "/subscriptions/00000000-0000-0000-0000-000000000000/"
+                               "resourcegroups/rg/providers/Microsoft.ManagedIdentity/"
+                               "userAssignedIdentities/mock-identity"}
+        return jws({"alg": "RS256", "typ": "JWT", "kid": key.kid, "x5t": key.kid}, claims,
+                   key), now + life
 
     def count(self, endpoint):
         with self.lock:
@@ -1224,6 +1264,8 @@ class AttackerHandler(Handler):
 
 T = r"/(?P<tenant>[^/]+)"
 ROUTES = [  # (regex, endpoint for stats/switches or None, method name, fixed kwargs)
+    (r"/metadata/identity/oauth2/token", "imds", "imds_token", {"appservice": False}),
+    (r"/msi/token", "imds", "imds_token", {"appservice": True}),
     (T + r"/v2\.0/\.well-known/openid-configuration", "discovery", "discovery", {"v1": False}),
     (T + r"/\.well-known/openid-configuration", "discovery", "discovery", {"v1": True}),
     (T + r"/discovery/v2\.0/keys", "jwks", "jwks", {"v1": False}),
@@ -1603,6 +1645,51 @@ class EntraHandler(Handler):
         self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],
                      headers=set_cookie)
 
+    # ---- managed identity (IMDS / App Service)
+
+    def imds_token(self, appservice):
+        """GET ?api-version=...&resource=...&client_id=... as Azure's
+        endpoints answer it: 400 without the header, 400 for an identity not
+        assigned here, else the token with string expires_on (epoch)."""
+        q = self.query
+        if self.command != "GET":
+            return self.json(405, {"error": "invalid_request",
+                                   "error_description": "Only GET is supported"})
+        if appservice:
+            if self.headers.get("X-IDENTITY-HEADER") != MI_IDENTITY_HEADER:
+                return self.json(401, {"statusCode": 401, "message":
+                                       "Unauthorized: X-IDENTITY-HEADER missing or wrong"})
+            version = "2019-08-01"
+        else:
+            if self.headers.get("Metadata", "").lower() != "true":
+                return self.json(400, {"error": "invalid_request",
+                                       "error_description": "Required metadata header not specified"})
+            version = "2018-02-01"
+        if q.get("api-version") != version:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Invalid or missing api-version"})
+        resource = q.get("resource")
+        if not resource:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Required query variable 'resource' is missing"})
+        cid = (q.get("client_id") or "").lower()
+        if cid != MI_CLIENT_ID:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Identity not found"})
+        token, expires_on = self.mock.make_mi_token(resource)
+        self.mock.remember("imds", {"query": dict(q), "appservice": appservice,
+                                    "metadata": self.headers.get("Metadata"),
+                                    "identity_header": self.headers.get("X-IDENTITY-HEADER")})
+        answer = {"access_token": token, "expires_on": str(expires_on), "resource": resource,
+                  "token_type": "Bearer"}
+        if appservice:
+            answer["client_id"] = MI_CLIENT_ID
+        else:
+            answer.update({"client_id": MI_CLIENT_ID, "expires_in": str(expires_on - int(time.time())),
+                           "ext_expires_in": str(expires_on - int(time.time())),
+                           "not_before": str(int(time.time()) - BACKDATE)})
+        self.json(200, answer)
+
     # ---- token
 
     def client_credentials(self):
@@ -1680,6 +1767,19 @@ class EntraHandler(Handler):
             if header.get("alg") in (None, "none", "None") or not sig:
                 return self.assertion_error(50027, "Invalid JWT token. External ID token from "
                                             "issuer failed signature verification.")
+            if claims.get("iss") == mock.mi_issuer():
+                # A managed identity's token: Entra's own, so it checks the signature.
+                with mock.lock:
+                    keys = {k.kid: k for k in mock.keys}
+                k = keys.get(header.get("kid"))
+                try:
+                    if not k or header.get("alg") != "RS256":
+                        raise InvalidSignature()
+                    k.key.public_key().verify(sig, signing_input, padding.PKCS1v15(),
+                                              hashes.SHA256())
+                except InvalidSignature:
+                    return self.assertion_error(50027, "Invalid JWT token. Token signature "
+                                                "validation failed.")
             with mock.lock:
                 reg = dict(mock.federated)
             iss, sub, aud = claims.get("iss"), claims.get("sub"), claims.get("aud")
@@ -2309,7 +2409,9 @@ class EntraHandler(Handler):
                 "attacker_base": mock.attacker_base, "attacker_group": ATTACKER_GROUP,
                 "redirect_uris": list(mock.redirect_uris),
                 "graph_consented_default": list(GRAPH_CONSENTED),
-                "claims_challenge_default": DEFAULT_CLAIMS_CHALLENGE})
+                "claims_challenge_default": DEFAULT_CLAIMS_CHALLENGE,
+                "mi_client_id": MI_CLIENT_ID, "mi_object_id": MI_OBJECT_ID,
+                "mi_issuer": mock.mi_issuer(), "mi_identity_header": MI_IDENTITY_HEADER})
         self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info",
                                         "federated_token", "client_certificate",
                                         "api_token", "app") else 405,
