@@ -503,6 +503,7 @@ class Mock:
             self.client_certs = []   # [ClientCert]
             self.federated = {"issuer": None, "subject": None, "audience": FIC_AUDIENCE}
             self.mi_lifetime = None          # seconds; None: MI_TOKEN_TTL
+            self.tenant_kind = None          # None: workforce; "ciam": External ID
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
@@ -571,7 +572,7 @@ class Mock:
                  "discovery_override", "token_type", "no_kid", "profile_override",
                  "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
                  "revoke_sessions", "interaction_required", "graph_consented",
-                 "graph_foreign_next_link", "managed_identity_lifetime"}
+                 "graph_foreign_next_link", "managed_identity_lifetime", "tenant_kind"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -674,7 +675,11 @@ class Mock:
         if mil is not None and not (isinstance(mil, int) and not isinstance(mil, bool)
                                     and 1 <= mil <= 86400):
             return "managed_identity_lifetime must be null or an integer 1..86400 (seconds)"
+        if cfg.get("tenant_kind") not in (None, "ciam"):
+            return "tenant_kind must be null (workforce) or \"ciam\" (External ID)"
         with self.lock:
+            if "tenant_kind" in cfg:
+                self.tenant_kind = cfg["tenant_kind"]
             if "managed_identity_lifetime" in cfg:
                 self.mi_lifetime = mil
             for k, v in (cfg.get("user") or {}).items():
@@ -819,6 +824,17 @@ class Mock:
         header = {"alg": "RS256", "kid": key.kid}
         return jws(header, claims, key), header, claims
 
+    def v2_issuer(self, tid):
+        """The v2 issuer for a tenant (or the "{tenantid}" template).  An
+        External ID (customer) tenant's is https://<tid>.ciamlogin.com/<tid>/v2.0:
+        the GUID as host too, whatever subdomain or custom domain the app
+        uses (the mock serves it from its own address all the same)."""
+        with self.lock:
+            kind = self.tenant_kind
+        if kind == "ciam":
+            return "https://%s.ciamlogin.com/%s/v2.0" % (tid, tid)
+        return "%s/%s/v2.0" % (self.base, tid)
+
     def mi_issuer(self):
         """The issuer of the tenant's managed identity tokens: the v2 issuer on
         the cloud's authority host (what the federated credential names)."""
@@ -870,7 +886,7 @@ class Mock:
         tid = user.get("tid", grant["tid"])
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
         sts = "%s/%s/" % (cloud["sts"], tid)
-        iss = sts if v1 else "%s/%s/v2.0" % (self.base, tid)
+        iss = sts if v1 else self.v2_issuer(tid)
         given, _, family = (user.get("name") or "").partition(" ")
         upn = user.get("upn", user.get("preferred_username"))
 
@@ -1465,7 +1481,7 @@ class EntraHandler(Handler):
                    "jwks_uri": "%s/%s/discovery/v2.0/keys" % (b, t),
                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                   "issuer": "%s/%s/v2.0" % (b, tmpl),
+                   "issuer": self.mock.v2_issuer(tmpl),
                    "request_uri_parameter_supported": False,
                    "userinfo_endpoint": "%s/oidc/userinfo" % b,
                    "authorization_endpoint": "%s/%s/oauth2/v2.0/authorize" % (b, t),
@@ -1491,7 +1507,11 @@ class EntraHandler(Handler):
         if tmpl is None:
             return self.unknown_tenant(tenant)
         mock = self.mock
-        issuer = "%s/%s/v2.0" % (mock.base, tmpl)
+        issuer = mock.v2_issuer(tmpl)
+        with mock.lock:
+            if mock.tenant_kind == "ciam":
+                # External ID's keys name the tenant by template, as host and in the path
+                issuer = mock.v2_issuer("{tenantid}")
         msa_issuer = "%s/%s/v2.0" % (mock.base, CONSUMERS_TID)
         mock.remember("jwks", {"path": self.url_path, "query": self.query_string})
         with mock.lock:
