@@ -115,6 +115,8 @@ static const command_rec entra_cmds[] = {
     SERVER_CMD("EntraManagedIdentityEndpoint", entra_set_managed_identity_endpoint, TAKE12,
                "<url> [imds|appservice]: where the managed identity's token comes from "
                "(default: IMDS, or $IDENTITY_ENDPOINT on App Service)"),
+    SERVER_CMD("EntraPolicy", entra_set_policy, TAKE1,
+               "Azure AD B2C user flow or custom policy (discovery per policy; tfp/acr checked)"),
     SERVER_CMD("EntraCookieName", entra_set_cookie_name, TAKE1,
                "name of this app's session cookie (default entra_session_<hash of the app>)"),
     AP_INIT_ITERATE("EntraRemoteUserClaim", entra_set_remote_user_claim, NULL,

@@ -82,6 +82,7 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(managed_identity);
     MERGE_PTR(mi_endpoint);
     MERGE_INT(mi_appservice);
+    MERGE_PTR(policy);
     MERGE_PTR(cookie_name);
     m->named_groups = base->named_groups && add->named_groups
                       ? apr_hash_overlay(p, add->named_groups, base->named_groups)
@@ -140,6 +141,9 @@ const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
         return "EntraClientSecret is required (or EntraClientCertificate with "
                "EntraClientKey, EntraClientAssertionFile, or EntraManagedIdentity): a "
                "credential of the app registration";
+    if (c->policy && entra_conf_endpoint_version(c) == 1)
+        return "EntraPolicy needs the v2.0 endpoints: Azure AD B2C has no v1 (drop "
+               "EntraEndpointVersion 1)";
     if (c->mi_endpoint && !c->managed_identity)
         return "EntraManagedIdentityEndpoint without EntraManagedIdentity: name the "
                "user-assigned identity whose token is the app's credential";
@@ -419,10 +423,11 @@ const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
 
     c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d\n"
                           "scope=%s\npass_access_token=%d\nlogout_redirect=%d\nuserinfo=%d\n"
-                          "claim_maps=%s", c->client_id, c->tenant, entra_conf_authority(c),
+                          "claim_maps=%s%s%s", c->client_id, c->tenant, entra_conf_authority(c),
                           entra_conf_endpoint_version(c), entra_conf_scope(c),
                           entra_conf_pass_access_token(c), entra_conf_logout_redirect(c),
-                          entra_conf_userinfo(c), claim_maps_text(p, c));
+                          entra_conf_userinfo(c), claim_maps_text(p, c),
+                          c->policy ? "\npolicy=" : "", c->policy ? c->policy : "");
     for (lower = (char *)c->app; *lower; lower++)
         *lower = (char)apr_tolower(*lower);
     c->app_tag = entra_sha256_hex(p, c->app, 8);
@@ -459,6 +464,7 @@ const char *entra_conf_cookie_clash(apr_pool_t *p, const entra_server_conf *a,
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
 {
     return apr_pstrcat(p, entra_conf_authority(c), "/", c->tenant,
+                       c->policy ? "/" : "", c->policy ? c->policy : "",
                        entra_conf_endpoint_version(c) == 1 ? "" : "/v2.0",
                        "/.well-known/openid-configuration", NULL);
 }
@@ -991,6 +997,19 @@ const char *entra_set_managed_identity(cmd_parms *cmd, void *dc, const char *arg
                                     "an app's federated credential (az identity show --query "
                                     "clientId)");
     server_conf(cmd)->managed_identity = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *entra_set_policy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_size_t n = strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789_-.");
+    (void)dc;
+    if (!*arg || arg[n] || strlen(arg) > 128)
+        return directive_error(cmd, "takes the name of an Azure AD B2C user flow or custom "
+                                    "policy, such as B2C_1_signupsignin or B2C_1A_SIGNUP_SIGNIN "
+                                    "(letters, digits, '_', '-', '.')");
+    server_conf(cmd)->policy = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 

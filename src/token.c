@@ -134,9 +134,22 @@ json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
         .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
     };
     json_t *claims = entra_jwt_verify(p, token, &want, entra_provider_key_lookup, &query, why);
+    const char *policy;
 
     *unavailable = !claims && query.fetch_error;
     if (*unavailable)
         *why = query.fetch_error;
+    /* Azure AD B2C: the token is the configured policy's (tfp, or acr in
+     * older tenants), compared as B2C does, without regard to case. */
+    if (claims && sc->policy) {
+        policy = json_string_value(json_object_get(claims, "tfp"));
+        if (!policy)
+            policy = json_string_value(json_object_get(claims, "acr"));
+        if (!policy || strcasecmp(policy, sc->policy) != 0) {
+            *why = apr_psprintf(p, "the token is of the B2C policy %s (tfp/acr), not EntraPolicy %s",
+                                policy ? entra_log_safe(p, policy) : "(none)", sc->policy);
+            return NULL;
+        }
+    }
     return claims;
 }

@@ -122,6 +122,12 @@ FIC_AUDIENCE = "api://AzureADTokenExchange"
 # Managed identity (EntraManagedIdentity): a user-assigned identity of the
 # tenant, its token from the IMDS-shaped /metadata/identity/oauth2/token
 # (header Metadata: true) or App Service's /msi/token (X-IDENTITY-HEADER).
+# Azure AD B2C: discovery, authorize, token and keys per policy
+# (/<tenant>/<policy>/...); the issuer has a trailing slash; the policy is
+# in tfp; e-mail addresses in emails (an array).
+B2C_ISSUER = "https://contoso.b2clogin.com/%s/v2.0/"
+B2C_POLICY_RE = re.compile(r"^/([^/]+)/((?i:b2c_1a?_)[^/]+)(/.*)$")
+B2C_SECOND_EMAIL = "adele@personal.example"
 MI_CLIENT_ID = "8f2e6c4a-1b3d-4e5f-a6b7-c8d9e0f1a2b3"
 MI_OBJECT_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 MI_IDENTITY_HEADER = "mock-identity-header-3f9a"
@@ -504,6 +510,7 @@ class Mock:
             self.federated = {"issuer": None, "subject": None, "audience": FIC_AUDIENCE}
             self.mi_lifetime = None          # seconds; None: MI_TOKEN_TTL
             self.tenant_kind = None          # None: workforce; "ciam": External ID
+            self.b2c_tfp = None              # B2C: the tfp tokens carry (None: the policy's)
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
@@ -572,7 +579,7 @@ class Mock:
                  "discovery_override", "token_type", "no_kid", "profile_override",
                  "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
                  "revoke_sessions", "interaction_required", "graph_consented",
-                 "graph_foreign_next_link", "managed_identity_lifetime", "tenant_kind"}
+                 "graph_foreign_next_link", "managed_identity_lifetime", "tenant_kind", "b2c_tfp"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -678,6 +685,8 @@ class Mock:
         if cfg.get("tenant_kind") not in (None, "ciam"):
             return "tenant_kind must be null (workforce) or \"ciam\" (External ID)"
         with self.lock:
+            if "b2c_tfp" in cfg:
+                self.b2c_tfp = cfg["b2c_tfp"]
             if "tenant_kind" in cfg:
                 self.tenant_kind = cfg["tenant_kind"]
             if "managed_identity_lifetime" in cfg:
@@ -887,6 +896,8 @@ class Mock:
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
         sts = "%s/%s/" % (cloud["sts"], tid)
         iss = sts if v1 else self.v2_issuer(tid)
+        if grant.get("policy") and not v1:
+            iss = B2C_ISSUER % tid
         given, _, family = (user.get("name") or "").partition(" ")
         upn = user.get("upn", user.get("preferred_username"))
 
@@ -1045,6 +1056,12 @@ class Mock:
             self.groups_claim(c, effective_groups(user, explicit, personal), had, overage, cloud,
                               tid, user.get("oid"))
 
+        if grant.get("policy") and not v1:
+            with self.lock:
+                tfp = self.b2c_tfp
+            c["tfp"] = tfp or grant["policy"]
+            c["emails"] = [user.get("email") or "", B2C_SECOND_EMAIL]
+            c.pop("preferred_username", None)
         if bad == "wrong_aud":
             c["aud"] = FOREIGN_AUD
         elif bad == "wrong_iss":
@@ -1335,6 +1352,11 @@ class EntraHandler(Handler):
         self.form = (first_values(self.body.decode("utf-8", "replace"))
                      if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
                      else {})
+        self.policy = None
+        b2c = B2C_POLICY_RE.match(self.url_path)
+        if b2c:     # a B2C policy's endpoints: the same, for that policy
+            self.policy = b2c.group(2)
+            self.url_path = "/" + b2c.group(1) + b2c.group(3)
         for rx, endpoint, fn, kw in ROUTES:
             m = rx.match(self.url_path)
             if m:
@@ -1495,6 +1517,19 @@ class EntraHandler(Handler):
         doc["kerberos_endpoint"] = "%s/%s/kerberos" % (b, t)
         with self.mock.lock:
             override = dict(self.mock.discovery_override)
+        if self.policy and not v1:
+            tp = "%s/%s" % (t, self.policy)
+            doc.update({"issuer": B2C_ISSUER % TENANT_ID,
+                        "authorization_endpoint": "%s/%s/oauth2/v2.0/authorize" % (b, tp),
+                        "token_endpoint": "%s/%s/oauth2/v2.0/token" % (b, tp),
+                        "end_session_endpoint": "%s/%s/oauth2/v2.0/logout" % (b, tp),
+                        "jwks_uri": "%s/%s/discovery/v2.0/keys" % (b, tp),
+                        "claims_supported": ["name", "emails", "oid", "sub", "idp", "tfp",
+                                             "iss", "iat", "exp", "aud", "acr", "nonce",
+                                             "auth_time"]})
+            for k in ("userinfo_endpoint", "msgraph_host", "cloud_instance_name",
+                      "kerberos_endpoint", "device_authorization_endpoint"):
+                doc.pop(k, None)
         for k, v in override.items():     # a document that changed since the last fetch
             doc[k] = v.replace("{base}", b).replace("{tenant}", t)
         self.json(200, doc, headers=[("Cache-Control", METADATA_CACHE_CONTROL)])
@@ -1524,6 +1559,8 @@ class EntraHandler(Handler):
             listed = [(k, issuer) for k in keys]
             if tmpl == "{tenantid}" and not v1:
                 listed += [(k, msa_issuer) for k in msa_keys]
+        if self.policy:     # B2C's keys have no issuer property
+            listed, forced = [(k, None) for k in keys], False
         good = [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]
         cache = [("Cache-Control", METADATA_CACHE_CONTROL)]
         if shape == "no_usable_key":
@@ -1659,7 +1696,7 @@ class EntraHandler(Handler):
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False, "auth_time": session["auth_time"],
                  "max_age": max_age is not None, "login_hint": p.get("login_hint"),
-                 "acrs": satisfied}
+                 "acrs": satisfied, "policy": self.policy}
         with mock.lock:
             mock.codes[code] = grant
         self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],
