@@ -84,6 +84,7 @@ $(addprefix $(BUILD)/,$(HTTP_STUB_TARGETS)): $(BUILD)/%: $(BUILD)/obj/%.o $(COMM
 # fuzz_callback runs src/login.c's entra_callback with src/attempts.c (the
 # state cookies), the stubbed core, and stubs for httpd and src/respond.c.
 $(BUILD)/fuzz_callback: $(BUILD)/obj/fuzz_callback.o $(BUILD)/obj/login.o $(BUILD)/obj/attempts.o \
+                        $(BUILD)/obj/stepup.o \
                         $(COMMON_OBJ) $(STUBBED_CORE_OBJ)
 	$(CLANG) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
