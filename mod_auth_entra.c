@@ -28,6 +28,7 @@
 #include "src/ended.h"
 #include "src/endpoints.h"
 #include "src/http.h"
+#include "src/identity_shm.h"
 #include "src/log.h"
 #include "src/metrics.h"
 #include "src/provider.h"
@@ -108,6 +109,14 @@ static const command_rec entra_cmds[] = {
                "RS256 with x5t (default) or PS256 with x5t#S256"),
     SERVER_CMD("EntraClientAssertionFile", entra_set_client_assertion_file, TAKE1,
                "file holding a federated token to send as client assertion"),
+    SERVER_CMD("EntraManagedIdentity", entra_set_managed_identity, TAKE1,
+               "client id of a user-assigned managed identity whose token is the client "
+               "assertion (no secret, no key file)"),
+    SERVER_CMD("EntraManagedIdentityEndpoint", entra_set_managed_identity_endpoint, TAKE12,
+               "<url> [imds|appservice]: where the managed identity's token comes from "
+               "(default: IMDS, or $IDENTITY_ENDPOINT on App Service)"),
+    SERVER_CMD("EntraPolicy", entra_set_policy, TAKE1,
+               "Azure AD B2C user flow or custom policy (discovery per policy; tfp/acr checked)"),
     SERVER_CMD("EntraCookieName", entra_set_cookie_name, TAKE1,
                "name of this app's session cookie (default entra_session_<hash of the app>)"),
     AP_INIT_ITERATE("EntraRemoteUserClaim", entra_set_remote_user_claim, NULL,
@@ -302,6 +311,7 @@ static int entra_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     entra_socache_pre_config(pconf);
     entra_ended_pre_config(pconf);
     entra_refresh_pre_config(pconf);
+    entra_identity_pre_config(pconf);
     return OK;
 }
 
@@ -321,7 +331,8 @@ static int entra_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     entra_crypto_init();
     if ((status = entra_socache_post_config(pconf, ptemp, s)) != OK
         || (status = entra_ended_post_config(pconf, s)) != OK
-        || (status = entra_metrics_post_config(pconf, s)) != OK)
+        || (status = entra_metrics_post_config(pconf, s)) != OK
+        || (status = entra_identity_post_config(pconf, s)) != OK)
         return status;
     return entra_refresh_post_config(pconf, s);
 }
@@ -344,6 +355,7 @@ static void entra_child_init(apr_pool_t *pchild, server_rec *s)
     entra_bearer_child_init(pchild);
     entra_session_child_init(pchild);
     entra_refresh_child_init(pchild);
+    entra_identity_child_init(pchild);
 
     for (; s; s = s->next) {
         entra_server_conf *sc = ap_get_module_config(s->module_config, &auth_entra_module);

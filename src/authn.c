@@ -224,7 +224,8 @@ static int sign_in_request(request_rec *r, const entra_server_conf *sc,
     static const apr_array_header_t app_id_claims = {
         NULL, sizeof(const char *), 2, 2, (char *)app_ids
     };
-    const char *user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
+    const char *user = entra_claims_pick_user(r->pool, session->claims,
+                                              entra_conf_remote_user_claims(dc));
 
     /* An app-only access token has no user name: name the caller by oid. */
     if (!user && bearer)

@@ -199,6 +199,24 @@ const char *entra_claims_pick(const apr_array_header_t *claims,
     return NULL;
 }
 
+const char *entra_claims_pick_user(apr_pool_t *p, const apr_array_header_t *claims,
+                                   const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *v = entra_pairs_get(claims, name);
+        if (!v || !*v)
+            continue;
+        /* an array (B2C's emails): its first element names the user */
+        if (entra_claims_is_array(claims, name) && strchr(v, ','))
+            return apr_pstrndup(p, v, strcspn(v, ","));
+        return v;
+    }
+    return NULL;
+}
+
 void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t *maps)
 {
     int i, j;

@@ -51,6 +51,10 @@ void entra_claims_apply_map(apr_array_header_t *claims, const apr_array_header_t
 /* The value of the first of `names` (const char *) present and non-empty. */
 const char *entra_claims_pick(const apr_array_header_t *claims,
                               const apr_array_header_t *names);
+/* The same for REMOTE_USER: an array claim (Azure AD B2C's `emails`) gives
+ * its first element. */
+const char *entra_claims_pick_user(apr_pool_t *p, const apr_array_header_t *claims,
+                                   const apr_array_header_t *names);
 
 /* EntraEasyAuthHeaders: the JSON that App Service's X-MS-CLIENT-PRINCIPAL
  * carries (before base64), for `claims` (entra_claims_from_json pairs):

@@ -36,6 +36,7 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->easyauth_headers = -1;
     c->userinfo = -1;
     c->assertion_alg = -1;
+    c->mi_appservice = -1;
     return c;
 }
 
@@ -78,6 +79,10 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_PTR(client_key_file);
     MERGE_INT(assertion_alg);
     MERGE_PTR(client_assertion_file);
+    MERGE_PTR(managed_identity);
+    MERGE_PTR(mi_endpoint);
+    MERGE_INT(mi_appservice);
+    MERGE_PTR(policy);
     MERGE_PTR(cookie_name);
     m->named_groups = base->named_groups && add->named_groups
                       ? apr_hash_overlay(p, add->named_groups, base->named_groups)
@@ -113,7 +118,7 @@ void *entra_merge_dir_conf(apr_pool_t *p, void *base_conf, void *add_conf)
 int entra_server_enabled(const entra_server_conf *c)
 {
     return c->tenant || c->client_id || c->client_secret || c->client_cert_file
-           || c->client_assertion_file;
+           || c->client_assertion_file || c->managed_identity;
 }
 
 const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
@@ -127,13 +132,21 @@ const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
     if (!!c->client_cert_file != !!c->client_key_file)
         return "EntraClientCertificate and EntraClientKey go together: the certificate "
                "uploaded to the app registration and its private key";
-    if (!!c->client_secret + !!c->client_cert_file + !!c->client_assertion_file > 1)
-        return "EntraClientSecret, EntraClientCertificate and EntraClientAssertionFile "
-               "are alternatives: configure one client credential";
-    if (!c->client_secret && !c->client_cert_file && !c->client_assertion_file)
+    if (!!c->client_secret + !!c->client_cert_file + !!c->client_assertion_file
+        + !!c->managed_identity > 1)
+        return "EntraClientSecret, EntraClientCertificate, EntraClientAssertionFile and "
+               "EntraManagedIdentity are alternatives: configure one client credential";
+    if (!c->client_secret && !c->client_cert_file && !c->client_assertion_file
+        && !c->managed_identity)
         return "EntraClientSecret is required (or EntraClientCertificate with "
-               "EntraClientKey, or EntraClientAssertionFile): a credential of the app "
-               "registration";
+               "EntraClientKey, EntraClientAssertionFile, or EntraManagedIdentity): a "
+               "credential of the app registration";
+    if (c->policy && entra_conf_endpoint_version(c) == 1)
+        return "EntraPolicy needs the v2.0 endpoints: Azure AD B2C has no v1 (drop "
+               "EntraEndpointVersion 1)";
+    if (c->mi_endpoint && !c->managed_identity)
+        return "EntraManagedIdentityEndpoint without EntraManagedIdentity: name the "
+               "user-assigned identity whose token is the app's credential";
     if (!c->session_keys)
         return "EntraSessionKey is required: a random secret of at least 32 bytes "
                "that keys cookie encryption";
@@ -410,10 +423,11 @@ const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c)
 
     c->app = apr_psprintf(p, "client_id=%s\ntenant=%s\nauthority=%s\nversion=%d\n"
                           "scope=%s\npass_access_token=%d\nlogout_redirect=%d\nuserinfo=%d\n"
-                          "claim_maps=%s", c->client_id, c->tenant, entra_conf_authority(c),
+                          "claim_maps=%s%s%s", c->client_id, c->tenant, entra_conf_authority(c),
                           entra_conf_endpoint_version(c), entra_conf_scope(c),
                           entra_conf_pass_access_token(c), entra_conf_logout_redirect(c),
-                          entra_conf_userinfo(c), claim_maps_text(p, c));
+                          entra_conf_userinfo(c), claim_maps_text(p, c),
+                          c->policy ? "\npolicy=" : "", c->policy ? c->policy : "");
     for (lower = (char *)c->app; *lower; lower++)
         *lower = (char)apr_tolower(*lower);
     c->app_tag = entra_sha256_hex(p, c->app, 8);
@@ -450,6 +464,7 @@ const char *entra_conf_cookie_clash(apr_pool_t *p, const entra_server_conf *a,
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c)
 {
     return apr_pstrcat(p, entra_conf_authority(c), "/", c->tenant,
+                       c->policy ? "/" : "", c->policy ? c->policy : "",
                        entra_conf_endpoint_version(c) == 1 ? "" : "/v2.0",
                        "/.well-known/openid-configuration", NULL);
 }
@@ -971,6 +986,49 @@ const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char
 {
     (void)dc;
     return set_file(cmd, arg, &server_conf(cmd)->client_assertion_file);
+}
+
+const char *entra_set_managed_identity(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!entra_is_guid(arg))
+        return directive_error(cmd, "takes the client id (a GUID) of a user-assigned managed "
+                                    "identity: Entra accepts only user-assigned identities as "
+                                    "an app's federated credential (az identity show --query "
+                                    "clientId)");
+    server_conf(cmd)->managed_identity = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *entra_set_policy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_size_t n = strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789_-.");
+    (void)dc;
+    if (!*arg || arg[n] || strlen(arg) > 128)
+        return directive_error(cmd, "takes the name of an Azure AD B2C user flow or custom "
+                                    "policy, such as B2C_1_signupsignin or B2C_1A_SIGNUP_SIGNIN "
+                                    "(letters, digits, '_', '-', '.')");
+    server_conf(cmd)->policy = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *entra_set_managed_identity_endpoint(cmd_parms *cmd, void *dc, const char *url,
+                                                const char *kind)
+{
+    entra_server_conf *c = server_conf(cmd);
+    (void)dc;
+
+    if (!is_http_url(url) || strchr(url, '?') || strchr(url, '#'))
+        return directive_error(cmd, "must be an http(s) URL without a query, such as "
+                                    "http://169.254.169.254/metadata/identity/oauth2/token");
+    if (kind && strcasecmp(kind, "imds") != 0 && strcasecmp(kind, "appservice") != 0)
+        return directive_error(cmd, "the second argument is imds (the default: header "
+                                    "Metadata: true) or appservice (header X-IDENTITY-HEADER "
+                                    "from $IDENTITY_HEADER)");
+    c->mi_endpoint = apr_pstrdup(cmd->pool, url);
+    c->mi_appservice = kind && strcasecmp(kind, "appservice") == 0;
+    return NULL;
 }
 
 const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg)

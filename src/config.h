@@ -76,6 +76,11 @@ typedef struct {
     const char *client_key_file;
     int assertion_alg;              /* -1 unset; entra_assertion_alg */
     const char *client_assertion_file;
+    const char *managed_identity;   /* EntraManagedIdentity: client id of a user-assigned identity */
+    const char *mi_endpoint;        /* EntraManagedIdentityEndpoint URL; NULL: IMDS, or
+                                     * $IDENTITY_ENDPOINT on App Service */
+    int mi_appservice;              /* -1 unset; 1: the endpoint speaks App Service's protocol */
+    const char *policy;             /* EntraPolicy: Azure AD B2C user flow / custom policy */
     const char *cookie_name;        /* EntraCookieName; NULL: derived from the app */
     /* Group ids that a Require entra-group (or entra-claim groups:...) of
      * the configuration names, lowercase -> "": what a cookie session too
@@ -177,7 +182,7 @@ const char *entra_server_bind(apr_pool_t *p, entra_server_conf *c);
  * reads as the other's chunk or state): why, or NULL. */
 const char *entra_conf_cookie_clash(apr_pool_t *p, const entra_server_conf *a,
                                     const entra_server_conf *b);
-/* {authority}/{tenant}/v2.0/.well-known/openid-configuration, or the v1
+/* {authority}/{tenant}[/{policy}]/v2.0/.well-known/openid-configuration, or the v1
  * {authority}/{tenant}/.well-known/openid-configuration */
 const char *entra_conf_discovery_url(apr_pool_t *p, const entra_server_conf *c);
 
@@ -218,6 +223,10 @@ const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_managed_identity(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_policy(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_managed_identity_endpoint(cmd_parms *cmd, void *dc, const char *url,
+                                                const char *kind);
 
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */

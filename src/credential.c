@@ -1,6 +1,7 @@
 /* Client credentials for the token endpoint (see credential.h). OpenSSL is
  * used directly: cjose cannot read PEM keys or certificates. */
 #include "credential.h"
+#include "managed_identity.h"
 #include "util.h"
 
 #include <apr_strings.h>
@@ -235,11 +236,13 @@ static const char *read_assertion_file(apr_pool_t *p, const char *path, const ch
 
 const char *entra_credential_fields(apr_pool_t *p, const entra_server_conf *sc,
                                     const char *token_endpoint, apr_int64_t now,
-                                    const char **fields, entra_http_opts *opts)
+                                    const char **fields, entra_http_opts *opts,
+                                    int *unavailable)
 {
     const char *assertion = NULL, *why;
 
     *fields = "";
+    *unavailable = 0;
     if (sc->client_secret && entra_conf_token_auth(sc) == ENTRA_AUTH_SECRET_BASIC) {
         opts->basic_user = sc->client_id;
         opts->basic_pass = sc->client_secret;
@@ -250,7 +253,9 @@ const char *entra_credential_fields(apr_pool_t *p, const entra_server_conf *sc,
                               NULL);
         return NULL;
     }
-    why = sc->client_assertion_file
+    why = sc->managed_identity
+              ? entra_mi_assertion(p, sc, opts->timeout, &assertion, unavailable)
+          : sc->client_assertion_file
               ? read_assertion_file(p, sc->client_assertion_file, &assertion)
               : entra_credential_assertion(p, sc, token_endpoint, now, &assertion);
     if (why)

@@ -1,6 +1,7 @@
 /* How the module proves it is the app at Entra's token endpoint: a client
- * secret (post or basic), a certificate (private_key_jwt, signed here), or a
- * federated token read from a file (workload identity; no secret on disk). */
+ * secret (post or basic), a certificate (private_key_jwt, signed here), a
+ * federated token read from a file (workload identity; no secret on disk), or
+ * a managed identity's token (managed_identity.h). */
 #ifndef ENTRA_CREDENTIAL_H
 #define ENTRA_CREDENTIAL_H
 
@@ -22,10 +23,13 @@ const char *entra_credential_load(apr_pool_t *p, entra_server_conf *sc);
 
 /* The client-authentication part of a token request to `token_endpoint`:
  * form fields to append (starting with '&', maybe empty) and, for
- * client_secret_basic, the Basic credentials in *opts. NULL or why not. */
+ * client_secret_basic, the Basic credentials in *opts. NULL or why not;
+ * *unavailable when the reason is a managed identity endpoint that could
+ * not be reached or answered badly (an outage, not a misconfiguration). */
 const char *entra_credential_fields(apr_pool_t *p, const entra_server_conf *sc,
                                     const char *token_endpoint, apr_int64_t now,
-                                    const char **fields, entra_http_opts *opts);
+                                    const char **fields, entra_http_opts *opts,
+                                    int *unavailable);
 
 /* The signed private_key_jwt assertion itself (exposed for the unit tests). */
 const char *entra_credential_assertion(apr_pool_t *p, const entra_server_conf *sc,

@@ -54,7 +54,7 @@ static int me(request_rec *r, const entra_server_conf *sc)
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer");
         return HTTP_UNAUTHORIZED;
     }
-    user = entra_claims_pick(session->claims, entra_conf_remote_user_claims(dc));
+    user = entra_claims_pick_user(r->pool, session->claims, entra_conf_remote_user_claims(dc));
     user_claims = json_array();
     for (i = 0; i < session->claims->nelts; i++) {
         const entra_pair *c = &APR_ARRAY_IDX(session->claims, i, entra_pair);

@@ -67,6 +67,8 @@ static struct curl_slist *request_headers(apr_pool_t *p, const entra_http_opts *
         h = curl_slist_append(h, apr_pstrcat(p, "Authorization: Bearer ", opts->bearer, NULL));
     else if (opts->basic_user)
         h = curl_slist_append(h, basic_header(p, opts->basic_user, opts->basic_pass));
+    if (opts->header)
+        h = curl_slist_append(h, opts->header);
     return h;
 }
 

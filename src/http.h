@@ -21,6 +21,7 @@ typedef struct {
     const char *basic_user;   /* HTTP Basic (client_secret_basic), or NULL */
     const char *basic_pass;
     entra_endpoint endpoint;  /* what is called, for the metrics */
+    const char *header;       /* one more request header ("Name: value"), or NULL */
 } entra_http_opts;
 
 void entra_http_global_init(void);

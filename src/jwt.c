@@ -28,16 +28,20 @@ static apr_status_t jws_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Every "{tenantid}" is filled: External ID's templates name the tenant
+ * as host and in the path (https://{tenantid}.ciamlogin.com/{tenantid}/v2.0). */
 const char *entra_expected_issuer(apr_pool_t *p, const char *issuer, const char *tid)
 {
-    const char *at = strstr(issuer, TENANT_PLACEHOLDER);
+    const char *at = strstr(issuer, TENANT_PLACEHOLDER), *out = "";
 
     if (!at)
         return issuer;
     if (!entra_is_guid(tid))
         return NULL;
-    return apr_pstrcat(p, apr_pstrmemdup(p, issuer, (apr_size_t)(at - issuer)), tid,
-                       at + strlen(TENANT_PLACEHOLDER), NULL);
+    for (; at; issuer = at + strlen(TENANT_PLACEHOLDER), at = strstr(issuer, TENANT_PLACEHOLDER))
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, issuer, (apr_size_t)(at - issuer)), tid,
+                          NULL);
+    return apr_pstrcat(p, out, issuer, NULL);
 }
 
 /* Only RS256: Entra signs nothing else, and an allow-list keeps out "none"

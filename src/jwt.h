@@ -35,7 +35,7 @@ typedef cjose_jwk_t *(*entra_key_lookup_fn)(void *ctx, const char *kid,
 json_t *entra_jwt_verify(apr_pool_t *p, const char *token, const entra_jwt_expect *want,
                          entra_key_lookup_fn lookup, void *lookup_ctx, const char **why);
 
-/* The issuer a token must carry: `issuer`, with a literal "{tenantid}"
+/* The issuer a token must carry: `issuer`, with every literal "{tenantid}"
  * replaced by tid (which must then be a GUID). NULL if that is impossible. */
 const char *entra_expected_issuer(apr_pool_t *p, const char *issuer, const char *tid);
 

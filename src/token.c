@@ -3,6 +3,7 @@
 #include "credential.h"
 #include "http.h"
 #include "jwt.h"
+#include "managed_identity.h"
 #include "util.h"
 
 #include <apr_strings.h>
@@ -28,6 +29,37 @@ int entra_token_type_bearer(json_t *answer)
     return type && strcasecmp(type, "Bearer") == 0;
 }
 
+/* Entra refused the federated assertion (AADSTS70021 no matching federated
+ * credential, 700211/700212/700213 issuer, audience or subject mismatch,
+ * 700024 out of its time range...): what to fix, for the log line. "" when
+ * the refusal is about something else. */
+static const char *federation_fix(apr_pool_t *p, const entra_server_conf *sc, json_t *answer)
+{
+    static const char *const codes[] = { "AADSTS70021:", "AADSTS700211:", "AADSTS700212:",
+                                         "AADSTS700213:", "AADSTS700024:", "AADSTS50027:",
+                                         "AADSTS700016:", NULL };
+    const char *desc = json_string_value(json_object_get(answer, "error_description"));
+    int i;
+
+    if (!desc || (!sc->managed_identity && !sc->client_assertion_file))
+        return "";
+    for (i = 0; codes[i] && strncmp(desc, codes[i], strlen(codes[i])) != 0; i++)
+        ;
+    if (!codes[i])
+        return "";
+    if (sc->managed_identity)
+        return apr_psprintf(p, "; Entra refused the managed identity %s as the app's "
+                            "credential: the app registration %s needs a federated credential "
+                            "with issuer %s/<tenant id>/v2.0, subject = the identity's object "
+                            "(principal) id, audience %s (az ad app federated-credential create "
+                            "--id %s --parameters ...; only user-assigned identities of the "
+                            "app's tenant are accepted)", sc->managed_identity, sc->client_id,
+                            entra_conf_authority(sc), entra_mi_audience(sc), sc->client_id);
+    return apr_psprintf(p, "; Entra refused EntraClientAssertionFile's token: the app "
+                        "registration %s needs a federated credential whose issuer, subject "
+                        "and audience match the token's", sc->client_id);
+}
+
 entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
                                     const entra_metadata *meta, const char *grant,
                                     json_t **answer, const char **why)
@@ -35,10 +67,12 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
     entra_http_opts opts = { entra_conf_http_timeout(sc), NULL, NULL, NULL, ENTRA_EP_TOKEN };
     entra_http_response resp;
     const char *client_auth;
+    int unavailable;
 
     if ((*why = entra_credential_fields(p, sc, meta->token_endpoint,
-                                        apr_time_sec(apr_time_now()), &client_auth, &opts)))
-        return ENTRA_TOKEN_MISCONFIGURED;
+                                        apr_time_sec(apr_time_now()), &client_auth, &opts,
+                                        &unavailable)))
+        return unavailable ? ENTRA_TOKEN_UNAVAILABLE : ENTRA_TOKEN_MISCONFIGURED;
     if ((*why = entra_http_call(p, meta->token_endpoint,
                                 apr_pstrcat(p, grant, "&client_id=",
                                             entra_url_encode(p, sc->client_id), client_auth,
@@ -51,7 +85,7 @@ entra_token_status entra_token_call(apr_pool_t *p, const entra_server_conf *sc,
      * (temporarily_unavailable) is Entra being unwell. */
     if (json_is_object(*answer) && resp.status >= 400
         && json_is_string(json_object_get(*answer, "error"))) {
-        *why = apr_psprintf(p, "HTTP %ld", resp.status);
+        *why = apr_psprintf(p, "HTTP %ld%s", resp.status, federation_fix(p, sc, *answer));
         if (resp.status < 500)
             return ENTRA_TOKEN_REFUSED;
         *why = apr_psprintf(p, "token endpoint %s answered HTTP %ld: %s", meta->token_endpoint,
@@ -100,9 +134,22 @@ json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
         .now = apr_time_sec(apr_time_now()), .skew = entra_conf_clock_skew(sc)
     };
     json_t *claims = entra_jwt_verify(p, token, &want, entra_provider_key_lookup, &query, why);
+    const char *policy;
 
     *unavailable = !claims && query.fetch_error;
     if (*unavailable)
         *why = query.fetch_error;
+    /* Azure AD B2C: the token is the configured policy's (tfp, or acr in
+     * older tenants), compared as B2C does, without regard to case. */
+    if (claims && sc->policy) {
+        policy = json_string_value(json_object_get(claims, "tfp"));
+        if (!policy)
+            policy = json_string_value(json_object_get(claims, "acr"));
+        if (!policy || strcasecmp(policy, sc->policy) != 0) {
+            *why = apr_psprintf(p, "the token is of the B2C policy %s (tfp/acr), not EntraPolicy %s",
+                                policy ? entra_log_safe(p, policy) : "(none)", sc->policy);
+            return NULL;
+        }
+    }
     return claims;
 }

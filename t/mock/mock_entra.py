@@ -77,7 +77,7 @@ DEFAULT_USER = {
 # getMemberObjects/transitiveMemberOf; "graph_next" only their follow-up pages
 # (requests carrying $skiptoken).  The most specific name set wins.
 ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "graph", "logout",
-             "graph_groups", "graph_next")
+             "graph_groups", "graph_next", "imds")
 BAD_TOKEN_KINDS = ("wrong_aud", "wrong_iss", "wrong_nonce", "no_nonce", "expired",
                    "not_yet_valid", "bad_signature", "alg_none", "hs256_pubkey",
                    "unknown_kid", "wrong_tid", "kid_path", "v1_issuer", "deep_json")
@@ -119,6 +119,21 @@ CLOUDS = {
 GRAPH_AUDS = (GRAPH_APP_ID, "https://graph.microsoft.com", "https://graph.microsoft.com/")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FIC_AUDIENCE = "api://AzureADTokenExchange"
+# Managed identity (EntraManagedIdentity): a user-assigned identity of the
+# tenant, its token from the IMDS-shaped /metadata/identity/oauth2/token
+# (header Metadata: true) or App Service's /msi/token (X-IDENTITY-HEADER).
+# Azure AD B2C: discovery, authorize, token and keys per policy
+# (/<tenant>/<policy>/...); the issuer has a trailing slash; the policy is
+# in tfp; e-mail addresses in emails (an array).
+B2C_ISSUER = "https://contoso.b2clogin.com/%s/v2.0/"
+B2C_POLICY_RE = re.compile(r"^/([^/]+)/((?i:b2c_1a?_)[^/]+)(/.*)$")
+B2C_SECOND_EMAIL = "adele@personal.example"
+MI_CLIENT_ID = "8f2e6c4a-1b3d-4e5f-a6b7-c8d9e0f1a2b3"
+MI_OBJECT_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+MI_IDENTITY_HEADER = "mock-identity-header-3f9a"
+MI_TOKEN_TTL = 86400      # IMDS tokens live about a day
+MI_AUDIENCES = ("api://AzureADTokenExchange", "api://AzureADTokenExchangeUSGov",
+                "api://AzureADTokenExchangeChina")
 CERT_DOC = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 FIC_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
 ASSERTION_MAX_LIFETIME = 600   # exp at most 10 minutes ahead (+ skew)
@@ -493,6 +508,9 @@ class Mock:
             self.cloud = "global"
             self.client_certs = []   # [ClientCert]
             self.federated = {"issuer": None, "subject": None, "audience": FIC_AUDIENCE}
+            self.mi_lifetime = None          # seconds; None: MI_TOKEN_TTL
+            self.tenant_kind = None          # None: workforce; "ciam": External ID
+            self.b2c_tfp = None              # B2C: the tfp tokens carry (None: the policy's)
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
@@ -561,7 +579,7 @@ class Mock:
                  "discovery_override", "token_type", "no_kid", "profile_override",
                  "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
                  "revoke_sessions", "interaction_required", "graph_consented",
-                 "graph_foreign_next_link"}
+                 "graph_foreign_next_link", "managed_identity_lifetime", "tenant_kind", "b2c_tfp"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -660,7 +678,19 @@ class Mock:
                                    and isinstance(te.get("status", 400), int)):
             return "token_error must be null or {\"error\":..., \"code\":int, \"status\":int}"
 
+        mil = cfg.get("managed_identity_lifetime")
+        if mil is not None and not (isinstance(mil, int) and not isinstance(mil, bool)
+                                    and 1 <= mil <= 86400):
+            return "managed_identity_lifetime must be null or an integer 1..86400 (seconds)"
+        if cfg.get("tenant_kind") not in (None, "ciam"):
+            return "tenant_kind must be null (workforce) or \"ciam\" (External ID)"
         with self.lock:
+            if "b2c_tfp" in cfg:
+                self.b2c_tfp = cfg["b2c_tfp"]
+            if "tenant_kind" in cfg:
+                self.tenant_kind = cfg["tenant_kind"]
+            if "managed_identity_lifetime" in cfg:
+                self.mi_lifetime = mil
             for k, v in (cfg.get("user") or {}).items():
                 if v is None:
                     self.user.pop(k, None)
@@ -803,6 +833,41 @@ class Mock:
         header = {"alg": "RS256", "kid": key.kid}
         return jws(header, claims, key), header, claims
 
+    def v2_issuer(self, tid):
+        """The v2 issuer for a tenant (or the "{tenantid}" template).  An
+        External ID (customer) tenant's is https://<tid>.ciamlogin.com/<tid>/v2.0:
+        the GUID as host too, whatever subdomain or custom domain the app
+        uses (the mock serves it from its own address all the same)."""
+        with self.lock:
+            kind = self.tenant_kind
+        if kind == "ciam":
+            return "https://%s.ciamlogin.com/%s/v2.0" % (tid, tid)
+        return "%s/%s/v2.0" % (self.base, tid)
+
+    def mi_issuer(self):
+        """The issuer of the tenant's managed identity tokens: the v2 issuer on
+        the cloud's authority host (what the federated credential names)."""
+        with self.lock:
+            host = CLOUDS[self.cloud]["authority_host"]
+        return "https://%s/%s/v2.0" % (host, TENANT_ID)
+
+    def make_mi_token(self, resource):
+        """The managed identity's access token for `resource`, signed with the
+        tenant's key -> (token, expires_on)."""
+        with self.lock:
+            key = self.keys[0]
+            life = self.mi_lifetime or MI_TOKEN_TTL
+        now = int(time.time())
+        claims = {"aud": resource, "iss": self.mi_issuer(), "iat": now - BACKDATE,
+                  "nbf": now - BACKDATE, "exp": now + life, "sub": MI_OBJECT_ID,
+                  "oid": MI_OBJECT_ID, "tid": TENANT_ID, "appid": MI_CLIENT_ID,
+                  "azp": MI_CLIENT_ID, "idtyp": "app", "ver": "2.0", "uti": opaque(16),
+                  "xms_mirid": "/subscriptions/00000000-0000-0000-0000-000000000000/"
+                               "resourcegroups/rg/providers/Microsoft.ManagedIdentity/"
+                               "userAssignedIdentities/mock-identity"}
+        return jws({"alg": "RS256", "typ": "JWT", "kid": key.kid, "x5t": key.kid}, claims,
+                   key), now + life
+
     def count(self, endpoint):
         with self.lock:
             self.stats["requests"][endpoint] += 1
@@ -830,7 +895,9 @@ class Mock:
         tid = user.get("tid", grant["tid"])
         personal = tid == CONSUMERS_TID     # a Microsoft account (outlook.com, ...)
         sts = "%s/%s/" % (cloud["sts"], tid)
-        iss = sts if v1 else "%s/%s/v2.0" % (self.base, tid)
+        iss = sts if v1 else self.v2_issuer(tid)
+        if grant.get("policy") and not v1:
+            iss = B2C_ISSUER % tid
         given, _, family = (user.get("name") or "").partition(" ")
         upn = user.get("upn", user.get("preferred_username"))
 
@@ -989,6 +1056,12 @@ class Mock:
             self.groups_claim(c, effective_groups(user, explicit, personal), had, overage, cloud,
                               tid, user.get("oid"))
 
+        if grant.get("policy") and not v1:
+            with self.lock:
+                tfp = self.b2c_tfp
+            c["tfp"] = tfp or grant["policy"]
+            c["emails"] = [user.get("email") or "", B2C_SECOND_EMAIL]
+            c.pop("preferred_username", None)
         if bad == "wrong_aud":
             c["aud"] = FOREIGN_AUD
         elif bad == "wrong_iss":
@@ -1224,6 +1297,8 @@ class AttackerHandler(Handler):
 
 T = r"/(?P<tenant>[^/]+)"
 ROUTES = [  # (regex, endpoint for stats/switches or None, method name, fixed kwargs)
+    (r"/metadata/identity/oauth2/token", "imds", "imds_token", {"appservice": False}),
+    (r"/msi/token", "imds", "imds_token", {"appservice": True}),
     (T + r"/v2\.0/\.well-known/openid-configuration", "discovery", "discovery", {"v1": False}),
     (T + r"/\.well-known/openid-configuration", "discovery", "discovery", {"v1": True}),
     (T + r"/discovery/v2\.0/keys", "jwks", "jwks", {"v1": False}),
@@ -1277,6 +1352,11 @@ class EntraHandler(Handler):
         self.form = (first_values(self.body.decode("utf-8", "replace"))
                      if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
                      else {})
+        self.policy = None
+        b2c = B2C_POLICY_RE.match(self.url_path)
+        if b2c:     # a B2C policy's endpoints: the same, for that policy
+            self.policy = b2c.group(2)
+            self.url_path = "/" + b2c.group(1) + b2c.group(3)
         for rx, endpoint, fn, kw in ROUTES:
             m = rx.match(self.url_path)
             if m:
@@ -1423,7 +1503,7 @@ class EntraHandler(Handler):
                    "jwks_uri": "%s/%s/discovery/v2.0/keys" % (b, t),
                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                   "issuer": "%s/%s/v2.0" % (b, tmpl),
+                   "issuer": self.mock.v2_issuer(tmpl),
                    "request_uri_parameter_supported": False,
                    "userinfo_endpoint": "%s/oidc/userinfo" % b,
                    "authorization_endpoint": "%s/%s/oauth2/v2.0/authorize" % (b, t),
@@ -1437,6 +1517,19 @@ class EntraHandler(Handler):
         doc["kerberos_endpoint"] = "%s/%s/kerberos" % (b, t)
         with self.mock.lock:
             override = dict(self.mock.discovery_override)
+        if self.policy and not v1:
+            tp = "%s/%s" % (t, self.policy)
+            doc.update({"issuer": B2C_ISSUER % TENANT_ID,
+                        "authorization_endpoint": "%s/%s/oauth2/v2.0/authorize" % (b, tp),
+                        "token_endpoint": "%s/%s/oauth2/v2.0/token" % (b, tp),
+                        "end_session_endpoint": "%s/%s/oauth2/v2.0/logout" % (b, tp),
+                        "jwks_uri": "%s/%s/discovery/v2.0/keys" % (b, tp),
+                        "claims_supported": ["name", "emails", "oid", "sub", "idp", "tfp",
+                                             "iss", "iat", "exp", "aud", "acr", "nonce",
+                                             "auth_time"]})
+            for k in ("userinfo_endpoint", "msgraph_host", "cloud_instance_name",
+                      "kerberos_endpoint", "device_authorization_endpoint"):
+                doc.pop(k, None)
         for k, v in override.items():     # a document that changed since the last fetch
             doc[k] = v.replace("{base}", b).replace("{tenant}", t)
         self.json(200, doc, headers=[("Cache-Control", METADATA_CACHE_CONTROL)])
@@ -1449,7 +1542,11 @@ class EntraHandler(Handler):
         if tmpl is None:
             return self.unknown_tenant(tenant)
         mock = self.mock
-        issuer = "%s/%s/v2.0" % (mock.base, tmpl)
+        issuer = mock.v2_issuer(tmpl)
+        with mock.lock:
+            if mock.tenant_kind == "ciam":
+                # External ID's keys name the tenant by template, as host and in the path
+                issuer = mock.v2_issuer("{tenantid}")
         msa_issuer = "%s/%s/v2.0" % (mock.base, CONSUMERS_TID)
         mock.remember("jwks", {"path": self.url_path, "query": self.query_string})
         with mock.lock:
@@ -1462,6 +1559,8 @@ class EntraHandler(Handler):
             listed = [(k, issuer) for k in keys]
             if tmpl == "{tenantid}" and not v1:
                 listed += [(k, msa_issuer) for k in msa_keys]
+        if self.policy:     # B2C's keys have no issuer property
+            listed, forced = [(k, None) for k in keys], False
         good = [k.jwk(iss if forced is None else forced, cin) for k, iss in listed]
         cache = [("Cache-Control", METADATA_CACHE_CONTROL)]
         if shape == "no_usable_key":
@@ -1597,11 +1696,56 @@ class EntraHandler(Handler):
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False, "auth_time": session["auth_time"],
                  "max_age": max_age is not None, "login_hint": p.get("login_hint"),
-                 "acrs": satisfied}
+                 "acrs": satisfied, "policy": self.policy}
         with mock.lock:
             mock.codes[code] = grant
         self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],
                      headers=set_cookie)
+
+    # ---- managed identity (IMDS / App Service)
+
+    def imds_token(self, appservice):
+        """GET ?api-version=...&resource=...&client_id=... as Azure's
+        endpoints answer it: 400 without the header, 400 for an identity not
+        assigned here, else the token with string expires_on (epoch)."""
+        q = self.query
+        if self.command != "GET":
+            return self.json(405, {"error": "invalid_request",
+                                   "error_description": "Only GET is supported"})
+        if appservice:
+            if self.headers.get("X-IDENTITY-HEADER") != MI_IDENTITY_HEADER:
+                return self.json(401, {"statusCode": 401, "message":
+                                       "Unauthorized: X-IDENTITY-HEADER missing or wrong"})
+            version = "2019-08-01"
+        else:
+            if self.headers.get("Metadata", "").lower() != "true":
+                return self.json(400, {"error": "invalid_request",
+                                       "error_description": "Required metadata header not specified"})
+            version = "2018-02-01"
+        if q.get("api-version") != version:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Invalid or missing api-version"})
+        resource = q.get("resource")
+        if not resource:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Required query variable 'resource' is missing"})
+        cid = (q.get("client_id") or "").lower()
+        if cid != MI_CLIENT_ID:
+            return self.json(400, {"error": "invalid_request",
+                                   "error_description": "Identity not found"})
+        token, expires_on = self.mock.make_mi_token(resource)
+        self.mock.remember("imds", {"query": dict(q), "appservice": appservice,
+                                    "metadata": self.headers.get("Metadata"),
+                                    "identity_header": self.headers.get("X-IDENTITY-HEADER")})
+        answer = {"access_token": token, "expires_on": str(expires_on), "resource": resource,
+                  "token_type": "Bearer"}
+        if appservice:
+            answer["client_id"] = MI_CLIENT_ID
+        else:
+            answer.update({"client_id": MI_CLIENT_ID, "expires_in": str(expires_on - int(time.time())),
+                           "ext_expires_in": str(expires_on - int(time.time())),
+                           "not_before": str(int(time.time()) - BACKDATE)})
+        self.json(200, answer)
 
     # ---- token
 
@@ -1680,6 +1824,19 @@ class EntraHandler(Handler):
             if header.get("alg") in (None, "none", "None") or not sig:
                 return self.assertion_error(50027, "Invalid JWT token. External ID token from "
                                             "issuer failed signature verification.")
+            if claims.get("iss") == mock.mi_issuer():
+                # A managed identity's token: Entra's own, so it checks the signature.
+                with mock.lock:
+                    keys = {k.kid: k for k in mock.keys}
+                k = keys.get(header.get("kid"))
+                try:
+                    if not k or header.get("alg") != "RS256":
+                        raise InvalidSignature()
+                    k.key.public_key().verify(sig, signing_input, padding.PKCS1v15(),
+                                              hashes.SHA256())
+                except InvalidSignature:
+                    return self.assertion_error(50027, "Invalid JWT token. Token signature "
+                                                "validation failed.")
             with mock.lock:
                 reg = dict(mock.federated)
             iss, sub, aud = claims.get("iss"), claims.get("sub"), claims.get("aud")
@@ -2309,7 +2466,9 @@ class EntraHandler(Handler):
                 "attacker_base": mock.attacker_base, "attacker_group": ATTACKER_GROUP,
                 "redirect_uris": list(mock.redirect_uris),
                 "graph_consented_default": list(GRAPH_CONSENTED),
-                "claims_challenge_default": DEFAULT_CLAIMS_CHALLENGE})
+                "claims_challenge_default": DEFAULT_CLAIMS_CHALLENGE,
+                "mi_client_id": MI_CLIENT_ID, "mi_object_id": MI_OBJECT_ID,
+                "mi_issuer": mock.mi_issuer(), "mi_identity_header": MI_IDENTITY_HEADER})
         self.json(404 if action not in ("reset", "config", "rotate_keys", "stats", "info",
                                         "federated_token", "client_certificate",
                                         "api_token", "app") else 405,

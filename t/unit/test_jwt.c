@@ -278,6 +278,9 @@ static void test_issuer(apr_pool_t *p)
     CHECK(entra_expected_issuer(p, TEMPLATE, "common") == NULL, "expected issuer: tid not a GUID");
     CHECK(entra_expected_issuer(p, TEMPLATE, NULL) == NULL, "expected issuer: no tid");
     CHECK_STR(entra_expected_issuer(p, ISSUER, NULL), ISSUER, "expected issuer: fixed stays");
+    CHECK_STR(entra_expected_issuer(p, "https://{tenantid}.ciamlogin.com/{tenantid}/v2.0", TID),
+              apr_pstrcat(p, "https://", TID, ".ciamlogin.com/", TID, "/v2.0", NULL),
+              "expected issuer: External ID's template filled as host and in the path");
 }
 
 static void test_times(apr_pool_t *p)
