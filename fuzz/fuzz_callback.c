@@ -95,26 +95,6 @@ void ap_custom_response(request_rec *r, int status, const char *string)
     (void)r; (void)status; (void)string;
 }
 
-/* src/stepup.c (linked for login.c's step-up calls) needs these. */
-char *ap_escape_quotes(apr_pool_t *p, const char *instring)
-{
-    return apr_pstrdup(p, instring);
-}
-
-const char *ap_get_server_name(request_rec *r)
-{
-    (void)r;
-    return "app.example.com";
-}
-
-entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
-                                   int *unavailable)
-{
-    (void)r; (void)sc;
-    *unavailable = 0;
-    return NULL;
-}
-
 int entra_page(request_rec *r, int status, const char *title, const char *message)
 {
     (void)r;
