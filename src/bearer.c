@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "provider.h"
 #include "respond.h"
+#include "token.h"
 #include "tokencache.h"
 #include "util.h"
 
@@ -159,7 +160,7 @@ static json_t *verified_claims(request_rec *r, const entra_server_conf *sc, cons
             return NULL;
         }
     }
-    else if ((why = access_token_shape(claims)))
+    else if ((why = access_token_shape(claims)) || (why = entra_policy_refusal(r->pool, sc, claims)))
         claims = NULL;
     /* The app's tenant rules, as for a session: EntraAllowedTenants, and
      * organizations/consumers. */

@@ -139,17 +139,27 @@ json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
     *unavailable = !claims && query.fetch_error;
     if (*unavailable)
         *why = query.fetch_error;
-    /* Azure AD B2C: the token is the configured policy's (tfp, or acr in
-     * older tenants), compared as B2C does, without regard to case. */
-    if (claims && sc->policy) {
-        policy = json_string_value(json_object_get(claims, "tfp"));
-        if (!policy)
-            policy = json_string_value(json_object_get(claims, "acr"));
-        if (!policy || strcasecmp(policy, sc->policy) != 0) {
-            *why = apr_psprintf(p, "the token is of the B2C policy %s (tfp/acr), not EntraPolicy %s",
-                                policy ? entra_log_safe(p, policy) : "(none)", sc->policy);
-            return NULL;
-        }
+    if (claims && (policy = entra_policy_refusal(p, sc, claims))) {
+        *why = policy;
+        return NULL;
     }
     return claims;
+}
+
+/* Azure AD B2C: the token is the configured policy's (tfp, or acr in older
+ * tenants), compared as B2C does, without regard to case. Every user flow
+ * of a tenant shares its issuer and keys: the policy is the boundary. */
+const char *entra_policy_refusal(apr_pool_t *p, const entra_server_conf *sc, json_t *claims)
+{
+    const char *policy;
+
+    if (!sc->policy)
+        return NULL;
+    policy = json_string_value(json_object_get(claims, "tfp"));
+    if (!policy)
+        policy = json_string_value(json_object_get(claims, "acr"));
+    if (policy && strcasecmp(policy, sc->policy) == 0)
+        return NULL;
+    return apr_psprintf(p, "the token is of the B2C policy %s (tfp/acr), not EntraPolicy %s",
+                        policy ? entra_log_safe(p, policy) : "(none)", sc->policy);
 }

@@ -36,6 +36,10 @@ apr_int64_t entra_token_expires_in(json_t *answer);
 
 /* Verifies an ID token (nonce may be NULL). NULL with *why, and with
  * *unavailable set when the JWKS could not be had at all. */
+/* Why `claims` are not of the B2C policy EntraPolicy names (tfp or acr),
+ * or NULL when they are or no EntraPolicy is set: for ID and access tokens. */
+const char *entra_policy_refusal(apr_pool_t *p, const entra_server_conf *sc, json_t *claims);
+
 json_t *entra_id_token_verify(apr_pool_t *p, const entra_server_conf *sc,
                               const entra_metadata *meta, const char *token,
                               const char *nonce, const char **why, int *unavailable);

@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use EntraTest;
 use EntraSeeds;
+use EntraSessions;
 
 my $tid = TENANT;
 my $policy = 'B2C_1_signupsignin';
@@ -47,5 +48,22 @@ is($s->{callback} && $s->{callback}->code, 401, 'another issuer: refused');
 ok(scalar(grep { /ENTRA00208:.*issuer.*b2clogin\.com\/\Q$tid\E\/v2\.0\// } entra_problems($mark)),
    '... the log names the expected issuer, trailing slash and all');
 mock_reset();
+
+# The API: every user flow of a B2C tenant shares its issuer and keys, so a
+# bearer token is held to the policy too (tfp), as an ID token is.
+{
+    my $call = sub {
+        my ($policy) = @_;
+        my $token = api_token(b2c_policy => $policy, tid => $tid);
+        return new_ua()->get(url('b2c_app', '/api/echo'), Authorization => "Bearer $token");
+    };
+    is($call->($policy)->code, 200, 'the API: an access token of EntraPolicy\'s user flow: accepted');
+    $mark = log_mark();
+    my $r = $call->('B2C_1_passwordreset');
+    is($r->code, 401, '... one of another user flow (password reset): refused');
+    like($r->header('WWW-Authenticate') // '', qr/error="invalid_token"/, '... invalid_token');
+    ok(scalar(grep { /ENTRA00703:.*B2C_1_passwordreset.*EntraPolicy B2C_1_signupsignin/ } entra_lines($mark)),
+       '... the log names both policies (ENTRA00703)') or diag(join "\n", entra_lines($mark));
+}
 
 done_testing();

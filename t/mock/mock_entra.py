@@ -972,7 +972,8 @@ class Mock:
         return resp
 
     def api_access_token(self, user, tid, now, ttl, version, scp=None, roles=None, app=False,
-                         sid=None, aud=None, azp=CLIENT_ID, bad=None, nbf_in=None, issuer_tid=None):
+                         sid=None, aud=None, azp=CLIENT_ID, bad=None, nbf_in=None, issuer_tid=None,
+                         extra=None):
         """An access token for this app's own API -> (token, header, claims).
 
         version 2: aud = the client id, iss BASE/{tid}/v2.0, azp; version 1:
@@ -1009,6 +1010,8 @@ class Mock:
             c["roles"] = list(roles)
         c.update(rh="0.A" + opaque(40), tid=tid, uti=opaque(16), ver="1.0" if version == 1 else "2.0")
         c = {k: v for k, v in c.items() if v is not None}
+        if extra:                           # e.g. B2C's issuer and tfp
+            c.update(extra)
         key = self.signing_key(bad)
         header = {"typ": "JWT", "alg": "RS256", "kid": key.kid}
         if version == 1:
@@ -2512,6 +2515,7 @@ class EntraHandler(Handler):
           tenant=other      signed for another tenant (tid and iss of it), or tid=<guid>
           iss_tenant=other  tid ours, iss another tenant's (or a GUID)
           azp=...           the calling client (azp / appid; default the client id)
+          b2c_policy=...    an Azure AD B2C access token: B2C's issuer, tfp this policy
           bad=bad_signature|alg_none|hs256_pubkey|unknown_kid|kid_path|deep_json   forged
           format=json       {"token","header","claims"}; default text/plain (the JWT)
         The user is the configured one (the user switch)."""
@@ -2549,7 +2553,8 @@ class EntraHandler(Handler):
             now, exp_in = now - 3600 - BACKDATE, BACKDATE    # iat/nbf 70 min ago, exp 1 h ago
         token, header, claims = mock.api_access_token(
             user, tid, now, exp_in, version, scp=scp or None, roles=roles, app=app, aud=aud,
-            azp=q.get("azp") or CLIENT_ID, bad=bad, nbf_in=nbf_in, issuer_tid=iss_tid)
+            azp=q.get("azp") or CLIENT_ID, bad=bad, nbf_in=nbf_in, issuer_tid=iss_tid,
+            extra={"iss": B2C_ISSUER % tid, "tfp": q["b2c_policy"]} if q.get("b2c_policy") else None)
         header = json.loads(unb64u(token.split(".")[0]))     # as sent (alg none, HS256)
         if q.get("format") == "json":
             return self.json(200, {"token": token, "header": header, "claims": claims})
