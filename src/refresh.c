@@ -1,5 +1,6 @@
 /* Access-token refresh with the session's refresh token (see refresh.h). */
 #include "refresh.h"
+#include "challenge.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics.h"
@@ -235,7 +236,8 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
 {
     entra_metadata meta;
     json_t *answer = NULL;
-    const char *why, *grant;
+    const char *why, *grant, *caps = entra_claims_request(r->pool, NULL,
+                                                          entra_conf_client_caps(sc));
 
     o->kind = OUTCOME_UNAVAILABLE;
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
@@ -245,7 +247,9 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
     }
     grant = apr_pstrcat(r->pool, "grant_type=refresh_token&refresh_token=",
                         entra_url_encode(r->pool, refresh_token),
-                        "&scope=", entra_url_encode(r->pool, entra_conf_scope(sc)), NULL);
+                        "&scope=", entra_url_encode(r->pool, entra_conf_scope(sc)),
+                        caps ? "&claims=" : "", caps ? entra_url_encode(r->pool, caps) : "",
+                        NULL);
     switch (entra_token_call(r->pool, sc, &meta, grant, &answer, &why)) {
     case ENTRA_TOKEN_OK:
         if (!json_is_string(json_object_get(answer, "access_token"))) {
