@@ -110,4 +110,19 @@ for my $vh (qw(revalidate revalidate_shmcb)) {
     ended_ok($ua, $vh, $ua->get(url($vh, '/app/x')), "$vh: revoked after Entra came back");
 }
 
+# ---- 4. /.auth/me revalidates too: a revoked session hands out nothing
+for my $vh (qw(revalidate revalidate_shmcb)) {
+    my $ua = signed_in($vh);
+    my $me = $ua->get(url($vh, '/.auth/me'));
+    is($me->code, 200, "$vh: /.auth/me while the session is good");
+    mock_config({ revoke_sessions => JSON::PP::true });
+    advance_clock(121);
+    $me = $ua->get(url($vh, '/.auth/me'));
+    is($me->code, 401, "$vh: revoked and due: /.auth/me 401");
+    unlike($me->decoded_content // '', qr/adele/, "$vh: ... no claims");
+    ok(find_set_cookie($me, 'entra_session'), "$vh: ... the session cookie cleared");
+    ok(is_login_redirect($ua->get(url($vh, '/app/x'))), "$vh: ... and the app signs in again");
+    is(refreshes(), 1, "$vh: ... one call to Entra");
+}
+
 done_testing();
