@@ -1040,22 +1040,6 @@ const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg)
     return set_seconds(cmd, arg, 60, 365 * 24 * 3600, &d->max_auth_age);
 }
 
-const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)dc;
-    const char *c;
-
-    for (c = arg; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            return directive_error(cmd, "must be the Application ID URI, such as "
-                                   "api://<client id> (it holds a control character)");
-    }
-    if (!*arg || strpbrk(arg, " \"\\"))
-        return directive_error(cmd, "must be the Application ID URI, such as api://<client id>");
-    server_conf(cmd)->app_id_uri = arg;
-    return NULL;
-}
-
 /* EntraClientCapabilities cp1 ...: what the client declares it handles, sent
  * as xms_cc in every authorize and token request's claims. Names as Entra
  * has them (cp1): letters, digits, '-', '_' and '.', so they go into JSON
@@ -1097,4 +1081,20 @@ const char *entra_set_session_revalidate(cmd_parms *cmd, void *dc, const char *a
         return NULL;
     }
     return set_seconds(cmd, arg, 60, 24 * 3600, &server_conf(cmd)->session_revalidate);
+}
+
+const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return directive_error(cmd, "must be the Application ID URI, such as "
+                                   "api://<client id> (it holds a control character)");
+    }
+    if (!*arg || strpbrk(arg, " \"\\"))
+        return directive_error(cmd, "must be the Application ID URI, such as api://<client id>");
+    server_conf(cmd)->app_id_uri = arg;
+    return NULL;
 }

@@ -208,6 +208,8 @@ const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *a
 const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on);
 const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_client_capabilities(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_session_revalidate(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);
@@ -225,8 +227,6 @@ const char *entra_set_client_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_assertion_alg(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_client_assertion_file(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_cookie_name(cmd_parms *cmd, void *dc, const char *arg);
-const char *entra_set_client_capabilities(cmd_parms *cmd, void *dc, const char *arg);
-const char *entra_set_session_revalidate(cmd_parms *cmd, void *dc, const char *arg);
 
 /* Reads a secret given as a literal or as "file:/absolute/path" (trailing
  * newlines dropped). Returns NULL and sets *why when it cannot. */
