@@ -32,11 +32,11 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->endpoint_version = -1;
     c->response_mode = -1;
     c->pass_access_token = -1;
+    c->session_revalidate = -1;
     c->logout_redirect = -1;
     c->easyauth_headers = -1;
     c->userinfo = -1;
     c->assertion_alg = -1;
-    c->session_revalidate = -1;
     return c;
 }
 

@@ -558,7 +558,7 @@ class Mock:
         fails loudly instead of silently configuring nothing."""
         if not isinstance(cfg, dict):
             return "config must be a JSON object"
-        known = {"user", "client_secret", "fail", "slow", "malformed", "drop",
+        known = {"cae_challenge", "user", "client_secret", "fail", "slow", "malformed", "drop",
                  "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
@@ -566,7 +566,7 @@ class Mock:
                  "discovery_override", "token_type", "no_kid", "profile_override",
                  "extra_redirect_uris", "refresh_token_lifetime", "expire_refresh_tokens",
                  "revoke_sessions", "interaction_required", "graph_consented",
-                 "graph_foreign_next_link", "cae_challenge"}
+                 "graph_foreign_next_link"}
         if set(cfg) - known:
             return "unknown config keys: %s" % sorted(set(cfg) - known)
         if not isinstance(cfg.get("user", {}), (dict, type(None))):
@@ -1652,11 +1652,11 @@ class EntraHandler(Handler):
         code = "1.A" + opaque(240)
         grant = {"tid": home_tid(tmpl), "v1": v1, "client_id": CLIENT_ID, "sid": sid,
                  "scope": p.get("scope") or ("" if v1 else "openid"), "resource": p.get("resource"),
-                 "nonce": p.get("nonce"), "redirect_uri": redirect_uri,
+                 "nonce": p.get("nonce"), "redirect_uri": redirect_uri, "claims": p.get("claims"),
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False, "auth_time": session["auth_time"],
                  "max_age": max_age is not None, "login_hint": p.get("login_hint"),
-                 "acrs": satisfied, "claims": p.get("claims")}
+                 "acrs": satisfied}
         with mock.lock:
             mock.codes[code] = grant
         self.deliver(redirect_uri, mode, [("code", code), ("state", state), ("session_state", sid)],
