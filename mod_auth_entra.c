@@ -23,6 +23,7 @@
 #include "src/authn.h"
 #include "src/authz.h"
 #include "src/bearer.h"
+#include "src/cae.h"
 #include "src/config.h"
 #include "src/credential.h"
 #include "src/ended.h"
@@ -92,6 +93,12 @@ static const command_rec entra_cmds[] = {
                "<name> <source>...: publish a claim under the name the app expects"),
     SERVER_CMD("EntraPassAccessToken", entra_set_pass_access_token, FLAG,
                "pass the access token and its expiry to the backend (default Off)"),
+    SERVER_CMD("EntraClientCapabilities", entra_set_client_capabilities, ITERATE,
+               "client capabilities declared to Entra as xms_cc (cp1: Continuous Access "
+               "Evaluation); default none"),
+    SERVER_CMD("EntraSessionRevalidate", entra_set_session_revalidate, TAKE1,
+               "redeem a session's refresh token at most this often, seconds, so that a "
+               "revoked user is signed out (needs offline_access; default Off)"),
     SERVER_CMD("EntraEasyAuthHeaders", entra_set_easyauth_headers, FLAG,
                "give the backend the X-MS-CLIENT-PRINCIPAL* headers of Azure App Service "
                "(and X-MS-TOKEN-AAD-* with EntraPassAccessToken); default Off"),
@@ -406,6 +413,7 @@ static void entra_register_hooks(apr_pool_t *p)
     ap_hook_force_authn(entra_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(entra_hide_cookies_fixup, NULL, NULL, APR_HOOK_FIRST);
     entra_authz_register(p);
+    entra_cae_register(p);
     entra_metrics_register(p);
 }
 

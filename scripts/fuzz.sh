@@ -60,7 +60,7 @@ fi
 dict() {
     case $1 in
         fuzz_jwt) echo jwt ;;
-        fuzz_jwks|fuzz_metadata|fuzz_claims|fuzz_token_answer) echo json ;;
+        fuzz_jwks|fuzz_metadata|fuzz_claims|fuzz_token_answer|fuzz_challenge) echo json ;;
         fuzz_form|fuzz_callback|fuzz_return_path|fuzz_b64url) echo url ;;
         fuzz_headers|fuzz_chunks) echo cookie ;;
         fuzz_session|fuzz_state) echo pairs ;;

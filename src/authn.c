@@ -258,6 +258,9 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
         return HTTP_SERVICE_UNAVAILABLE;
     if (!session)
         return DECLINED;
+    /* EntraSessionRevalidate: a session Entra no longer honours ends. */
+    if (entra_refresh_revalidate(r, sc, session) == ENTRA_REFRESH_REFUSED)
+        return DECLINED;
     /* A passed access token must be valid when the backend uses it. */
     if (entra_conf_pass_access_token(sc)
         && entra_refresh(r, sc, session, 0) == ENTRA_REFRESH_REFUSED)

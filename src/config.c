@@ -32,6 +32,7 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->endpoint_version = -1;
     c->response_mode = -1;
     c->pass_access_token = -1;
+    c->session_revalidate = -1;
     c->logout_redirect = -1;
     c->easyauth_headers = -1;
     c->userinfo = -1;
@@ -39,6 +40,8 @@ void *entra_create_server_conf(apr_pool_t *p, server_rec *s)
     c->mi_appservice = -1;
     return c;
 }
+
+static int has_word(const char *list, const char *word);
 
 #define MERGE_PTR(f) m->f = add->f ? add->f : base->f
 #define MERGE_INT(f) m->f = add->f != -1 ? add->f : base->f
@@ -84,6 +87,8 @@ void *entra_merge_server_conf(apr_pool_t *p, void *base_conf, void *add_conf)
     MERGE_INT(mi_appservice);
     MERGE_PTR(policy);
     MERGE_PTR(cookie_name);
+    MERGE_PTR(client_caps);
+    MERGE_INT(session_revalidate);
     m->named_groups = base->named_groups && add->named_groups
                       ? apr_hash_overlay(p, add->named_groups, base->named_groups)
                       : add->named_groups ? add->named_groups : base->named_groups;
@@ -150,6 +155,9 @@ const char *entra_server_check(apr_pool_t *p, const entra_server_conf *c)
     if (!c->session_keys)
         return "EntraSessionKey is required: a random secret of at least 32 bytes "
                "that keys cookie encryption";
+    if (entra_conf_session_revalidate(c) && !has_word(entra_conf_scope(c), "offline_access"))
+        return "EntraSessionRevalidate needs offline_access in EntraScope: a session is "
+               "revalidated by redeeming its refresh token, which only offline_access brings";
     return NULL;
 }
 
@@ -207,6 +215,16 @@ entra_unauth_action entra_conf_unauth_action(const entra_dir_conf *d)
 int entra_conf_accept_bearer(const entra_dir_conf *d)
 {
     return d && d->accept_bearer == 1;
+}
+
+const apr_array_header_t *entra_conf_client_caps(const entra_server_conf *c)
+{
+    return c->client_caps && c->client_caps->nelts ? c->client_caps : NULL;
+}
+
+int entra_conf_session_revalidate(const entra_server_conf *c)
+{
+    return c->session_revalidate > 0 ? c->session_revalidate : 0;
 }
 
 int entra_conf_max_auth_age(const entra_dir_conf *d)
@@ -1078,6 +1096,49 @@ const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg)
         return NULL;
     }
     return set_seconds(cmd, arg, 60, 365 * 24 * 3600, &d->max_auth_age);
+}
+
+/* EntraClientCapabilities cp1 ...: what the client declares it handles, sent
+ * as xms_cc in every authorize and token request's claims. Names as Entra
+ * has them (cp1): letters, digits, '-', '_' and '.', so they go into JSON
+ * as they are. */
+const char *entra_set_client_capabilities(cmd_parms *cmd, void *dc, const char *arg)
+{
+    entra_server_conf *c = server_conf(cmd);
+    apr_array_header_t *words = entra_conf_words(cmd->pool, arg);
+    int i, j;
+    (void)dc;
+
+    if (!words->nelts)
+        return directive_error(cmd, "needs at least one capability, such as cp1");
+    if (!c->client_caps)
+        c->client_caps = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    for (i = 0; i < words->nelts; i++) {
+        const char *word = APR_ARRAY_IDX(words, i, const char *);
+        int dup = 0;
+        if (!*word || strlen(word) > 32 || !all_chars(word, "-_."))
+            return directive_error(cmd, apr_pstrcat(cmd->pool, "'", word, "' is not a client "
+                                                    "capability (such as cp1)", NULL));
+        for (j = 0; j < c->client_caps->nelts; j++)
+            dup |= strcmp(APR_ARRAY_IDX(c->client_caps, j, const char *), word) == 0;
+        if (!dup)
+            APR_ARRAY_PUSH(c->client_caps, const char *) = word;
+    }
+    if (c->client_caps->nelts > 8)
+        return directive_error(cmd, "takes at most 8 capabilities");
+    return NULL;
+}
+
+/* EntraSessionRevalidate <seconds> | Off: a minute at least (each one is a
+ * call to Entra per session), a day at most. */
+const char *entra_set_session_revalidate(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (strcasecmp(arg, "off") == 0) {
+        server_conf(cmd)->session_revalidate = 0;
+        return NULL;
+    }
+    return set_seconds(cmd, arg, 60, 24 * 3600, &server_conf(cmd)->session_revalidate);
 }
 
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg)

@@ -82,6 +82,9 @@ typedef struct {
     int mi_appservice;              /* -1 unset; 1: the endpoint speaks App Service's protocol */
     const char *policy;             /* EntraPolicy: Azure AD B2C user flow / custom policy */
     const char *cookie_name;        /* EntraCookieName; NULL: derived from the app */
+    /* Conditional Access (claims challenges, revocation; challenge.h) */
+    apr_array_header_t *client_caps;    /* EntraClientCapabilities: const char *; NULL unset */
+    int session_revalidate;             /* EntraSessionRevalidate: -1 unset, 0 off; seconds */
     /* Group ids that a Require entra-group (or entra-claim groups:...) of
      * the configuration names, lowercase -> "": what a cookie session too
      * big for all of a user's groups keeps (.htaccess Requires are not
@@ -155,6 +158,10 @@ int entra_conf_easyauth_headers(const entra_server_conf *c);
 entra_userinfo_source entra_conf_userinfo(const entra_server_conf *c);
 entra_assertion_alg entra_conf_assertion_alg(const entra_server_conf *c);
 const apr_array_header_t *entra_conf_remote_user_claims(const entra_dir_conf *d);
+/* EntraClientCapabilities: the client capabilities (cp1), or NULL. */
+const apr_array_header_t *entra_conf_client_caps(const entra_server_conf *c);
+/* EntraSessionRevalidate: seconds between a session's revalidations; 0 = never. */
+int entra_conf_session_revalidate(const entra_server_conf *c);
 /* Records a group id a Require line names (at start-up only). */
 void entra_conf_name_group(cmd_parms *cmd, const char *group);
 /* True when a Require of this server names `group`. */
@@ -206,6 +213,8 @@ const char *entra_set_session_inactivity(cmd_parms *cmd, void *dc, const char *a
 const char *entra_set_unauth_action(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_accept_bearer(cmd_parms *cmd, void *dc, int on);
 const char *entra_set_max_auth_age(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_client_capabilities(cmd_parms *cmd, void *dc, const char *arg);
+const char *entra_set_session_revalidate(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_app_id_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_endpoint_version(cmd_parms *cmd, void *dc, const char *arg);
 const char *entra_set_response_mode(cmd_parms *cmd, void *dc, const char *arg);

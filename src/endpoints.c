@@ -50,6 +50,10 @@ static int me(request_rec *r, const entra_server_conf *sc)
     int i;
 
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    /* EntraSessionRevalidate here too: a revoked session hands out no
+     * claims and no access token */
+    if (session && entra_refresh_revalidate(r, sc, session) == ENTRA_REFRESH_REFUSED)
+        session = NULL;
     if (!session) {
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer");
         return HTTP_UNAUTHORIZED;

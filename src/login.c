@@ -1,6 +1,7 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
 #include "attempts.h"
+#include "challenge.h"
 #include "claims.h"
 #include "ended.h"
 #include "jwt.h"
@@ -62,15 +63,21 @@ static const char *authorize_hints(request_rec *r, const entra_server_conf *sc,
     return extra;
 }
 
-/* What the sign-in must bring (state.h): the authentication context as
- * the claims parameter, the freshness as max_age. */
-static const char *authorize_requirements(apr_pool_t *p, const entra_state *st)
+/* What the sign-in must bring (state.h): the authentication context, or
+ * the claims of the app's resource's challenge, as the claims parameter
+ * (one JSON object, with EntraClientCapabilities' xms_cc merged in), the
+ * freshness as max_age. The claims go as one URL-encoded parameter: a
+ * challenge's JSON (checked, re-serialized: challenge.h) cannot add any. */
+static const char *authorize_requirements(apr_pool_t *p, const entra_server_conf *sc,
+                                          const entra_state *st, const char *challenge)
 {
     const char *extra = "";
+    const char *claims = entra_claims_request(p, challenge ? challenge
+                                                 : st->acr ? entra_stepup_claims(p, st->acr)
+                                                 : NULL, entra_conf_client_caps(sc));
 
-    if (st->acr)
-        extra = apr_pstrcat(p, "&claims=", entra_url_encode(p, entra_stepup_claims(p, st->acr)),
-                            NULL);
+    if (claims)
+        extra = apr_pstrcat(p, "&claims=", entra_url_encode(p, claims), NULL);
     if (st->max_age >= 0)
         extra = apr_pstrcat(p, extra, "&max_age=",
                             apr_psprintf(p, "%" APR_INT64_T_FMT, st->max_age), NULL);
@@ -79,7 +86,7 @@ static const char *authorize_requirements(apr_pool_t *p, const entra_state *st)
 
 static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                                  const entra_metadata *meta, const entra_state *st,
-                                 const char *login_hint)
+                                 const char *login_hint, const char *challenge)
 {
     apr_pool_t *p = r->pool;
     const char *sep = strchr(meta->authorization_endpoint, '?') ? "&" : "?";
@@ -95,7 +102,7 @@ static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                        "&code_challenge=", entra_sha256_b64url(p, st->code_verifier),
                        "&code_challenge_method=S256",
                        "&response_mode=", form_post ? "form_post" : "query",
-                       authorize_requirements(p, st),
+                       authorize_requirements(p, sc, st, challenge),
                        authorize_hints(r, sc, login_hint), NULL);
 }
 
@@ -122,7 +129,7 @@ static const char *return_path(request_rec *r)
 int entra_login_redirect(request_rec *r, const entra_server_conf *sc)
 {
     const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
-    entra_stepup need = { NULL, -1, NULL, NULL, NULL };
+    entra_stepup need = { NULL, -1, NULL, NULL, NULL, NULL };
 
     if (entra_conf_max_auth_age(dc))
         need.max_age = entra_conf_max_auth_age(dc);
@@ -186,6 +193,7 @@ static int start(request_rec *r, const entra_server_conf *sc, const char *return
         st->max_age = need->max_age;
         st->oid = need->oid;
         st->tid = need->tid;
+        st->claims_challenge = need->claims && need->oid;
     }
     if (!st || !(sealed = entra_state_seal(r->pool, sc->app_keys, st))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
@@ -208,13 +216,14 @@ static int start(request_rec *r, const entra_server_conf *sc, const char *return
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00230)
                       "step-up for oid=%s: redirecting to Entra for %s, will return to %s",
                       entra_log_safe(r->pool, st->oid),
-                      entra_stepup_describe(r->pool, st->acr, st->max_age),
+                      entra_stepup_state_describe(r->pool, st),
                       entra_log_safe(r->pool, st->return_to));
     else
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00204)
                       "not signed in: redirecting to Entra, will return to %s",
                       entra_log_safe(r->pool, st->return_to));
-    return entra_redirect(r, authorize_url(r, sc, &meta, st, need ? need->login_hint : NULL));
+    return entra_redirect(r, authorize_url(r, sc, &meta, st, need ? need->login_hint : NULL,
+                                           need && st->claims_challenge ? need->claims : NULL));
 }
 
 /* The text after `label` in Entra's error_description, up to the line end. */
@@ -321,7 +330,12 @@ static int redeem_code(request_rec *r, const entra_server_conf *sc, const entra_
                                     "&code=", entra_url_encode(r->pool, code),
                                     "&redirect_uri=", entra_url_encode(r->pool, st->redirect_uri),
                                     "&code_verifier=", st->code_verifier, NULL);
-    const char *why = NULL;
+    const char *why = NULL, *caps = entra_claims_request(r->pool, NULL,
+                                                         entra_conf_client_caps(sc));
+
+    /* the client's capabilities on every token request (xms_cc) */
+    if (caps)
+        grant = apr_pstrcat(r->pool, grant, "&claims=", entra_url_encode(r->pool, caps), NULL);
 
     switch (entra_token_call(r->pool, sc, meta, grant, answer, &why)) {
     case ENTRA_TOKEN_OK:

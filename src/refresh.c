@@ -1,5 +1,6 @@
 /* Access-token refresh with the session's refresh token (see refresh.h). */
 #include "refresh.h"
+#include "challenge.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,6 +43,12 @@ APLOG_USE_MODULE(auth_entra);
 /* /.auth/refresh asks Entra at most this often for one session. */
 #define ENDPOINT_GAP 30
 #define LAST_FORCED ":rff"
+/* EntraSessionRevalidate: when the session's refresh token was last
+ * redeemed (absent: its sign-in), and when a revalidation last found Entra
+ * unreachable (asked again REVALIDATE_RETRY seconds later at the earliest). */
+#define REVALIDATED ":rv"
+#define REVALIDATE_TRIED ":rvt"
+#define REVALIDATE_RETRY 30
 
 typedef enum { OUTCOME_OK, OUTCOME_REFUSED, OUTCOME_UNAVAILABLE } outcome_kind;
 
@@ -235,7 +242,8 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
 {
     entra_metadata meta;
     json_t *answer = NULL;
-    const char *why, *grant;
+    const char *why, *grant, *caps = entra_claims_request(r->pool, NULL,
+                                                          entra_conf_client_caps(sc));
 
     o->kind = OUTCOME_UNAVAILABLE;
     if ((why = entra_provider_metadata(sc->provider, r->pool, entra_conf_http_timeout(sc),
@@ -245,7 +253,9 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
     }
     grant = apr_pstrcat(r->pool, "grant_type=refresh_token&refresh_token=",
                         entra_url_encode(r->pool, refresh_token),
-                        "&scope=", entra_url_encode(r->pool, entra_conf_scope(sc)), NULL);
+                        "&scope=", entra_url_encode(r->pool, entra_conf_scope(sc)),
+                        caps ? "&claims=" : "", caps ? entra_url_encode(r->pool, caps) : "",
+                        NULL);
     switch (entra_token_call(r->pool, sc, &meta, grant, &answer, &why)) {
     case ENTRA_TOKEN_OK:
         if (!json_is_string(json_object_get(answer, "access_token"))) {
@@ -461,6 +471,35 @@ static int due(const entra_session *session, apr_int64_t now)
     return expires < 0 || expires - ENTRA_REFRESH_AHEAD <= now;
 }
 
+/* A refresh that Entra answered: the session takes the new tokens (a
+ * revalidation, `!all`, the access token only where the session keeps
+ * one) and is saved. */
+static void apply(request_rec *r, const entra_server_conf *sc, entra_session *session,
+                  const outcome *o, int force, int all, apr_int64_t now)
+{
+    if (all || entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_TOKEN)
+        || entra_conf_pass_access_token(sc)) {
+        set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, o->access_token);
+        set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_EXPIRES,
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
+    }
+    /* Entra rotates refresh tokens: keep the new one. */
+    if (o->refresh_token && *o->refresh_token)
+        set_field(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, o->refresh_token);
+    if (force)
+        set_field(r->pool, session->claims, LAST_FORCED,
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
+    /* Entra accepted the refresh token: the session is as good as just
+     * revalidated. */
+    if (entra_conf_session_revalidate(sc)) {
+        set_field(r->pool, session->claims, REVALIDATED,
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
+        set_field(r->pool, session->claims, REVALIDATE_TRIED, "");
+    }
+    session->last_seen = now;
+    entra_store_save(r, sc, session);
+}
+
 entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
                                    entra_session *session, int force)
 {
@@ -478,20 +517,79 @@ entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
         entra_store_clear(r, sc, session);
         return ENTRA_REFRESH_REFUSED;
     }
-    set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, o->access_token);
-    set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_EXPIRES,
-              apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
-    /* Entra rotates refresh tokens: keep the new one. */
-    if (o->refresh_token && *o->refresh_token)
-        set_field(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, o->refresh_token);
-    if (force)
-        set_field(r->pool, session->claims, LAST_FORCED,
-                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
-    session->last_seen = now;
-    entra_store_save(r, sc, session);
+    apply(r, sc, session, o, force, 1, now);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00807)
                   "access token refreshed, now valid until %" APR_INT64_T_FMT, o->expires);
     return ENTRA_REFRESH_DONE;
+}
+
+/* A time field of the session, or -1. */
+static apr_int64_t time_field(const entra_session *session, const char *name)
+{
+    const char *v = entra_pairs_get(session->claims, name);
+
+    return v && *v ? entra_parse_int(v) : -1;
+}
+
+entra_refresh_result entra_refresh_revalidate(request_rec *r, const entra_server_conf *sc,
+                                              entra_session *session)
+{
+    int every = entra_conf_session_revalidate(sc);
+    const char *rt = entra_pairs_get(session->claims, ENTRA_SESSION_REFRESH_TOKEN);
+    const char *oid = entra_pairs_get(session->claims, "oid");
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apr_int64_t last = time_field(session, REVALIDATED);
+    apr_int64_t tried = time_field(session, REVALIDATE_TRIED);
+    outcome *o;
+
+    if (!every || r->main || !slots || !refresh_mutex)
+        return ENTRA_REFRESH_NOT_NEEDED;
+    if (last < 0)
+        last = session->created;
+    /* due once `every` has passed (a clock stepped back makes it due too:
+     * never a session that goes unchecked for longer) */
+    if (now >= last && now - last < every)
+        return ENTRA_REFRESH_NOT_NEEDED;
+    if (tried >= 0 && now >= tried && now - tried < REVALIDATE_RETRY)
+        return ENTRA_REFRESH_NOT_NEEDED;
+    if (!rt) {
+        /* fail closed: a session that cannot be revalidated ends */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00814)
+                      "revalidation: the session of oid=%s has no refresh token to revalidate "
+                      "with (Entra gave none at sign-in): it ends, the user signs in again",
+                      entra_log_safe(r->pool, oid));
+        entra_store_clear(r, sc, session);
+        return ENTRA_REFRESH_REFUSED;
+    }
+    /* Breaker respected (not forced); another request of the session that
+     * is redeeming the same token now is not waited for. */
+    if (!(o = refresh_once(r, sc, rt, 0, 0)))
+        return ENTRA_REFRESH_NOT_NEEDED;
+    switch (o->kind) {
+    case OUTCOME_REFUSED:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00812)
+                      "revalidation: Entra refused the refresh token of oid=%s (account "
+                      "disabled, sessions revoked, password reset, or a policy): the session "
+                      "ends now", entra_log_safe(r->pool, oid));
+        entra_store_clear(r, sc, session);
+        return ENTRA_REFRESH_REFUSED;
+    case OUTCOME_UNAVAILABLE:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ENTRALOG(00811)
+                      "revalidation: Entra could not be reached to revalidate the session of "
+                      "oid=%s (last revalidated %" APR_INT64_T_FMT " seconds ago): it goes on, "
+                      "and is tried again in %d seconds at the earliest",
+                      entra_log_safe(r->pool, oid), now - last, REVALIDATE_RETRY);
+        set_field(r->pool, session->claims, REVALIDATE_TRIED,
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
+        entra_store_save(r, sc, session);
+        return ENTRA_REFRESH_FAILED;
+    default:
+        apply(r, sc, session, o, 0, 0, now);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00813)
+                      "revalidation: Entra accepted the session of oid=%s",
+                      entra_log_safe(r->pool, oid));
+        return ENTRA_REFRESH_DONE;
+    }
 }
 
 /* /.auth/refresh, as Azure App Service has it: 200 when refreshed, 401

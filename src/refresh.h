@@ -32,6 +32,15 @@ typedef enum {
 entra_refresh_result entra_refresh(request_rec *r, const entra_server_conf *sc,
                                    entra_session *session, int force);
 
+/* EntraSessionRevalidate: the session's refresh token redeemed when the
+ * last redemption (or the sign-in) is that old, whether or not the access
+ * token is due. REFUSED: Entra refused it (invalid_grant: the account is
+ * disabled, its sessions revoked), the session has ended (cleared); FAILED:
+ * Entra could not be reached, the session goes on and is tried again 30
+ * seconds later at the earliest (the breaker of refresh_now respected). */
+entra_refresh_result entra_refresh_revalidate(request_rec *r, const entra_server_conf *sc,
+                                              entra_session *session);
+
 /* /.auth/refresh */
 int entra_refresh_endpoint(request_rec *r, const entra_server_conf *sc);
 

@@ -45,6 +45,8 @@ char *entra_state_seal(apr_pool_t *p, const entra_keyring *ring, const entra_sta
         entra_pairs_add(pairs, "o", st->oid);
         entra_pairs_add(pairs, "t", st->tid);
     }
+    if (st->claims_challenge)
+        entra_pairs_add(pairs, "c", "1");
     plain = entra_pairs_serialize(p, pairs, &len);
     return entra_seal(p, ring, PURPOSE, plain, len);
 }
@@ -73,9 +75,10 @@ entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const ch
     st->max_age = entra_pairs_get(pairs, "m") ? entra_parse_int(entra_pairs_get(pairs, "m")) : -1;
     st->oid = entra_pairs_get(pairs, "o");
     st->tid = entra_pairs_get(pairs, "t");
+    st->claims_challenge = entra_pairs_get(pairs, "c") != NULL;
     if (!st->state || !st->nonce || !st->code_verifier || !st->return_to
         || !st->redirect_uri || st->expires < 0 || (entra_pairs_get(pairs, "m") && st->max_age < 0)
-        || !st->oid != !st->tid) {
+        || !st->oid != !st->tid || (st->claims_challenge && !st->oid)) {
         *why = "state cookie is incomplete";
         return NULL;
     }

@@ -24,6 +24,9 @@ typedef struct {
      * NULL for a plain sign-in. */
     const char *oid;
     const char *tid;
+    /* A step-up for a claims challenge of the app's resource (the claims
+     * went to authorize; the session's mark says so: loop guard). */
+    int claims_challenge;
 } entra_state;
 
 /* A fresh attempt (no acr, max_age, oid or tid); NULL only if the random

@@ -132,12 +132,58 @@ static int done_just_now(request_rec *r, const entra_session *s, const char *wha
     return when >= 0 && now >= when && now - when < ENTRA_STEPUP_AGAIN;
 }
 
+/* The session's user, for the state (oid + tid) and for Entra (login_hint:
+ * Entra's own hint, the login_hint optional claim, names the account best;
+ * the sign-in name otherwise). */
+static void same_user(const entra_session *s, entra_stepup *need)
+{
+    need->oid = entra_pairs_get(s->claims, "oid");
+    need->tid = entra_pairs_get(s->claims, "tid");
+    need->login_hint = entra_pairs_get(s->claims, "login_hint");
+    if (!need->login_hint)
+        need->login_hint = entra_pairs_get(s->claims, "preferred_username");
+    if (!need->login_hint)
+        need->login_hint = entra_pairs_get(s->claims, "upn");
+}
+
+int entra_stepup_claims_challenge(request_rec *r, const entra_server_conf *sc,
+                                  const entra_session *s, const char *claims)
+{
+    entra_stepup need = { NULL, -1, NULL, NULL, NULL, claims };
+
+    if (done_just_now(r, s, ENTRA_STEPUP_CLAIMS)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00242)
+                      "claims challenge for %s at %s: the session came back from a sign-in "
+                      "for a claims challenge less than %d seconds ago, and the app still "
+                      "answers with one: its 401 is passed on rather than the browser sent "
+                      "round again (does the app use the new access token? can the user "
+                      "meet the policy?)", r->user ? r->user : "?",
+                      entra_log_safe(r->pool, r->uri), ENTRA_STEPUP_AGAIN);
+        return DECLINED;
+    }
+    same_user(s, &need);
+    if (!need.oid || !need.tid) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00243)
+                      "claims challenge for %s at %s: the session has no oid and tid to tell "
+                      "the same user by: the app's 401 is passed on",
+                      r->user ? r->user : "?", entra_log_safe(r->pool, r->uri));
+        return DECLINED;
+    }
+    return entra_login_stepup(r, sc, &need);
+}
+
+const char *entra_stepup_state_describe(apr_pool_t *p, const entra_state *st)
+{
+    return st->claims_challenge ? "the claims the app's resource asked for (claims challenge)"
+                                : entra_stepup_describe(p, st->acr, st->max_age);
+}
+
 int entra_stepup_start(request_rec *r, const entra_server_conf *sc, const entra_session *s,
                        const char *acr, apr_int64_t max_age, int api)
 {
     const char *why = entra_stepup_describe(r->pool, acr, max_age);
     const char *what = acr ? acr : "max_age";
-    entra_stepup need = { acr, max_age, NULL, NULL, NULL };
+    entra_stepup need = { acr, max_age, NULL, NULL, NULL, NULL };
 
     if (!s->from_bearer && done_just_now(r, s, what)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00236)
@@ -154,15 +200,7 @@ int entra_stepup_start(request_rec *r, const entra_server_conf *sc, const entra_
     }
     if (api || s->from_bearer || r->method_number != M_GET || r->main)
         return insufficient_claims(r, s, acr, max_age, why);
-    need.oid = entra_pairs_get(s->claims, "oid");
-    need.tid = entra_pairs_get(s->claims, "tid");
-    /* Entra's own hint (the login_hint optional claim) names the account
-     * best; the sign-in name otherwise. */
-    need.login_hint = entra_pairs_get(s->claims, "login_hint");
-    if (!need.login_hint)
-        need.login_hint = entra_pairs_get(s->claims, "preferred_username");
-    if (!need.login_hint)
-        need.login_hint = entra_pairs_get(s->claims, "upn");
+    same_user(s, &need);
     if (!need.oid || !need.tid) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00239)
                       "step-up for %s needs %s, but the session has no oid and tid to tell "
@@ -325,7 +363,8 @@ static void merge(request_rec *r, const entra_server_conf *sc, const entra_state
         set_pair(p, s->claims, ENTRA_SESSION_ID_TOKEN, idt);
     set_pair(p, s->claims, ENTRA_SESSION_STEPUP,
              apr_psprintf(p, "%" APR_INT64_T_FMT " %s", apr_time_sec(r->request_time),
-                          st->acr ? st->acr : "max_age"));
+                          st->claims_challenge ? ENTRA_STEPUP_CLAIMS
+                          : st->acr ? st->acr : "max_age"));
 }
 
 int entra_stepup_upgrade(request_rec *r, const entra_server_conf *sc, const entra_state *st,
@@ -367,7 +406,7 @@ int entra_stepup_upgrade(request_rec *r, const entra_server_conf *sc, const entr
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00235)
                   "step-up for oid=%s tid=%s: the session now holds %s",
                   entra_log_safe(r->pool, oid), entra_log_safe(r->pool, tid),
-                  entra_stepup_describe(r->pool, st->acr, st->max_age));
+                  entra_stepup_state_describe(r->pool, st));
     back = entra_safe_return_path(r->pool, st->return_to, NULL);
     return entra_redirect(r, back ? back : "/");
 }

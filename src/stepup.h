@@ -40,7 +40,11 @@ typedef struct {
     const char *oid;          /* a step-up: the session's user; NULL for a sign-in */
     const char *tid;
     const char *login_hint;   /* a step-up: the account to pre-fill */
+    const char *claims;       /* a claims challenge's JSON (challenge.h), or NULL */
 } entra_stepup;
+
+/* The mark (ENTRA_SESSION_STEPUP) of a step-up for a claims challenge. */
+#define ENTRA_STEPUP_CLAIMS "claims"
 
 /* An authentication context id as Entra names them: c1 .. c99. */
 int entra_acr_valid(const char *acr);
@@ -59,6 +63,18 @@ const char *entra_stepup_describe(apr_pool_t *p, const char *acr, apr_int64_t ma
  * ap_custom_response, headers in err_headers_out). */
 int entra_stepup_start(request_rec *r, const entra_server_conf *sc, const entra_session *s,
                        const char *acr, apr_int64_t max_age, int api);
+
+/* A claims challenge of the app's resource (challenge.h) for a browser's
+ * navigation: a 302 to Entra with those claims for the same user, the
+ * session upgraded with the fresh tokens on return. DECLINED (logged) when
+ * the session already came back from one within ENTRA_STEPUP_AGAIN seconds
+ * (the loop guard: the challenge passes through), or has no oid and tid;
+ * else the status of the redirect or of the failure page. */
+int entra_stepup_claims_challenge(request_rec *r, const entra_server_conf *sc,
+                                  const entra_session *s, const char *claims);
+
+/* What a state asked for, in words (logs). */
+const char *entra_stepup_state_describe(apr_pool_t *p, const entra_state *st);
 
 /* EntraMaxAuthAge at check_user_id: OK when the session's sign-in is
  * recent enough (or the location sets no bound), else what

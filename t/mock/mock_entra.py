@@ -173,6 +173,9 @@ GRAPH_TRANSITIVE_PERMISSIONS = ("User.Read", "Directory.Read.All", "Directory.Re
 # The claims challenge of interaction_required (Conditional Access policy ids)
 DEFAULT_CLAIMS_CHALLENGE = ('{"access_token":{"capolids":{"essential":true,"values":'
                             '["5b4b9e8f-1c2d-4e3f-8a9b-0c1d2e3f4a5b"]}}}')
+# The claims challenge of a resource doing Continuous Access Evaluation (the
+# echo backend's /cae/...): a token issued after this time
+DEFAULT_CAE_CHALLENGE = '{"access_token":{"nbf":{"essential":true,"value":"1764400000"}}}'
 
 CODE_TTL = 600          # Entra: codes are single use and live about ten minutes
 TOKEN_TTL = 3599        # expires_in of Entra's token responses
@@ -527,6 +530,7 @@ class Mock:
             self.refresh_expired_before = None   # refresh tokens issued until then: AADSTS700082
             self.revoked_before = None       # user's sessions revoked then: AADSTS50173
             self.interaction_required = None     # {"code", "error", "claims", "grants"}
+            self.cae_challenge = None        # the echo backend's /cae/...: {"claims", "always", "www_authenticate"}
             self.graph_consented = list(GRAPH_CONSENTED)
             self.graph_foreign_next_link = False
             self.foreign_requests = []       # what the "attacker" listener received
@@ -562,7 +566,8 @@ class Mock:
                     "revoked_before": self.revoked_before,
                     "interaction_required": self.interaction_required,
                     "graph_consented": list(self.graph_consented),
-                    "graph_foreign_next_link": self.graph_foreign_next_link}
+                    "graph_foreign_next_link": self.graph_foreign_next_link,
+                    "cae_challenge": self.cae_challenge}
 
     def configure(self, cfg):
         """Merge a /_mock/config body; returns an error string or None.
@@ -571,7 +576,7 @@ class Mock:
         fails loudly instead of silently configuring nothing."""
         if not isinstance(cfg, dict):
             return "config must be a JSON object"
-        known = {"user", "client_secret", "fail", "slow", "malformed", "drop",
+        known = {"cae_challenge", "user", "client_secret", "fail", "slow", "malformed", "drop",
                  "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
@@ -649,6 +654,13 @@ class Mock:
                 and isinstance(ir.get("error", ""), str) and isinstance(ir.get("claims", ""), str)
                 and isinstance(ir.get("grants", []), list))):
             return ("interaction_required must be null, true or {code, error, claims, grants}")
+        cc = cfg.get("cae_challenge")
+        if not (cc is None or cc is False or cc is True or (
+                isinstance(cc, dict) and set(cc) <= {"claims", "always", "www_authenticate"}
+                and isinstance(cc.get("claims", ""), str)
+                and isinstance(cc.get("always", False), bool)
+                and isinstance(cc.get("www_authenticate", ""), str))):
+            return "cae_challenge must be null, true or {claims, always, www_authenticate}"
         gc2 = cfg.get("graph_consented")
         if gc2 is not None and not (isinstance(gc2, list) and all(isinstance(x, str) for x in gc2)):
             return "graph_consented must be null or a list of permission names"
@@ -751,6 +763,12 @@ class Mock:
                                "claims": DEFAULT_CLAIMS_CHALLENGE, "grants": ["refresh_token"]},
                               **(ir if isinstance(ir, dict) else {}))
                 self.interaction_required = ir or None
+            if "cae_challenge" in cfg:
+                cc = cfg["cae_challenge"]
+                if cc:
+                    cc = dict({"claims": DEFAULT_CAE_CHALLENGE, "always": False},
+                              **(cc if isinstance(cc, dict) else {}))
+                self.cae_challenge = cc or None
             if "graph_consented" in cfg:
                 self.graph_consented = (list(GRAPH_CONSENTED) if cfg["graph_consented"] is None
                                         else list(cfg["graph_consented"]))
@@ -1258,7 +1276,48 @@ class Server(ThreadingHTTPServer):
 
 
 class EchoHandler(Handler):
+    def cae(self):
+        """/cae/...: an API that does Continuous Access Evaluation.  With the
+        cae_challenge switch set it answers 401 with a claims challenge
+        (WWW-Authenticate: Bearer ..., error="insufficient_claims",
+        claims="<base64 JSON>") unless the access token it is given
+        (X-Entra-Access-Token) came from a sign-in whose authorize request
+        asked for those claims (a token Entra issued after the challenge
+        was met); "always" challenges every token, "www_authenticate" is
+        sent as it is instead.  Returns True when it answered."""
+        mock = self.server.mock
+        with mock.lock:
+            cc = dict(mock.cae_challenge) if mock.cae_challenge else None
+            entry = mock.access_tokens.get(self.headers.get("X-Entra-Access-Token") or "")
+        if cc is None or not self.url_path.startswith("/cae/"):
+            return False
+        asked = (entry or {}).get("grant", {}).get("claims")
+        try:
+            want = json.loads(cc["claims"])
+            have = json.loads(asked) if asked else {}
+            met = isinstance(want, dict) and isinstance(have, dict) and all(
+                isinstance(have.get(k), dict) and all(have[k].get(m) == v for m, v in want[k].items())
+                for k in want if isinstance(want[k], dict))
+        except ValueError:
+            met = False
+        with mock.lock:
+            mock.stats["last"]["cae"] = {"path": self.url_path, "met": bool(met and entry),
+                                         "token_claims": asked}
+        if met and entry and not cc.get("always"):
+            return False
+        header = cc.get("www_authenticate") or (
+            'Bearer realm="", authorization_uri="%s/common/oauth2/v2.0/authorize", '
+            'error="insufficient_claims", claims="%s"'
+            % (mock.base, base64.b64encode(cc["claims"].encode()).decode()))
+        self.json(401, {"error": {"code": "InvalidAuthenticationToken",
+                                  "message": "Continuous access evaluation resulted in "
+                                             "challenge with result: InteractionRequired"}},
+                  headers=[("WWW-Authenticate", header)])
+        return True
+
     def route(self):
+        if self.cae():
+            return
         headers = {}
         names = {}                            # lower -> first spelling seen
         for k, v in self.headers.items():
@@ -1695,7 +1754,7 @@ class EntraHandler(Handler):
         code = "1.A" + opaque(240)
         grant = {"tid": home_tid(tmpl), "v1": v1, "client_id": CLIENT_ID, "sid": sid,
                  "scope": p.get("scope") or ("" if v1 else "openid"), "resource": p.get("resource"),
-                 "nonce": p.get("nonce"), "redirect_uri": redirect_uri,
+                 "nonce": p.get("nonce"), "redirect_uri": redirect_uri, "claims": p.get("claims"),
                  "challenge": challenge, "method": method, "expires": time.time() + CODE_TTL,
                  "used": False, "auth_time": session["auth_time"],
                  "max_age": max_age is not None, "login_hint": p.get("login_hint"),
@@ -2610,7 +2669,7 @@ def main():
     except OSError as e:
         sys.stderr.write("mock_entra: cannot listen: %s\n" % e)
         return 1
-    entra.mock = attacker.mock = Mock(entra.server_address[1], backend.server_address[1])
+    entra.mock = attacker.mock = backend.mock = Mock(entra.server_address[1], backend.server_address[1])
     entra.mock.attacker_base = "http://127.0.0.1:%d" % attacker.server_address[1]
     entra.mock.redirect_uris = list(dict.fromkeys(args.redirect_uri))
 

@@ -482,6 +482,48 @@ static void test_check(void)
           "check names what is missing, not what is there (got: %s)", why);
 }
 
+/* Conditional Access: EntraClientCapabilities, EntraSessionRevalidate. */
+static void test_conditional_access(void)
+{
+    entra_server_conf *c = fresh();
+    const apr_array_header_t *caps;
+    const char *why;
+
+    CHECK(!entra_conf_client_caps(c) && !entra_conf_session_revalidate(c),
+          "no capabilities, no revalidation by default");
+    ACCEPTS("EntraClientCapabilities", entra_set_client_capabilities, "cp1", "cp1");
+    ACCEPTS("EntraClientCapabilities", entra_set_client_capabilities, "cp1 llt",
+            "a list (as httpd hands a quoted one over), a repeat dropped");
+    caps = entra_conf_client_caps(c);
+    CHECK(caps && caps->nelts == 2 && !strcmp(APR_ARRAY_IDX(caps, 0, const char *), "cp1")
+          && !strcmp(APR_ARRAY_IDX(caps, 1, const char *), "llt"), "capabilities: cp1, llt");
+    REJECTS("EntraClientCapabilities", entra_set_client_capabilities, "cp\"1", "a quote");
+    REJECTS("EntraClientCapabilities", entra_set_client_capabilities, "cp1]}", "JSON");
+    REJECTS("EntraClientCapabilities", entra_set_client_capabilities,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "33 characters");
+    REJECTS("EntraClientCapabilities", entra_set_client_capabilities, "", "nothing");
+
+    c = fresh();
+    ACCEPTS("EntraSessionRevalidate", entra_set_session_revalidate, "300", "300");
+    CHECK(entra_conf_session_revalidate(c) == 300, "revalidate: 300 s");
+    ACCEPTS("EntraSessionRevalidate", entra_set_session_revalidate, "Off", "Off");
+    CHECK(entra_conf_session_revalidate(c) == 0, "revalidate: Off");
+    REJECTS("EntraSessionRevalidate", entra_set_session_revalidate, "59", "under a minute");
+    REJECTS("EntraSessionRevalidate", entra_set_session_revalidate, "86401", "over a day");
+    REJECTS("EntraSessionRevalidate", entra_set_session_revalidate, "5m", "a unit");
+
+    run("EntraTenant", entra_set_tenant, "common");
+    run("EntraClientID", entra_set_client_id, "11111111-2222-3333-4444-555555555555");
+    run("EntraClientSecret", entra_set_client_secret, "secret");
+    run("EntraSessionKey", entra_set_session_key, "0123456789abcdef0123456789abcdef");
+    run("EntraSessionRevalidate", entra_set_session_revalidate, "300");
+    why = entra_server_check(pool, c);
+    CHECK(why && strstr(why, "EntraSessionRevalidate") && strstr(why, "offline_access"),
+          "revalidate without offline_access: refused, naming both (got: %s)", why ? why : "NULL");
+    run("EntraScope", entra_set_scope, "openid profile offline_access");
+    CHECK(entra_server_check(pool, c) == NULL, "with offline_access: accepted");
+}
+
 static void test_discovery_url(void)
 {
     entra_server_conf *c = fresh();
@@ -665,6 +707,7 @@ void suite_config(apr_pool_t *p)
     test_remote_user_email_warning();
     test_merge();
     test_check();
+    test_conditional_access();
     test_discovery_url();
     test_app_binding();
     test_cookie_names();

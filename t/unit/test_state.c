@@ -145,6 +145,16 @@ static void test_stepup(apr_pool_t *p, entra_keyring *ring)
     st->max_age = 0;
     got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
     CHECK(got && !got->acr && got->max_age == 0, "max_age 0 is kept as 0, not as none");
+    CHECK(got && !got->claims_challenge, "not a claims challenge's unless it says so");
+    st->max_age = -1;
+    st->claims_challenge = 1;
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
+    CHECK(got && got->claims_challenge && got->oid && !got->acr && got->max_age == -1,
+          "a claims challenge's step-up: kept, with its user");
+    plain->claims_challenge = 1;
+    why = NULL;
+    CHECK(!entra_state_open(p, ring, entra_state_seal(p, ring, plain), plain->state, NOW, &why)
+          && why, "a claims challenge's state without a user: refused");
     why = NULL;
     CHECK(!entra_state_open(p, ring, tamper(p, cookie), st->state, NOW, &why) && why,
           "a tampered step-up state: refused");

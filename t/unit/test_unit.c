@@ -77,6 +77,7 @@ int main(int argc, char **argv)
     run("authz", suite_authz, root);
     run("ended", suite_ended, root);
     run("parts", suite_parts, root);
+    run("challenge", suite_challenge, root);
     unit_keys_release();
     apr_pool_destroy(root);
     apr_terminate();

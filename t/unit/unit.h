@@ -34,6 +34,7 @@ void suite_provider(apr_pool_t *p);
 void suite_authz(apr_pool_t *p);
 void suite_ended(apr_pool_t *p);
 void suite_parts(apr_pool_t *p);
+void suite_challenge(apr_pool_t *p);
 
 /* RSA-2048 signing keys made once per run (kid "unit-key-<n>"), n = 0 or 1;
  * freed by unit_keys_release() at the end. Defined in test_jwt.c. */
