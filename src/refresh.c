@@ -236,6 +236,24 @@ static outcome_kind id_token_verdict(request_rec *r, const entra_server_conf *sc
     return OUTCOME_REFUSED;
 }
 
+/* Entra's refusals that end the session: the user's grant is gone
+ * (invalid_grant: expired, revoked, the account disabled) or the user must
+ * come back to Entra (Conditional Access). Any other 4xx names this
+ * server's credential or request. */
+static int ends_session(json_t *answer)
+{
+    static const char *const users[] = { "invalid_grant", "interaction_required",
+                                         "consent_required", "login_required", NULL };
+    const char *error = json_string_value(json_object_get(answer, "error"));
+    int i;
+
+    for (i = 0; error && users[i]; i++) {
+        if (strcmp(error, users[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Calls Entra (no lock held) and says what came of it. */
 static void call_entra(request_rec *r, const entra_server_conf *sc, const char *refresh_token,
                        outcome *o)
@@ -269,6 +287,15 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
         o->expires = apr_time_sec(entra_now()) + entra_token_expires_in(answer);
         return;
     case ENTRA_TOKEN_REFUSED:
+        if (!ends_session(answer)) {
+            /* invalid_client and the like: this server's credential, not the
+             * user's grant; every session would end for the server's fault */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00815)
+                          "refresh refused for this server's credential or request, not the "
+                          "user's: the session goes on with the token it has (%s): %s", why,
+                          entra_token_error_text(r->pool, answer));
+            return;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00804)
                       "refresh refused, the session ends (%s): %s", why,
                       entra_token_error_text(r->pool, answer));

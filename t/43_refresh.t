@@ -148,6 +148,22 @@ for my $case (['invalid_grant', 70043, 'Conditional Access sign-in frequency (AA
     ok(scalar(grep { /AADSTS$code|$error/ } entra_lines($m)), '... the log names the refusal')
         or diag(join "\n", entra_lines($m));
 }
+{   # this server's credential refused (a secret that expired, AADSTS7000222):
+    # the server's fault, not the user's: every session goes on, the log says so
+    mock_reset();
+    mock_config({ access_token_lifetime => 120 });
+    my $b = new_ua();
+    is(sign_in($b, $vh, '/app/refused')->code, 200, 'credential refused: signed in (token due at once)');
+    mock_config({ token_error => { error => 'invalid_client', code => 7000222, status => 401 } });
+    my $m = log_mark();
+    my $res = $b->get(url($vh, '/app/refused'), Accept => 'text/html');
+    is($res->code, 200, 'invalid_client on refresh: the session goes on (200)');
+    ok(!cleared_cookie($res, 'entra_session'), '... its cookie is kept');
+    ok(scalar(grep { /\[auth_entra:error\].*ENTRA00815:.*invalid_client/ } entra_lines($m)),
+       '... an error line says the server\'s credential was refused (ENTRA00815)')
+        or diag(join "\n", entra_lines($m));
+    ok(!scalar(grep { /ENTRA00804:/ } entra_lines($m)), '... and no "session ends" line');
+}
 {   # a script is told 401, and its cookie is cleared as well
     mock_reset();
     mock_config({ access_token_lifetime => 120 });
