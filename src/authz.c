@@ -324,11 +324,17 @@ static authz_status acrs_check(request_rec *r, const char *require_line, const v
 {
     authz_status status = check_claim(r, require_line, parsed, "acrs",
                                       "the authentication context", "no authentication context");
-    const char *line = require_line;
+    const char *line = require_line, *word;
 
     if (status == AUTHZ_DENIED && context_of(parsed) == ENTRA_AUTHZ_PLAIN
-        && entra_request_claims(r) && !apr_table_get(r->notes, STEPUP_NOTE))
-        apr_table_setn(r->notes, STEPUP_NOTE, ap_getword_conf(r->pool, &line));
+        && entra_request_claims(r) && !apr_table_get(r->notes, STEPUP_NOTE)) {
+        /* the first word that is a context id (a '#' one was only warned
+         * about at start-up): it goes into the claims JSON as it is */
+        while (*(word = ap_getword_conf(r->pool, &line)) && !entra_acr_valid(word))
+            ;
+        if (*word)
+            apr_table_setn(r->notes, STEPUP_NOTE, word);
+    }
     return status;
 }
 

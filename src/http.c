@@ -99,6 +99,8 @@ static const char *http_call(apr_pool_t *p, const char *url, const char *body, i
     headers = request_headers(p, opts, json_body);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (opts && opts->no_proxy)
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)opts->timeout);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)opts->timeout);

@@ -22,6 +22,9 @@ typedef struct {
     const char *basic_pass;
     entra_endpoint endpoint;  /* what is called, for the metrics */
     const char *header;       /* one more request header ("Name: value"), or NULL */
+    int no_proxy;             /* never through http_proxy & co. (the metadata
+                               * endpoint: it refuses proxied requests, and its
+                               * App Service header is a secret) */
 } entra_http_opts;
 
 void entra_http_global_init(void);

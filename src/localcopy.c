@@ -95,11 +95,11 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     unsigned char *out = NULL;
     copy *c = &lc->slot[i];
 
-    int expired = 0;
+    apr_time_t expired_at = 0;     /* the copy found too old, by when it was made */
 
     apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
     if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
-        expired = 1;
+        expired_at = c->at ? c->at : 1;
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len
              && CRYPTO_memcmp(c->key, key, key_len) == 0) {
@@ -109,10 +109,11 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
         *len = c->len;
     }
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
-    if (expired) {
-        /* too old for anyone: its memory goes now (if no thread refilled it) */
+    if (expired_at) {
+        /* too old for anyone: its memory goes now, unless a thread put a
+         * new copy there meanwhile */
         apr_thread_rwlock_wrlock(lc->lock[i % STRIPES]);
-        if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
+        if (c->key && c->at == expired_at)
             empty_slot(c);
         apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     }

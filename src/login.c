@@ -545,6 +545,9 @@ static int start_session(request_rec *r, const entra_server_conf *sc, json_t *cl
     session.created = apr_time_sec(r->request_time);
     session.expires = session.created + entra_conf_session_max_age(sc);
     session.claims = session_claims(r, sc, claims, answer, groups_error);
+    /* a sign-in for a step-up with no session to upgrade (none, or the
+     * cookie a form_post callback does not bring): marked all the same */
+    entra_stepup_mark(r, &session, st);
     if (sc->session_cache)
         keep_groups_for_authz(r, sc, &session);
     else if (!entra_store_cookie_fits(r, sc, &session))

@@ -109,7 +109,7 @@ static const char *fetch(apr_pool_t *p, const entra_server_conf *sc, int timeout
                          const char *url, const char *header, const char **token,
                          apr_int64_t *expires_on)
 {
-    entra_http_opts opts = { timeout, NULL, NULL, NULL, ENTRA_EP_OTHER, header };
+    entra_http_opts opts = { timeout, NULL, NULL, NULL, ENTRA_EP_OTHER, header, 1 };
     entra_http_response resp;
     const char *why = entra_http_call(p, url, NULL, &opts, &resp), *at, *shown;
     json_t *body;

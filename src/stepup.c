@@ -185,6 +185,8 @@ int entra_stepup_start(request_rec *r, const entra_server_conf *sc, const entra_
     const char *what = acr ? acr : "max_age";
     entra_stepup need = { acr, max_age, NULL, NULL, NULL, NULL };
 
+    if (acr && !entra_acr_valid(acr))
+        return HTTP_FORBIDDEN;  /* never a claims JSON of anything else */
     if (!s->from_bearer && done_just_now(r, s, what)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00236)
                       "step-up for %s: %s was signed in for less than %d seconds ago, and the "
@@ -289,7 +291,7 @@ int entra_stepup_verify(request_rec *r, const entra_server_conf *sc, const entra
                                       "did not satisfy it.", NULL));
     }
     if (st->max_age >= 0
-        && (auth_time < 0 || auth_time > now + skew || now - auth_time > st->max_age + skew)) {
+        && (auth_time < 0 || auth_time > now + skew || now - auth_time > st->max_age)) {
         if (auth_time < 0)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00233)
                           "fresh sign-in (max_age %" APR_INT64_T_FMT ") refused for oid=%s: "
@@ -361,8 +363,15 @@ static void merge(request_rec *r, const entra_server_conf *sc, const entra_state
     }
     if (idt && entra_pairs_get(s->claims, ENTRA_SESSION_ID_TOKEN))
         set_pair(p, s->claims, ENTRA_SESSION_ID_TOKEN, idt);
-    set_pair(p, s->claims, ENTRA_SESSION_STEPUP,
-             apr_psprintf(p, "%" APR_INT64_T_FMT " %s", apr_time_sec(r->request_time),
+    entra_stepup_mark(r, s, st);
+}
+
+void entra_stepup_mark(request_rec *r, entra_session *s, const entra_state *st)
+{
+    if (!st->claims_challenge && !st->acr && st->max_age < 0)
+        return;
+    set_pair(r->pool, s->claims, ENTRA_SESSION_STEPUP,
+             apr_psprintf(r->pool, "%" APR_INT64_T_FMT " %s", apr_time_sec(r->request_time),
                           st->claims_challenge ? ENTRA_STEPUP_CLAIMS
                           : st->acr ? st->acr : "max_age"));
 }

@@ -46,6 +46,12 @@ typedef struct {
 /* The mark (ENTRA_SESSION_STEPUP) of a step-up for a claims challenge. */
 #define ENTRA_STEPUP_CLAIMS "claims"
 
+/* Marks `s` with the step-up (or claims challenge) `st` was for, now: a
+ * session the callback made or upgraded for it, so that the same request
+ * right after is refused rather than sent round again. Nothing for a
+ * plain sign-in. */
+void entra_stepup_mark(request_rec *r, entra_session *s, const entra_state *st);
+
 /* An authentication context id as Entra names them: c1 .. c99. */
 int entra_acr_valid(const char *acr);
 

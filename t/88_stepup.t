@@ -239,16 +239,28 @@ sub refused_ok {
     ok((grep { /\[auth_entra:error\].*ENTRA00233:.*no auth_time/ } entra_lines($mark)),
        'log: ENTRA00233 at error');
 
-    # an answer still too old for the location (within the clock skew the
-    # callback allows): accepted once, then 403 rather than a loop
+    # an answer still too old for the location: refused at the callback, by
+    # the rule every request applies (a future auth_time within the clock
+    # skew; an older one never)
     $ua = signed_in();
-    mock_config({ user => { auth_time => time - 700 } });
+    mock_config({ user => { auth_time => int(clock_now()) - 700 } });
     $mark = log_mark();
     $r = $ua->get(url($vh, '/app/fresh/x'));
     $cb = finish_callback($ua, authorize_at_mock($ua, $r));
-    is($cb->code, 302, 'auth_time 700 s old (within max_age + EntraClockSkew): accepted');
+    refused_ok($cb, ['within the last 600 seconds'], 'auth_time 700 s old (EntraMaxAuthAge 600)');
+    ok((grep { /\[auth_entra:error\].*ENTRA00233:/ } entra_lines($mark)), 'log: ENTRA00233 at error');
+
+    # one just within the bound, past it moments later: accepted once, then
+    # 403 rather than another round trip
+    $ua = signed_in();
+    mock_config({ user => { auth_time => int(clock_now()) - 595 } });
+    $mark = log_mark();
+    $r = $ua->get(url($vh, '/app/fresh/x'));
+    $cb = finish_callback($ua, authorize_at_mock($ua, $r));
+    is($cb->code, 302, 'auth_time 595 s old (EntraMaxAuthAge 600): accepted');
+    advance_clock(10);
     $final = follow($ua, $cb);
-    denied_page_ok($final, ['within the last 600 seconds'], '... still too old here: 403, not a loop');
+    denied_page_ok($final, ['within the last 600 seconds'], '... 10 s later past the bound: 403, not a loop');
     ok((grep { /ENTRA00236:/ } entra_lines($mark)), 'log: ENTRA00236');
 
     # XHR: 401 insufficient_claims asking for auth_time
