@@ -118,6 +118,35 @@ mock_reset();
 }
 
 # ------------------------------------------------ App Service protocol ----
+# A server on App Service: IDENTITY_ENDPOINT's answer for X-IDENTITY-HEADER
+# (the server's environment holds both), as the app's credential.
+{
+    require EntraStores;
+    mock_config({ %$fic });
+    local $ENV{IDENTITY_HEADER} = $info->{mi_identity_header} // 'mock-identity-header-3f9a';
+    local $ENV{IDENTITY_ENDPOINT} = mock_url('/msi/token');
+    my $S = eval {
+        EntraStores::start_apache(name => 'mi_appservice_env', secret => undef, extra => <<"EOC") };
+EntraManagedIdentity $info->{mi_client_id}
+EntraManagedIdentityEndpoint ${\ mock_url('/msi/token')} appservice
+EOC
+    ok($S, 'a server with an App Service identity starts') or diag($@);
+    SKIP: {
+        skip 'no server', 6 unless $S;
+        my $n = imds_calls();
+        my $final = EntraTest::sign_in_url(new_ua(), $S->url('/app/as-ok'));
+        is($final->code, 200, 'App Service identity: signed in');
+        my $st = mock_stats();
+        is($st->{requests}{imds} - $n, 1, '... one call to IDENTITY_ENDPOINT');
+        my $last = $st->{last}{imds} || {};
+        is($last->{query}{'api-version'}, '2019-08-01', '... App Service\'s api-version');
+        is($last->{identity_header}, $ENV{IDENTITY_HEADER}, '... with X-IDENTITY-HEADER');
+        is($st->{last}{token}{auth_method}, 'federated', '... sent as a federated client assertion');
+        ok(!grep({ index($_, $ENV{IDENTITY_HEADER}) >= 0 } EntraTest::log_file_since($S->error_log, 0)),
+           '... the X-IDENTITY-HEADER value is in no log line');
+        $S->stop;
+    }
+}
 {
     my $mark = log_mark();
     my (undef, $s) = sign_in(new_ua(), 'mi_appservice', '/app/as');

@@ -192,7 +192,8 @@ sub start_apache {
     # TLS, h2c without); ipv6 => 1 also listens on [::1] (->base6); servers
     # => N event processes (default 1); access_log => 1 logs "pid remote-port
     # path status" to ->access_log; location: more lines in <Location /app>;
-    # cookie_name => undef for the module's default cookie names
+    # cookie_name => undef for the module's default cookie names; secret =>
+    # undef for no EntraClientSecret (another credential in extra)
     my $store = $o{store};
     my $mpm = $o{mpm} || 'event';
     my $t_dir = Apache::Test::vars('t_dir');
@@ -210,6 +211,7 @@ sub start_apache {
     my $secure_line = $o{secure} ? '' : 'EntraCookieSecure Off';
     my $cookie_name = exists $o{cookie_name} ? $o{cookie_name} : 'entra_session';
     my $cookie_line = defined $cookie_name ? "EntraCookieName   $cookie_name" : '';
+    my $secret_line = exists $o{secret} && !defined $o{secret} ? '' : "EntraClientSecret $secret";
     my $location = $o{location} // '';
     my $servers = $o{servers} || 1;
     my $listen = "Listen            127.0.0.1:$port" . ($o{tls} ? ' https' : '');
@@ -268,7 +270,7 @@ EntraAuthority    http://127.0.0.1:$mock
 EntraTenant       $tenant
 EntraClientID     $client
 $cookie_line
-EntraClientSecret $secret
+$secret_line
 EntraSessionKey   $key
 $secure_line
 $store_line
