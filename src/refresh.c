@@ -416,8 +416,10 @@ static int breaker_open(request_rec *r, const entra_server_conf *sc, int trip)
         s->done_at = now;
         s->kind = OUTCOME_UNAVAILABLE;
     }
+    else if (s && s->done_at > now)
+        s->done_at = 0;         /* tripped "later" than now: the clock stepped back; forget it */
     else
-        open = s && s->done_at && now >= s->done_at && now - s->done_at < BREAKER_TTL;
+        open = s && s->done_at && now - s->done_at < BREAKER_TTL;
     apr_global_mutex_unlock(refresh_mutex);
     return open;
 }

@@ -23,13 +23,16 @@ my ($t0, $cookie, $token) = (clock_now(), cookie_value($signin, 'entra_session')
                              backend_header($first, 'X-Entra-Access-Token'));
 ok($cookie, 'a session on sess_maxage') or BAIL_OUT('no session');
 
-# in use before the hard end; the refresh seals the cookie again
+# in use before the hard end; a refresh seals the cookie again (asked for:
+# /.auth/refresh calls Entra whatever another file's unreachable Entra left)
 my $ua = new_ua();
 set_cookie($ua, 'entra_session', $cookie);
+my $rf = $ua->get(url($vh, '/.auth/refresh'));
+is($rf->code, 200, 'before EntraSessionMaxAge: /.auth/refresh refreshes');
+my $new = find_set_cookie($rf, 'entra_session');
+ok($new, '... the cookie was sealed again (access token refreshed)');
 my $r = $ua->get(url($vh, '/app/maxage/1'), Accept => 'text/html');
 is($r->code, 200, 'before EntraSessionMaxAge: signed in');
-my $new = find_set_cookie($r, 'entra_session');
-ok($new, '... the cookie was sealed again (access token refreshed)');
 my $t2 = backend_header($r, 'X-Entra-Access-Token');
 ok($t2 && $t2 ne ($token // ''), '... and the backend got a refreshed token');
 my $resealed = cookie_value($ua, 'entra_session');
