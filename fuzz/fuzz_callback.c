@@ -206,35 +206,6 @@ void entra_metrics_signin(request_rec *r, entra_metric result)
     entra_metric_inc(result);
 }
 
-/* src/stepup.c's (it needs the session store and the login redirect):
- * what the callback asks of a step-up, answered as for a plain sign-in
- * (the ID token is checked by src/jwt.c all the same). */
-const char *entra_stepup_claims(apr_pool_t *p, const char *acr)
-{
-    return apr_pstrcat(p, "{\"id_token\":{\"acrs\":{\"essential\":true,\"value\":\"", acr,
-                       "\"}}}", NULL);
-}
-
-const char *entra_stepup_state_describe(apr_pool_t *p, const entra_state *st)
-{
-    (void)p; (void)st;
-    return "a step-up";
-}
-
-int entra_stepup_verify(request_rec *r, const entra_server_conf *sc, const entra_state *st,
-                        json_t *claims)
-{
-    (void)r; (void)sc; (void)st; (void)claims;
-    return OK;
-}
-
-int entra_stepup_upgrade(request_rec *r, const entra_server_conf *sc, const entra_state *st,
-                         json_t *claims, json_t *answer)
-{
-    (void)r; (void)sc; (void)st; (void)claims; (void)answer;
-    return DECLINED;
-}
-
 /* ---- the app ---- */
 
 static entra_server_conf *sc;
