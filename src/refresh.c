@@ -399,8 +399,31 @@ static void land_flight(request_rec *r, const entra_server_conf *sc, const char 
         share(r, sc, key, sealed, now);
 }
 
+/* Under the mutex: whether a call to Entra for this app (another session's
+ * refresh) has been on its way for more than a second: Entra may be
+ * unreachable, and a refresh that may go on with its token does not start
+ * another call to wait the whole timeout too. */
+static int app_call_hanging(const char *app_tag, apr_int64_t now)
+{
+    apr_size_t tag_len = strlen(app_tag), len;
+    int i;
+
+    for (i = 0; i < SLOTS; i++) {
+        const slot *s = &slots[i];
+        /* 2 in whole seconds: on its way for more than one */
+        if (!s->started || s->done_at || now - s->started < 2 || now < s->started)
+            continue;
+        len = strlen(s->key);
+        if (len > tag_len && s->key[len - tag_len - 1] == '.'
+            && strcmp(s->key + len - tag_len, app_tag) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether a refresh of this app found Entra unreachable a moment ago
- * (BREAKER_TTL); `trip` says it did, now. */
+ * (BREAKER_TTL), or another is still waiting on it; `trip` says one
+ * found it unreachable, now. */
 static int breaker_open(request_rec *r, const entra_server_conf *sc, int trip)
 {
     const char *key = apr_pstrcat(r->pool, BREAKER_MARK, sc->app_tag, NULL);
@@ -419,7 +442,8 @@ static int breaker_open(request_rec *r, const entra_server_conf *sc, int trip)
     else if (s && s->done_at > now)
         s->done_at = 0;         /* tripped "later" than now: the clock stepped back; forget it */
     else
-        open = s && s->done_at && now - s->done_at < BREAKER_TTL;
+        open = (s && s->done_at && now - s->done_at < BREAKER_TTL)
+               || app_call_hanging(sc->app_tag, now);
     apr_global_mutex_unlock(refresh_mutex);
     return open;
 }

@@ -12,6 +12,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use EntraTest;
+use POSIX ();
+use Time::HiRes ();
 
 plan skip_all => 'needs the test clock (configure --enable-test-clock)' unless test_clock();
 
@@ -123,6 +125,35 @@ for my $vh (qw(revalidate revalidate_shmcb)) {
     ok(find_set_cookie($me, 'entra_session'), "$vh: ... the session cookie cleared");
     ok(is_login_redirect($ua->get(url($vh, '/app/x'))), "$vh: ... and the app signs in again");
     is(refreshes(), 1, "$vh: ... one call to Entra");
+}
+
+# ---- Entra hanging (a blackhole): while one session's revalidation waits
+# on it, another session due at the same moment does not start a call of
+# its own and wait the whole timeout too: it goes on at once.
+{
+    my $vh = 'revalidate';
+    my $first = signed_in($vh);
+    my $second = new_ua();
+    is(sign_in($second, $vh, '/app/start')->code, 200, 'blackhole: a second session');
+    mock_config({ slow => { token => 4 } });
+    advance_clock(121);
+    my $before = mock_stats()->{requests}{token};
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {                    # the first session's revalidation hangs
+        $first->timeout(20);
+        $first->get(url($vh, '/app/hang'));
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.5);        # its call is on its way
+    advance_clock(3);               # ... for more than a second, on the module's clock
+    my $t0 = Time::HiRes::time();
+    my $r = $second->get(url($vh, '/app/meanwhile'));
+    my $took = Time::HiRes::time() - $t0;
+    is($r->code, 200, 'blackhole: the second session goes on');
+    cmp_ok($took, '<', 2, '... at once, not after the timeout') or diag("took $took s");
+    waitpid($pid, 0);
+    is(mock_stats()->{requests}{token} - $before, 1, '... one call to Entra, not one a session');
+    mock_config({ slow => undef });
 }
 
 done_testing();
