@@ -117,8 +117,33 @@ static void test_request(apr_pool_t *p)
     CHECK(!entra_claims_request(p, "{\"access_token\":3}", caps), "access_token not an object");
 }
 
+/* Within the bound decoded, past it once re-serialized (0.1 prints with 17
+ * digits): refused, so what goes to Entra keeps the bound; and a header of
+ * many short quoted values. */
+static void test_growth(apr_pool_t *p)
+{
+    const char *why = NULL, *got, *json;
+    char *numbers = apr_pcalloc(p, 2048), *hdr;
+    int i, n = 0;
+
+    for (i = 0; i < 480; i++)
+        n += apr_snprintf(numbers + n, 2048 - (apr_size_t)n, i ? ",0.1" : "0.1");
+    json = apr_psprintf(p, "{\"access_token\":{\"x\":{\"values\":[%s]}}}", numbers);
+    CHECK(strlen(json) <= ENTRA_CHALLENGE_MAX, "the claims fit the bound decoded (%d bytes)",
+          (int)strlen(json));
+    got = entra_challenge_parse_value(p, apr_psprintf(p, "Bearer error=\"insufficient_claims\", "
+                                      "claims=\"%s\"", b64(p, json)), &why);
+    CHECK(!got, "but not re-serialized (0.1 as 0.10000000000000001): refused");
+    hdr = apr_pcalloc(p, 8200);
+    for (i = 0, n = 0; n < 8000; i++)
+        n += apr_snprintf(hdr + n, 8200 - (apr_size_t)n, "%sa=\"\"", i ? ", " : "Bearer ");
+    CHECK(!entra_challenge_parse_value(p, hdr, &why),
+          "8 KB of empty quoted values: no claims challenge (and each value costs its own size)");
+}
+
 void suite_challenge(apr_pool_t *p)
 {
+    test_growth(p);
     test_parse(p);
     test_junk(p);
     test_request(p);
