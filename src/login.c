@@ -39,12 +39,13 @@ static int idp_unavailable(request_rec *r, const char *why)
 
 /* Optional authorize parameters: EntraPrompt and EntraDomainHint, and the
  * login_hint/domain_hint the request itself carries (a link can pre-fill
- * the account, as Entra's own apps do). A step-up names its user itself
- * (`login_hint`, which then wins). */
+ * the account, as Entra's own apps do). A step-up (`same_user`) is for the
+ * session's user: it names them itself (`login_hint`), and a link's hints
+ * are not taken. */
 static const char *authorize_hints(request_rec *r, const entra_server_conf *sc,
-                                   const char *login_hint)
+                                   const char *login_hint, int same_user)
 {
-    apr_table_t *query = entra_form_parse(r->pool, r->args);
+    apr_table_t *query = same_user ? NULL : entra_form_parse(r->pool, r->args);
     const char *domain_hint = query ? apr_table_get(query, "domain_hint") : NULL;
     const char *extra = "";
 
@@ -103,7 +104,7 @@ static const char *authorize_url(request_rec *r, const entra_server_conf *sc,
                        "&code_challenge_method=S256",
                        "&response_mode=", form_post ? "form_post" : "query",
                        authorize_requirements(p, sc, st, challenge),
-                       authorize_hints(r, sc, login_hint), NULL);
+                       authorize_hints(r, sc, login_hint, st->oid != NULL), NULL);
 }
 
 static int start(request_rec *r, const entra_server_conf *sc, const char *return_to,

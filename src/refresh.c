@@ -237,19 +237,29 @@ static outcome_kind id_token_verdict(request_rec *r, const entra_server_conf *sc
 }
 
 /* Entra's refusals that end the session: the user's grant is gone
- * (invalid_grant: expired, revoked, the account disabled) or the user must
- * come back to Entra (Conditional Access). Any other 4xx names this
- * server's credential or request. */
+ * (invalid_grant: expired, revoked, the account disabled), the user must
+ * come back to Entra (Conditional Access), or an administrator cut the app
+ * off (disabled for sign-in, AADSTS7000112; not in the tenant any more,
+ * AADSTS700016). Any other 4xx names this server's credential or request. */
 static int ends_session(json_t *answer)
 {
     static const char *const users[] = { "invalid_grant", "interaction_required",
                                          "consent_required", "login_required", NULL };
+    static const json_int_t app_cut_off[] = { 7000112, 700016, 0 };
     const char *error = json_string_value(json_object_get(answer, "error"));
+    json_t *codes = json_object_get(answer, "error_codes"), *code;
+    size_t k;
     int i;
 
     for (i = 0; error && users[i]; i++) {
         if (strcmp(error, users[i]) == 0)
             return 1;
+    }
+    json_array_foreach(codes, k, code) {
+        for (i = 0; app_cut_off[i]; i++) {
+            if (json_is_integer(code) && json_integer_value(code) == app_cut_off[i])
+                return 1;
+        }
     }
     return 0;
 }

@@ -163,6 +163,14 @@ for my $case (['invalid_grant', 70043, 'Conditional Access sign-in frequency (AA
        '... an error line says the server\'s credential was refused (ENTRA00815)')
         or diag(join "\n", entra_lines($m));
     ok(!scalar(grep { /ENTRA00804:/ } entra_lines($m)), '... and no "session ends" line');
+
+    # ... but an app an administrator disabled for sign-in (AADSTS7000112)
+    # is cut off: its sessions end
+    mock_config({ token_error => { error => 'unauthorized_client', code => 7000112, status => 400 } });
+    advance_clock(11);      # past the remembered "Entra would not" of the request before
+    $res = $b->get(url($vh, '/app/refused'), Accept => 'text/html');
+    ok(is_login_redirect($res), 'the app disabled for sign-in (AADSTS7000112): the session ends')
+        or diag($res->status_line);
 }
 {   # a script is told 401, and its cookie is cleared as well
     mock_reset();
