@@ -56,6 +56,8 @@ typedef struct {
     outcome_kind kind;
     const char *access_token, *refresh_token;
     apr_int64_t expires;
+    apr_int64_t answered;       /* when Entra gave it (seconds): a shared answer
+                                 * may be up to OUTCOME_TTL old */
 } outcome;
 
 /* One refresh token's refresh: in flight (`started`) or done (`done_at`,
@@ -163,6 +165,7 @@ static const char *seal_outcome(request_rec *r, const entra_server_conf *sc, con
     entra_pairs_add(pairs, "at", o->access_token ? o->access_token : "");
     entra_pairs_add(pairs, "rt", o->refresh_token ? o->refresh_token : "");
     entra_pairs_add(pairs, "e", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
+    entra_pairs_add(pairs, "t", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->answered));
     plain = entra_pairs_serialize(r->pool, pairs, &len);
     return entra_seal(r->pool, sc->app_keys, OUTCOME_PURPOSE, plain, len);
 }
@@ -185,6 +188,7 @@ static outcome *open_outcome(request_rec *r, const entra_server_conf *sc, const 
     o->access_token = entra_pairs_get(pairs, "at");
     o->refresh_token = entra_pairs_get(pairs, "rt");
     o->expires = entra_parse_int(entra_pairs_get(pairs, "e"));
+    o->answered = entra_pairs_get(pairs, "t") ? entra_parse_int(entra_pairs_get(pairs, "t")) : -1;
     return o;
 }
 
@@ -294,7 +298,8 @@ static void call_entra(request_rec *r, const entra_server_conf *sc, const char *
         o->kind = id_token_verdict(r, sc, &meta, answer);
         o->access_token = json_string_value(json_object_get(answer, "access_token"));
         o->refresh_token = json_string_value(json_object_get(answer, "refresh_token"));
-        o->expires = apr_time_sec(entra_now()) + entra_token_expires_in(answer);
+        o->answered = apr_time_sec(entra_now());
+        o->expires = o->answered + entra_token_expires_in(answer);
         return;
     case ENTRA_TOKEN_REFUSED:
         if (!ends_session(answer)) {
@@ -552,11 +557,13 @@ static void apply(request_rec *r, const entra_server_conf *sc, entra_session *se
     if (force)
         set_field(r->pool, session->claims, LAST_FORCED,
                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
-    /* Entra accepted the refresh token: the session is as good as just
-     * revalidated. */
+    /* Entra accepted the refresh token: the session was revalidated when
+     * Entra said so (another request's answer may be a minute old: a
+     * revocation since then must not wait a whole interval more). */
     if (entra_conf_session_revalidate(sc)) {
         set_field(r->pool, session->claims, REVALIDATED,
-                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                               o->answered > 0 && o->answered <= now ? o->answered : now));
         set_field(r->pool, session->claims, REVALIDATE_TRIED, "");
     }
     session->last_seen = now;
