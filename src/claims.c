@@ -94,24 +94,11 @@ apr_array_header_t *entra_claims_from_json(apr_pool_t *p, json_t *claims)
     return pairs;
 }
 
-/* True when `value` is one of the ','-separated elements of `list`. */
-static int list_has(const char *list, const char *value)
-{
-    apr_size_t n = strlen(value);
-    const char *at;
-
-    for (at = list; n && (at = strstr(at, value)); at++) {
-        if ((at == list || at[-1] == ',') && (at[n] == '\0' || at[n] == ','))
-            return 1;
-    }
-    return 0;
-}
-
 int entra_claims_is_array(const apr_array_header_t *claims, const char *name)
 {
     const char *arrays = entra_pairs_get(claims, ENTRA_CLAIMS_ARRAYS);
 
-    return arrays && list_has(arrays, name);
+    return arrays && entra_list_has(arrays, name);
 }
 
 int entra_claims_has(const apr_array_header_t *claims, const char *name, const char *value)
@@ -122,7 +109,7 @@ int entra_claims_has(const apr_array_header_t *claims, const char *name, const c
         return 0;
     /* Elements are joined with ',': a value with one matches no element. */
     if (entra_claims_is_array(claims, name))
-        return !strchr(value, ',') && list_has(have, value);
+        return !strchr(value, ',') && entra_list_has(have, value);
     return strcmp(have, value) == 0;
 }
 

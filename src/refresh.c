@@ -511,21 +511,6 @@ static outcome *refresh_once(request_rec *r, const entra_server_conf *sc, const 
     return apr_pmemdup(r->pool, &got, sizeof(got));
 }
 
-static void set_field(apr_pool_t *p, apr_array_header_t *claims, const char *name,
-                      const char *value)
-{
-    int i;
-
-    for (i = 0; i < claims->nelts; i++) {
-        entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
-        if (strcmp(c->name, name) == 0) {
-            c->value = apr_pstrdup(p, value);
-            return;
-        }
-    }
-    entra_pairs_add(claims, name, apr_pstrdup(p, value));
-}
-
 static int expired(const entra_session *session, apr_int64_t now)
 {
     return entra_parse_int(entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_EXPIRES)) <= now;
@@ -547,24 +532,24 @@ static void apply(request_rec *r, const entra_server_conf *sc, entra_session *se
 {
     if (all || entra_pairs_get(session->claims, ENTRA_SESSION_ACCESS_TOKEN)
         || entra_conf_pass_access_token(sc)) {
-        set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, o->access_token);
-        set_field(r->pool, session->claims, ENTRA_SESSION_ACCESS_EXPIRES,
+        entra_pairs_set(r->pool, session->claims, ENTRA_SESSION_ACCESS_TOKEN, o->access_token);
+        entra_pairs_set(r->pool, session->claims, ENTRA_SESSION_ACCESS_EXPIRES,
                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, o->expires));
     }
     /* Entra rotates refresh tokens: keep the new one. */
     if (o->refresh_token && *o->refresh_token)
-        set_field(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, o->refresh_token);
+        entra_pairs_set(r->pool, session->claims, ENTRA_SESSION_REFRESH_TOKEN, o->refresh_token);
     if (force)
-        set_field(r->pool, session->claims, LAST_FORCED,
+        entra_pairs_set(r->pool, session->claims, LAST_FORCED,
                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
     /* Entra accepted the refresh token: the session was revalidated when
      * Entra said so (another request's answer may be a minute old: a
      * revocation since then must not wait a whole interval more). */
     if (entra_conf_session_revalidate(sc)) {
-        set_field(r->pool, session->claims, REVALIDATED,
+        entra_pairs_set(r->pool, session->claims, REVALIDATED,
                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                o->answered > 0 && o->answered <= now ? o->answered : now));
-        set_field(r->pool, session->claims, REVALIDATE_TRIED, "");
+        entra_pairs_set(r->pool, session->claims, REVALIDATE_TRIED, "");
     }
     session->last_seen = now;
     entra_store_save(r, sc, session);
@@ -649,7 +634,7 @@ entra_refresh_result entra_refresh_revalidate(request_rec *r, const entra_server
                       "oid=%s (last revalidated %" APR_INT64_T_FMT " seconds ago): it goes on, "
                       "and is tried again in %d seconds at the earliest",
                       entra_log_safe(r->pool, oid), now - last, REVALIDATE_RETRY);
-        set_field(r->pool, session->claims, REVALIDATE_TRIED,
+        entra_pairs_set(r->pool, session->claims, REVALIDATE_TRIED,
                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, now));
         entra_store_save(r, sc, session);
         return ENTRA_REFRESH_FAILED;

@@ -46,34 +46,6 @@ const char *entra_stepup_describe(apr_pool_t *p, const char *acr, apr_int64_t ma
     return ctx ? ctx : age ? age : "nothing";
 }
 
-/* True when `value` is one of the ','-separated elements of `list`. */
-static int list_has(const char *list, const char *value)
-{
-    apr_size_t n = strlen(value);
-    const char *at;
-
-    for (at = list; n && (at = strstr(at, value)); at++) {
-        if ((at == list || at[-1] == ',') && (at[n] == '\0' || at[n] == ','))
-            return 1;
-    }
-    return 0;
-}
-
-static void set_pair(apr_pool_t *p, apr_array_header_t *pairs, const char *name,
-                     const char *value)
-{
-    int i;
-
-    for (i = 0; i < pairs->nelts; i++) {
-        entra_pair *c = &APR_ARRAY_IDX(pairs, i, entra_pair);
-        if (strcmp(c->name, name) == 0) {
-            c->value = apr_pstrdup(p, value);
-            return;
-        }
-    }
-    entra_pairs_add(pairs, name, apr_pstrdup(p, value));
-}
-
 /* A page for whichever status the request ends with: check_user_id's
  * (ap_die) or, after authorization, the 401 mod_authz_core answered
  * (entra_authz_forbid). */
@@ -320,12 +292,12 @@ static const char *acrs_union(apr_pool_t *p, const char *have, json_t *claims)
     size_t i;
 
     if (json_is_string(acrs) && entra_acr_valid(json_string_value(acrs))
-        && (!all || !list_has(all, json_string_value(acrs))))
+        && (!all || !entra_list_has(all, json_string_value(acrs))))
         all = all ? apr_pstrcat(p, all, ",", json_string_value(acrs), NULL)
                   : json_string_value(acrs);
     json_array_foreach(acrs, i, v) {
         const char *one = json_string_value(v);
-        if (entra_acr_valid(one) && (!all || !list_has(all, one)))
+        if (entra_acr_valid(one) && (!all || !entra_list_has(all, one)))
             all = all ? apr_pstrcat(p, all, ",", one, NULL) : one;
     }
     return all;
@@ -346,23 +318,23 @@ static void merge(request_rec *r, const entra_server_conf *sc, const entra_state
     const char *idt = json_string_value(json_object_get(answer, "id_token"));
 
     if (acrs) {
-        set_pair(p, s->claims, "acrs", acrs);
-        if (!arrays || !list_has(arrays, "acrs"))
-            set_pair(p, s->claims, ENTRA_CLAIMS_ARRAYS,
+        entra_pairs_set(p, s->claims, "acrs", acrs);
+        if (!arrays || !entra_list_has(arrays, "acrs"))
+            entra_pairs_set(p, s->claims, ENTRA_CLAIMS_ARRAYS,
                      arrays ? apr_pstrcat(p, arrays, ",acrs", NULL) : "acrs");
     }
     if (auth_time >= 0 && (!had || entra_parse_int(had) < auth_time))
-        set_pair(p, s->claims, "auth_time", apr_psprintf(p, "%" APR_INT64_T_FMT, auth_time));
+        entra_pairs_set(p, s->claims, "auth_time", apr_psprintf(p, "%" APR_INT64_T_FMT, auth_time));
     if (rt)
-        set_pair(p, s->claims, ENTRA_SESSION_REFRESH_TOKEN, rt);
+        entra_pairs_set(p, s->claims, ENTRA_SESSION_REFRESH_TOKEN, rt);
     if (at && entra_conf_pass_access_token(sc)) {
-        set_pair(p, s->claims, ENTRA_SESSION_ACCESS_TOKEN, at);
-        set_pair(p, s->claims, ENTRA_SESSION_ACCESS_EXPIRES,
+        entra_pairs_set(p, s->claims, ENTRA_SESSION_ACCESS_TOKEN, at);
+        entra_pairs_set(p, s->claims, ENTRA_SESSION_ACCESS_EXPIRES,
                  apr_psprintf(p, "%" APR_INT64_T_FMT,
                               apr_time_sec(r->request_time) + entra_token_expires_in(answer)));
     }
     if (idt && entra_pairs_get(s->claims, ENTRA_SESSION_ID_TOKEN))
-        set_pair(p, s->claims, ENTRA_SESSION_ID_TOKEN, idt);
+        entra_pairs_set(p, s->claims, ENTRA_SESSION_ID_TOKEN, idt);
     entra_stepup_mark(r, s, st);
 }
 
@@ -370,7 +342,7 @@ void entra_stepup_mark(request_rec *r, entra_session *s, const entra_state *st)
 {
     if (!st->claims_challenge && !st->acr && st->max_age < 0)
         return;
-    set_pair(r->pool, s->claims, ENTRA_SESSION_STEPUP,
+    entra_pairs_set(r->pool, s->claims, ENTRA_SESSION_STEPUP,
              apr_psprintf(r->pool, "%" APR_INT64_T_FMT " %s", apr_time_sec(r->request_time),
                           st->claims_challenge ? ENTRA_STEPUP_CLAIMS
                           : st->acr ? st->acr : "max_age"));

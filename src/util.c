@@ -518,6 +518,33 @@ const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name)
     return NULL;
 }
 
+void entra_pairs_set(apr_pool_t *p, apr_array_header_t *pairs, const char *name,
+                     const char *value)
+{
+    int i;
+
+    for (i = 0; i < pairs->nelts; i++) {
+        entra_pair *c = &APR_ARRAY_IDX(pairs, i, entra_pair);
+        if (strcmp(c->name, name) == 0) {
+            c->value = apr_pstrdup(p, value);
+            return;
+        }
+    }
+    entra_pairs_add(pairs, name, apr_pstrdup(p, value));
+}
+
+int entra_list_has(const char *list, const char *value)
+{
+    apr_size_t n = strlen(value);
+    const char *at;
+
+    for (at = list; n && (at = strstr(at, value)); at++) {
+        if ((at == list || at[-1] == ',') && (at[n] == '\0' || at[n] == ','))
+            return 1;
+    }
+    return 0;
+}
+
 apr_int64_t entra_parse_int(const char *s)
 {
     apr_int64_t v = 0;

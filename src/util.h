@@ -89,6 +89,11 @@ apr_array_header_t *entra_pairs_parse(apr_pool_t *p, const unsigned char *buf, a
 
 void entra_pairs_add(apr_array_header_t *pairs, const char *name, const char *value);
 const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name);
+/* Sets `name` to a copy of `value`: the first pair of that name, else a new one. */
+void entra_pairs_set(apr_pool_t *p, apr_array_header_t *pairs, const char *name,
+                     const char *value);
+/* True when `value` is one of the ','-separated elements of `list`. */
+int entra_list_has(const char *list, const char *value);
 
 /* Parses a non-negative decimal integer; -1 when s is not one. */
 apr_int64_t entra_parse_int(const char *s);
