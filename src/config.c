@@ -1037,8 +1037,9 @@ const char *entra_set_managed_identity_endpoint(cmd_parms *cmd, void *dc, const 
     entra_server_conf *c = server_conf(cmd);
     (void)dc;
 
-    if (!is_http_url(url) || strchr(url, '?') || strchr(url, '#'))
-        return directive_error(cmd, "must be an http(s) URL without a query, such as "
+    if (!is_http_url(url) || strchr(url, '?') || strchr(url, '#') || strlen(url) > 512)
+        return directive_error(cmd, "must be an http(s) URL without a query, at most 512 "
+                                    "characters, such as "
                                     "http://169.254.169.254/metadata/identity/oauth2/token");
     if (kind && strcasecmp(kind, "imds") != 0 && strcasecmp(kind, "appservice") != 0)
         return directive_error(cmd, "the second argument is imds (the default: header "

@@ -241,8 +241,19 @@ const char *entra_mi_assertion(apr_pool_t *p, const entra_server_conf *sc, int t
     /* This request fetches, holding no lock. */
     why = fetch(p, sc, timeout, url, header, &got, &expires_on);
     now = now_sec();
-    apr_global_mutex_lock(table_mutex);
-    s = find_slot(url);
+    if (apr_global_mutex_lock(table_mutex) != APR_SUCCESS)
+        s = NULL;               /* no lock: this request's answer, kept by no one */
+    /* the slot may have gone to another identity's fetch meanwhile */
+    else if (!(s = find_slot(url)))
+        apr_global_mutex_unlock(table_mutex);
+    if (!s) {
+        if (why) {
+            *unavailable = 1;
+            return why;
+        }
+        *token = got;
+        return NULL;
+    }
     s->fetching_until = 0;
     if (!why) {
         apr_cpystrn(s->token, got, sizeof(s->token));
