@@ -22,7 +22,8 @@
 # has not been configured yet it runs autoreconf, configure and make first.
 #
 # Settings (environment): FUZZ_SECONDS (10), FUZZ_JOBS (number of CPUs, at
-# most 4), HARDENING_DIR, TEST_USER, APACHE_TEST_* (handed to Apache::Test),
+# most 4; 1 while the Apache suite runs beside), HARDENING_PARALLEL (1: the
+# Apache suite runs beside the other steps; 0: after them), HARDENING_DIR, TEST_USER, APACHE_TEST_* (handed to Apache::Test),
 # ASAN_TESTS (only these .t files in the ASan suite, e.g. "t/40_cookies.t").
 #
 # `make asan` calls `scripts/hardening.sh --apache-asan DIR` once it has built
@@ -136,7 +137,7 @@ if is_root; then
     HOME_DIR=$(getent passwd "$TEST_USER" | cut -d: -f6)
     env=(HOME="${HOME_DIR:-$WORK}" USER="$TEST_USER" LOGNAME="$TEST_USER" SHELL=/bin/bash
          LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
-    for v in CI TERM FUZZ_SECONDS FUZZ_JOBS ASAN_TESTS $(compgen -v APACHE_TEST_ || true); do
+    for v in CI TERM FUZZ_SECONDS FUZZ_JOBS ASAN_TESTS HARDENING_PARALLEL $(compgen -v APACHE_TEST_ || true); do
         [ -z "${!v+x}" ] || env+=("$v=${!v}")
     done
     cd "$WORK"
@@ -180,7 +181,32 @@ jobs=$(nproc)
 [ "$jobs" -le 4 ] || jobs=4
 results=()
 passed=0 failed=0
+
+# record STEP RC SECONDS
+record() {
+    if [ "$2" -eq 0 ]; then
+        passed=$((passed + 1))
+        results+=("$(printf '%-14s ok    %4ds' "$1" "$3")")
+    else
+        failed=$((failed + 1))
+        results+=("$(printf '%-14s FAIL  %4ds  (exit %d)' "$1" "$3" "$2")")
+    fi
+}
+
+# The Apache suite mostly waits (on its servers, the mock, timeouts): when
+# it runs with other steps (HARDENING_PARALLEL, on by default), it runs
+# beside them, its output kept in a log shown when it ends, and the fuzzers
+# take one CPU instead of all.
+asan_pid='' asan_log=$ENTRA_TOP/hardening-apache-asan.log
+if [ "${HARDENING_PARALLEL:-1}" = 1 ] && [ ${#STEPS[@]} -gt 1 ] && [[ " ${STEPS[*]} " == *" apache-asan "* ]]; then
+    say "hardening: apache-asan (beside the other steps; log: $asan_log)"
+    asan_t0=$(date +%s)
+    make -s asan >"$asan_log" 2>&1 &
+    asan_pid=$!
+    jobs=1
+fi
 for step in "${STEPS[@]}"; do
+    [ "$step" = apache-asan ] && [ -n "$asan_pid" ] && continue
     say "hardening: $step"
     t=$(date +%s)
     rc=0
@@ -191,15 +217,15 @@ for step in "${STEPS[@]}"; do
         fuzz)          FUZZ_JOBS=${FUZZ_JOBS:-$jobs} "$ENTRA_TOP/scripts/fuzz.sh" "$FUZZ_SECONDS" || rc=$? ;;
         apache-asan)   make -s asan || rc=$? ;;
     esac
-    t=$(( $(date +%s) - t ))
-    if [ "$rc" -eq 0 ]; then
-        passed=$((passed + 1))
-        results+=("$(printf '%-14s ok    %4ds' "$step" "$t")")
-    else
-        failed=$((failed + 1))
-        results+=("$(printf '%-14s FAIL  %4ds  (exit %d)' "$step" "$t" "$rc")")
-    fi
+    record "$step" "$rc" $(( $(date +%s) - t ))
 done
+if [ -n "$asan_pid" ]; then
+    say "hardening: waiting for apache-asan"
+    rc=0
+    wait "$asan_pid" || rc=$?
+    cat "$asan_log"
+    record apache-asan "$rc" $(( $(date +%s) - asan_t0 ))
+fi
 echo
 say "hardening results ($(( $(date +%s) - T0 ))s, in $ENTRA_TOP)"
 for r in "${results[@]}"; do info "$r"; done

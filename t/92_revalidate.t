@@ -156,4 +156,25 @@ for my $vh (qw(revalidate revalidate_shmcb)) {
     mock_config({ slow => undef });
 }
 
+
+# ---- a session Entra gave no refresh token: nothing to revalidate with,
+# so it ends when due (fail closed), with a warn line
+{
+    my $vh = 'revalidate';
+    past_refresh_breaker();
+    mock_reset();
+    mock_config({ withhold_refresh_token => JSON::PP::true });
+    my $ua = new_ua();
+    is(sign_in($ua, $vh, '/app/start')->code, 200, 'no refresh token: signed in');
+    is($ua->get(url($vh, '/app/x'))->code, 200, '... used before the interval');
+    advance_clock(121);
+    my $mark = log_mark();
+    my $r = $ua->get(url($vh, '/app/x'), Accept => 'text/html');
+    ok(is_login_redirect($r), '... due: the session ends, the browser signs in again')
+        or diag($r->status_line);
+    ok((grep { /\[auth_entra:warn\].*ENTRA00814:.*no refresh token/ } entra_lines($mark)),
+       '... a warn line ENTRA00814') or diag(join "\n", entra_lines($mark));
+    mock_reset();
+}
+
 done_testing();

@@ -514,6 +514,7 @@ class Mock:
             self.mi_lifetime = None          # seconds; None: MI_TOKEN_TTL
             self.tenant_kind = None          # None: workforce; "ciam": External ID
             self.b2c_tfp = None              # B2C: the tfp tokens carry (None: the policy's)
+            self.withhold_refresh_token = False  # no refresh_token, offline_access or not
             self.used_jtis = {}      # jti -> exp (certificate assertions are single use)
             self.graph_page_size = None
             self.groups_overage = False
@@ -576,7 +577,7 @@ class Mock:
         fails loudly instead of silently configuring nothing."""
         if not isinstance(cfg, dict):
             return "config must be a JSON object"
-        known = {"cae_challenge", "user", "client_secret", "fail", "slow", "malformed", "drop",
+        known = {"withhold_refresh_token", "cae_challenge", "user", "client_secret", "fail", "slow", "malformed", "drop",
                  "bad_token", "authorize_error", "token_error", "key_issuer", "cloud",
                  "client_certificate", "federated_issuer", "federated_subject",
                  "federated_audience", "graph_page_size", "groups_overage",
@@ -699,6 +700,8 @@ class Mock:
         with self.lock:
             if "b2c_tfp" in cfg:
                 self.b2c_tfp = cfg["b2c_tfp"]
+            if "withhold_refresh_token" in cfg:
+                self.withhold_refresh_token = bool(cfg["withhold_refresh_token"])
             if "tenant_kind" in cfg:
                 self.tenant_kind = cfg["tenant_kind"]
             if "managed_identity_lifetime" in cfg:
@@ -973,7 +976,9 @@ class Mock:
                       "kid": key.kid}, at_claims, key)
         resp["access_token"] = at
 
-        if "offline_access" in scopes or v1:    # v1 always hands out refresh tokens
+        with self.lock:
+            withhold = self.withhold_refresh_token
+        if ("offline_access" in scopes or v1) and not withhold:   # v1 always hands them out
             resp["refresh_token"] = ("M.C" if personal else "1.A") + opaque(180)
         if "openid" in scopes or v1:
             resp["id_token"] = self.id_token(grant, user, removed, explicit, bad, tid, iss, now,
