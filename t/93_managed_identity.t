@@ -124,18 +124,25 @@ mock_reset();
     require EntraStores;
     mock_config({ %$fic });
     local $ENV{IDENTITY_HEADER} = $info->{mi_identity_header} // 'mock-identity-header-3f9a';
-    local $ENV{IDENTITY_ENDPOINT} = mock_url('/msi/token');
+    # the metadata endpoint by name (localhost), Entra by address; a proxy in
+    # the server's environment that nothing answers on, bypassed for the
+    # address only: the identity's token is fetched anyway, never through a
+    # proxy (its X-IDENTITY-HEADER is a secret)
+    my $endpoint = 'http://localhost:' . EntraTest::mock_port() . '/msi/token';
+    local $ENV{IDENTITY_ENDPOINT} = $endpoint;
+    local $ENV{http_proxy} = 'http://127.0.0.1:1';
+    local $ENV{no_proxy} = '127.0.0.1';
     my $S = eval {
         EntraStores::start_apache(name => 'mi_appservice_env', secret => undef, extra => <<"EOC") };
 EntraManagedIdentity $info->{mi_client_id}
-EntraManagedIdentityEndpoint ${\ mock_url('/msi/token')} appservice
+EntraManagedIdentityEndpoint $endpoint appservice
 EOC
     ok($S, 'a server with an App Service identity starts') or diag($@);
     SKIP: {
         skip 'no server', 6 unless $S;
         my $n = imds_calls();
         my $final = EntraTest::sign_in_url(new_ua(), $S->url('/app/as-ok'));
-        is($final->code, 200, 'App Service identity: signed in');
+        is($final->code, 200, 'App Service identity: signed in, its endpoint not through http_proxy');
         my $st = mock_stats();
         is($st->{requests}{imds} - $n, 1, '... one call to IDENTITY_ENDPOINT');
         my $last = $st->{last}{imds} || {};
