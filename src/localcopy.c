@@ -16,9 +16,15 @@ typedef struct {
     unsigned int len;
     apr_uint64_t gen;
     apr_time_t at;
+    apr_uint32_t serial;        /* which copy the slot holds (while_in_use) */
+    apr_uint32_t users;         /* requests under way that use it: changed
+                                 * atomically under the read lock */
 } copy;
 
 struct entra_local_copies {
+    apr_interval_time_t ttl;
+    int while_in_use;
+    apr_uint32_t serials;
     /* slot i is guarded by lock[i % STRIPES]: read-locked to copy out, so
      * the threads of a process that all want one hot copy (one busy user)
      * do not queue; write-locked to change it */
@@ -56,11 +62,14 @@ static apr_status_t free_copies(void *data)
     return APR_SUCCESS;
 }
 
-entra_local_copies *entra_local_copies_create(apr_pool_t *p)
+entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t ttl,
+                                              int while_in_use)
 {
     entra_local_copies *lc = apr_pcalloc(p, sizeof(*lc));
     int i;
 
+    lc->ttl = ttl;
+    lc->while_in_use = while_in_use;
     for (i = 0; i < STRIPES; i++) {
         if (apr_thread_rwlock_create(&lc->lock[i], p) != APR_SUCCESS)
             return NULL;
@@ -86,6 +95,36 @@ static unsigned int slot_of(const char *key, apr_size_t len)
     return h % ENTRA_LOCAL_COPIES;
 }
 
+/* One use of a copy, from a get or put until its pool goes. */
+typedef struct {
+    entra_local_copies *lc;
+    unsigned int slot;
+    apr_uint32_t serial;
+} use;
+
+static apr_status_t use_ends(void *data)
+{
+    use *u = data;
+    copy *c = &u->lc->slot[u->slot];
+
+    apr_thread_rwlock_rdlock(u->lc->lock[u->slot % STRIPES]);
+    if (c->key && c->serial == u->serial)
+        __atomic_sub_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
+    apr_thread_rwlock_unlock(u->lc->lock[u->slot % STRIPES]);
+    return APR_SUCCESS;
+}
+
+static void use_begins(entra_local_copies *lc, apr_pool_t *p, unsigned int slot,
+                       apr_uint32_t serial)
+{
+    use *u = apr_palloc(p, sizeof(*u));
+
+    u->lc = lc;
+    u->slot = slot;
+    u->serial = serial;
+    apr_pool_cleanup_register(p, u, use_ends, apr_pool_cleanup_null);
+}
+
 const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len)
@@ -98,15 +137,20 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     apr_time_t expired_at = 0;     /* the copy found too old, by when it was made */
 
     apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
-    if (c->key && (now < c->at || now - c->at >= ENTRA_LOCAL_COPY_TTL))
+    if (c->key && (now < c->at || now - c->at >= lc->ttl))
         expired_at = c->at ? c->at : 1;
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len
+             && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0)
              && CRYPTO_memcmp(c->key, key, key_len) == 0) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
         out[c->len] = '\0';
         *len = c->len;
+        if (lc->while_in_use) {
+            __atomic_add_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
+            use_begins(lc, p, i, c->serial);
+        }
     }
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     if (expired_at) {
@@ -120,8 +164,9 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     return out;
 }
 
-void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigned char *value,
-                          unsigned int len, apr_uint64_t gen, apr_time_t now)
+void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key,
+                          const unsigned char *value, unsigned int len, apr_uint64_t gen,
+                          apr_time_t now)
 {
     apr_size_t key_len = strlen(key);
     unsigned int i = slot_of(key, key_len);
@@ -156,6 +201,10 @@ void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigne
     c->len = len;
     c->gen = gen;
     c->at = now;
+    c->serial = __atomic_add_fetch(&lc->serials, 1, __ATOMIC_RELAXED);
+    c->users = k && lc->while_in_use ? 1 : 0;
+    if (c->users)
+        use_begins(lc, p, i, c->serial);
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     wipe(old_key, old_key_len, old_value, old_len);
 }

@@ -1,12 +1,13 @@
-/* A per-process copy of what a local session store (shmcb) gave back.
+/* A per-process copy of what a session store gave back.
  *
- * Every signed-in request reads its session from the store under the
- * store's cross-process lock, and under load the threads of every process
- * queue on that one lock. A local store is this server's alone, so every
- * change to it is made by this server: each one moves a counter in shared
+ * Every signed-in request reads its session from the store: under the
+ * store's cross-process lock (shmcb), where under load the threads of every
+ * process queue on that one lock, or over the network (Redis, memcache).
+ * Every change this server makes to a store moves a counter in shared
  * memory (its generation), and a copy kept here is used only while the
- * generation it was read at is still the current one, and for a short
- * while at most. Thread-safe: the copies are spread over 16 read-write
+ * generation it was read at is still the current one, and for the table's
+ * time at most (socache.c says how long for each kind of store). The
+ * opened-cookie memo (session.c) keeps its copies the same way. Thread-safe: the copies are spread over 16 read-write
  * locks, read-held by any number of threads for a lookup and a copy of a
  * few KB, write-held to change a copy. */
 #ifndef ENTRA_LOCALCOPY_H
@@ -17,21 +18,28 @@
 
 #define ENTRA_LOCAL_COPIES 256              /* per process and store */
 #define ENTRA_LOCAL_COPY_MAX 8192           /* bigger values are not copied */
-#define ENTRA_LOCAL_COPY_TTL apr_time_from_sec(30)
 
 typedef struct entra_local_copies entra_local_copies;
 
-entra_local_copies *entra_local_copies_create(apr_pool_t *p);
+/* Copies that are good for `ttl` from when they were read. With
+ * `while_in_use`, a copy is only given to a request while another that
+ * used it is still under way (the life of the pool it was put or got
+ * with): requests that come together share one lookup, and one that comes
+ * after the others have ended always asks the store again. */
+entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t ttl,
+                                              int while_in_use);
 
 /* The value kept for `key` at generation `gen`, copied into `p`; NULL when
- * there is none, it is of another generation, or older than the TTL. */
+ * there is none, it is of another generation, older than the table's time,
+ * or (while_in_use) no longer in use. */
 const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len);
 
 /* Keeps `value` for `key`, as read at generation `gen` (read before the
- * store was asked). */
-void entra_local_copy_put(entra_local_copies *lc, const char *key, const unsigned char *value,
-                          unsigned int len, apr_uint64_t gen, apr_time_t now);
+ * store was asked), in use for the life of `p` (while_in_use). */
+void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key,
+                          const unsigned char *value, unsigned int len, apr_uint64_t gen,
+                          apr_time_t now);
 
 #endif

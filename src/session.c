@@ -79,6 +79,9 @@ static unsigned char *maybe_inflate(apr_pool_t *p, unsigned char *plain, apr_siz
 static entra_local_copies *opened;
 /* Longer sealed values (big sessions, chunked) are opened every time. */
 #define OPENED_SEALED_MAX 4096
+/* A copy is exact whatever its age: this only bounds how long plain text
+ * stays in memory after its last use. */
+#define OPENED_TTL apr_time_from_sec(30)
 
 static apr_status_t opened_gone(void *data)
 {
@@ -89,7 +92,7 @@ static apr_status_t opened_gone(void *data)
 
 void entra_session_child_init(apr_pool_t *pchild)
 {
-    opened = entra_local_copies_create(pchild);
+    opened = entra_local_copies_create(pchild, OPENED_TTL, 0);
     /* registered after the copies' own cleanup, so it runs before it */
     apr_pool_cleanup_register(pchild, NULL, opened_gone, apr_pool_cleanup_null);
 }
@@ -128,7 +131,7 @@ static unsigned char *open_plain(apr_pool_t *p, const entra_keyring *ring, const
     }
     plain = entra_open(p, ring, PURPOSE, sealed, len);
     if (plain && (plain = maybe_inflate(p, plain, len)) && key)
-        entra_local_copy_put(opened, key, plain, (unsigned int)*len, 0, now);
+        entra_local_copy_put(opened, p, key, plain, (unsigned int)*len, 0, now);
     return plain;
 }
 

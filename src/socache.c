@@ -6,6 +6,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "ended.h"
+#include "flight.h"
 #include "localcopy.h"
 #include "log.h"
 #include "metrics.h"
@@ -65,14 +66,32 @@ struct entra_socache {
                                      * held across a call to the store */
     apr_pool_t *clients;            /* parent of replacement clients' pools */
     client *current;
-    /* shmcb, per process from child_init on: copies of what it gave back,
-     * good while the stores' generation has not moved (localcopy.h) */
+    /* per process from child_init on: copies of what the store gave back,
+     * good while the stores' generation has not moved (localcopy.h) and
+     * for SHMCB_COPY_TTL or NETWORKED_COPY_TTL at most */
     entra_local_copies *copies;
+    /* networked, per process from child_init on: lookups under way, for
+     * the requests that want the same key at once (flight.h) */
+    entra_flights *flights;
 };
 
-/* The generation of the server's local stores: moved by every change made
- * to one (kept with the ended-sids table, below). */
+/* The generation of the server's session stores: moved by every change
+ * this server makes to one (kept with the ended-sids table, below). */
 static apr_uint64_t *store_gen;
+
+/* How long a copy is used. shmcb is this server's memory: every change to
+ * it is made here and moves the generation, so the time only bounds how
+ * long a session stays in a copy after its last use. A networked store
+ * (Redis, memcache) is shared with other servers, whose changes (a logout
+ * there) this server cannot see: a lookup's answer is shared only by the
+ * requests that come while it is under way (flight.h) or while a request
+ * that used it is (localcopy.h), within NETWORKED_COPY_TTL of when it was
+ * sent, as if they had all come at once (a page and its assets do). That
+ * takes the round trip, and the store's own CPU, off most requests of a
+ * busy session; a request that comes alone always asks the store, so a
+ * logout on another server holds at once for the next request. */
+#define SHMCB_COPY_TTL apr_time_from_sec(30)
+#define NETWORKED_COPY_TTL ((apr_interval_time_t)2000)
 
 static apr_uint64_t generation(void)
 {
@@ -86,13 +105,13 @@ static int is_shmcb(const entra_socache *c)
     return strncmp(c->spec, "shmcb", 5) == 0 && (c->spec[5] == '\0' || c->spec[5] == ':');
 }
 
-/* Called before and after every write or removal of a local store, in
- * every process (whether it keeps copies or not): a copy read at a
- * generation from before the change is never served again, nor one taken
- * while the change was under way. */
-static void store_changed(const entra_socache *c)
+/* Called before and after every write or removal of a store, in every
+ * process (whether it keeps copies or not): a copy read at a generation
+ * from before the change is never served again, nor one taken while the
+ * change was under way. */
+static void store_changed(void)
 {
-    if (store_gen && c->mutex && is_shmcb(c))
+    if (store_gen)
         __atomic_add_fetch(store_gen, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -294,6 +313,8 @@ static void child_init_networked(entra_socache *c, apr_pool_t *pchild)
     first->store = c;
     first->instance = c->instance;
     c->current = first;
+    c->copies = entra_local_copies_create(pchild, NETWORKED_COPY_TTL, 1);
+    c->flights = entra_flights_create(pchild, NETWORKED_COPY_TTL);
     apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
 }
 
@@ -306,7 +327,7 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s)
             apr_global_mutex_child_init(&c->mutex, apr_global_mutex_lockfile(c->mutex),
                                         pchild);
             if (!c->copies && is_shmcb(c))
-                c->copies = entra_local_copies_create(pchild);
+                c->copies = entra_local_copies_create(pchild, SHMCB_COPY_TTL, 0);
         }
         else if (c && !(c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE))
             child_init_networked(c, pchild);
@@ -553,7 +574,8 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
     op o = { OP_GET, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_uint64_t gen = generation();     /* before the store is asked */
     apr_time_t now = apr_time_now();
-    const unsigned char *copied;
+    const unsigned char *copied = NULL;
+    entra_flight *led = NULL;
     unsigned int len;
     apr_status_t rv;
 
@@ -561,15 +583,27 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
         *value = (const char *)copied;
         return APR_SUCCESS;
     }
+    if (c->flights
+        && entra_flight_join(c->flights, r->pool, key, gen, now, &rv, &copied, &len, &led)) {
+        /* the leader's copy, taken again to count this request among its
+         * users (the same value) */
+        if (rv == APR_SUCCESS)
+            *value = (const char *)copied;
+        if (rv == APR_SUCCESS && c->copies)
+            entra_local_copy_get(c->copies, r->pool, key, gen, now, &len);
+        return rv;      /* the lookup's leader logged a failure */
+    }
     o.buf = apr_palloc(r->pool, VALUE_MAX + 1);
     rv = run(c, &o);
     if (rv == APR_SUCCESS) {
         o.buf[o.len] = '\0';
         *value = (const char *)o.buf;
         if (c->copies)
-            entra_local_copy_put(c->copies, key, o.buf, o.len, gen, now);
+            entra_local_copy_put(c->copies, r->pool, key, o.buf, o.len, gen, now);
     }
-    else if (rv != APR_NOTFOUND) {
+    if (led)
+        entra_flight_land(c->flights, led, rv, o.buf, o.len);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         entra_metric_inc(ENTRA_M_STORE_ERROR_RETRIEVE);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
                       "session store %s is unavailable (retrieve)", c->spec);
@@ -586,9 +620,9 @@ apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key
     o.value = (unsigned char *)value;
     o.vlen = (unsigned int)strlen(value);
     o.expiry = apr_time_from_sec(expires);
-    store_changed(c);
+    store_changed();
     rv = run(c, &o);
-    store_changed(c);
+    store_changed();
     /* Too big for the store (shmcb's sub-cache): the caller says so. */
     if (rv != APR_SUCCESS && rv != APR_ENOSPC) {
         entra_metric_inc(ENTRA_M_STORE_ERROR_STORE);
@@ -603,9 +637,9 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
     op o = { OP_DEL, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_status_t rv;
 
-    store_changed(c);
+    store_changed();
     rv = run(c, &o);
-    store_changed(c);
+    store_changed();
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         entra_metric_inc(ENTRA_M_STORE_ERROR_REMOVE);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00408)

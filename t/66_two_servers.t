@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use EntraTest;
 use EntraStores;
+use EntraSessions ();
 
 my $U = USER;
 my $A = 'entra_st_redis';
@@ -75,6 +76,29 @@ is($uc->get(url($A, '/.auth/logout'), SAME_SITE)->code, 302, 'logout on server A
 ok(is_login_redirect(replay($cookie3)->get($B->url('/app/'))),
    'the old cookie on server B after logout on A -> 302 to sign-in');
 ok(is_login_redirect(replay($cookie3)->get(url($A, '/app/'))), '... and on server A');
+
+# ---- one session's requests at once, on server B (one process, many
+# threads): those under way together share one lookup in Redis, and a
+# request that comes alone asks again, so a logout on A holds at once
+sub redis_gets {
+    my ($line) = grep { /^cmdstat_get:/ } redis_cmd('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
+}
+my $ue = new_ua();
+is(sign_in_at($ue, $B->url('/app/burst'))->code, 200, 'a fourth browser signs in on server B');
+my $cookie4 = session_cookie($ue);
+my $gets = redis_gets();
+my @bursts = EntraSessions::in_parallel(8, sub {
+    my $ua = replay($cookie4);
+    return join ',', map { $ua->get($B->url("/app/burst-$_"))->code } 1 .. 25;
+});
+is_deeply([grep { $_ ne join(',', (200) x 25) } @bursts], [],
+          '200 requests of that session, 8 at a time, on server B: all 200');
+my $asked = redis_gets() - $gets;
+cmp_ok($asked, '<', 200, "... and server B asked Redis fewer times ($asked)");
+is($ue->get(url($A, '/.auth/logout'), SAME_SITE)->code, 302, 'that browser logs out on server A');
+ok(is_login_redirect(replay($cookie4)->get($B->url('/app/after-burst'))),
+   '... and the next request on server B is refused at once');
 
 # ---- a server with another session key shares the Redis but opens nothing
 my $C = eval { start_apache(name => 'otherkey', key => KEY_OTHER,

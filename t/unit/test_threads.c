@@ -7,6 +7,7 @@
  * shared key fails it (TSan, ASan), and so does a wrong verdict. */
 #include "unit.h"
 #include "../../src/crypto.h"
+#include "../../src/flight.h"
 #include "../../src/jwt.h"
 #include "../../src/localcopy.h"
 #include "../../src/provider.h"
@@ -431,7 +432,7 @@ static void *APR_THREAD_FUNC use_copies(apr_thread_t *thread, void *data)
             c->wrong += len != strlen(want) || memcmp(got, want, len) != 0;
         }
         else
-            entra_local_copy_put(c->lc, key, (const unsigned char *)want,
+            entra_local_copy_put(c->lc, p, key, (const unsigned char *)want,
                                  (unsigned int)strlen(want), gen, 1000);
         if (i % 100 == 99)
             apr_pool_clear(p);
@@ -441,27 +442,14 @@ static void *APR_THREAD_FUNC use_copies(apr_thread_t *thread, void *data)
     return NULL;
 }
 
-static void local_copies(apr_pool_t *p)
+/* Many threads on one table; whether each copy they got was right. */
+static void copies_under_threads(apr_pool_t *p, entra_local_copies *lc, const char *what)
 {
-    entra_local_copies *lc = entra_local_copies_create(p);
     copier c[WORKERS];
     apr_thread_t *threads[WORKERS];
     apr_status_t rv;
-    unsigned int len;
-    char *big = apr_pcalloc(p, ENTRA_LOCAL_COPY_MAX + 2);
     int i, hits = 0, wrong = 0;
 
-    entra_local_copy_put(lc, "k.s", (const unsigned char *)"v1", 2, 7, 1000);
-    CHECK(entra_local_copy_get(lc, p, "k.s", 7, 1000, &len) && len == 2, "local copy: kept");
-    CHECK(!entra_local_copy_get(lc, p, "k.s", 8, 1000, &len),
-          "local copy: not once the store's generation moved");
-    CHECK(!entra_local_copy_get(lc, p, "k.s", 7, 1000 + ENTRA_LOCAL_COPY_TTL, &len),
-          "local copy: not after its time");
-    CHECK(!entra_local_copy_get(lc, p, "other.s", 7, 1000, &len), "local copy: not another key");
-    memset(big, 'x', ENTRA_LOCAL_COPY_MAX + 1);
-    entra_local_copy_put(lc, "big.s", (const unsigned char *)big, ENTRA_LOCAL_COPY_MAX + 1, 7,
-                         1000);
-    CHECK(!entra_local_copy_get(lc, p, "big.s", 7, 1000, &len), "local copy: none of a big value");
     for (i = 0; i < WORKERS; i++) {
         c[i].lc = lc;
         c[i].seed = i * 37;
@@ -473,8 +461,149 @@ static void local_copies(apr_pool_t *p)
         hits += c[i].hits;
         wrong += c[i].wrong;
     }
-    CHECK(hits > 0 && wrong == 0, "local copies under %d threads: %d hits, %d wrong", WORKERS,
+    CHECK(hits > 0 && wrong == 0, "%s under %d threads: %d hits, %d wrong", what, WORKERS,
           hits, wrong);
+}
+
+/* A networked store's copies (socache.c): shared only by requests under
+ * way together, each request a pool. */
+static void copies_while_in_use(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p, 1000, 1);
+    const unsigned char *v1 = (const unsigned char *)"v1";
+    apr_pool_t *a, *b, *c;
+    unsigned int len;
+
+    apr_pool_create(&a, p);
+    apr_pool_create(&b, p);
+    apr_pool_create(&c, p);
+    entra_local_copy_put(lc, a, "s.r", v1, 2, 7, 5000);
+    CHECK(entra_local_copy_get(lc, b, "s.r", 7, 5500, &len) && len == 2,
+          "copy in use: given to a request that comes while the first is under way");
+    apr_pool_clear(a);
+    CHECK(entra_local_copy_get(lc, c, "s.r", 7, 5600, &len) != NULL,
+          "copy in use: ... while any request that used it is under way");
+    apr_pool_clear(b);
+    apr_pool_clear(c);
+    CHECK(!entra_local_copy_get(lc, a, "s.r", 7, 5700, &len),
+          "copy in use: not once every request that used it has ended");
+    entra_local_copy_put(lc, a, "s.r", v1, 2, 7, 6000);
+    CHECK(!entra_local_copy_get(lc, b, "s.r", 7, 7000, &len),
+          "copy in use: not after its time, in use or not");
+    entra_local_copy_put(lc, a, "s.r", v1, 2, 8, 8000);
+    CHECK(!entra_local_copy_get(lc, b, "s.r", 9, 8100, &len),
+          "copy in use: not once the store's generation moved");
+    /* a holds uses of two copies of the slot: the replaced one's end must
+     * not count against the new one (a count below zero would read as in use) */
+    apr_pool_clear(a);
+    CHECK(!entra_local_copy_get(lc, b, "s.r", 8, 8200, &len),
+          "copy in use: a replaced copy's users are not the new one's");
+    apr_pool_destroy(a);
+    apr_pool_destroy(b);
+    apr_pool_destroy(c);
+}
+
+static void local_copies(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0);
+    unsigned int len;
+    char *big = apr_pcalloc(p, ENTRA_LOCAL_COPY_MAX + 2);
+
+    entra_local_copy_put(lc, p, "k.s", (const unsigned char *)"v1", 2, 7, 1000);
+    CHECK(entra_local_copy_get(lc, p, "k.s", 7, 1000, &len) && len == 2, "local copy: kept");
+    CHECK(!entra_local_copy_get(lc, p, "k.s", 8, 1000, &len),
+          "local copy: not once the store's generation moved");
+    CHECK(!entra_local_copy_get(lc, p, "k.s", 7, 1000 + apr_time_from_sec(30), &len),
+          "local copy: not after its time");
+    CHECK(!entra_local_copy_get(lc, p, "other.s", 7, 1000, &len), "local copy: not another key");
+    memset(big, 'x', ENTRA_LOCAL_COPY_MAX + 1);
+    entra_local_copy_put(lc, p, "big.s", (const unsigned char *)big, ENTRA_LOCAL_COPY_MAX + 1, 7,
+                         1000);
+    CHECK(!entra_local_copy_get(lc, p, "big.s", 7, 1000, &len), "local copy: none of a big value");
+    copies_under_threads(p, lc, "local copies");
+    copies_while_in_use(p);
+    copies_under_threads(p, entra_local_copies_create(p, apr_time_from_sec(30), 1),
+                         "copies shared while in use");
+}
+
+/* ---- single-flight lookups (flight.h) */
+
+typedef struct {
+    entra_flights *fl;
+    apr_time_t now;
+    int joined;
+    apr_status_t rv;
+    char got[16];
+} joiner;
+
+static void *APR_THREAD_FUNC join_flight(apr_thread_t *thread, void *data)
+{
+    joiner *j = data;
+    apr_pool_t *p = NULL;
+    const unsigned char *v = NULL;
+    unsigned int len = 0;
+    entra_flight *led;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    j->joined = entra_flight_join(j->fl, p, "sess.k", 1, j->now, &j->rv, &v, &len, &led);
+    if (j->joined && j->rv == APR_SUCCESS && v)
+        snprintf(j->got, sizeof(j->got), "%.*s", (int)len, (const char *)v);
+    if (led)        /* came too late to wait: led one of its own */
+        entra_flight_land(j->fl, led, APR_NOTFOUND, NULL, 0);
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* WORKERS threads wait on a flight that lands with `rv`; how many of them
+ * got `want` (or, for a failure, the failure). */
+static int waiters_share(apr_pool_t *p, entra_flights *fl, entra_flight *led, apr_time_t now,
+                         apr_status_t rv, const char *want)
+{
+    joiner j[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t trv;
+    int i, shared = 0;
+
+    for (i = 0; i < WORKERS; i++) {
+        memset(&j[i], 0, sizeof(j[i]));
+        j[i].fl = fl;
+        j[i].now = now;
+        apr_thread_create(&threads[i], NULL, join_flight, &j[i], p);
+    }
+    apr_sleep(apr_time_from_msec(300));     /* all of them waiting by now */
+    entra_flight_land(fl, led, rv, (const unsigned char *)want, (unsigned int)strlen(want));
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&trv, threads[i]);
+        shared += j[i].joined && j[i].rv == rv
+                  && (rv != APR_SUCCESS || strcmp(j[i].got, want) == 0);
+    }
+    return shared;
+}
+
+static void flights(apr_pool_t *p)
+{
+    entra_flights *fl = entra_flights_create(p, 2000);
+    const unsigned char *v;
+    unsigned int len;
+    entra_flight *led, *other;
+    apr_status_t rv;
+
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10000, &rv, &v, &len, &led) && led,
+          "flight: a lookup with none under way leads one");
+    CHECK(!entra_flight_join(fl, p, "sess.k", 2, 10100, &rv, &v, &len, &other) && !other,
+          "flight: not joined at another store generation (nor a second one led)");
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 12000, &rv, &v, &len, &other) && !other,
+          "flight: not joined once older than its time");
+    CHECK(waiters_share(p, fl, led, 10500, APR_SUCCESS, "v1") == WORKERS,
+          "flight: %d threads that came while it was under way share its answer", WORKERS);
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10600, &rv, &v, &len, &led) && led,
+          "flight: a lookup after the answer leads a new one");
+    CHECK(waiters_share(p, fl, led, 10700, APR_ECONNREFUSED, "") == WORKERS,
+          "flight: ... and a store that failed fails its waiters too");
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10800, &rv, &v, &len, &led) && led,
+          "flight: ... and is not remembered");
+    entra_flight_land(fl, led, APR_NOTFOUND, NULL, 0);
 }
 
 int main(void)
@@ -488,6 +617,7 @@ int main(void)
     cookies(p);
     sessions(p);
     local_copies(p);
+    flights(p);
     apr_pool_destroy(p);
     unit_keys_release();
     apr_terminate();

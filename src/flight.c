@@ -1,0 +1,152 @@
+/* One lookup for the requests that want the same key at once (see flight.h). */
+#include "flight.h"
+
+#include <openssl/crypto.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLIGHT_SLOTS 64
+
+struct entra_flight {
+    char *key;                  /* malloc'd; NULL: the slot is free */
+    apr_size_t key_len;
+    apr_time_t sent;
+    apr_uint64_t gen;
+    int landed;
+    apr_status_t rv;
+    unsigned char *value;       /* malloc'd for the waiters, wiped */
+    unsigned int len;
+    int waiters;
+};
+
+struct entra_flights {
+    /* held for a few compares and copies, never across the lookup */
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *landed;
+    apr_interval_time_t join_within;
+    entra_flight slot[FLIGHT_SLOTS];
+};
+
+static void free_slot(entra_flight *f)
+{
+    if (f->key) {
+        OPENSSL_cleanse(f->key, f->key_len);
+        free(f->key);
+    }
+    if (f->value) {
+        OPENSSL_cleanse(f->value, f->len);
+        free(f->value);
+    }
+    memset(f, 0, sizeof(*f));
+}
+
+static apr_status_t free_flights(void *data)
+{
+    entra_flights *fl = data;
+    int i;
+
+    for (i = 0; i < FLIGHT_SLOTS; i++)
+        free_slot(&fl->slot[i]);
+    return APR_SUCCESS;
+}
+
+entra_flights *entra_flights_create(apr_pool_t *p, apr_interval_time_t join_within)
+{
+    entra_flights *fl = apr_pcalloc(p, sizeof(*fl));
+
+    if (apr_thread_mutex_create(&fl->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_cond_create(&fl->landed, p) != APR_SUCCESS)
+        return NULL;
+    fl->join_within = join_within;
+    apr_pool_cleanup_register(p, fl, free_flights, apr_pool_cleanup_null);
+    return fl;
+}
+
+/* The keys are random or a digest at their start (socache.c). */
+static unsigned int slot_of(const char *key, apr_size_t len)
+{
+    unsigned int h = 2166136261u;
+    apr_size_t i;
+
+    for (i = 0; i < len && i < 24; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h % FLIGHT_SLOTS;
+}
+
+static int joinable(const entra_flights *fl, const entra_flight *f, const char *key,
+                    apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
+{
+    return f->key && !f->landed && f->gen == gen && now >= f->sent
+           && now - f->sent < fl->join_within && f->key_len == key_len
+           && CRYPTO_memcmp(f->key, key, key_len) == 0;
+}
+
+/* Waits for the flight, then takes its answer; 0 when it has none to give
+ * (its value could not be kept): the caller asks the store itself. */
+static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_status_t *rv,
+                         const unsigned char **value, unsigned int *len)
+{
+    unsigned char *copy;
+    int took = 1;
+
+    f->waiters++;
+    while (!f->landed)
+        apr_thread_cond_wait(fl->landed, fl->lock);
+    *rv = f->rv;
+    if (f->rv == APR_SUCCESS && !f->value)
+        took = 0;
+    else if (f->rv == APR_SUCCESS) {
+        copy = apr_palloc(p, f->len + 1);
+        memcpy(copy, f->value, f->len);
+        copy[f->len] = '\0';
+        *value = copy;
+        *len = f->len;
+    }
+    if (--f->waiters == 0)
+        free_slot(f);
+    return took;
+}
+
+int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uint64_t gen,
+                      apr_time_t now, apr_status_t *rv, const unsigned char **value,
+                      unsigned int *len, entra_flight **led)
+{
+    apr_size_t key_len = strlen(key);
+    entra_flight *f = &fl->slot[slot_of(key, key_len)];
+    int joined = 0;
+
+    *led = NULL;
+    apr_thread_mutex_lock(fl->lock);
+    if (joinable(fl, f, key, key_len, gen, now))
+        joined = wait_and_take(fl, f, p, rv, value, len);
+    else if (!f->key && (f->key = malloc(key_len + 1))) {
+        memcpy(f->key, key, key_len + 1);
+        f->key_len = key_len;
+        f->sent = now;
+        f->gen = gen;
+        *led = f;
+    }
+    apr_thread_mutex_unlock(fl->lock);
+    return joined;
+}
+
+void entra_flight_land(entra_flights *fl, entra_flight *led, apr_status_t rv,
+                       const unsigned char *value, unsigned int len)
+{
+    apr_thread_mutex_lock(fl->lock);
+    led->rv = rv;
+    led->landed = 1;
+    if (!led->waiters)
+        free_slot(led);
+    else {
+        /* a value that cannot be kept: the waiters ask the store themselves */
+        if (rv == APR_SUCCESS && (led->value = malloc(len ? len : 1))) {
+            memcpy(led->value, value, len);
+            led->len = len;
+        }
+        apr_thread_cond_broadcast(fl->landed);
+    }
+    apr_thread_mutex_unlock(fl->lock);
+}
