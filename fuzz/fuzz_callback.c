@@ -8,9 +8,12 @@
  * "no code" page or the "unavailable" page: the steps before the code is
  * redeemed are what is fuzzed. Input: the query on the first line, Cookie
  * headers on the following ones. The seeds are real callbacks: a sealed
- * state cookie and the query that belongs to it.
+ * state cookie and the query that belongs to it. A query without a state
+ * takes the parameters of a form_post step-up's hand-over cookie, as the
+ * module does (none when it does not open).
  * Oracles: the state is accepted exactly when the cookie its parameter
- * names opens (state.c) for that parameter, unexpired; an accepted state's
+ * names opens (state.c) for that parameter, unexpired; a hand-over cookie
+ * so used is deleted (single use); an accepted state's
  * cookie is deleted (single use); Entra's error= is shown only after an
  * accepted state (a made-up callback gets a 400), as a 401 with the first
  * line of Entra's description; every log line is printable; the callback never
@@ -111,6 +114,14 @@ int entra_redirect(request_rec *r, const char *location)
     (void)r; (void)location;
     seen.redirects++;
     return HTTP_MOVED_TEMPORARILY;
+}
+
+/* the POST leg of a form_post step-up's hand-over: never for a GET */
+int entra_redirect_see_other(request_rec *r, const char *location)
+{
+    (void)r; (void)location;
+    seen.redirects++;
+    return HTTP_SEE_OTHER;
 }
 
 void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
@@ -253,10 +264,26 @@ static int state_should_pass(apr_pool_t *p, apr_table_t *headers, const char *pa
     return st != NULL;
 }
 
-/* Whether the response deletes the state cookie of `param` */
-static int state_cookie_deleted(request_rec *r, const char *param)
+#define HANDOVER_COOKIE ENTRA_STATE_COOKIE_PREFIX "handover"
+
+/* The parameters the callback goes by: the query's, or with no state in
+ * it those of the hand-over cookie (an empty table when it does not open). */
+static apr_table_t *callback_params(apr_pool_t *p, apr_table_t *headers, apr_table_t *query)
 {
-    const char *want = apr_pstrcat(r->pool, ENTRA_STATE_COOKIE_PREFIX, param, "=; Max-Age=0", NULL);
+    const char *cookie, *why;
+    apr_table_t *handed;
+
+    if (!query || apr_table_get(query, "state")
+        || !(cookie = entra_cookie_get(p, headers, HANDOVER_COOKIE)))
+        return query;
+    handed = entra_handover_open(p, fuzz_ring(), cookie, FUZZ_NOW, &why);
+    return handed ? handed : apr_table_make(p, 1);
+}
+
+/* Whether the response deletes the cookie `name` + `param` */
+static int cookie_deleted(request_rec *r, const char *name, const char *param)
+{
+    const char *want = apr_pstrcat(r->pool, name, param, "=; Max-Age=0", NULL);
     const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
     const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
     int i;
@@ -274,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request_rec *r = apr_pcalloc(p, sizeof(*r));
     apr_table_t *params;
     const char *state;
-    int status, should_pass, passed;
+    int status, should_pass, passed, handed;
 
     memset(&seen, 0, sizeof(seen));
     fuzz_http_reset();
@@ -296,6 +323,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_table_add(r->headers_in, "Cookie", line);
     }
     params = entra_form_parse(p, query);
+    handed = params && !apr_table_get(params, "state")
+             && entra_cookie_get(p, r->headers_in, HANDOVER_COOKIE);
+    params = callback_params(p, r->headers_in, params);
     state = params ? apr_table_get(params, "state") : NULL;
     should_pass = params && state_should_pass(p, r->headers_in, state);
 
@@ -311,8 +341,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(passed == should_pass, "state %s %s", state ? state : "(none)",
                    should_pass ? "refused" : "accepted");
     FUZZ_SAY("fuzz_callback: %d %s", status, passed ? "state accepted" : "state refused");
+    if (handed)
+        FUZZ_CHECK(cookie_deleted(r, HANDOVER_COOKIE, ""), "a hand-over cookie taken but not deleted");
     if (passed) {
-        FUZZ_CHECK(state_cookie_deleted(r, state), "an accepted state's cookie not deleted");
+        FUZZ_CHECK(cookie_deleted(r, ENTRA_STATE_COOKIE_PREFIX, state),
+                   "an accepted state's cookie not deleted");
         if (apr_table_get(params, "error")) {
             FUZZ_CHECK(status == HTTP_UNAUTHORIZED, "Entra's error answered %d", status);
             const char *desc = apr_table_get(params, "error_description");

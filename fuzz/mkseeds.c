@@ -299,6 +299,7 @@ static void state_seeds(void)
     const char *rotated = entra_state_seal(pool, fuzz_ring_old(),
                                            state(FUZZ_STATE, FUZZ_NOW + 300, "/"));
     apr_array_header_t *pairs = apr_array_make(pool, 6, sizeof(entra_pair));
+    apr_table_t *handed = apr_table_make(pool, 2);
     unsigned char *plain;
     apr_size_t len;
 
@@ -336,6 +337,14 @@ static void state_seeds(void)
              apr_pstrcat(pool, "code=x&state=", FUZZ_STATE, "\nentra_state_", FUZZ_STATE, "=",
                          expired, NULL));
     put_text(c, "callback_no_cookie", apr_pstrcat(pool, "code=x&state=", FUZZ_STATE, NULL));
+    /* the GET of a form_post step-up: no query, the POST's parameters in
+     * the hand-over cookie */
+    apr_table_setn(handed, "code", "1.AjwpZyBuVCeryZsl0RqTN-OXnaS5Bq4Kws3G");
+    apr_table_setn(handed, "state", FUZZ_STATE);
+    put_text(c, "callback_handover",
+             apr_pstrcat(pool, "\nentra_state_", FUZZ_STATE, "=", good,
+                         "; entra_state_handover=",
+                         entra_handover_seal(pool, fuzz_ring(), handed, FUZZ_NOW), NULL));
     put_text(c, "callback_bad_state",
              "code=x&state=../../etc/passwd%00\nentra_state_../../etc/passwd=x");
 }

@@ -21,6 +21,20 @@ void entra_state_cookie_set(request_rec *r, const entra_server_conf *sc, const c
         entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
 }
 
+const char *entra_handover_cookie_name(apr_pool_t *p, const entra_server_conf *sc)
+{
+    return apr_pstrcat(p, sc->state_cookie_prefix, "handover", NULL);
+}
+
+/* Lax: it has to come back on the same-site GET it was set for, and no
+ * cross-site request needs it. */
+void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, const char *value,
+                               int max_age)
+{
+    entra_cookie_set(r, sc, entra_handover_cookie_name(r->pool, sc), value,
+                     entra_redirect_uri_path(sc), max_age);
+}
+
 /* Pending sign-ins of this browser, oldest first, in a small Path=/ cookie
  * (<session cookie>_pending, "state.size.expires~..."). The state cookies
  * themselves go only to the callback path, where a login start cannot see

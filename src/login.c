@@ -264,18 +264,35 @@ static int entra_reported_error(request_rec *r, apr_table_t *params)
 
 /* With a socache store a state is also single-use on the server: a state
  * cookie captured on its way (or copied out of a browser) cannot be
- * replayed while it lives. The key holds the state's hash and the app.
- * Returns OK, or the status of the page written. */
+ * replayed while it lives. The key holds the state's hash and the app. */
+static const char *state_used_key(request_rec *r, const entra_server_conf *sc,
+                                  const entra_state *st)
+{
+    return apr_pstrcat(r->pool,
+                       apr_pstrndup(r->pool, entra_sha256_b64url(r->pool, st->state), 22),
+                       ".", sc->app_tag, ".st", NULL);
+}
+
+/* APR_NOTFOUND when `st` was not used yet (always, without a socache
+ * store); APR_SUCCESS when it was; else the store could not be asked. */
+static apr_status_t state_seen(request_rec *r, const entra_server_conf *sc,
+                               const entra_state *st)
+{
+    const char *seen;
+
+    if (!sc->session_cache)
+        return APR_NOTFOUND;
+    return entra_socache_get(sc->session_cache, r, state_used_key(r, sc, st), &seen);
+}
+
+/* Returns OK, or the status of the page written. */
 static int mark_state_used(request_rec *r, const entra_server_conf *sc, const entra_state *st)
 {
-    const char *key, *seen;
     apr_status_t rv;
 
     if (!sc->session_cache)
         return OK;
-    key = apr_pstrcat(r->pool, apr_pstrndup(r->pool, entra_sha256_b64url(r->pool, st->state), 22),
-                      ".", sc->app_tag, ".st", NULL);
-    rv = entra_socache_get(sc->session_cache, r, key, &seen);
+    rv = state_seen(r, sc, st);
     if (rv == APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00214)
                       "callback refused: state already used once (a replayed callback)");
@@ -284,10 +301,21 @@ static int mark_state_used(request_rec *r, const entra_server_conf *sc, const en
                           "Please start again.");
     }
     if (rv != APR_NOTFOUND
-        || entra_socache_put(sc->session_cache, r, key, "1", st->expires) != APR_SUCCESS)
+        || entra_socache_put(sc->session_cache, r, state_used_key(r, sc, st), "1",
+                             st->expires) != APR_SUCCESS)
         return entra_page(r, HTTP_SERVICE_UNAVAILABLE, "Sign-in is unavailable",
                           "The session store cannot be reached. Please try again in a moment.");
     return OK;
+}
+
+/* The state cookie that `state_param` names (its name in *name), or NULL. */
+static const char *state_cookie(request_rec *r, const entra_server_conf *sc,
+                                const char *state_param, const char **name)
+{
+    if (!entra_state_param_ok(state_param))
+        return NULL;
+    *name = entra_state_cookie_name(r->pool, sc, state_param);
+    return entra_cookie_get(r->pool, r->headers_in, *name);
 }
 
 /* Opens the state cookie named by the state parameter and deletes it: a
@@ -295,19 +323,17 @@ static int mark_state_used(request_rec *r, const entra_server_conf *sc, const en
 static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
                                const char *state_param)
 {
-    const char *cookie_name, *cookie = NULL, *why = "no state parameter";
+    const char *cookie_name = NULL, *cookie = state_cookie(r, sc, state_param, &cookie_name);
+    const char *why = !entra_state_param_ok(state_param) ? "no state parameter"
+                      : "no state cookie for this state (expired, replayed, or from another "
+                        "browser)";
     entra_state *st = NULL;
 
-    if (entra_state_param_ok(state_param)) {
-        cookie_name = entra_state_cookie_name(r->pool, sc, state_param);
-        cookie = entra_cookie_get(r->pool, r->headers_in, cookie_name);
-        why = "no state cookie for this state (expired, replayed, or from another browser)";
-        if (cookie) {
-            entra_state_cookie_set(r, sc, cookie_name, "", 0);
-            entra_pending_remove(r, sc, state_param);
-            st = entra_state_open(r->pool, sc->app_keys, cookie, state_param,
-                                  apr_time_sec(r->request_time), &why);
-        }
+    if (cookie) {
+        entra_state_cookie_set(r, sc, cookie_name, "", 0);
+        entra_pending_remove(r, sc, state_param);
+        st = entra_state_open(r->pool, sc->app_keys, cookie, state_param,
+                              apr_time_sec(r->request_time), &why);
     }
     if (!st && entra_state_param_ok(state_param) && !cookie)
         /* the usual way a set-up goes wrong: an administrator must hear it */
@@ -320,6 +346,84 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00206)
                       "callback refused: %s", why);
     return st;
+}
+
+/* A hand-over cookie (name=value) at most as long as a session chunk:
+ * what every browser keeps in one cookie. */
+#define HANDOVER_MAX ENTRA_COOKIE_CHUNK
+
+/* A form_post callback is a cross-site POST: the browser sends the state
+ * cookie (SameSite=None) but not the session's (Lax). Finished here, a
+ * step-up would find no session to upgrade and replace it (the contexts
+ * of earlier step-ups lost), so it goes on in a same-site GET instead: 303
+ * to the callback itself, which a browser follows with its Lax cookies,
+ * the POST's parameters in a short-lived sealed cookie (take_handover).
+ * Nothing is taken, marked used or redeemed here. DECLINED: the POST is
+ * the callback, as ever (a first sign-in, the session cookie there, a
+ * state that does not open or was used, a hand-over too big). */
+static int hand_over(request_rec *r, const entra_server_conf *sc, apr_table_t *params)
+{
+    const char *state = apr_table_get(params, "state"), *name, *cookie, *why, *sealed;
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apr_size_t size;
+    entra_state *st;
+
+    if (r->method_number != M_POST
+        || entra_cookie_get(r->pool, r->headers_in, sc->session_cookie)
+        || !(cookie = state_cookie(r, sc, state, &name))
+        || !(st = entra_state_open(r->pool, sc->app_keys, cookie, state, now, &why))
+        || !st->oid || state_seen(r, sc, st) != APR_NOTFOUND)
+        return DECLINED;
+    sealed = entra_handover_seal(r->pool, sc->app_keys, params, now);
+    size = sealed ? strlen(entra_handover_cookie_name(r->pool, sc)) + 1 + strlen(sealed) : 0;
+    if (!sealed || size > HANDOVER_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00246)
+                      "form_post step-up for oid=%s: the callback came without the session "
+                      "cookie, and its parameters %s: finished here, the session is replaced "
+                      "rather than upgraded", entra_log_safe(r->pool, st->oid),
+                      sealed ? apr_psprintf(r->pool, "are too big for a hand-over cookie "
+                                            "(%" APR_SIZE_T_FMT " bytes)", size)
+                             : "could not be sealed");
+        return DECLINED;
+    }
+    entra_handover_cookie_set(r, sc, sealed, ENTRA_HANDOVER_TTL);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00245)
+                  "form_post step-up for oid=%s: the callback's POST came without the "
+                  "session cookie (SameSite=Lax): going on with a same-site GET",
+                  entra_log_safe(r->pool, st->oid));
+    return entra_redirect_see_other(r, st->redirect_uri);
+}
+
+/* The same-site GET of hand_over: a callback without a state in its query
+ * takes the POST's parameters from the hand-over cookie, which goes at once
+ * (it works once; the state is then taken and marked used as at any
+ * callback). One that does not open (expired, tampered, another app's)
+ * gives no parameters: the 400 of a made-up callback. */
+static apr_table_t *take_handover(request_rec *r, const entra_server_conf *sc,
+                                  apr_table_t *params)
+{
+    const char *cookie, *why;
+    apr_table_t *carried;
+
+    if (r->method_number != M_GET || apr_table_get(params, "state")
+        || !(cookie = entra_cookie_get(r->pool, r->headers_in,
+                                       entra_handover_cookie_name(r->pool, sc))))
+        return params;
+    entra_handover_cookie_set(r, sc, "", 0);
+    if (!(carried = entra_handover_open(r->pool, sc->app_keys, cookie,
+                                        apr_time_sec(r->request_time), &why))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00247) "callback refused: %s", why);
+        return apr_table_make(r->pool, 1);
+    }
+    if (entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00248)
+                      "form_post step-up: the callback's parameters from its hand-over cookie");
+    else
+        /* a browser that withholds Lax cookies even then: a fresh session */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00249)
+                      "form_post step-up: the same-site GET came without the session cookie "
+                      "too: the user is signed in afresh (earlier step-ups are not kept)");
+    return carried;
 }
 
 /* Redeems the code. Returns OK with *answer set to the token response (it
@@ -638,6 +742,9 @@ static int callback(request_rec *r, const entra_server_conf *sc)
     }
     if (!(params = entra_request_params(r)))
         return entra_page(r, HTTP_BAD_REQUEST, "Bad request", "The callback is malformed.");
+    if ((status = hand_over(r, sc, params)) != DECLINED)
+        return status;
+    params = take_handover(r, sc, params);
     /* The state first, even for an error: a made-up callback gets nothing
      * but a 400, never a page with its text on this site. */
     if (!(st = take_state(r, sc, apr_table_get(params, "state")))) {
@@ -667,12 +774,13 @@ static int callback(request_rec *r, const entra_server_conf *sc)
 }
 
 /* Every callback counts once in entra_signins_total: by the result found
- * on its way (metrics.h), or as an error. */
+ * on its way (metrics.h), or as an error. A hand-over's POST (303) is
+ * counted at its GET. */
 int entra_callback(request_rec *r, const entra_server_conf *sc)
 {
     int status = callback(r, sc);
 
-    if (r->method_number == M_GET || r->method_number == M_POST)
+    if ((r->method_number == M_GET || r->method_number == M_POST) && status != HTTP_SEE_OTHER)
         entra_metrics_signin(r, ENTRA_M_SIGNIN_ERROR);
     return status;
 }

@@ -44,6 +44,12 @@ int entra_redirect(request_rec *r, const char *location)
     return HTTP_MOVED_TEMPORARILY;
 }
 
+int entra_redirect_see_other(request_rec *r, const char *location)
+{
+    entra_redirect(r, location);
+    return HTTP_SEE_OTHER;
+}
+
 static void cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
                        const char *value, const char *path, int max_age, const char *same_site)
 {

@@ -13,6 +13,9 @@ int entra_page(request_rec *r, int status, const char *title, const char *messag
 /* 302 to `location`. */
 int entra_redirect(request_rec *r, const char *location);
 
+/* 303 to `location`: the browser follows with a GET whatever the method. */
+int entra_redirect_see_other(request_rec *r, const char *location);
+
 /* Set-Cookie with HttpOnly, SameSite=Lax, Secure per EntraCookieSecure.
  * max_age < 0 means a browser-session cookie; 0 deletes it. */
 void entra_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,

@@ -107,3 +107,63 @@ int entra_state_param_ok(const char *state_param)
     }
     return 1;
 }
+
+/* ---- the hand-over of a form_post step-up's callback (state.h) ---- */
+
+#define HANDOVER_PURPOSE "entra-handover-v1"
+#define HANDOVER_EXPIRES ":x"       /* no parameter's name */
+
+/* What the callback reads (login.c): nothing else rides along. */
+static const char *const handover_params[] = {
+    "state", "code", "error", "error_description", "error_uri", "error_codes",
+    "trace_id", "correlation_id", NULL
+};
+
+char *entra_handover_seal(apr_pool_t *p, const entra_keyring *ring, apr_table_t *params,
+                          apr_int64_t now)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 9, sizeof(entra_pair));
+    const char *const *name;
+    unsigned char *plain;
+    apr_size_t len;
+
+    entra_pairs_add(pairs, HANDOVER_EXPIRES,
+                    apr_psprintf(p, "%" APR_INT64_T_FMT, now + ENTRA_HANDOVER_TTL));
+    for (name = handover_params; *name; name++) {
+        const char *value = apr_table_get(params, *name);
+        if (value)
+            entra_pairs_add(pairs, *name, value);
+    }
+    plain = entra_pairs_serialize(p, pairs, &len);
+    return entra_seal(p, ring, HANDOVER_PURPOSE, plain, len);
+}
+
+apr_table_t *entra_handover_open(apr_pool_t *p, const entra_keyring *ring, const char *sealed,
+                                 apr_int64_t now, const char **why)
+{
+    apr_array_header_t *pairs;
+    apr_table_t *params;
+    unsigned char *plain;
+    apr_size_t len;
+    apr_int64_t expires;
+    int i;
+
+    plain = entra_open(p, ring, HANDOVER_PURPOSE, sealed, &len);
+    if (!plain || !(pairs = entra_pairs_parse(p, plain, len))) {
+        *why = "hand-over cookie does not open (tampered, or sealed with another key or "
+               "for another app)";
+        return NULL;
+    }
+    expires = entra_parse_int(entra_pairs_get(pairs, HANDOVER_EXPIRES));
+    if (expires < 0 || now > expires) {
+        *why = "hand-over cookie expired";
+        return NULL;
+    }
+    params = apr_table_make(p, pairs->nelts);
+    for (i = 0; i < pairs->nelts; i++) {
+        const entra_pair *e = &APR_ARRAY_IDX(pairs, i, entra_pair);
+        if (strcmp(e->name, HANDOVER_EXPIRES) != 0)
+            apr_table_setn(params, e->name, e->value);
+    }
+    return params;
+}

@@ -44,4 +44,18 @@ entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const ch
 /* A state parameter that can name a cookie: base64url, 16..64 chars. */
 int entra_state_param_ok(const char *state_param);
 
+/* The callback's parameters (state, code, Entra's error fields), handed
+ * from a form_post step-up's cross-site POST to its same-site GET (see
+ * login.c) in a sealed cookie of their own that lives ENTRA_HANDOVER_TTL
+ * seconds. Only the parameters the callback reads are kept. */
+#define ENTRA_HANDOVER_TTL 60
+
+char *entra_handover_seal(apr_pool_t *p, const entra_keyring *ring, apr_table_t *params,
+                          apr_int64_t now);
+
+/* The parameters again; NULL (with a log-safe *why) when the cookie does
+ * not open (tampered, another key or app, not a hand-over) or has expired. */
+apr_table_t *entra_handover_open(apr_pool_t *p, const entra_keyring *ring, const char *sealed,
+                                 apr_int64_t now, const char **why);
+
 #endif

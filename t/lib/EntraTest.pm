@@ -134,8 +134,12 @@ sub _apply_max_age {
             $jar->clear($host, $path, $name);
         }
         else {
+            # SameSite kept, as the jar keeps it, for tests that play a
+            # browser's cross-site requests (t/97_stepup_form_post.t)
+            my ($same_site) = $h =~ /;\s*samesite\s*=\s*(\w+)/i;
             $jar->set_cookie(0, $name, $val, $path, $host, undef, 1,
-                             scalar($h =~ /;\s*secure\b/i), $ma, 0);
+                             scalar($h =~ /;\s*secure\b/i), $ma, 0,
+                             $same_site ? { SameSite => $same_site } : {});
         }
     }
 }

@@ -2,6 +2,7 @@
 #include "unit.h"
 #include "../../src/state.h"
 #include "../../src/session.h"
+#include "../../src/util.h"
 
 #include <apr_strings.h>
 
@@ -160,6 +161,42 @@ static void test_stepup(apr_pool_t *p, entra_keyring *ring)
           "a tampered step-up state: refused");
 }
 
+/* A form_post step-up's hand-over: the callback's parameters, sealed for a
+ * minute, bound to the app, never taken for a state (nor one for it). */
+static void test_handover(apr_pool_t *p, entra_keyring *ring)
+{
+    apr_table_t *params = entra_form_parse(p, "state=abcdefghijklmnop0123&code=0.AX-code%2B1"
+                                              "&error_description=line%0Atwo&extra=dropped");
+    entra_keyring *app = entra_keyring_bind(p, ring, "client-a|tenant|authority");
+    entra_keyring *other = entra_keyring_bind(p, ring, "client-b|tenant|authority");
+    entra_state *st = entra_state_new(p, "/", "https://app.example/cb", NOW);
+    const char *why = NULL, *sealed = entra_handover_seal(p, app, params, NOW);
+    apr_table_t *got;
+
+    if (!CHECK(sealed && app && other && st, "a hand-over seals"))
+        return;
+    got = entra_handover_open(p, app, sealed, NOW + ENTRA_HANDOVER_TTL, &why);
+    if (CHECK(got != NULL, "it opens within ENTRA_HANDOVER_TTL (%s)", why ? why : "")) {
+        CHECK_STR(apr_table_get(got, "state"), "abcdefghijklmnop0123", "state kept");
+        CHECK_STR(apr_table_get(got, "code"), "0.AX-code+1", "code kept");
+        CHECK_STR(apr_table_get(got, "error_description"), "line\ntwo", "Entra's error text kept");
+        CHECK(!apr_table_get(got, "extra") && !apr_table_get(got, ":x"),
+              "nothing the callback does not read, nor the expiry, comes out");
+    }
+    why = NULL;
+    CHECK(!entra_handover_open(p, app, sealed, NOW + ENTRA_HANDOVER_TTL + 1, &why) && why,
+          "expired a minute later");
+    why = NULL;
+    CHECK(!entra_handover_open(p, other, sealed, NOW, &why) && why,
+          "another app's (the same EntraSessionKey) does not open");
+    why = NULL;
+    CHECK(!entra_handover_open(p, app, tamper(p, sealed), NOW, &why) && why, "tampered: refused");
+    CHECK(!entra_state_open(p, app, sealed, "abcdefghijklmnop0123", NOW, &why),
+          "a hand-over never passes for a state");
+    CHECK(!entra_handover_open(p, app, entra_state_seal(p, app, st), NOW, &why),
+          "nor a state for a hand-over");
+}
+
 void suite_state(apr_pool_t *p)
 {
     entra_keyring *ring = ring_of(p, SECRET);
@@ -167,7 +204,9 @@ void suite_state(apr_pool_t *p)
     test_new(p);
     if (CHECK(ring != NULL, "a key ring"))
         test_open(p, ring);
-    if (ring)
+    if (ring) {
         test_stepup(p, ring);
+        test_handover(p, ring);
+    }
     test_param_ok();
 }

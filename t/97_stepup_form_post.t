@@ -1,0 +1,321 @@
+# Issue 13 under EntraResponseMode form_post (t/conf/stepup.conf.in):
+# Entra's callback is a cross-site POST, which a browser sends with the
+# SameSite=None state cookie but without the SameSite=Lax session cookie.
+# A step-up's POST therefore goes on in a same-site GET: 303 to the callback
+# itself with its parameters in a sealed hand-over cookie (Lax, a minute,
+# the callback's path); the GET brings the session cookie, and the step-up
+# upgrades the session as under query.  LWP knows no SameSite: the POST is
+# built here as a browser sends it (cross_site_post), and the cookies it
+# gets back go into the browser's jar as a browser keeps them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Request::Common qw(POST);
+use URI;
+use EntraTest;
+use EntraSeeds qw(https_ua form_post_sign_in parse_form_post mock_base);
+
+my $vh = 'stepup_formpost';
+my $cb_path = '/.auth/login/aad/callback';
+my $SESSION = '__Host-entra_session';
+my $HANDOVER = '__Secure-entra_session_state_handover';
+
+# The SameSite=None cookies of `ua`'s jar for `path`: what a browser sends
+# on a cross-site POST.
+sub cross_site_cookies {
+    my ($ua, $path) = @_;
+    my @sent;
+    $ua->cookie_jar->scan(sub {
+        my (undef, $name, $value, $cpath, undef, undef, undef, undef, $expires, undef, $rest) = @_;
+        return unless index($path, $cpath) == 0 && lc(($rest || {})->{SameSite} // '') eq 'none';
+        push @sent, "$name=$value" unless defined $expires && $expires <= time;
+    });
+    return join '; ', @sent;
+}
+
+# `ua`'s browser after `r`: the cookies it set, as a browser keeps them.
+sub keep_cookies {
+    my ($ua, $r) = @_;
+    $ua->cookie_jar->extract_cookies($r);
+    $ua->run_handlers(response_done => $r);
+    for my $h (set_cookie_headers($r)) {
+        my ($n, $v) = $h =~ /^\s*([^=;\s]+)\s*=\s*"?([^";]*)/ or next;
+        record_secret("cookie:$n", $v) if length $v;
+    }
+}
+
+# Entra's auto-submitted form, POSTed as a browser does from Entra's page.
+sub cross_site_post {
+    my ($ua, $action, $fields) = @_;
+    my %f = @$fields;
+    record_secret('code', $f{code}) if $f{code};
+    my $req = POST($action, $fields);
+    my $origin = mock_base();
+    $req->header(Origin => $origin, Referer => "$origin/", 'Sec-Fetch-Site' => 'cross-site',
+                 'Sec-Fetch-Mode' => 'navigate', 'Sec-Fetch-Dest' => 'document');
+    my $cookies = cross_site_cookies($ua, URI->new($action)->path);
+    $req->header(Cookie => $cookies) if length $cookies;
+    my $r = new_ua(no_cookies => 1)->request($req);
+    keep_cookies($ua, $r);
+    return $r;
+}
+
+# From a redirect to Entra to its form: (action, fields).
+sub entra_form {
+    my ($ua, $login) = @_;
+    my $page = $ua->get(abs_location($login) // '');
+    is($page->code, 200, 'Entra answers with its auto-submitting form') or return;
+    my ($action, $fields) = parse_form_post($page->decoded_content);
+    ok($action, '... a form to the callback') or return;
+    return ($action, $fields);
+}
+
+sub backend_claim {
+    my ($r, $name) = @_;
+    my $e = echo($r) or return undef;
+    return scalar echo_header($e, "X-Entra-Claim-$name");
+}
+
+sub signed_in {
+    my $host = shift // $vh;
+    mock_reset();
+    my $ua = https_ua();
+    my ($final, $s) = form_post_sign_in($ua, $host, '/app/start');
+    is($final->code, 200, "signed in at $host by form_post") or diag($final->status_line);
+    return ($ua, $s);
+}
+
+# A step-up's POST leg: the 303 and its hand-over cookie, checked.
+sub handed_over {
+    my ($ua, $host, $path, $what) = @_;
+    my $login = $ua->get(url($host, $path));
+    ok(is_login_redirect($login), "$what: a step-up to Entra") or return;
+    is(query_params(abs_location($login) // '')->{response_mode}, 'form_post', '... by form_post');
+    my ($action, $fields) = entra_form($ua, $login) or return;
+    my $tokens = mock_stats()->{requests}{token} // 0;
+    my $post = cross_site_post($ua, $action, $fields);
+    is($post->code, 303, "$what: the POST without the session cookie: 303 See Other")
+        or diag($post->status_line . "\n" . $post->decoded_content);
+    is(abs_location($post), url($host, $cb_path), '... to the callback itself, no query');
+    my $h = find_set_cookie($post, $HANDOVER) // '';
+    ok($h, '... a hand-over cookie') or diag(join "\n", set_cookie_headers($post));
+    like($h, qr/;\s*HttpOnly\b/i, '... HttpOnly');
+    like($h, qr/;\s*SameSite=Lax\b/i, '... SameSite=Lax (the GET is same-site)');
+    like($h, qr/;\s*Secure\b/i, '... Secure');
+    like($h, qr/;\s*Path=\Q$cb_path\E(?:;|\s*$)/i, '... only for the callback path');
+    like($h, qr/;\s*Max-Age=60\b/i, '... for a minute');
+    ok(!find_set_cookie($post, $SESSION), '... no session cookie set');
+    ok(!(grep { /^\s*[^=;\s]*_state_(?!handover)[^=;\s]*=\s*;/ } set_cookie_headers($post)),
+       '... the state cookie kept for the GET');
+    is(mock_stats()->{requests}{token} // 0, $tokens, '... and the code not redeemed');
+    return $post;
+}
+
+# ---- 1. step-ups to c1, then c2: the session keeps both
+{
+    my ($ua) = signed_in();
+    my $mark = log_mark();
+    my $path = '/app/admin/page?q=1&r=two%20words';
+    my $post = handed_over($ua, $vh, $path, 'c1');
+    my $get = follow($ua, $post);
+    is($get->code, 302, 'the same-site GET (session + hand-over cookies): 302');
+    is(URI->new(abs_location($get) // '')->canonical->as_string,
+       URI->new(url($vh, $path))->canonical->as_string, '... back to the URL that asked');
+    like(find_set_cookie($get, $HANDOVER) // '', qr/^[^=]+=;.*Max-Age=0\b/i, '... the hand-over cookie cleared');
+    ok(find_set_cookie($get, $SESSION), '... the session saved again');
+    my $final = follow($ua, $get);
+    is($final->code, 200, 'the page that asked: 200') or diag($final->status_line);
+    is(backend_claim($final, 'acrs'), 'c1', '... acrs c1');
+    is(backend_claim($final, 'oid'), USER->{oid}, '... the same user');
+    my @lines = entra_lines($mark);
+    ok((grep { /\[auth_entra:info\].*ENTRA00245:.*oid=\Q${\USER->{oid}}\E/ } @lines),
+       'log: ENTRA00245 at info (the hand-over)') or diag(join "\n", @lines);
+    ok((grep { /ENTRA00235:.*authentication context c1/ } @lines), 'log: ENTRA00235 session upgraded');
+    ok(!(grep { /ENTRA0024[679]|ENTRA00210/ } @lines), 'log: no refused hand-over, no fresh sign-in');
+
+    $post = handed_over($ua, $vh, '/app/c2/x', 'c2');
+    $final = follow($ua, follow($ua, $post));
+    is($final->code, 200, 'the step-up to c2: 200');
+    is(backend_claim($final, 'acrs'), 'c1,c2', '... the session holds c1 and c2');
+    my $again = $ua->get(url($vh, '/app/admin/again'));
+    is($again->code, 200, 'the c1 location is served with no trip to Entra');
+    is(backend_claim($again, 'acrs'), 'c1,c2', '... as the same session');
+    is($ua->get(url($vh, '/app/start'))->code, 200, '... and the rest of the site');
+}
+
+# ---- 2. a browser that withholds the session cookie on the GET too: a
+# fresh session (the existing fallback), marked, no loop
+{
+    my ($ua) = signed_in();
+    my $mark = log_mark();
+    my $post = handed_over($ua, $vh, '/app/c2/y', 'c2, GET without the session cookie');
+    my $cookies = join '; ', map { "$_=" . cookie_value($ua, $_) }
+                             grep { /_state_/ } cookie_names($ua);
+    my $get = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => $cookies);
+    keep_cookies($ua, $get);
+    is($get->code, 302, 'the GET with the state and hand-over cookies only: 302');
+    like(abs_location($get) // '', qr{/app/c2/y$}, '... back to the URL that asked');
+    ok(find_set_cookie($get, $SESSION), '... a fresh session');
+    my $final = follow($ua, $get);
+    is($final->code, 200, '... which passes Require entra-acrs c2: no loop');
+    is(backend_claim($final, 'acrs'), 'c2', '... with what this sign-in brought');
+    my @lines = entra_lines($mark);
+    ok((grep { /\[auth_entra:info\].*ENTRA00249:/ } @lines), 'log: ENTRA00249 at info')
+        or diag(join "\n", @lines);
+    ok((grep { /ENTRA00210:/ } @lines), 'log: ENTRA00210 signed in');
+}
+
+# ---- 3. replays: the hand-over works once
+{
+    my ($ua) = signed_in();
+    my $post = handed_over($ua, $vh, '/app/admin/r', 'replay');
+    my $handover = cookie_value($ua, $HANDOVER);
+    my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ua);
+    my $state = $state_name ? cookie_value($ua, $state_name) : '';
+    my $session = cookie_value($ua, $SESSION);
+    is(follow($ua, $post)->code, 302, 'the GET leg: 302');
+    my $tokens = mock_stats()->{requests}{token} // 0;
+
+    my $mark = log_mark();
+    my $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
+                                         Cookie => "$SESSION=$session; $HANDOVER=$handover");
+    is($r->code, 400, 'the same hand-over cookie again: 400');
+    like($r->decoded_content // '', qr/unknown, expired or already used/, '... "unknown, expired or already used"');
+    ok(!find_set_cookie($r, $SESSION), '... nothing signed in');
+
+    $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
+                                      Cookie => "$SESSION=$session; $state_name=$state; $HANDOVER=$handover");
+    is($r->code, 400, 'again with its state cookie copied out of the browser: 400 (the code is spent)');
+    ok(!find_set_cookie($r, $SESSION), '... nothing signed in');
+    ok(!(grep { /\[auth_entra:(?:crit|alert|emerg)\]|Internal Server Error/ } entra_lines($mark)), '... no 500');
+
+    $r = $ua->get(url($vh, $cb_path));
+    is($r->code, 400, 'the browser at the bare callback later (no hand-over, no state): 400');
+    is($ua->get(url($vh, '/app/admin/x'))->code, 200, 'the upgraded session is untouched');
+
+    # with a socache store a used state is refused on the server, the
+    # hand-over's POST included: no second hand-over
+    my ($ub, $s) = signed_in('stepup_formpost_shmcb');
+    my $login = $ub->get(url('stepup_formpost_shmcb', '/app/admin/x'));
+    my ($action, $fields) = entra_form($ub, $login);
+    my $p1 = cross_site_post($ub, $action, $fields);
+    is($p1->code, 303, 'socache: the step-up\'s POST: 303');
+    ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ub);
+    $state = cookie_value($ub, $state_name // '');
+    my $done = follow($ub, follow($ub, $p1));
+    is(backend_claim($done, 'acrs'), 'c1', '... upgraded: acrs c1');
+    $mark = log_mark();
+    my $req = POST($action, $fields);
+    $req->header(Cookie => "$state_name=$state");
+    $r = new_ua(no_cookies => 1)->request($req);
+    is($r->code, 400, 'socache: the same POST again with its state cookie: 400, no 303');
+    ok(!find_set_cookie($r, $HANDOVER) && !find_set_cookie($r, $SESSION), '... no hand-over, no session');
+    ok((grep { /ENTRA00214:/ } entra_lines($mark)), 'log: ENTRA00214 (state already used)');
+}
+
+# ---- 4. what is not a step-up without its session cookie: the POST is the callback
+{
+    mock_reset();
+    my $ua = https_ua();
+    my $login = $ua->get(url($vh, '/app/first'));
+    my ($action, $fields) = entra_form($ua, $login);
+    my $r = cross_site_post($ua, $action, $fields);
+    is($r->code, 302, 'a first sign-in by form_post: 302 at the POST (no 303)');
+    ok(!find_set_cookie($r, $HANDOVER), '... no hand-over');
+    ok(find_set_cookie($r, $SESSION), '... signed in');
+    is(follow($ua, $r)->code, 200, '... and served');
+
+    # a step-up POST that does bring the session cookie (a browser without
+    # SameSite, or one that lets Lax cookies ride on a fresh cross-site POST)
+    $login = $ua->get(url($vh, '/app/admin/direct'));
+    ($action, $fields) = entra_form($ua, $login);
+    my $req = POST($action, $fields);
+    $r = $ua->request($req);
+    is($r->code, 302, 'a step-up POST with the session cookie: 302 at once');
+    ok(!find_set_cookie($r, $HANDOVER), '... no hand-over');
+    my $final = follow($ua, $r);
+    is(backend_claim($final, 'acrs'), 'c1', '... upgraded: acrs c1');
+
+    # a GET with state in its query is the callback; a hand-over cookie is ignored
+    my ($ub) = signed_in();
+    my $post = handed_over($ub, $vh, '/app/admin/q', 'query wins');
+    my $handover = cookie_value($ub, $HANDOVER);
+    my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ub);
+    $r = $ub->get(url($vh, "$cb_path?state=" . substr($state_name, length '__Secure-entra_session_state_')));
+    is($r->code, 400, 'a GET with a state but no code in its query: that query is the callback (400: no code)');
+    like($r->decoded_content // '', qr/no code/, '... "no code", not the hand-over\'s');
+    ok(!(grep { /\Q$HANDOVER\E=;/ } set_cookie_headers($r)), '... the hand-over cookie left alone');
+}
+
+# ---- 5. Entra's error on a step-up comes through the hand-over
+{
+    my ($ua) = signed_in();
+    mock_config({ authorize_error => { error => 'access_denied',
+                                       error_description => 'AADSTS50076: MFA required but not completed.' } });
+    my $login = $ua->get(url($vh, '/app/admin/err'));
+    my ($action, $fields) = entra_form($ua, $login);
+    my $post = cross_site_post($ua, $action, $fields);
+    is($post->code, 303, 'Entra\'s error POSTed at a step-up: 303');
+    my $r = follow($ua, $post);
+    is($r->code, 401, '... the GET: 401');
+    like($r->decoded_content // '', qr/AADSTS50076/, '... the page shows Entra\'s message');
+    mock_reset();
+    is($ua->get(url($vh, '/app/start'))->code, 200, '... the session is kept');
+
+    # parameters too big for a cookie: finished at the POST, as before
+    $login = $ua->get(url($vh, '/app/admin/big'));
+    ($action, $fields) = entra_form($ua, $login);
+    my %f = @$fields;
+    my $mark = log_mark();
+    $post = cross_site_post($ua, $action, [state => $f{state}, error => 'access_denied',
+                                           error_description => 'AADSTS50076: ' . ('x' x 4000)]);
+    is($post->code, 401, 'a step-up POST whose parameters do not fit a cookie: handled at once (401)');
+    ok(!find_set_cookie($post, $HANDOVER), '... no hand-over');
+    ok((grep { /\[auth_entra:info\].*ENTRA00246:.*too big/ } entra_lines($mark)), 'log: ENTRA00246 at info')
+        or diag(join "\n", entra_lines($mark));
+}
+
+# ---- 6. a hand-over cookie that does not open: 400, never 500, cleared
+# (last: it moves the module's clock)
+{
+    my ($ua) = signed_in();
+    handed_over($ua, $vh, '/app/admin/t', 'tamper');
+    my $handover = cookie_value($ua, $HANDOVER) // '';
+    my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ua);
+    my $base = ($state_name ? "$state_name=" . cookie_value($ua, $state_name) . '; ' : '')
+             . "$SESSION=" . cookie_value($ua, $SESSION);
+    my %cases = (tampered => flip_b64($handover, int(length($handover) / 2)), truncated => substr($handover, 0, 20),
+                 garbage => 'not-a-sealed-cookie', empty => '');
+    for my $case (sort keys %cases) {
+        my $mark = log_mark();
+        my $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
+                                             Cookie => "$base; $HANDOVER=$cases{$case}");
+        is($r->code, 400, "hand-over cookie $case: 400");
+        like($r->decoded_content // '', qr/unknown, expired or already used/, '... the bad-callback page');
+        ok(!find_set_cookie($r, $SESSION), '... no session set');
+        like(find_set_cookie($r, $HANDOVER) // '', qr/Max-Age=0\b/, '... the cookie cleared');
+        ok(!(grep { /\[auth_entra:(?:error|crit)\]/ } entra_lines($mark)), '... no error logged');
+    }
+
+    # another app on this server, the same key and cookie names
+    my $mark = log_mark();
+    my $r = new_ua(no_cookies => 1)->get(url('stepup_formpost_common', $cb_path),
+                                         Cookie => "$HANDOVER=$handover");
+    is($r->code, 400, 'the hand-over cookie at another app sharing EntraSessionKey: 400');
+    ok(!find_set_cookie($r, $SESSION), '... no session');
+    ok((grep { /\[auth_entra:info\].*ENTRA00247:.*does not open/ } entra_lines($mark)),
+       'log: ENTRA00247 at info') or diag(join "\n", entra_lines($mark));
+
+    # expired: a minute later
+    advance_clock(61);
+    $mark = log_mark();
+    $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => "$base; $HANDOVER=$handover");
+    is($r->code, 400, 'the hand-over cookie past its minute: 400');
+    ok(!find_set_cookie($r, $SESSION), '... no session');
+    ok((grep { /ENTRA00247:.*expired/ } entra_lines($mark)), 'log: ENTRA00247, expired');
+    is(mock_stats()->{requests}{token} // 0, 1, 'no code redeemed by any of them (only the sign-in\'s)');
+}
+
+done_testing();
