@@ -83,8 +83,10 @@ static int joinable(const entra_flights *fl, const entra_flight *f, const char *
            && CRYPTO_memcmp(f->key, key, key_len) == 0;
 }
 
-/* Waits for the flight, then takes its answer; 0 when it has none to give
- * (its value could not be kept): the caller asks the store itself. */
+/* Waits for the flight, then takes its answer; 0 when it has none to give:
+ * its value could not be kept, or the store failed it (a connection that
+ * broke under the leader says nothing of the next one, which its own
+ * retry may not have reached): the caller asks the store itself. */
 static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_status_t *rv,
                          const unsigned char **value, unsigned int *len)
 {
@@ -95,7 +97,7 @@ static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_
     while (!f->landed)
         apr_thread_cond_wait(fl->landed, fl->lock);
     *rv = f->rv;
-    if (f->rv == APR_SUCCESS && !f->value)
+    if ((f->rv == APR_SUCCESS && !f->value) || (f->rv != APR_SUCCESS && f->rv != APR_NOTFOUND))
         took = 0;
     else if (f->rv == APR_SUCCESS) {
         copy = apr_palloc(p, f->len + 1);

@@ -23,8 +23,9 @@ entra_flights *entra_flights_create(apr_pool_t *p, apr_interval_time_t join_with
 
 /* Joins the lookup of `key` under way, if there is one to join (sent at
  * the same store generation `gen`, within the table's time of `now`):
- * waits for it and returns 1, with its status and (on success) its value
- * copied into `p`. Otherwise returns 0, and *led is the flight this caller
+ * waits for it and returns 1, with its status (found or not found) and
+ * its value copied into `p`. Otherwise (none to join, or the store failed
+ * the one it waited for) returns 0, and *led is the flight this caller
  * now leads (NULL when it cannot lead one: it asks the store on its own);
  * a leader must land its flight with entra_flight_land(). */
 int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uint64_t gen,
