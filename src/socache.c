@@ -568,8 +568,8 @@ static apr_status_t run(entra_socache *c, op *o)
     return rv;
 }
 
-apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
-                               const char **value)
+static apr_status_t get(entra_socache *c, request_rec *r, const char *key, const char **value,
+                        int fresh)
 {
     op o = { OP_GET, r, (const unsigned char *)key, (unsigned int)strlen(key) };
     apr_uint64_t gen = generation();     /* before the store is asked */
@@ -579,11 +579,12 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
     unsigned int len;
     apr_status_t rv;
 
-    if (c->copies && (copied = entra_local_copy_get(c->copies, r->pool, key, gen, now, &len))) {
+    if (!fresh && c->copies
+        && (copied = entra_local_copy_get(c->copies, r->pool, key, gen, now, &len))) {
         *value = (const char *)copied;
         return APR_SUCCESS;
     }
-    if (c->flights
+    if (!fresh && c->flights
         && entra_flight_join(c->flights, r->pool, key, gen, now, &rv, &copied, &len, &led)) {
         /* the leader's copy, taken again to count this request among its
          * users (the same value) */
@@ -609,6 +610,18 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
                       "session store %s is unavailable (retrieve)", c->spec);
     }
     return rv;
+}
+
+apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
+                               const char **value)
+{
+    return get(c, r, key, value, 0);
+}
+
+apr_status_t entra_socache_get_fresh(entra_socache *c, request_rec *r, const char *key,
+                                     const char **value)
+{
+    return get(c, r, key, value, 1);
 }
 
 apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key,

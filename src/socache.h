@@ -26,6 +26,10 @@ void entra_socache_child_init(apr_pool_t *pchild, server_rec *s);
 /* APR_SUCCESS with *value, APR_NOTFOUND, or another error: the store is down. */
 apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
                                const char **value);
+/* The same, from a lookup sent now: never a local copy nor the answer of a
+ * lookup under way (for a second look at a key that changed meanwhile). */
+apr_status_t entra_socache_get_fresh(entra_socache *c, request_rec *r, const char *key,
+                                     const char **value);
 /* APR_ENOSPC (not logged here) when the value is too big for the store. */
 apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key,
                                const char *value, apr_int64_t expires);

@@ -130,7 +130,10 @@ static const char *record_from_cache(request_rec *r, const entra_server_conf *sc
     *parts = 0;
     *gen = NULL;
     for (tries = 0; tries < 2; tries++) {
-        rv = entra_socache_get(sc->session_cache, r, key, &value);
+        /* the second look is sent now: an answer to a lookup sent before
+         * the piece was found gone (single flight) is the old head again */
+        rv = tries ? entra_socache_get_fresh(sc->session_cache, r, key, &value)
+                   : entra_socache_get(sc->session_cache, r, key, &value);
         *unavailable = rv != APR_SUCCESS && rv != APR_NOTFOUND;
         if (rv != APR_SUCCESS)
             return NULL;

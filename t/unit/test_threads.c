@@ -606,6 +606,179 @@ static void flights(apr_pool_t *p)
     entra_flight_land(fl, led, APR_NOTFOUND, NULL, 0);
 }
 
+
+/* Stress (review of 665d85c): 8 threads, each "request" a pool of its own
+ * that gets or puts one of a few hot keys (and keys that share their
+ * slots), at times that make copies expire and replace each other. Once
+ * every request has ended, no copy is in use any more: a count that went
+ * below zero, or a use that was never ended, would read as in use. */
+/* one clock for all the threads: 300 us every 16 calls */
+static apr_uint32_t hot_ticks;
+
+static apr_time_t hot_now(int tick)
+{
+    apr_uint32_t t = tick ? __atomic_add_fetch(&hot_ticks, 1, __ATOMIC_RELAXED)
+                          : __atomic_load_n(&hot_ticks, __ATOMIC_RELAXED);
+    return 1000 + (apr_time_t)(t / 16) * 300;
+}
+
+static void *APR_THREAD_FUNC use_hot_copies(apr_thread_t *thread, void *data)
+{
+    copier *c = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    for (i = 0; i < 6000; i++) {
+        int n = (i * 7 + c->seed) % 5;
+        const char *key, *want;
+        apr_time_t now = hot_now(1);
+        unsigned int len;
+        const unsigned char *got;
+
+        if (!p)
+            apr_pool_create_unmanaged_ex(&p, NULL, NULL);      /* a request begins */
+        key = apr_psprintf(p, "%d.hot.s", n);
+        want = apr_psprintf(p, "value-of-%d", n);
+        got = entra_local_copy_get(c->lc, p, key, 1, now, &len);
+
+        if (got) {
+            c->hits++;
+            c->wrong += len != strlen(want) || memcmp(got, want, len) != 0;
+        }
+        else
+            entra_local_copy_put(c->lc, p, key, (const unsigned char *)want,
+                                 (unsigned int)strlen(want), 1, now);
+        if ((i + c->seed) % 3 == 0) {
+            apr_pool_destroy(p);        /* the request ends */
+            p = NULL;
+        }
+    }
+    if (p)
+        apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void copies_in_use_stress(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p, 2000, 1);
+    copier c[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    apr_pool_t *q;
+    unsigned int len;
+    int i, hits = 0, wrong = 0, in_use = 0;
+
+    for (i = 0; i < WORKERS; i++) {
+        c[i].lc = lc;
+        c[i].seed = i * 11;
+        c[i].hits = c[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, use_hot_copies, &c[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        hits += c[i].hits;
+        wrong += c[i].wrong;
+    }
+    apr_pool_create(&q, p);
+    for (i = 0; i < 5; i++)
+        in_use += entra_local_copy_get(lc, q, apr_psprintf(q, "%d.hot.s", i), 1,
+                                       hot_now(0), &len) != NULL;
+    apr_pool_destroy(q);
+    CHECK(hits > 0 && wrong == 0 && in_use == 0,
+          "copies in use, stress: %d hits, %d wrong, %d still in use after every request ended",
+          hits, wrong, in_use);
+}
+
+/* Stress: 8 threads lead and join flights of 3 keys that share slots with
+ * others; every answer a joiner gets is its own key's, and every flight
+ * lands (no slot is left taken, no waiter left behind). */
+typedef struct {
+    entra_flights *fl;
+    int seed, joined, wrong;
+} flyer;
+
+static apr_time_t fake_now(void)
+{
+    static apr_uint32_t t;
+    return 100000 + (apr_time_t)(__atomic_add_fetch(&t, 1, __ATOMIC_RELAXED) / 64);
+}
+
+static void *APR_THREAD_FUNC fly(apr_thread_t *thread, void *data)
+{
+    flyer *f = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < 3000; i++) {
+        int n = (i * 5 + f->seed) % 7;
+        const char *key = apr_psprintf(p, "k%d.sess", n);
+        const char *want = apr_psprintf(p, "value-of-k%d", n);
+        const unsigned char *v = NULL;
+        unsigned int len = 0;
+        apr_status_t rv;
+        entra_flight *led;
+
+        if (entra_flight_join(f->fl, p, key, (apr_uint64_t)(i / 500), fake_now(), &rv, &v, &len,
+                              &led)) {
+            f->joined++;
+            if (rv == APR_SUCCESS)
+                f->wrong += len != strlen(want) || memcmp(v, want, len) != 0;
+            else
+                f->wrong += rv != APR_NOTFOUND && rv != APR_ECONNREFUSED;
+        }
+        else if (led) {
+            if (i % 4 == 0)
+                apr_sleep(50);
+            else
+                apr_thread_yield();
+            entra_flight_land(f->fl, led, n == 6 ? APR_NOTFOUND : n == 5 ? APR_ECONNREFUSED
+                                                                           : APR_SUCCESS,
+                              (const unsigned char *)want, (unsigned int)strlen(want));
+        }
+        if (i % 50 == 49)
+            apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void flights_stress(apr_pool_t *p)
+{
+    entra_flights *fl = entra_flights_create(p, 2000);
+    flyer f[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    const unsigned char *v;
+    unsigned int len;
+    entra_flight *led;
+    int i, joined = 0, wrong = 0, free_after = 0;
+
+    for (i = 0; i < WORKERS; i++) {
+        f[i].fl = fl;
+        f[i].seed = i * 3;
+        f[i].joined = f[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, fly, &f[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        joined += f[i].joined;
+        wrong += f[i].wrong;
+    }
+    for (i = 0; i < 7; i++) {
+        const char *key = apr_psprintf(p, "k%d.sess", i);
+        if (!entra_flight_join(fl, p, key, 99, 1, &rv, &v, &len, &led) && led) {
+            free_after++;
+            entra_flight_land(fl, led, APR_NOTFOUND, NULL, 0);
+        }
+    }
+    CHECK(joined > 0 && wrong == 0 && free_after == 7,
+          "flights, stress: %d joined, %d wrong answers, %d of 7 slots free after", joined,
+          wrong, free_after);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -618,6 +791,8 @@ int main(void)
     sessions(p);
     local_copies(p);
     flights(p);
+    copies_in_use_stress(p);
+    flights_stress(p);
     apr_pool_destroy(p);
     unit_keys_release();
     apr_terminate();
