@@ -165,6 +165,12 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
     return APR_EGENERAL;
 }
 
+apr_status_t entra_socache_get_fresh(entra_socache *c, request_rec *r, const char *key,
+                                     const char **value)
+{
+    return entra_socache_get(c, r, key, value);
+}
+
 apr_status_t entra_socache_put(entra_socache *c, request_rec *r, const char *key,
                                const char *value, apr_int64_t expires)
 {

@@ -72,6 +72,13 @@ apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key
     return APR_NOTFOUND;
 }
 
+/* the fake store has no copies nor lookups under way to skip */
+apr_status_t entra_socache_get_fresh(entra_socache *c, request_rec *r, const char *key,
+                                     const char **value)
+{
+    return entra_socache_get(c, r, key, value);
+}
+
 /* The ended-sids table (socache.c): only ENDED_SID has been ended. */
 int entra_ended_has(request_rec *r, const char *app_tag, const char *sid)
 {

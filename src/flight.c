@@ -78,8 +78,11 @@ static unsigned int slot_of(const char *key, apr_size_t len)
 static int joinable(const entra_flights *fl, const entra_flight *f, const char *key,
                     apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
 {
-    return f->key && !f->landed && f->gen == gen && now >= f->sent
-           && now - f->sent < fl->join_within && f->key_len == key_len
+    /* a lookup sent a little after `now` (another thread took the clock
+     * later) answers after this request came: it is good too */
+    return f->key && !f->landed && f->gen == gen
+           && now - f->sent < fl->join_within && f->sent - now < fl->join_within
+           && f->key_len == key_len
            && CRYPTO_memcmp(f->key, key, key_len) == 0;
 }
 

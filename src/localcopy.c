@@ -137,7 +137,10 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     apr_time_t expired_at = 0;     /* the copy found too old, by when it was made */
 
     apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
-    if (c->key && (now < c->at || now - c->at >= lc->ttl))
+    /* A copy a little younger than `now` was read after this request came
+     * (another thread took the clock later): it is good. One a whole time
+     * younger is from before the clock was set back: it is not. */
+    if (c->key && (now - c->at >= lc->ttl || c->at - now >= lc->ttl))
         expired_at = c->at ? c->at : 1;
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len

@@ -282,7 +282,8 @@ static apr_status_t state_seen(request_rec *r, const entra_server_conf *sc,
 
     if (!sc->session_cache)
         return APR_NOTFOUND;
-    return entra_socache_get(sc->session_cache, r, state_used_key(r, sc, st), &seen);
+    /* a state works once: never the answer to a lookup sent before */
+    return entra_socache_get_fresh(sc->session_cache, r, state_used_key(r, sc, st), &seen);
 }
 
 /* Returns OK, or the status of the page written. */

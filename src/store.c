@@ -306,7 +306,8 @@ static void index_sid(request_rec *r, const entra_server_conf *sc, const char *s
     char *list = NULL, *rest, *ids;
     int n = 0;
 
-    if (entra_socache_get(sc->session_cache, r, key, &old) != APR_SUCCESS)
+    /* read to be changed: from a lookup sent now (socache.h) */
+    if (entra_socache_get_fresh(sc->session_cache, r, key, &old) != APR_SUCCESS)
         old = "";
     for (ids = apr_pstrdup(r->pool, old), id = apr_strtok(ids, ",", &rest); id;
          id = apr_strtok(NULL, ",", &rest)) {
@@ -339,7 +340,7 @@ static void forget_record(request_rec *r, const entra_server_conf *sc, const cha
     const char *value = NULL, *gen, *first;
     int n;
 
-    if (entra_socache_get(sc->session_cache, r, key, &value) == APR_SUCCESS
+    if (entra_socache_get_fresh(sc->session_cache, r, key, &value) == APR_SUCCESS
         && entra_parts_parse(r->pool, value, &n, &gen, &first) == 1)
         forget_pieces(r, sc, key, n, gen);
     entra_socache_del(sc->session_cache, r, key);
@@ -508,7 +509,7 @@ int entra_store_end_sid(request_rec *r, const entra_server_conf *sc, const char 
         return ended == ENTRA_ENDED_REFUSED ? ENTRA_STORE_RATE_LIMITED
                : ended == ENTRA_ENDED_ENDED;
     }
-    if (entra_socache_get(sc->session_cache, r, key, &ids) != APR_SUCCESS)
+    if (entra_socache_get_fresh(sc->session_cache, r, key, &ids) != APR_SUCCESS)
         return 0;
     for (id = apr_strtok(apr_pstrdup(r->pool, ids), ",", &rest); id;
          id = apr_strtok(NULL, ",", &rest))

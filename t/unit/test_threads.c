@@ -498,6 +498,11 @@ static void copies_while_in_use(apr_pool_t *p)
     apr_pool_clear(a);
     CHECK(!entra_local_copy_get(lc, b, "s.r", 8, 8200, &len),
           "copy in use: a replaced copy's users are not the new one's");
+    entra_local_copy_put(lc, a, "s.t", v1, 2, 7, 9000);
+    CHECK(entra_local_copy_get(lc, b, "s.t", 7, 8500, &len) != NULL,
+          "copy in use: good for a request that took the clock a little before the lookup");
+    CHECK(!entra_local_copy_get(lc, b, "s.t", 7, 7000, &len),
+          "copy in use: not for one a whole time before it (the clock was set back)");
     apr_pool_destroy(a);
     apr_pool_destroy(b);
     apr_pool_destroy(c);
@@ -595,6 +600,8 @@ static void flights(apr_pool_t *p)
           "flight: not joined at another store generation (nor a second one led)");
     CHECK(!entra_flight_join(fl, p, "sess.k", 1, 12000, &rv, &v, &len, &other) && !other,
           "flight: not joined once older than its time");
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 7000, &rv, &v, &len, &other) && !other,
+          "flight: not joined when sent a whole time after now (the clock was set back)");
     CHECK(waiters_share(p, fl, led, 10500, APR_SUCCESS, "v1") == WORKERS,
           "flight: %d threads that came while it was under way share its answer", WORKERS);
     CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10600, &rv, &v, &len, &led) && led,
