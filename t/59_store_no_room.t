@@ -51,15 +51,18 @@ $S->stop;
 # unloaded before its cleanup there ran, and every stop ended in SIGSEGV.)
 {
     my $httpd = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
+    my $mark = $S->log_mark;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDOUT, '>', $S->dir . '/foreground.out';
         open STDERR, '>&', \*STDOUT;
         exec $httpd, '-f', $S->{conf}, '-DFOREGROUND' or POSIX::_exit(127);
     }
+    # Up once it says so (its signal handlers are set by then): the port
+    # alone may still be held by the children of the stop above.
     my $up = 0;
-    for (1 .. 150) {
-        last if ($up = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 1));
+    for (1 .. 300) {
+        last if ($up = grep { /resuming normal operations/ } $S->log_since($mark));
         select undef, undef, undef, 0.1;
     }
     ok($up, 'the shmcb server runs again in the foreground');
