@@ -83,8 +83,14 @@ static int hide_own_cookies(request_rec *r, int status)
 {
     const entra_server_conf *sc = server_conf(r);
 
-    if (status == OK && !r->main && sc->own_cookies)
+    if (status == OK && !r->main && sc->own_cookies) {
+        /* what the browser sent, for a step-up that starts later on */
+        if (!apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE))
+            apr_table_setn(r->notes, ENTRA_COOKIE_BYTES_NOTE,
+                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                        entra_cookie_header_bytes(r->headers_in)));
         entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
+    }
     return status;
 }
 

@@ -172,6 +172,16 @@ int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *r
     return start(r, sc, return_to, NULL);
 }
 
+/* The bytes of the Cookie header(s) the browser sent with this request
+ * (the module's own cookies included, which authn.c takes out). */
+static apr_int64_t cookie_header_bytes(request_rec *r)
+{
+    const char *noted = apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE);
+    apr_int64_t bytes = noted ? entra_parse_int(noted) : -1;
+
+    return bytes >= 0 ? bytes : entra_cookie_header_bytes(r->headers_in);
+}
+
 static int start(request_rec *r, const entra_server_conf *sc, const char *return_to,
                  const entra_stepup *need)
 {
@@ -195,6 +205,9 @@ static int start(request_rec *r, const entra_server_conf *sc, const char *return
         st->oid = need->oid;
         st->tid = need->tid;
         st->claims_challenge = need->claims && need->oid;
+        /* what a form_post hand-over's GET will bring besides its own */
+        if (st->oid)
+            st->cookie_bytes = cookie_header_bytes(r);
     }
     if (!st || !(sealed = entra_state_seal(r->pool, sc->app_keys, st))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ENTRALOG(00203)
@@ -353,6 +366,24 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
  * what every browser keeps in one cookie. */
 #define HANDOVER_MAX ENTRA_COOKIE_CHUNK
 
+/* Room kept in the GET's Cookie header beyond what is counted ("Cookie: ",
+ * a session cookie refreshed meanwhile, the pending index grown by one). */
+#define HANDOVER_HEADROOM 256
+
+/* The hand-over's GET brings, in one Cookie header, what the step-up's
+ * start brought (the session's cookies: Lax, not on the POST), what the
+ * POST brings (the state cookies, SameSite=None) and the hand-over cookie.
+ * httpd refuses a header past LimitRequestFieldSize with its own 400,
+ * which the module never sees and the user meets at every try: such a
+ * GET must not be asked for. */
+static int handover_fits(request_rec *r, const entra_state *st, apr_size_t size,
+                         apr_int64_t *bytes)
+{
+    *bytes = (st->cookie_bytes > 0 ? st->cookie_bytes + 2 : 0) + cookie_header_bytes(r) + 2
+             + (apr_int64_t)size;
+    return *bytes + HANDOVER_HEADROOM <= (apr_int64_t)r->server->limit_req_fieldsize;
+}
+
 /* A form_post callback is a cross-site POST: the browser sends the state
  * cookie (SameSite=None) but not the session's (Lax). Finished here, a
  * step-up would find no session to upgrade and replace it (the contexts
@@ -367,6 +398,7 @@ static int hand_over(request_rec *r, const entra_server_conf *sc, apr_table_t *p
     const char *state = apr_table_get(params, "state"), *name, *cookie, *why, *sealed;
     apr_int64_t now = apr_time_sec(r->request_time);
     apr_size_t size;
+    apr_int64_t bytes = 0;
     entra_state *st;
 
     if (r->method_number != M_POST
@@ -377,14 +409,20 @@ static int hand_over(request_rec *r, const entra_server_conf *sc, apr_table_t *p
         return DECLINED;
     sealed = entra_handover_seal(r->pool, sc->app_keys, params, now);
     size = sealed ? strlen(entra_handover_cookie_name(r->pool, sc)) + 1 + strlen(sealed) : 0;
-    if (!sealed || size > HANDOVER_MAX) {
+    if (!sealed || size > HANDOVER_MAX || !handover_fits(r, st, size, &bytes)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00246)
                       "form_post step-up for oid=%s: the callback came without the session "
                       "cookie, and its parameters %s: finished here, the session is replaced "
                       "rather than upgraded", entra_log_safe(r->pool, st->oid),
-                      sealed ? apr_psprintf(r->pool, "are too big for a hand-over cookie "
-                                            "(%" APR_SIZE_T_FMT " bytes)", size)
-                             : "could not be sealed");
+                      !sealed ? "could not be sealed"
+                      : size > HANDOVER_MAX
+                        ? apr_psprintf(r->pool, "are too big for a hand-over cookie "
+                                       "(%" APR_SIZE_T_FMT " bytes)", size)
+                        : apr_psprintf(r->pool, "in a hand-over cookie would make the GET's "
+                                       "Cookie header about %" APR_INT64_T_FMT " bytes, past "
+                                       "LimitRequestFieldSize %d (less %d to spare; the "
+                                       "session's cookies are big)", bytes,
+                                       r->server->limit_req_fieldsize, HANDOVER_HEADROOM));
         return DECLINED;
     }
     entra_handover_cookie_set(r, sc, sealed, ENTRA_HANDOVER_TTL);

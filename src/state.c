@@ -22,6 +22,7 @@ entra_state *entra_state_new(apr_pool_t *p, const char *return_to,
     st->redirect_uri = redirect_uri;
     st->expires = now + ENTRA_STATE_TTL;
     st->max_age = -1;
+    st->cookie_bytes = -1;
     return st;
 }
 
@@ -47,6 +48,8 @@ char *entra_state_seal(apr_pool_t *p, const entra_keyring *ring, const entra_sta
     }
     if (st->claims_challenge)
         entra_pairs_add(pairs, "c", "1");
+    if (st->oid && st->cookie_bytes >= 0)
+        entra_pairs_add(pairs, "b", apr_psprintf(p, "%" APR_INT64_T_FMT, st->cookie_bytes));
     plain = entra_pairs_serialize(p, pairs, &len);
     return entra_seal(p, ring, PURPOSE, plain, len);
 }
@@ -76,9 +79,13 @@ entra_state *entra_state_open(apr_pool_t *p, const entra_keyring *ring, const ch
     st->oid = entra_pairs_get(pairs, "o");
     st->tid = entra_pairs_get(pairs, "t");
     st->claims_challenge = entra_pairs_get(pairs, "c") != NULL;
+    /* absent in a state sealed before it was kept: unknown */
+    st->cookie_bytes = entra_pairs_get(pairs, "b") ? entra_parse_int(entra_pairs_get(pairs, "b"))
+                                                   : -1;
     if (!st->state || !st->nonce || !st->code_verifier || !st->return_to
         || !st->redirect_uri || st->expires < 0 || (entra_pairs_get(pairs, "m") && st->max_age < 0)
-        || !st->oid != !st->tid || (st->claims_challenge && !st->oid)) {
+        || !st->oid != !st->tid || (st->claims_challenge && !st->oid)
+        || (entra_pairs_get(pairs, "b") && (st->cookie_bytes < 0 || !st->oid))) {
         *why = "state cookie is incomplete";
         return NULL;
     }

@@ -27,6 +27,10 @@ typedef struct {
     /* A step-up for a claims challenge of the app's resource (the claims
      * went to authorize; the session's mark says so: loop guard). */
     int claims_challenge;
+    /* A step-up: the bytes of the Cookie header(s) its start brought (the
+     * session's cookies among them), to tell whether the callback's GET
+     * can bring them with a hand-over cookie (login.c); -1 unknown. */
+    apr_int64_t cookie_bytes;
 } entra_state;
 
 /* A fresh attempt (no acr, max_age, oid or tid); NULL only if the random

@@ -269,6 +269,28 @@ int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *
     return cs.removed;
 }
 
+typedef struct {
+    apr_int64_t bytes;
+} cookie_bytes;
+
+static int add_cookie_bytes(void *ctx, const char *key, const char *value)
+{
+    cookie_bytes *cb = ctx;
+    (void)key;
+
+    if (value)
+        cb->bytes += (apr_int64_t)strlen(value) + (cb->bytes ? 2 : 0);
+    return 1;
+}
+
+apr_int64_t entra_cookie_header_bytes(const apr_table_t *headers)
+{
+    cookie_bytes cb = { 0 };
+
+    apr_table_do(add_cookie_bytes, &cb, headers, "Cookie", NULL);
+    return cb.bytes;
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -277,6 +277,72 @@ sub handed_over {
         or diag(join "\n", entra_lines($mark));
 }
 
+# ---- 5b. a big cookie session (two chunks, as max_chunks allows under
+# httpd's default LimitRequestFieldSize 8190): the GET brings the session
+# cookies, the state cookie AND the hand-over cookie in one Cookie header.
+# The step-up must end on the page that asked, never on httpd's own 400
+# for a header past LimitRequestFieldSize (which the module never sees,
+# and which the user meets again at every try). Under query mode the same
+# session steps up fine (t/88); before the hand-over, a form_post step-up
+# finished at the POST. Entra's real codes are 3-5 times the mock's, so a
+# session of about 5 KB meets this with Entra.
+{
+    mock_reset();
+    my @abc = ('A' .. 'Z', 'a' .. 'z', 0 .. 9);
+    mock_config({ user => { groups_count => 10, noise => join '', map { $abc[rand @abc] } 1 .. 6400 } });
+    my $ua = https_ua();
+    my ($final) = form_post_sign_in($ua, $vh, '/app/start');
+    is($final->code, 200, 'a big session (two cookie chunks): signed in by form_post');
+    my $req = HTTP::Request->new(GET => url($vh, '/app/start'));
+    $ua->cookie_jar->add_cookie_header($req);
+    my $cookie_len = length($req->header('Cookie') // '');
+    cmp_ok($cookie_len, '>', 7000, "... its Cookie header is big ($cookie_len bytes)");
+    cmp_ok($cookie_len, '<', 7700, '... and fits LimitRequestFieldSize with room for a state cookie');
+
+    my $mark = log_mark();
+    my $login = $ua->get(url($vh, '/app/admin/big-session'));
+    ok(is_login_redirect($login), 'big session: a step-up to Entra');
+    my ($action, $fields) = entra_form($ua, $login);
+    my $r = cross_site_post($ua, $action, $fields);
+    ok($r->code == 303 || $r->code == 302, 'the POST: 303 (hand-over) or 302 (finished there)')
+        or diag($r->status_line);
+    my $n = 0;
+    while ($r->code =~ /^30[23]$/ && $n++ < 4) {
+        $r = follow($ua, $r);
+    }
+    is($r->code, 200, 'the step-up ends on the page that asked, not on httpd\'s 400 for a too-long Cookie header')
+        or diag($r->status_line . "\n" . substr($r->decoded_content // '', 0, 300));
+    is(backend_claim($r, 'acrs'), 'c1', '... with acrs c1');
+    is(backend_claim($r, 'oid'), USER->{oid}, '... the same user');
+    mock_reset();
+}
+
+# ---- 5c. two tabs whose step-ups come back at once (both opened from a
+# list of links, Entra's SSO answering both forms at once): the POSTs
+# cross before either GET. DESIGN: several tabs may log in at once. There
+# is one hand-over cookie a browser: B's POST overwrites A's, A's GET
+# finishes B's step-up (and lands on B's page), B's GET finds none: 400.
+# TODO (review finding, not fixed): a hand-over named per attempt, e.g.
+# <prefix>handover_<id> with the id (not a secret) in the 303's query.
+{
+    my ($ua) = signed_in();
+    my (@posts, @paths) = ();
+    for my $p ('/app/admin/tab-a', '/app/c2/tab-b') {
+        my $login = $ua->get(url($vh, $p));
+        my ($action, $fields) = entra_form($ua, $login);
+        push @posts, [$action, $fields];
+        push @paths, $p;
+    }
+    my @legs = map { cross_site_post($ua, @$_) } @posts;
+    is($_->code, 303, 'two tabs: each POST 303') for @legs;
+    my @gets = map { follow($ua, $_) } @legs;
+    local $TODO = 'one hand-over cookie a browser: crossing POSTs lose one tab';
+    for my $i (0, 1) {
+        is($gets[$i]->code, 302, "tab $i: its GET finishes its step-up");
+        like(abs_location($gets[$i]) // '', qr/\Q$paths[$i]\E$/, "tab $i: ... back to its own page");
+    }
+}
+
 # ---- 6. a hand-over cookie that does not open: 400, never 500, cleared
 # (last: it moves the module's clock)
 {

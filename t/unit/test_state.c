@@ -141,7 +141,20 @@ static void test_stepup(apr_pool_t *p, entra_keyring *ring)
         CHECK(got->max_age == 600, "max_age kept");
         CHECK_STR(got->oid, st->oid, "the user's oid kept");
         CHECK_STR(got->tid, st->tid, "the user's tid kept");
+        CHECK(got->cookie_bytes == -1, "no Cookie header size: unknown (-1)");
     }
+    CHECK(plain->cookie_bytes == -1, "a fresh attempt: Cookie header size unknown");
+    st->cookie_bytes = 7313;
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
+    CHECK(got && got->cookie_bytes == 7313, "a step-up's start Cookie header size kept");
+    st->cookie_bytes = 0;
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
+    CHECK(got && got->cookie_bytes == 0, "... 0 kept as 0");
+    plain->cookie_bytes = 100;
+    got = entra_state_open(p, ring, entra_state_seal(p, ring, plain), plain->state, NOW, &why);
+    CHECK(got && got->cookie_bytes == -1, "a plain sign-in keeps no Cookie header size");
+    plain->cookie_bytes = -1;
+    st->cookie_bytes = -1;
     st->acr = NULL;
     st->max_age = 0;
     got = entra_state_open(p, ring, entra_state_seal(p, ring, st), st->state, NOW, &why);
