@@ -84,11 +84,14 @@ static int hide_own_cookies(request_rec *r, int status)
     const entra_server_conf *sc = server_conf(r);
 
     if (status == OK && !r->main && sc->own_cookies) {
-        /* what the browser sent, for a step-up that starts later on */
-        if (!apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE))
+        /* the size of the header as the browser sent it, for a step-up
+         * that starts later on (browsers and mod_http2 send one Cookie
+         * header); its length, not the header: notes are no place for
+         * session cookies */
+        const char *sent = apr_table_get(r->headers_in, "Cookie");
+        if (sent && !apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE))
             apr_table_setn(r->notes, ENTRA_COOKIE_BYTES_NOTE,
-                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                        entra_cookie_header_bytes(r->headers_in)));
+                           apr_ltoa(r->pool, (long)strlen(sent)));
         entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
     }
     return status;
