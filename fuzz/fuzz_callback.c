@@ -270,20 +270,24 @@ static int state_should_pass(apr_pool_t *p, apr_table_t *headers, const char *pa
     return st != NULL;
 }
 
-#define HANDOVER_COOKIE ENTRA_STATE_COOKIE_PREFIX "handover"
+#define HANDOVER_COOKIE ENTRA_STATE_COOKIE_PREFIX "handover."
 
-/* The parameters the callback goes by: the query's, or with no state in
- * it those of the hand-over cookie (an empty table when it does not open). */
+/* The parameters the callback goes by: the query's, or with no state but
+ * a hand-over's name in it those of that attempt's hand-over cookie (an
+ * empty table when it is missing, does not open or is another attempt's). */
 static apr_table_t *callback_params(apr_pool_t *p, apr_table_t *headers, apr_table_t *query)
 {
-    const char *cookie, *why;
+    const char *id, *cookie, *why, *handed_state;
     apr_table_t *handed;
 
-    if (!query || apr_table_get(query, "state")
-        || !(cookie = entra_cookie_get(p, headers, HANDOVER_COOKIE)))
+    if (!query || apr_table_get(query, "state") || !(id = apr_table_get(query, "entra_handover")))
         return query;
+    if (!entra_state_param_ok(id)
+        || !(cookie = entra_cookie_get(p, headers, apr_pstrcat(p, HANDOVER_COOKIE, id, NULL))))
+        return apr_table_make(p, 1);
     handed = entra_handover_open(p, fuzz_ring(), cookie, FUZZ_NOW, &why);
-    return handed ? handed : apr_table_make(p, 1);
+    handed_state = handed ? apr_table_get(handed, "state") : NULL;
+    return handed_state && strcmp(handed_state, id) == 0 ? handed : apr_table_make(p, 1);
 }
 
 /* Whether the response deletes the cookie `name` + `param` */
@@ -306,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *query = fuzz_take_line(p, &data, &size);
     request_rec *r = apr_pcalloc(p, sizeof(*r));
     apr_table_t *params;
-    const char *state;
+    const char *state, *handover;
     int status, should_pass, passed, handed;
 
     memset(&seen, 0, sizeof(seen));
@@ -329,8 +333,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_table_add(r->headers_in, "Cookie", line);
     }
     params = entra_form_parse(p, query);
-    handed = params && !apr_table_get(params, "state")
-             && entra_cookie_get(p, r->headers_in, HANDOVER_COOKIE);
+    handover = params && !apr_table_get(params, "state")
+               ? apr_table_get(params, "entra_handover") : NULL;
+    handed = handover && entra_state_param_ok(handover)
+             && entra_cookie_get(p, r->headers_in, apr_pstrcat(p, HANDOVER_COOKIE, handover, NULL));
     params = callback_params(p, r->headers_in, params);
     state = params ? apr_table_get(params, "state") : NULL;
     should_pass = params && state_should_pass(p, r->headers_in, state);
@@ -348,7 +354,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    should_pass ? "refused" : "accepted");
     FUZZ_SAY("fuzz_callback: %d %s", status, passed ? "state accepted" : "state refused");
     if (handed)
-        FUZZ_CHECK(cookie_deleted(r, HANDOVER_COOKIE, ""), "a hand-over cookie taken but not deleted");
+        FUZZ_CHECK(cookie_deleted(r, HANDOVER_COOKIE, handover),
+                   "a hand-over cookie taken but not deleted");
     if (passed) {
         FUZZ_CHECK(cookie_deleted(r, ENTRA_STATE_COOKIE_PREFIX, state),
                    "an accepted state's cookie not deleted");

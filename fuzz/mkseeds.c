@@ -337,13 +337,13 @@ static void state_seeds(void)
              apr_pstrcat(pool, "code=x&state=", FUZZ_STATE, "\nentra_state_", FUZZ_STATE, "=",
                          expired, NULL));
     put_text(c, "callback_no_cookie", apr_pstrcat(pool, "code=x&state=", FUZZ_STATE, NULL));
-    /* the GET of a form_post step-up: no query, the POST's parameters in
-     * the hand-over cookie */
+    /* the GET of a form_post step-up: the attempt's hand-over named in the
+     * query, the POST's parameters in its hand-over cookie */
     apr_table_setn(handed, "code", "1.AjwpZyBuVCeryZsl0RqTN-OXnaS5Bq4Kws3G");
     apr_table_setn(handed, "state", FUZZ_STATE);
     put_text(c, "callback_handover",
-             apr_pstrcat(pool, "\nentra_state_", FUZZ_STATE, "=", good,
-                         "; entra_state_handover=",
+             apr_pstrcat(pool, "entra_handover=", FUZZ_STATE, "\nentra_state_", FUZZ_STATE,
+                         "=", good, "; entra_state_handover.", FUZZ_STATE, "=",
                          entra_handover_seal(pool, fuzz_ring(), handed, FUZZ_NOW), NULL));
     put_text(c, "callback_bad_state",
              "code=x&state=../../etc/passwd%00\nentra_state_../../etc/passwd=x");

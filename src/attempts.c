@@ -21,17 +21,18 @@ void entra_state_cookie_set(request_rec *r, const entra_server_conf *sc, const c
         entra_cookie_set(r, sc, name, value, entra_redirect_uri_path(sc), max_age);
 }
 
-const char *entra_handover_cookie_name(apr_pool_t *p, const entra_server_conf *sc)
+const char *entra_handover_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
+                                       const char *state)
 {
-    return apr_pstrcat(p, sc->state_cookie_prefix, "handover", NULL);
+    return apr_pstrcat(p, sc->state_cookie_prefix, "handover.", state, NULL);
 }
 
 /* Lax: it has to come back on the same-site GET it was set for, and no
  * cross-site request needs it. */
-void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, const char *value,
-                               int max_age)
+void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, const char *state,
+                               const char *value, int max_age)
 {
-    entra_cookie_set(r, sc, entra_handover_cookie_name(r->pool, sc), value,
+    entra_cookie_set(r, sc, entra_handover_cookie_name(r->pool, sc, state), value,
                      entra_redirect_uri_path(sc), max_age);
 }
 

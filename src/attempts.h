@@ -20,13 +20,15 @@ const char *entra_state_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
 void entra_state_cookie_set(request_rec *r, const entra_server_conf *sc, const char *name,
                             const char *value, int max_age);
 
-/* The hand-over cookie of a form_post step-up (state.h, login.c): named
- * like the state cookies (<prefix>handover, never a state: too short),
- * one a browser, SameSite=Lax, only for the callback path. Sets it, or
- * with max_age 0 deletes it. */
-const char *entra_handover_cookie_name(apr_pool_t *p, const entra_server_conf *sc);
-void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, const char *value,
-                               int max_age);
+/* The hand-over cookie of a form_post step-up (state.h, login.c): one an
+ * attempt, so tabs whose step-ups come back at once each keep theirs,
+ * named like the state cookies (<prefix>handover.<state>: never a state's,
+ * no state holds a '.'), SameSite=Lax, only for the callback path. Sets
+ * it, or with max_age 0 deletes it. */
+const char *entra_handover_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
+                                       const char *state);
+void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, const char *state,
+                               const char *value, int max_age);
 
 /* A new attempt whose state cookie adds `size` bytes: the oldest pending
  * ones go when they would not fit (their cookies deleted). */

@@ -362,6 +362,9 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
     return st;
 }
 
+/* The query parameter of the hand-over's GET: the attempt's state. */
+#define HANDOVER_PARAM "entra_handover"
+
 /* A hand-over cookie (name=value) at most as long as a session chunk:
  * what every browser keeps in one cookie. */
 #define HANDOVER_MAX ENTRA_COOKIE_CHUNK
@@ -408,7 +411,8 @@ static int hand_over(request_rec *r, const entra_server_conf *sc, apr_table_t *p
         || !st->oid || state_seen(r, sc, st) != APR_NOTFOUND)
         return DECLINED;
     sealed = entra_handover_seal(r->pool, sc->app_keys, params, now);
-    size = sealed ? strlen(entra_handover_cookie_name(r->pool, sc)) + 1 + strlen(sealed) : 0;
+    size = sealed ? strlen(entra_handover_cookie_name(r->pool, sc, state)) + 1 + strlen(sealed)
+                  : 0;
     if (!sealed || size > HANDOVER_MAX || !handover_fits(r, st, size, &bytes)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00246)
                       "form_post step-up for oid=%s: the callback came without the session "
@@ -425,32 +429,46 @@ static int hand_over(request_rec *r, const entra_server_conf *sc, apr_table_t *p
                                        r->server->limit_req_fieldsize, HANDOVER_HEADROOM));
         return DECLINED;
     }
-    entra_handover_cookie_set(r, sc, sealed, ENTRA_HANDOVER_TTL);
+    entra_handover_cookie_set(r, sc, state, sealed, ENTRA_HANDOVER_TTL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00245)
                   "form_post step-up for oid=%s: the callback's POST came without the "
                   "session cookie (SameSite=Lax): going on with a same-site GET",
                   entra_log_safe(r->pool, st->oid));
-    return entra_redirect_see_other(r, st->redirect_uri);
+    /* the attempt's state names its hand-over (not a secret: without its
+     * state cookie and the code it is nothing) */
+    return entra_redirect_see_other(r, apr_pstrcat(r->pool, st->redirect_uri,
+                                                   ap_strchr_c(st->redirect_uri, '?') ? "&" : "?",
+                                                   HANDOVER_PARAM "=", state, NULL));
 }
 
-/* The same-site GET of hand_over: a callback without a state in its query
- * takes the POST's parameters from the hand-over cookie, which goes at once
- * (it works once; the state is then taken and marked used as at any
- * callback). One that does not open (expired, tampered, another app's)
- * gives no parameters: the 400 of a made-up callback. */
+/* The same-site GET of hand_over: a callback whose query names a
+ * hand-over (and holds no state) takes the POST's parameters from that
+ * attempt's hand-over cookie, which goes at once (it works once; the state
+ * is then taken and marked used as at any callback). One that is missing,
+ * does not open (expired, tampered, another app's) or is another
+ * attempt's gives no parameters: the 400 of a made-up callback. */
 static apr_table_t *take_handover(request_rec *r, const entra_server_conf *sc,
                                   apr_table_t *params)
 {
-    const char *cookie, *why;
-    apr_table_t *carried;
+    const char *id = apr_table_get(params, HANDOVER_PARAM), *cookie = NULL, *carried_state;
+    const char *why = "no hand-over cookie for it (expired, used, or another browser's)";
+    apr_table_t *carried = NULL;
 
-    if (r->method_number != M_GET || apr_table_get(params, "state")
-        || !(cookie = entra_cookie_get(r->pool, r->headers_in,
-                                       entra_handover_cookie_name(r->pool, sc))))
+    if (r->method_number != M_GET || apr_table_get(params, "state") || !id)
         return params;
-    entra_handover_cookie_set(r, sc, "", 0);
-    if (!(carried = entra_handover_open(r->pool, sc->app_keys, cookie,
-                                        apr_time_sec(r->request_time), &why))) {
+    if (entra_state_param_ok(id)
+        && (cookie = entra_cookie_get(r->pool, r->headers_in,
+                                      entra_handover_cookie_name(r->pool, sc, id)))) {
+        entra_handover_cookie_set(r, sc, id, "", 0);
+        carried = entra_handover_open(r->pool, sc->app_keys, cookie,
+                                      apr_time_sec(r->request_time), &why);
+        carried_state = carried ? apr_table_get(carried, "state") : NULL;
+        if (carried && (!carried_state || strcmp(carried_state, id) != 0)) {
+            carried = NULL;
+            why = "hand-over cookie of another sign-in attempt";
+        }
+    }
+    if (!carried) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ENTRALOG(00247) "callback refused: %s", why);
         return apr_table_make(r->pool, 1);
     }

@@ -2,8 +2,8 @@
 # Entra's callback is a cross-site POST, which a browser sends with the
 # SameSite=None state cookie but without the SameSite=Lax session cookie.
 # A step-up's POST therefore goes on in a same-site GET: 303 to the callback
-# itself with its parameters in a sealed hand-over cookie (Lax, a minute,
-# the callback's path); the GET brings the session cookie, and the step-up
+# itself (?entra_handover=<state>) with its parameters in a sealed hand-over
+# cookie of that attempt (Lax, a minute, the callback's path); the GET brings the session cookie, and the step-up
 # upgrades the session as under query.  LWP knows no SameSite: the POST is
 # built here as a browser sends it (cross_site_post), and the cookies it
 # gets back go into the browser's jar as a browser keeps them.
@@ -20,7 +20,9 @@ use EntraSeeds qw(https_ua form_post_sign_in parse_form_post mock_base);
 my $vh = 'stepup_formpost';
 my $cb_path = '/.auth/login/aad/callback';
 my $SESSION = '__Host-entra_session';
-my $HANDOVER = '__Secure-entra_session_state_handover';
+# one hand-over cookie an attempt: <prefix>handover.<state>
+my $HANDOVER_PREFIX = '__Secure-entra_session_state_handover.';
+my $HANDOVER = qr/^\Q$HANDOVER_PREFIX\E/;
 
 # The SameSite=None cookies of `ua`'s jar for `path`: what a browser sends
 # on a cross-site POST.
@@ -87,6 +89,17 @@ sub signed_in {
     return ($ua, $s);
 }
 
+# The hand-over cookie in the browser: (name, value, the attempt's state).
+sub handover_in {
+    my $ua = shift;
+    my ($name) = grep { /$HANDOVER/ } cookie_names($ua);
+    return ('', '', '') unless $name;
+    return ($name, cookie_value($ua, $name), substr($name, length $HANDOVER_PREFIX));
+}
+
+# The GET a hand-over's 303 sends the browser to.
+sub handover_url { my ($host, $id) = @_; return url($host, "$cb_path?entra_handover=$id") }
+
 # A step-up's POST leg: the 303 and its hand-over cookie, checked.
 sub handed_over {
     my ($ua, $host, $path, $what) = @_;
@@ -98,9 +111,11 @@ sub handed_over {
     my $post = cross_site_post($ua, $action, $fields);
     is($post->code, 303, "$what: the POST without the session cookie: 303 See Other")
         or diag($post->status_line . "\n" . $post->decoded_content);
-    is(abs_location($post), url($host, $cb_path), '... to the callback itself, no query');
-    my $h = find_set_cookie($post, $HANDOVER) // '';
-    ok($h, '... a hand-over cookie') or diag(join "\n", set_cookie_headers($post));
+    my %f = @$fields;
+    is(abs_location($post), handover_url($host, $f{state}),
+       '... to the callback itself, naming the attempt (its state) in the query');
+    my $h = find_set_cookie($post, $HANDOVER_PREFIX . $f{state}) // '';
+    ok($h, '... a hand-over cookie of that attempt') or diag(join "\n", set_cookie_headers($post));
     like($h, qr/;\s*HttpOnly\b/i, '... HttpOnly');
     like($h, qr/;\s*SameSite=Lax\b/i, '... SameSite=Lax (the GET is same-site)');
     like($h, qr/;\s*Secure\b/i, '... Secure');
@@ -153,7 +168,8 @@ sub handed_over {
     my $post = handed_over($ua, $vh, '/app/c2/y', 'c2, GET without the session cookie');
     my $cookies = join '; ', map { "$_=" . cookie_value($ua, $_) }
                              grep { /_state_/ } cookie_names($ua);
-    my $get = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => $cookies);
+    my (undef, undef, $hid) = handover_in($ua);
+    my $get = new_ua(no_cookies => 1)->get(handover_url($vh, $hid), Cookie => $cookies);
     keep_cookies($ua, $get);
     is($get->code, 302, 'the GET with the state and hand-over cookies only: 302');
     like(abs_location($get) // '', qr{/app/c2/y$}, '... back to the URL that asked');
@@ -171,7 +187,7 @@ sub handed_over {
 {
     my ($ua) = signed_in();
     my $post = handed_over($ua, $vh, '/app/admin/r', 'replay');
-    my $handover = cookie_value($ua, $HANDOVER);
+    my ($hname, $handover, $hid) = handover_in($ua);
     my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ua);
     my $state = $state_name ? cookie_value($ua, $state_name) : '';
     my $session = cookie_value($ua, $SESSION);
@@ -179,14 +195,14 @@ sub handed_over {
     my $tokens = mock_stats()->{requests}{token} // 0;
 
     my $mark = log_mark();
-    my $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
-                                         Cookie => "$SESSION=$session; $HANDOVER=$handover");
+    my $r = new_ua(no_cookies => 1)->get(handover_url($vh, $hid),
+                                         Cookie => "$SESSION=$session; $hname=$handover");
     is($r->code, 400, 'the same hand-over cookie again: 400');
     like($r->decoded_content // '', qr/unknown, expired or already used/, '... "unknown, expired or already used"');
     ok(!find_set_cookie($r, $SESSION), '... nothing signed in');
 
-    $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
-                                      Cookie => "$SESSION=$session; $state_name=$state; $HANDOVER=$handover");
+    $r = new_ua(no_cookies => 1)->get(handover_url($vh, $hid),
+                                      Cookie => "$SESSION=$session; $state_name=$state; $hname=$handover");
     is($r->code, 400, 'again with its state cookie copied out of the browser: 400 (the code is spent)');
     ok(!find_set_cookie($r, $SESSION), '... nothing signed in');
     ok(!(grep { /\[auth_entra:(?:crit|alert|emerg)\]|Internal Server Error/ } entra_lines($mark)), '... no 500');
@@ -241,12 +257,12 @@ sub handed_over {
     # a GET with state in its query is the callback; a hand-over cookie is ignored
     my ($ub) = signed_in();
     my $post = handed_over($ub, $vh, '/app/admin/q', 'query wins');
-    my $handover = cookie_value($ub, $HANDOVER);
     my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ub);
     $r = $ub->get(url($vh, "$cb_path?state=" . substr($state_name, length '__Secure-entra_session_state_')));
     is($r->code, 400, 'a GET with a state but no code in its query: that query is the callback (400: no code)');
     like($r->decoded_content // '', qr/no code/, '... "no code", not the hand-over\'s');
-    ok(!(grep { /\Q$HANDOVER\E=;/ } set_cookie_headers($r)), '... the hand-over cookie left alone');
+    ok(!(grep { /^\s*\Q$HANDOVER_PREFIX\E[^=]*=;/ } set_cookie_headers($r)),
+       '... the hand-over cookie left alone');
 }
 
 # ---- 5. Entra's error on a step-up comes through the hand-over
@@ -319,11 +335,9 @@ sub handed_over {
 
 # ---- 5c. two tabs whose step-ups come back at once (both opened from a
 # list of links, Entra's SSO answering both forms at once): the POSTs
-# cross before either GET. DESIGN: several tabs may log in at once. There
-# is one hand-over cookie a browser: B's POST overwrites A's, A's GET
-# finishes B's step-up (and lands on B's page), B's GET finds none: 400.
-# TODO (review finding, not fixed): a hand-over named per attempt, e.g.
-# <prefix>handover_<id> with the id (not a secret) in the 303's query.
+# cross before either GET. DESIGN: several tabs may log in at once. Each
+# attempt has a hand-over cookie of its own, named in its 303's query: B's
+# POST does not overwrite A's, and each GET finishes its own step-up.
 {
     my ($ua) = signed_in();
     my (@posts, @paths) = ();
@@ -336,7 +350,6 @@ sub handed_over {
     my @legs = map { cross_site_post($ua, @$_) } @posts;
     is($_->code, 303, 'two tabs: each POST 303') for @legs;
     my @gets = map { follow($ua, $_) } @legs;
-    local $TODO = 'one hand-over cookie a browser: crossing POSTs lose one tab';
     for my $i (0, 1) {
         is($gets[$i]->code, 302, "tab $i: its GET finishes its step-up");
         like(abs_location($gets[$i]) // '', qr/\Q$paths[$i]\E$/, "tab $i: ... back to its own page");
@@ -348,7 +361,7 @@ sub handed_over {
 {
     my ($ua) = signed_in();
     handed_over($ua, $vh, '/app/admin/t', 'tamper');
-    my $handover = cookie_value($ua, $HANDOVER) // '';
+    my ($hname, $handover, $hid) = handover_in($ua);
     my ($state_name) = grep { /_state_(?!handover)/ } cookie_names($ua);
     my $base = ($state_name ? "$state_name=" . cookie_value($ua, $state_name) . '; ' : '')
              . "$SESSION=" . cookie_value($ua, $SESSION);
@@ -356,8 +369,8 @@ sub handed_over {
                  garbage => 'not-a-sealed-cookie', empty => '');
     for my $case (sort keys %cases) {
         my $mark = log_mark();
-        my $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path),
-                                             Cookie => "$base; $HANDOVER=$cases{$case}");
+        my $r = new_ua(no_cookies => 1)->get(handover_url($vh, $hid),
+                                             Cookie => "$base; $hname=$cases{$case}");
         is($r->code, 400, "hand-over cookie $case: 400");
         like($r->decoded_content // '', qr/unknown, expired or already used/, '... the bad-callback page');
         ok(!find_set_cookie($r, $SESSION), '... no session set');
@@ -365,10 +378,22 @@ sub handed_over {
         ok(!(grep { /\[auth_entra:(?:error|crit)\]/ } entra_lines($mark)), '... no error logged');
     }
 
-    # another app on this server, the same key and cookie names
+    # the hand-over of one attempt under another's name
     my $mark = log_mark();
-    my $r = new_ua(no_cookies => 1)->get(url('stepup_formpost_common', $cb_path),
-                                         Cookie => "$HANDOVER=$handover");
+    my $other = 'A' x 22;
+    my $r = new_ua(no_cookies => 1)->get(handover_url($vh, $other),
+                                         Cookie => "$base; $HANDOVER_PREFIX$other=$handover");
+    is($r->code, 400, 'a hand-over cookie renamed for another attempt: 400');
+    ok(!find_set_cookie($r, $SESSION), '... no session');
+    ok((grep { /ENTRA00247:.*another sign-in attempt/ } entra_lines($mark)),
+       'log: ENTRA00247, another attempt\'s') or diag(join "\n", entra_lines($mark));
+    $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => "$base; $hname=$handover");
+    is($r->code, 400, 'the hand-over cookie at the callback with no hand-over named: 400');
+
+    # another app on this server, the same key and cookie names
+    $mark = log_mark();
+    $r = new_ua(no_cookies => 1)->get(handover_url('stepup_formpost_common', $hid),
+                                      Cookie => "$hname=$handover");
     is($r->code, 400, 'the hand-over cookie at another app sharing EntraSessionKey: 400');
     ok(!find_set_cookie($r, $SESSION), '... no session');
     ok((grep { /\[auth_entra:info\].*ENTRA00247:.*does not open/ } entra_lines($mark)),
@@ -377,7 +402,7 @@ sub handed_over {
     # expired: a minute later
     advance_clock(61);
     $mark = log_mark();
-    $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => "$base; $HANDOVER=$handover");
+    $r = new_ua(no_cookies => 1)->get(handover_url($vh, $hid), Cookie => "$base; $hname=$handover");
     is($r->code, 400, 'the hand-over cookie past its minute: 400');
     ok(!find_set_cookie($r, $SESSION), '... no session');
     ok((grep { /ENTRA00247:.*expired/ } entra_lines($mark)), 'log: ENTRA00247, expired');
