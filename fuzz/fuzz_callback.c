@@ -21,6 +21,7 @@
 #include "fuzz_common.h"
 #include "http_stub.h"
 #include "../src/attempts.h"
+#include "../src/authn.h"
 #include "../src/config.h"
 #include "../src/login.h"
 #include "../src/metrics.h"
@@ -154,6 +155,13 @@ const char *entra_redirect_uri_path(const entra_server_conf *sc)
 apr_table_t *entra_request_params(request_rec *r)
 {
     return entra_form_parse(r->pool, r->args);
+}
+
+/* authn.c's: the callback is never a signed-in request, whose own cookies
+ * authn.c took out */
+const apr_table_t *entra_cookies_sent(request_rec *r)
+{
+    return r->headers_in;
 }
 
 /* No socache store (the cookie store): never reached. */

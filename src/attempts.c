@@ -67,10 +67,10 @@ const char *entra_state_cookie_name(apr_pool_t *p, const entra_server_conf *sc,
  * expired. It only decides which of the browser's own cookies to delete:
  * nothing in it is trusted beyond that. */
 static apr_array_header_t *pending_read(request_rec *r, const entra_server_conf *sc,
-                                        apr_int64_t now)
+                                        const apr_table_t *sent, apr_int64_t now)
 {
     apr_array_header_t *pending = apr_array_make(r->pool, PENDING_MAX, sizeof(pending_login));
-    const char *value = entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc));
+    const char *value = entra_cookie_get(r->pool, sent, pending_cookie_name(r->pool, sc));
     char *list = apr_pstrdup(r->pool, value ? value : ""), *rest, *entry;
 
     for (entry = apr_strtok(list, "~", &rest); entry && pending->nelts < PENDING_MAX;
@@ -106,21 +106,24 @@ static void pending_write(request_rec *r, const entra_server_conf *sc,
 }
 
 /* The bytes the callback's Cookie header may give the state cookies: at
- * most STATE_BUDGET, less what the browser sends besides them (the
- * site's own cookies; this app's old session cookies are deleted by now),
- * so that the whole header stays within LimitRequestFieldSize. */
-static apr_int64_t state_budget(request_rec *r, const entra_server_conf *sc)
+ * most STATE_BUDGET, less what the browser sends besides them: the site's
+ * own cookies, and a step-up's session cookies and pending index (a
+ * sign-in's old session cookies are deleted by now), so that the whole
+ * header stays within LimitRequestFieldSize. */
+static apr_int64_t state_budget(request_rec *r, const entra_server_conf *sc,
+                                const apr_table_t *sent, int session_stays)
 {
-    const char *ours[] = { sc->session_cookie, NULL };
-    const apr_array_header_t *headers = apr_table_elts(r->headers_in);
+    const char *sign_in[] = { sc->state_cookie_prefix, sc->session_cookie, NULL };
+    const char *step_up[] = { sc->state_cookie_prefix, NULL };
+    const apr_array_header_t *headers = apr_table_elts(sent);
     apr_int64_t others = 0, budget;
     int i, removed = 0;
 
     for (i = 0; i < headers->nelts; i++) {
         const apr_table_entry_t *h = &APR_ARRAY_IDX(headers, i, apr_table_entry_t);
         if (h->key && strcasecmp(h->key, "Cookie") == 0 && h->val)
-            others += (apr_int64_t)strlen(entra_cookie_header_strip(r->pool, h->val, ours,
-                                                                    &removed)) + 2;
+            others += (apr_int64_t)strlen(entra_cookie_header_strip(
+                          r->pool, h->val, session_stays ? step_up : sign_in, &removed)) + 2;
     }
     budget = r->server->limit_req_fieldsize - others - 512;
     return budget > STATE_BUDGET ? STATE_BUDGET : budget;
@@ -128,11 +131,12 @@ static apr_int64_t state_budget(request_rec *r, const entra_server_conf *sc)
 
 /* Makes room for a state cookie of `size` bytes: the oldest pending
  * sign-ins go first. Returns the index with the new one last. */
-void entra_pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
-                       apr_int64_t size, apr_int64_t now)
+void entra_pending_add(request_rec *r, const entra_server_conf *sc, const apr_table_t *sent,
+                       int session_stays, const char *state, apr_int64_t size,
+                       apr_int64_t now)
 {
-    apr_array_header_t *pending = pending_read(r, sc, now);
-    apr_int64_t total = size, budget = state_budget(r, sc);
+    apr_array_header_t *pending = pending_read(r, sc, sent, now);
+    apr_int64_t total = size, budget = state_budget(r, sc, sent, session_stays);
     pending_login *e;
     int i, first = 0;
 
@@ -162,7 +166,7 @@ void entra_pending_remove(request_rec *r, const entra_server_conf *sc, const cha
      * does not come with it, and must not be wiped for the other tabs. */
     if (!entra_cookie_get(r->pool, r->headers_in, pending_cookie_name(r->pool, sc)))
         return;
-    pending = pending_read(r, sc, apr_time_sec(r->request_time));
+    pending = pending_read(r, sc, r->headers_in, apr_time_sec(r->request_time));
     kept = apr_array_make(r->pool, pending->nelts, sizeof(pending_login));
 
     for (i = 0; i < pending->nelts; i++) {

@@ -31,9 +31,12 @@ void entra_handover_cookie_set(request_rec *r, const entra_server_conf *sc, cons
                                const char *value, int max_age);
 
 /* A new attempt whose state cookie adds `size` bytes: the oldest pending
- * ones go when they would not fit (their cookies deleted). */
-void entra_pending_add(request_rec *r, const entra_server_conf *sc, const char *state,
-                       apr_int64_t size, apr_int64_t now);
+ * ones go when they would not fit (their cookies deleted). `sent`: the
+ * request's Cookie headers as the browser sent them (authn.h);
+ * `session_stays`: a step-up, whose session cookies the callback gets too. */
+void entra_pending_add(request_rec *r, const entra_server_conf *sc, const apr_table_t *sent,
+                       int session_stays, const char *state, apr_int64_t size,
+                       apr_int64_t now);
 
 /* The callback took `state`: it leaves the index. */
 void entra_pending_remove(request_rec *r, const entra_server_conf *sc, const char *state);

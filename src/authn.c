@@ -82,19 +82,29 @@ static entra_session *request_session(request_rec *r, const entra_server_conf *s
 static int hide_own_cookies(request_rec *r, int status)
 {
     const entra_server_conf *sc = server_conf(r);
+    entra_session *session;
 
     if (status == OK && !r->main && sc->own_cookies) {
-        /* the size of the header as the browser sent it, for a step-up
-         * that starts later on (browsers and mod_http2 send one Cookie
-         * header); its length, not the header: notes are no place for
-         * session cookies */
-        const char *sent = apr_table_get(r->headers_in, "Cookie");
-        if (sent && !apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE))
-            apr_table_setn(r->notes, ENTRA_COOKIE_BYTES_NOTE,
-                           apr_ltoa(r->pool, (long)strlen(sent)));
+        /* kept with the session, which only this module sees (browsers
+         * and mod_http2 send one Cookie header) */
+        session = ap_get_module_config(r->request_config, &auth_entra_module);
+        if (session && !session->cookies_sent)
+            session->cookies_sent = apr_table_get(r->headers_in, "Cookie");
         entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
     }
     return status;
+}
+
+const apr_table_t *entra_cookies_sent(request_rec *r)
+{
+    const entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
+    apr_table_t *sent;
+
+    if (!session || !session->cookies_sent)
+        return r->headers_in;
+    sent = apr_table_make(r->pool, 1);
+    apr_table_setn(sent, "Cookie", session->cookies_sent);
+    return sent;
 }
 
 /* For every request of the virtual host: a request this module signed in

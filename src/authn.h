@@ -21,6 +21,11 @@ int entra_is_api_request(request_rec *r);
  * whatever the location's access rules. */
 int entra_hide_cookies_fixup(request_rec *r);
 
+/* The request's Cookie header as the browser sent it: a signed-in request
+ * has the module's own cookies taken out (its pending sign-ins and session
+ * cookies), which a step-up starting on it must still count. */
+const apr_table_t *entra_cookies_sent(request_rec *r);
+
 /* force_authn: AuthType Entra with EntraUnauthAction pass authenticates
  * where no Require needs a user, so signed-in users' claims still flow. */
 int entra_force_authn(request_rec *r);

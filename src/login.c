@@ -1,6 +1,7 @@
 /* Login redirect and callback (see login.h). */
 #include "login.h"
 #include "attempts.h"
+#include "authn.h"
 #include "challenge.h"
 #include "claims.h"
 #include "ended.h"
@@ -172,14 +173,12 @@ int entra_login_start(request_rec *r, const entra_server_conf *sc, const char *r
     return start(r, sc, return_to, NULL);
 }
 
-/* The bytes of the Cookie header(s) the browser sent with this request
- * (the module's own cookies included, which authn.c takes out). */
+/* The bytes of the Cookie header the browser sent with this request (the
+ * module's own cookies included, which authn.c takes out of a signed-in
+ * one). */
 static apr_int64_t cookie_header_bytes(request_rec *r)
 {
-    const char *noted = apr_table_get(r->notes, ENTRA_COOKIE_BYTES_NOTE);
-    apr_int64_t bytes = noted ? entra_parse_int(noted) : -1;
-
-    return bytes >= 0 ? bytes : entra_cookie_header_bytes(r->headers_in);
+    return entra_cookie_header_bytes(entra_cookies_sent(r));
 }
 
 static int start(request_rec *r, const entra_server_conf *sc, const char *return_to,
@@ -222,8 +221,9 @@ static int start(request_rec *r, const entra_server_conf *sc, const char *return
         && entra_cookie_get(r->pool, r->headers_in, sc->session_cookie))
         entra_store_clear(r, sc, NULL);
     cookie_name = entra_state_cookie_name(r->pool, sc, st->state);
-    entra_pending_add(r, sc, st->state, (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3),
-                      now);
+    /* a step-up keeps the session, whose cookies go to the callback too */
+    entra_pending_add(r, sc, entra_cookies_sent(r), st->oid != NULL, st->state,
+                      (apr_int64_t)(strlen(cookie_name) + strlen(sealed) + 3), now);
     entra_state_cookie_set(r, sc, cookie_name, sealed, ENTRA_STATE_TTL);
     entra_metric_inc(ENTRA_M_SIGNIN_STARTED);
     if (st->oid)

@@ -38,6 +38,9 @@ typedef struct {
     int parts;                   /* socache: the pieces the record was kept in (parts.h), */
     const char *parts_gen;       /* and their generation; 0 and NULL when kept whole */
     int from_bearer;             /* made from a bearer token for one request, not stored */
+    const char *cookies_sent;    /* the request's Cookie header as the browser sent
+                                  * it, before authn.c took the module's own out
+                                  * (a step-up that starts later needs them) */
 } entra_session;
 
 /* The session, sealed; NULL when it cannot be, or holds more than a

@@ -41,10 +41,6 @@ int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *
 /* The bytes of the Cookie header(s) in `headers`, as one header holds them. */
 apr_int64_t entra_cookie_header_bytes(const apr_table_t *headers);
 
-/* r->notes: the bytes of the request's Cookie header as the browser sent
- * it, before the module took its own cookies out (authn.c). */
-#define ENTRA_COOKIE_BYTES_NOTE "entra-cookie-bytes"
-
 /* Parses application/x-www-form-urlencoded text into a table. Keys and values
  * are percent-decoded ('+' is a space). Returns NULL on a malformed escape. */
 apr_table_t *entra_form_parse(apr_pool_t *p, const char *text);

@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP ();
+use HTTP::Request;
 use MIME::Base64 qw(decode_base64);
 use EntraTest;
 use EntraSeeds qw(denied_page_ok);
@@ -307,6 +308,39 @@ sub refused_ok {
     is(query_params(abs_location($r) // '')->{max_age}, '600', 'socache: EntraMaxAuthAge step-up');
     $final = follow($ua, finish_callback($ua, authorize_at_mock($ua, $r)));
     is($final->code, 200, '... upgraded: 200');
+}
+
+# ---- 9. step-ups started and never finished (Entra's page closed, again
+# and again) by a user with a big session: the oldest attempts' state
+# cookies go, so the callback's Cookie header (the session's cookies are
+# sent there too) stays within LimitRequestFieldSize and the next step-up
+# finishes. (A signed-in request has the module's cookies taken out before
+# the step-up starts: the pending index and the session's size are read
+# from the header as the browser sent it.)
+{
+    my @abc = ('A' .. 'Z', 'a' .. 'z', 0 .. 9);
+    my $ua = signed_in(user => { noise => join '', map { $abc[rand @abc] } 1 .. 3000 });
+    my $cb = url($vh, '/.auth/login/aad/callback');
+    my $header = sub {
+        my $req = HTTP::Request->new(GET => $cb);
+        $ua->cookie_jar->add_cookie_header($req);
+        return $req->header('Cookie') // '';
+    };
+    cmp_ok(length($header->()), '>', 3000, 'a big session: its cookies go to the callback too');
+    my $dropped = 0;
+    for my $i (1 .. 16) {
+        my $r = $ua->get(url($vh, "/app/admin/abandoned-$i"));
+        is($r->code, 302, "abandoned step-up $i: 302 to Entra") if $i == 1 || $i == 16;
+        $dropped += grep { /state_[^=;\s]*=;.*Max-Age=0/i } set_cookie_headers($r);
+    }
+    cmp_ok($dropped, '>', 0, "... the oldest attempts' state cookies were deleted ($dropped)");
+    my $sent = length($header->());
+    cmp_ok($sent, '<=', 8190 - 256,
+           "the callback's Cookie header stays within LimitRequestFieldSize ($sent bytes)");
+    my $r = $ua->get(url($vh, '/app/admin/finally'));
+    my $final = follow($ua, finish_callback($ua, authorize_at_mock($ua, $r)));
+    is($final->code, 200, 'the next step-up finishes: 200') or diag($final->status_line);
+    is(backend_claim($final, 'acrs'), 'c1', '... with acrs c1');
 }
 
 done_testing();
