@@ -100,6 +100,11 @@ const apr_table_t *entra_cookies_sent(request_rec *r)
     const entra_session *session = ap_get_module_config(r->request_config, &auth_entra_module);
     apr_table_t *sent;
 
+    /* a step-up that starts before this request keeps its session (EntraMaxAuthAge,
+     * in use_session): an internal redirect's headers are the first request's,
+     * stripped, and that request's session kept the header as sent */
+    if (!session)
+        session = earlier_session(r, 0);
     if (!session || !session->cookies_sent)
         return r->headers_in;
     sent = apr_table_make(r->pool, 1);

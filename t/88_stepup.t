@@ -343,4 +343,34 @@ sub refused_ok {
     is(backend_claim($final, 'acrs'), 'c1', '... with acrs c1');
 }
 
+# ---- 10. the same when the step-up for a fresh sign-in starts in an
+# internal redirect (an ErrorDocument at a location with EntraMaxAuthAge):
+# the first request took the module's cookies out of the header the
+# redirect shares, and the pending index must still be read from the
+# header as the browser sent it, or the abandoned attempts pile up.
+{
+    my @abc = ('A' .. 'Z', 'a' .. 'z', 0 .. 9);
+    my $ua = signed_in(user => { auth_time => time - 3600,
+                                 noise => join '', map { $abc[rand @abc] } 1 .. 3000 });
+    my $cb = url($vh, '/.auth/login/aad/callback');
+    my $header = sub {
+        my $req = HTTP::Request->new(GET => $cb);
+        $ua->cookie_jar->add_cookie_header($req);
+        return $req->header('Cookie') // '';
+    };
+    my $dropped = 0;
+    for my $i (1 .. 16) {
+        my $r = $ua->get(url($vh, "/app/gone/abandoned-$i"));
+        # (httpd answers the ErrorDocument's redirect with the 404 it was
+        # for, its cookies kept: the attempt is started all the same)
+        ok((grep { /state_[^=;\s]+=[^;\s]+;/i } set_cookie_headers($r)),
+           "step-up $i from an ErrorDocument: a state cookie set") if $i == 1 || $i == 16;
+        $dropped += grep { /state_[^=;\s]*=;.*Max-Age=0/i } set_cookie_headers($r);
+    }
+    cmp_ok($dropped, '>', 0, "... the oldest attempts' state cookies were deleted ($dropped)");
+    my $sent = length($header->());
+    cmp_ok($sent, '<=', 8190 - 256,
+           "the callback's Cookie header stays within LimitRequestFieldSize ($sent bytes)");
+}
+
 done_testing();
