@@ -375,15 +375,16 @@ static entra_state *take_state(request_rec *r, const entra_server_conf *sc,
 
 /* The hand-over's GET brings, in one Cookie header, what the step-up's
  * start brought (the session's cookies: Lax, not on the POST), what the
- * POST brings (the state cookies, SameSite=None) and the hand-over cookie.
- * httpd refuses a header past LimitRequestFieldSize with its own 400,
- * which the module never sees and the user meets at every try: such a
- * GET must not be asked for. */
+ * POST brings (the state cookies, SameSite=None) and the hand-over cookie,
+ * counted twice: another tab's may be there too (Lax, it was not on this
+ * POST), and both live a minute. httpd refuses a header past
+ * LimitRequestFieldSize with its own 400, which the module never sees and
+ * the user meets at every try: such a GET must not be asked for. */
 static int handover_fits(request_rec *r, const entra_state *st, apr_size_t size,
                          apr_int64_t *bytes)
 {
     *bytes = (st->cookie_bytes > 0 ? st->cookie_bytes + 2 : 0) + cookie_header_bytes(r) + 2
-             + (apr_int64_t)size;
+             + 2 * ((apr_int64_t)size + 2);
     return *bytes + HANDOVER_HEADROOM <= (apr_int64_t)r->server->limit_req_fieldsize;
 }
 
