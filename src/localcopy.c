@@ -25,6 +25,7 @@ struct entra_local_copies {
     apr_interval_time_t ttl;
     int while_in_use;
     apr_uint32_t serials;
+    apr_uint64_t *shared;       /* requests under way in every process, or NULL */
     /* slot i is guarded by lock[i % STRIPES]: read-locked to copy out, so
      * the threads of a process that all want one hot copy (one busy user)
      * do not queue; write-locked to change it */
@@ -95,11 +96,78 @@ static unsigned int slot_of(const char *key, apr_size_t len)
     return h % ENTRA_LOCAL_COPIES;
 }
 
+/* ---- requests under way in every process (entra_local_copies_share):
+ * a word a key, its fingerprint above FP_SHIFT and its count below; a
+ * word is zero when no request of its key is under way. */
+#define FP_SHIFT 24
+#define COUNT_MASK ((APR_UINT64_C(1) << FP_SHIFT) - 1)
+
+void entra_local_copies_share(entra_local_copies *lc, apr_uint64_t *words)
+{
+    lc->shared = words;
+}
+
+/* FNV-1a over the whole key: the word and the fingerprint. */
+static apr_uint64_t key_hash(const char *key, apr_size_t len)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    apr_size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * APR_UINT64_C(1099511628211);
+    return h;
+}
+
+static apr_uint64_t fingerprint(apr_uint64_t h)
+{
+    return (h >> FP_SHIFT) | 1;
+}
+
+/* One more request of the key under way; the word counted in, or -1 when
+ * another key holds it (or it is full). */
+static int shared_begin(const entra_local_copies *lc, apr_uint64_t h)
+{
+    unsigned int i = (unsigned int)(h % ENTRA_LOCAL_SHARED_SLOTS);
+    apr_uint64_t *w = lc->shared + i, fp = fingerprint(h), old;
+
+    if (!lc->shared)
+        return -1;
+    old = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    do {
+        if (old && ((old >> FP_SHIFT) != fp || (old & COUNT_MASK) == COUNT_MASK))
+            return -1;
+    } while (!__atomic_compare_exchange_n(w, &old, old ? old + 1 : (fp << FP_SHIFT) | 1, 1,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return (int)i;
+}
+
+static void shared_end(const entra_local_copies *lc, int i)
+{
+    apr_uint64_t *w = lc->shared + i, old = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+
+    do {
+        if (!(old & COUNT_MASK))
+            return;
+    } while (!__atomic_compare_exchange_n(w, &old, (old & COUNT_MASK) == 1 ? 0 : old - 1, 1,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+}
+
+static int shared_in_use(const entra_local_copies *lc, apr_uint64_t h)
+{
+    apr_uint64_t w;
+
+    if (!lc->shared)
+        return 0;
+    w = __atomic_load_n(lc->shared + h % ENTRA_LOCAL_SHARED_SLOTS, __ATOMIC_ACQUIRE);
+    return w && (w >> FP_SHIFT) == fingerprint(h);
+}
+
 /* One use of a copy, from a get or put until its pool goes. */
 typedef struct {
     entra_local_copies *lc;
     unsigned int slot;
     apr_uint32_t serial;
+    int shared;                 /* its word, or -1 */
 } use;
 
 static apr_status_t use_ends(void *data)
@@ -111,17 +179,20 @@ static apr_status_t use_ends(void *data)
     if (c->key && c->serial == u->serial)
         __atomic_sub_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
     apr_thread_rwlock_unlock(u->lc->lock[u->slot % STRIPES]);
+    if (u->shared >= 0)
+        shared_end(u->lc, u->shared);
     return APR_SUCCESS;
 }
 
 static void use_begins(entra_local_copies *lc, apr_pool_t *p, unsigned int slot,
-                       apr_uint32_t serial)
+                       apr_uint32_t serial, apr_uint64_t h)
 {
     use *u = apr_palloc(p, sizeof(*u));
 
     u->lc = lc;
     u->slot = slot;
     u->serial = serial;
+    u->shared = shared_begin(lc, h);
     apr_pool_cleanup_register(p, u, use_ends, apr_pool_cleanup_null);
 }
 
@@ -133,7 +204,7 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     unsigned int i = slot_of(key, key_len);
     unsigned char *out = NULL;
     copy *c = &lc->slot[i];
-
+    apr_uint64_t h = lc->while_in_use ? key_hash(key, key_len) : 0;
     apr_time_t expired_at = 0;     /* the copy found too old, by when it was made */
 
     apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
@@ -144,7 +215,8 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
         expired_at = c->at ? c->at : 1;
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len
-             && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0)
+             && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0
+                 || shared_in_use(lc, h))
              && CRYPTO_memcmp(c->key, key, key_len) == 0) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
@@ -152,7 +224,7 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
         *len = c->len;
         if (lc->while_in_use) {
             __atomic_add_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
-            use_begins(lc, p, i, c->serial);
+            use_begins(lc, p, i, c->serial, h);
         }
     }
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
@@ -207,7 +279,7 @@ void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key
     c->serial = __atomic_add_fetch(&lc->serials, 1, __ATOMIC_RELAXED);
     c->users = k && lc->while_in_use ? 1 : 0;
     if (c->users)
-        use_begins(lc, p, i, c->serial);
+        use_begins(lc, p, i, c->serial, key_hash(key, key_len));
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     wipe(old_key, old_key_len, old_value, old_len);
 }

@@ -29,6 +29,15 @@ typedef struct entra_local_copies entra_local_copies;
 entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t ttl,
                                               int while_in_use);
 
+/* A while_in_use table whose copies also count as in use while a request
+ * of another process of the server is under way with the same key: the
+ * requests of every process are counted in `words` (shared memory, zeroed,
+ * ENTRA_LOCAL_SHARED_SLOTS of them), each a key's fingerprint and count,
+ * changed atomically. A key whose word another key holds is not counted
+ * there (its requests go by their process's own count). */
+#define ENTRA_LOCAL_SHARED_SLOTS 4096
+void entra_local_copies_share(entra_local_copies *lc, apr_uint64_t *words);
+
 /* The value kept for `key` at generation `gen`, copied into `p`; NULL when
  * there is none, it is of another generation, older than the table's time,
  * or (while_in_use) no longer in use. */

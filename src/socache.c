@@ -78,18 +78,23 @@ struct entra_socache {
 /* The generation of the server's session stores: moved by every change
  * this server makes to one (kept with the ended-sids table, below). */
 static apr_uint64_t *store_gen;
+/* Requests under way in every process, by key, for the networked stores'
+ * copies (localcopy.h; kept with the ended-sids table too). */
+static apr_uint64_t *store_users;
 
 /* How long a copy is used. shmcb is this server's memory: every change to
  * it is made here and moves the generation, so the time only bounds how
  * long a session stays in a copy after its last use. A networked store
  * (Redis, memcache) is shared with other servers, whose changes (a logout
  * there) this server cannot see: a lookup's answer is shared only by the
- * requests that come while it is under way (flight.h) or while a request
- * that used it is (localcopy.h), within NETWORKED_COPY_TTL of when it was
- * sent, as if they had all come at once (a page and its assets do). That
- * takes the round trip, and the store's own CPU, off most requests of a
- * busy session; a request that comes alone always asks the store, so a
- * logout on another server holds at once for the next request. */
+ * requests that come while it is under way (flight.h), or while a request
+ * of the same session that used a lookup's answer is, in this process or
+ * another of the server (localcopy.h), within NETWORKED_COPY_TTL of when
+ * it was sent, as if they had all come at once (a page and its assets
+ * do). That takes the round trip, and the store's own CPU, off most
+ * requests of a busy session; a request that comes alone always asks the
+ * store, so a logout on another server holds at once for the next
+ * request. */
 #define SHMCB_COPY_TTL apr_time_from_sec(30)
 #define NETWORKED_COPY_TTL ((apr_interval_time_t)2000)
 
@@ -314,6 +319,8 @@ static void child_init_networked(entra_socache *c, apr_pool_t *pchild)
     first->instance = c->instance;
     c->current = first;
     c->copies = entra_local_copies_create(pchild, NETWORKED_COPY_TTL, 1);
+    if (c->copies && store_users)
+        entra_local_copies_share(c->copies, store_users);
     c->flights = entra_flights_create(pchild, NETWORKED_COPY_TTL);
     apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
 }
@@ -667,16 +674,17 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
  * ended; inherited by every child; its mutex is held for one lookup. */
 
 #define ENDED_MUTEX "auth-entra-ended"
-/* v3: the issued table and the local stores' generation joined it (a block
- * of another size under the old name would be read past its end after a
- * graceful restart into this code) */
-#define ENDED_RETAINED "mod_auth_entra-ended-sids-v3"
+/* v3: the issued table and the local stores' generation joined it; v4: the
+ * requests under way by key (a block of another size under the old name
+ * would be read past its end after a graceful restart into this code) */
+#define ENDED_RETAINED "mod_auth_entra-ended-sids-v4"
 
 typedef struct {
     apr_shm_t *shm;             /* sids Entra ended */
     apr_shm_t *issued_shm;      /* sids this server signed in (cookie store) */
     apr_shm_t *gen_shm;         /* the local stores' generation (store_gen), and
                                  * when the issued table was made */
+    apr_shm_t *users_shm;       /* requests under way by key (store_users) */
     apr_global_mutex_t *mutex;  /* kept with them: children of two generations
                                  * use the tables at once after a graceful
                                  * restart, and must share one lock */
@@ -736,6 +744,19 @@ int entra_ended_post_config(apr_pool_t *pconf, server_rec *s)
         *(apr_uint64_t *)apr_shm_baseaddr_get(kept->gen_shm) = 0;
         ((apr_int64_t *)apr_shm_baseaddr_get(kept->gen_shm))[1] = apr_time_sec(apr_time_now());
     }
+    if (!kept->users_shm) {
+        apr_size_t size = ENTRA_LOCAL_SHARED_SLOTS * sizeof(apr_uint64_t);
+        if ((rv = apr_shm_create(&kept->users_shm, size, NULL, s->process->pool))
+            != APR_SUCCESS) {
+            kept->users_shm = NULL;
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ENTRALOG(00109)
+                         "cannot create the shared memory for the session stores' requests "
+                         "under way");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        memset(apr_shm_baseaddr_get(kept->users_shm), 0, size);
+    }
+    store_users = apr_shm_baseaddr_get(kept->users_shm);
     store_gen = apr_shm_baseaddr_get(kept->gen_shm);
     issued_since = (apr_int64_t *)store_gen + 1;
     if (!kept->mutex

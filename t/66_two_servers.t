@@ -100,6 +100,30 @@ is($ue->get(url($A, '/.auth/logout'), SAME_SITE)->code, 302, 'that browser logs 
 ok(is_login_redirect(replay($cookie4)->get($B->url('/app/after-burst'))),
    '... and the next request on server B is refused at once');
 
+# ---- the same on mpm_prefork: a process serves one request at a time and
+# its own answers are older than 2 ms by its next one, so it asks Redis
+# for each; the requests under way counted across the processes must not
+# make a stale one pass
+my $P = eval { start_apache(name => 'prefork_redis', mpm => 'prefork',
+                            store => 'socache redis:127.0.0.1:' . redis_port()) };
+ok($P, 'a third server sharing the Redis, on mpm_prefork, starts') or diag($@);
+if ($P) {
+    my $uf = new_ua();
+    is(sign_in_at($uf, $P->url('/app/burst'))->code, 200, 'a fifth browser signs in on it');
+    my $cookie5 = session_cookie($uf);
+    $gets = redis_gets();
+    @bursts = EntraSessions::in_parallel(8, sub {
+        my $ua = replay($cookie5);
+        return join ',', map { $ua->get($P->url("/app/burst-$_"))->code } 1 .. 25;
+    });
+    is_deeply([grep { $_ ne join(',', (200) x 25) } @bursts], [],
+              '200 requests of that session, 8 at a time, on prefork: all 200');
+    is($uf->get($B->url('/.auth/logout'), SAME_SITE)->code, 302, 'that browser logs out on server B');
+    ok(is_login_redirect(replay($cookie5)->get($P->url('/app/after-burst'))),
+       '... and the next request on the prefork server is refused at once');
+    $P->stop;
+}
+
 # ---- a server with another session key shares the Redis but opens nothing
 my $C = eval { start_apache(name => 'otherkey', key => KEY_OTHER,
                             store => 'socache redis:127.0.0.1:' . redis_port()) };

@@ -508,11 +508,53 @@ static void copies_while_in_use(apr_pool_t *p)
     apr_pool_destroy(c);
 }
 
+/* Two processes' tables sharing the count of requests under way (the
+ * words in shared memory): a copy of one process is given while a request
+ * of the other is under way with the key, and not once none is. */
+static void copies_in_use_across_processes(apr_pool_t *p)
+{
+    apr_uint64_t *words = apr_pcalloc(p, ENTRA_LOCAL_SHARED_SLOTS * sizeof(*words));
+    entra_local_copies *one = entra_local_copies_create(p, 1000, 1);
+    entra_local_copies *two = entra_local_copies_create(p, 1000, 1);
+    const unsigned char *v1 = (const unsigned char *)"v1";
+    apr_pool_t *a, *b;
+    unsigned int len;
+    int i, zero = 1;
+
+    entra_local_copies_share(one, words);
+    entra_local_copies_share(two, words);
+    apr_pool_create(&a, p);
+    apr_pool_create(&b, p);
+    entra_local_copy_put(two, b, "s.x", v1, 2, 7, 5000);
+    apr_pool_clear(b);
+    CHECK(!entra_local_copy_get(two, b, "s.x", 7, 5100, &len),
+          "shared use: process two's copy, none of its requests under way: not given");
+    entra_local_copy_put(one, a, "s.x", v1, 2, 7, 5200);
+    CHECK(entra_local_copy_get(two, b, "s.x", 7, 5300, &len) != NULL,
+          "shared use: ... given while a request of process one is under way with the key");
+    CHECK(!entra_local_copy_get(two, b, "s.y", 7, 5300, &len),
+          "shared use: ... not for another key");
+    apr_pool_clear(a);
+    CHECK(entra_local_copy_get(two, a, "s.x", 7, 5400, &len) != NULL,
+          "shared use: ... and while process two's own request that took it is under way");
+    apr_pool_clear(a);
+    apr_pool_clear(b);
+    CHECK(!entra_local_copy_get(two, b, "s.x", 7, 5500, &len),
+          "shared use: not once every request of both processes has ended");
+    for (i = 0; i < ENTRA_LOCAL_SHARED_SLOTS; i++)
+        zero &= words[i] == 0;
+    CHECK(zero, "shared use: every count back to nothing");
+    apr_pool_destroy(a);
+    apr_pool_destroy(b);
+}
+
 static void local_copies(apr_pool_t *p)
 {
-    entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0);
+    entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0), *shared;
+    apr_uint64_t *words = apr_pcalloc(p, ENTRA_LOCAL_SHARED_SLOTS * sizeof(*words));
     unsigned int len;
     char *big = apr_pcalloc(p, ENTRA_LOCAL_COPY_MAX + 2);
+    int i, zero = 1;
 
     entra_local_copy_put(lc, p, "k.s", (const unsigned char *)"v1", 2, 7, 1000);
     CHECK(entra_local_copy_get(lc, p, "k.s", 7, 1000, &len) && len == 2, "local copy: kept");
@@ -527,8 +569,15 @@ static void local_copies(apr_pool_t *p)
     CHECK(!entra_local_copy_get(lc, p, "big.s", 7, 1000, &len), "local copy: none of a big value");
     copies_under_threads(p, lc, "local copies");
     copies_while_in_use(p);
+    copies_in_use_across_processes(p);
     copies_under_threads(p, entra_local_copies_create(p, apr_time_from_sec(30), 1),
                          "copies shared while in use");
+    shared = entra_local_copies_create(p, apr_time_from_sec(30), 1);
+    entra_local_copies_share(shared, words);
+    copies_under_threads(p, shared, "copies shared while in use in any process");
+    for (i = 0; i < ENTRA_LOCAL_SHARED_SLOTS; i++)
+        zero &= words[i] == 0;
+    CHECK(zero, "copies shared while in use in any process: every count back to nothing");
 }
 
 /* ---- single-flight lookups (flight.h) */
