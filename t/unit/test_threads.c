@@ -548,6 +548,47 @@ static void copies_in_use_across_processes(apr_pool_t *p)
     apr_pool_destroy(b);
 }
 
+/* A process killed with a request under way (a segfault, the SIGKILL
+ * after a stop's grace) never ends its use: its key's word is left counted,
+ * in memory kept across restarts. That must not make the key's copies
+ * given for ever to requests that come alone (review of 412d4e1): a count
+ * is believed for a while after its word was taken, not after. */
+static void copies_after_a_process_died(apr_pool_t *p)
+{
+    apr_uint64_t *words = apr_pcalloc(p, ENTRA_LOCAL_SHARED_SLOTS * sizeof(*words));
+    entra_local_copies *dead = entra_local_copies_create(p, 2000, 1);
+    entra_local_copies *alive = entra_local_copies_create(p, 2000, 1);
+    entra_local_copies *third = entra_local_copies_create(p, 2000, 1);
+    const unsigned char *v1 = (const unsigned char *)"v1";
+    apr_time_t later = apr_time_from_sec(60);
+    apr_pool_t *killed, *b, *c;
+    unsigned int len;
+
+    entra_local_copies_share(dead, words);
+    entra_local_copies_share(alive, words);
+    entra_local_copies_share(third, words);
+    apr_pool_create(&killed, p);
+    apr_pool_create(&b, p);
+    apr_pool_create(&c, p);
+    /* the request of the dead process: its pool is never cleared */
+    entra_local_copy_put(dead, killed, "s.k", v1, 2, 7, 1000);
+    entra_local_copy_put(alive, b, "s.k", v1, 2, 7, later);
+    apr_pool_clear(b);
+    CHECK(!entra_local_copy_get(alive, b, "s.k", 7, later + 100, &len),
+          "dead process: a minute later, a request of the key that comes alone asks the store");
+    entra_local_copy_put(third, c, "s.k", v1, 2, 7, later + 200);
+    CHECK(entra_local_copy_get(alive, b, "s.k", 7, later + 300, &len) != NULL,
+          "dead process: ... and the key is counted again (given while a request of a "
+          "third process is under way)");
+    apr_pool_clear(b);
+    apr_pool_clear(c);
+    CHECK(!entra_local_copy_get(alive, b, "s.k", 7, later + 400, &len),
+          "dead process: ... and not once it has ended");
+    apr_pool_destroy(b);
+    apr_pool_destroy(c);
+    (void)killed;       /* left as a killed process leaves it */
+}
+
 static void local_copies(apr_pool_t *p)
 {
     entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0), *shared;
@@ -570,6 +611,7 @@ static void local_copies(apr_pool_t *p)
     copies_under_threads(p, lc, "local copies");
     copies_while_in_use(p);
     copies_in_use_across_processes(p);
+    copies_after_a_process_died(p);
     copies_under_threads(p, entra_local_copies_create(p, apr_time_from_sec(30), 1),
                          "copies shared while in use");
     shared = entra_local_copies_create(p, apr_time_from_sec(30), 1);
