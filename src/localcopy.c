@@ -97,10 +97,22 @@ static unsigned int slot_of(const char *key, apr_size_t len)
 }
 
 /* ---- requests under way in every process (entra_local_copies_share):
- * a word a key, its fingerprint above FP_SHIFT and its count below; a
- * word is zero when no request of its key is under way. */
-#define FP_SHIFT 24
-#define COUNT_MASK ((APR_UINT64_C(1) << FP_SHIFT) - 1)
+ * a word a key, its fingerprint above FP_SHIFT, when its count last rose
+ * from nothing (STAMP_BITS of ~1 s units) below that, and its count below
+ * STAMP_SHIFT; a word is zero when no request of its key is under way.
+ *
+ * A process killed with a request under way (a segfault, the SIGKILL after
+ * a stop's grace) never ends its use, and the words are kept across
+ * restarts: a count is believed only for BELIEVED units after it rose from
+ * nothing. Past that, the word is taken anew by the next request of any
+ * key; the uses it had still end against it, which can only bring a count
+ * to nothing early (a lookup more), never keep a key in use. */
+#define STAMP_SHIFT 24
+#define STAMP_BITS 16
+#define FP_SHIFT (STAMP_SHIFT + STAMP_BITS)
+#define COUNT_MASK ((APR_UINT64_C(1) << STAMP_SHIFT) - 1)
+#define STAMP_MASK ((APR_UINT64_C(1) << STAMP_BITS) - 1)
+#define BELIEVED 8                  /* units of 2^20 us: ~8 s */
 
 void entra_local_copies_share(entra_local_copies *lc, apr_uint64_t *words)
 {
@@ -118,26 +130,45 @@ static apr_uint64_t key_hash(const char *key, apr_size_t len)
     return h;
 }
 
+/* the word's index is the hash's low bits, the fingerprint its high ones */
 static apr_uint64_t fingerprint(apr_uint64_t h)
 {
     return (h >> FP_SHIFT) | 1;
 }
 
+static apr_uint64_t stamp_of(apr_time_t now)
+{
+    return ((apr_uint64_t)now >> 20) & STAMP_MASK;
+}
+
+/* A word whose count is still believed at `now` (a clock set back makes
+ * it a word no longer believed: a lookup more). */
+static int believed(apr_uint64_t w, apr_time_t now)
+{
+    return w && ((stamp_of(now) - ((w >> STAMP_SHIFT) & STAMP_MASK)) & STAMP_MASK) < BELIEVED;
+}
+
 /* One more request of the key under way; the word counted in, or -1 when
  * another key holds it (or it is full). */
-static int shared_begin(const entra_local_copies *lc, apr_uint64_t h)
+static int shared_begin(const entra_local_copies *lc, apr_uint64_t h, apr_time_t now)
 {
     unsigned int i = (unsigned int)(h % ENTRA_LOCAL_SHARED_SLOTS);
-    apr_uint64_t *w = lc->shared + i, fp = fingerprint(h), old;
+    apr_uint64_t *w, fp = fingerprint(h), old, next;
 
     if (!lc->shared)
         return -1;
+    w = lc->shared + i;
     old = __atomic_load_n(w, __ATOMIC_ACQUIRE);
     do {
-        if (old && ((old >> FP_SHIFT) != fp || (old & COUNT_MASK) == COUNT_MASK))
-            return -1;
-    } while (!__atomic_compare_exchange_n(w, &old, old ? old + 1 : (fp << FP_SHIFT) | 1, 1,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+        if (believed(old, now)) {
+            if ((old >> FP_SHIFT) != fp || (old & COUNT_MASK) == COUNT_MASK)
+                return -1;
+            next = old + 1;
+        }
+        else        /* free, or a count no longer believed: taken anew */
+            next = (fp << FP_SHIFT) | (stamp_of(now) << STAMP_SHIFT) | 1;
+    } while (!__atomic_compare_exchange_n(w, &old, next, 1, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
     return (int)i;
 }
 
@@ -152,14 +183,14 @@ static void shared_end(const entra_local_copies *lc, int i)
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
-static int shared_in_use(const entra_local_copies *lc, apr_uint64_t h)
+static int shared_in_use(const entra_local_copies *lc, apr_uint64_t h, apr_time_t now)
 {
     apr_uint64_t w;
 
     if (!lc->shared)
         return 0;
     w = __atomic_load_n(lc->shared + h % ENTRA_LOCAL_SHARED_SLOTS, __ATOMIC_ACQUIRE);
-    return w && (w >> FP_SHIFT) == fingerprint(h);
+    return believed(w, now) && (w >> FP_SHIFT) == fingerprint(h);
 }
 
 /* One use of a copy, from a get or put until its pool goes. */
@@ -185,14 +216,14 @@ static apr_status_t use_ends(void *data)
 }
 
 static void use_begins(entra_local_copies *lc, apr_pool_t *p, unsigned int slot,
-                       apr_uint32_t serial, apr_uint64_t h)
+                       apr_uint32_t serial, apr_uint64_t h, apr_time_t now)
 {
     use *u = apr_palloc(p, sizeof(*u));
 
     u->lc = lc;
     u->slot = slot;
     u->serial = serial;
-    u->shared = shared_begin(lc, h);
+    u->shared = shared_begin(lc, h, now);
     apr_pool_cleanup_register(p, u, use_ends, apr_pool_cleanup_null);
 }
 
@@ -216,7 +247,7 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     /* compared in constant time: a key can be a session cookie */
     else if (c->key && c->gen == gen && c->key_len == key_len
              && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0
-                 || shared_in_use(lc, h))
+                 || shared_in_use(lc, h, now))
              && CRYPTO_memcmp(c->key, key, key_len) == 0) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
@@ -224,7 +255,7 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
         *len = c->len;
         if (lc->while_in_use) {
             __atomic_add_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
-            use_begins(lc, p, i, c->serial, h);
+            use_begins(lc, p, i, c->serial, h, now);
         }
     }
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
@@ -279,7 +310,7 @@ void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key
     c->serial = __atomic_add_fetch(&lc->serials, 1, __ATOMIC_RELAXED);
     c->users = k && lc->while_in_use ? 1 : 0;
     if (c->users)
-        use_begins(lc, p, i, c->serial, key_hash(key, key_len));
+        use_begins(lc, p, i, c->serial, key_hash(key, key_len), now);
     apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     wipe(old_key, old_key_len, old_value, old_len);
 }

@@ -34,7 +34,9 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t
  * requests of every process are counted in `words` (shared memory, zeroed,
  * ENTRA_LOCAL_SHARED_SLOTS of them), each a key's fingerprint and count,
  * changed atomically. A key whose word another key holds is not counted
- * there (its requests go by their process's own count). */
+ * there (its requests go by their process's own count). A count is
+ * believed for some seconds after it rose from nothing, no longer: a
+ * process killed with a request under way cannot keep its key in use. */
 #define ENTRA_LOCAL_SHARED_SLOTS 4096
 void entra_local_copies_share(entra_local_copies *lc, apr_uint64_t *words);
 
