@@ -667,7 +667,7 @@ static int waiters_share(apr_pool_t *p, entra_flights *fl, entra_flight *led, ap
         j[i].now = now;
         apr_thread_create(&threads[i], NULL, join_flight, &j[i], p);
     }
-    apr_sleep(apr_time_from_msec(300));     /* all of them waiting by now */
+    apr_sleep(apr_time_from_sec(1));        /* all of them waiting by now, even under load */
     entra_flight_land(fl, led, rv, (const unsigned char *)want, (unsigned int)strlen(want));
     for (i = 0; i < WORKERS; i++) {
         apr_thread_join(&trv, threads[i]);
