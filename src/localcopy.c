@@ -1,4 +1,4 @@
-/* Per-process copies of a local store's values (see localcopy.h). */
+/* Per-process copies of a session store's values (see localcopy.h). */
 #include "localcopy.h"
 
 #include <openssl/crypto.h>

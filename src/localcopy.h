@@ -7,9 +7,10 @@
  * memory (its generation), and a copy kept here is used only while the
  * generation it was read at is still the current one, and for the table's
  * time at most (socache.c says how long for each kind of store). The
- * opened-cookie memo (session.c) keeps its copies the same way. Thread-safe: the copies are spread over 16 read-write
- * locks, read-held by any number of threads for a lookup and a copy of a
- * few KB, write-held to change a copy. */
+ * opened-cookie memo (session.c) keeps its copies the same way.
+ * Thread-safe: the copies are spread over 16 read-write locks, read-held
+ * by any number of threads for a lookup and a copy of a few KB,
+ * write-held to change a copy. */
 #ifndef ENTRA_LOCALCOPY_H
 #define ENTRA_LOCALCOPY_H
 
