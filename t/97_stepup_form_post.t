@@ -389,6 +389,12 @@ sub handed_over {
        'log: ENTRA00247, another attempt\'s') or diag(join "\n", entra_lines($mark));
     $r = new_ua(no_cookies => 1)->get(url($vh, $cb_path), Cookie => "$base; $hname=$handover");
     is($r->code, 400, 'the hand-over cookie at the callback with no hand-over named: 400');
+    for my $bad ('..%2F..%2Fetc', 'short', 'a%0D%0ASet-Cookie:x=1', 'A' x 65) {
+        $r = new_ua(no_cookies => 1)->get(url($vh, "$cb_path?entra_handover=$bad"),
+                                          Cookie => "$base; $hname=$handover");
+        is($r->code, 400, "a hand-over named '$bad' (no state could be so): 400");
+        ok(!(grep { /x=1|etc/ } set_cookie_headers($r)), '... no cookie of its making');
+    }
 
     # another app on this server, the same key and cookie names
     $mark = log_mark();
