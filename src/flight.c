@@ -1,5 +1,6 @@
 /* One lookup for the requests that want the same key at once (see flight.h). */
 #include "flight.h"
+#include "ct.h"
 
 #include <openssl/crypto.h>
 #include <apr_thread_cond.h>
@@ -83,7 +84,7 @@ static int joinable(const entra_flights *fl, const entra_flight *f, const char *
     return f->key && !f->landed && f->gen == gen
            && now - f->sent < fl->join_within && f->sent - now < fl->join_within
            && f->key_len == key_len
-           && CRYPTO_memcmp(f->key, key, key_len) == 0;
+           && entra_ct_equal(f->key, key, key_len);
 }
 
 /* Waits for the flight, then takes its answer; 0 when it has none to give:

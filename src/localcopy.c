@@ -1,5 +1,6 @@
 /* Per-process copies of a session store's values (see localcopy.h). */
 #include "localcopy.h"
+#include "ct.h"
 
 #include <openssl/crypto.h>
 #include <apr_strings.h>
@@ -248,7 +249,7 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     else if (c->key && c->gen == gen && c->key_len == key_len
              && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0
                  || shared_in_use(lc, h, now))
-             && CRYPTO_memcmp(c->key, key, key_len) == 0) {
+             && entra_ct_equal(c->key, key, key_len)) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
         out[c->len] = '\0';

@@ -1,6 +1,7 @@
 /* crypto: key ring, AEAD seal/open of cookies, rotation, PKCE hash. */
 #include "unit.h"
 #include "../../src/crypto.h"
+#include "../../src/ct.h"
 #include "../../src/util.h"
 
 #include <apr_strings.h>
@@ -154,6 +155,32 @@ static void test_pkce(apr_pool_t *p)
               "SHA-256 of nothing, base64url");
 }
 
+/* Every length around the 8-byte steps, a difference at every place
+ * (first, last, in the tail, in a word) and none. */
+static void test_ct_equal(void)
+{
+    unsigned char a[40], b[40];
+    size_t len, at;
+    int wrong = 0;
+
+    for (len = 0; len <= sizeof(a); len++) {
+        memset(a, 'k', sizeof(a));
+        memcpy(b, a, sizeof(b));
+        if (!entra_ct_equal(a, b, len))
+            wrong++;
+        for (at = 0; at < len; at++) {
+            b[at] ^= 0x80;
+            if (entra_ct_equal(a, b, len))
+                wrong++;
+            b[at] ^= 0x80;
+        }
+    }
+    CHECK(wrong == 0, "entra_ct_equal: equal when equal, different at any place, 0..40 bytes");
+    CHECK(entra_ct_equal(a + 1, b + 3, 17) == 1, "entra_ct_equal: unaligned equal bytes");
+    b[20] = 'x';
+    CHECK(entra_ct_equal(a + 1, b + 3, 18) == 0, "entra_ct_equal: unaligned, one differs");
+}
+
 void suite_crypto(apr_pool_t *p)
 {
     entra_keyring *ring = ring_of(p, SECRET_OLD, NULL);
@@ -165,4 +192,5 @@ void suite_crypto(apr_pool_t *p)
     test_tamper(p, ring);
     test_rotation(p);
     test_pkce(p);
+    test_ct_equal();
 }
