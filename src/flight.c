@@ -10,16 +10,20 @@
 
 #define FLIGHT_SLOTS 64
 
+/* malloc'd: a flight outlives the request that led it while waiters take
+ * its answer, and its slot may meanwhile hold the next one */
 struct entra_flight {
-    char *key;                  /* malloc'd; NULL: the slot is free */
+    char *key;
     apr_size_t key_len;
+    unsigned int slot;
     apr_time_t sent;
     apr_uint64_t gen;
     int landed;
     apr_status_t rv;
-    unsigned char *value;       /* malloc'd for the waiters, wiped */
+    unsigned char *value;       /* for the waiters, wiped */
     unsigned int len;
-    int waiters;
+    int holders;                /* its leader until it lands, and each waiter
+                                 * until it took the answer */
 };
 
 struct entra_flights {
@@ -27,20 +31,29 @@ struct entra_flights {
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *landed;
     apr_interval_time_t join_within;
-    entra_flight slot[FLIGHT_SLOTS];
+    int alive;
+    entra_flight *slot[FLIGHT_SLOTS];
 };
 
-static void free_slot(entra_flight *f)
+static void free_flight(entra_flights *fl, entra_flight *f)
 {
-    if (f->key) {
-        OPENSSL_cleanse(f->key, f->key_len);
-        free(f->key);
-    }
+    if (fl->slot[f->slot] == f)
+        fl->slot[f->slot] = NULL;
+    OPENSSL_cleanse(f->key, f->key_len);
+    free(f->key);
     if (f->value) {
         OPENSSL_cleanse(f->value, f->len);
         free(f->value);
     }
-    memset(f, 0, sizeof(*f));
+    free(f);
+    fl->alive--;
+}
+
+/* under the lock */
+static void let_go(entra_flights *fl, entra_flight *f)
+{
+    if (--f->holders == 0)
+        free_flight(fl, f);
 }
 
 static apr_status_t free_flights(void *data)
@@ -48,8 +61,10 @@ static apr_status_t free_flights(void *data)
     entra_flights *fl = data;
     int i;
 
-    for (i = 0; i < FLIGHT_SLOTS; i++)
-        free_slot(&fl->slot[i]);
+    for (i = 0; i < FLIGHT_SLOTS; i++) {
+        if (fl->slot[i])
+            free_flight(fl, fl->slot[i]);
+    }
     return APR_SUCCESS;
 }
 
@@ -65,6 +80,16 @@ entra_flights *entra_flights_create(apr_pool_t *p, apr_interval_time_t join_with
     return fl;
 }
 
+int entra_flights_alive(entra_flights *fl)
+{
+    int alive;
+
+    apr_thread_mutex_lock(fl->lock);
+    alive = fl->alive;
+    apr_thread_mutex_unlock(fl->lock);
+    return alive;
+}
+
 /* The keys are random or a digest at their start (socache.c). */
 static unsigned int slot_of(const char *key, apr_size_t len)
 {
@@ -76,12 +101,15 @@ static unsigned int slot_of(const char *key, apr_size_t len)
     return h % FLIGHT_SLOTS;
 }
 
+/* A flight under way, or landed while its waiters still take its answer:
+ * they are requests of the key under way with that answer, as a copy in
+ * use has (localcopy.h). */
 static int joinable(const entra_flights *fl, const entra_flight *f, const char *key,
                     apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
 {
     /* a lookup sent a little after `now` (another thread took the clock
      * later) answers after this request came: it is good too */
-    return f->key && !f->landed && f->gen == gen
+    return f && f->gen == gen
            && now - f->sent < fl->join_within && f->sent - now < fl->join_within
            && f->key_len == key_len
            && entra_ct_equal(f->key, key, key_len);
@@ -97,7 +125,7 @@ static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_
     unsigned char *copy;
     int took = 1;
 
-    f->waiters++;
+    f->holders++;
     while (!f->landed)
         apr_thread_cond_wait(fl->landed, fl->lock);
     *rv = f->rv;
@@ -110,9 +138,34 @@ static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_
         *value = copy;
         *len = f->len;
     }
-    if (--f->waiters == 0)
-        free_slot(f);
+    let_go(fl, f);
     return took;
+}
+
+/* A flight of its own for the caller, in the key's slot. One there that
+ * cannot be joined (too old, another key or generation, landed) is
+ * replaced, not waited out: its leader and waiters still hold it. Were
+ * it kept until its last waiter had woken, which on a busy server is
+ * after the next lookup is due, every request meanwhile would send one of
+ * its own: half again as many as the flights. */
+static entra_flight *lead(entra_flights *fl, unsigned int slot, const char *key,
+                          apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
+{
+    entra_flight *f = calloc(1, sizeof(*f));
+
+    if (!f || !(f->key = malloc(key_len + 1))) {
+        free(f);
+        return NULL;
+    }
+    memcpy(f->key, key, key_len + 1);
+    f->key_len = key_len;
+    f->slot = slot;
+    f->sent = now;
+    f->gen = gen;
+    f->holders = 1;
+    fl->slot[slot] = f;
+    fl->alive++;
+    return f;
 }
 
 int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uint64_t gen,
@@ -120,20 +173,15 @@ int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uin
                       unsigned int *len, entra_flight **led)
 {
     apr_size_t key_len = strlen(key);
-    entra_flight *f = &fl->slot[slot_of(key, key_len)];
+    unsigned int slot = slot_of(key, key_len);
     int joined = 0;
 
     *led = NULL;
     apr_thread_mutex_lock(fl->lock);
-    if (joinable(fl, f, key, key_len, gen, now))
-        joined = wait_and_take(fl, f, p, rv, value, len);
-    else if (!f->key && (f->key = malloc(key_len + 1))) {
-        memcpy(f->key, key, key_len + 1);
-        f->key_len = key_len;
-        f->sent = now;
-        f->gen = gen;
-        *led = f;
-    }
+    if (joinable(fl, fl->slot[slot], key, key_len, gen, now))
+        joined = wait_and_take(fl, fl->slot[slot], p, rv, value, len);
+    else
+        *led = lead(fl, slot, key, key_len, gen, now);
     apr_thread_mutex_unlock(fl->lock);
     return joined;
 }
@@ -144,9 +192,7 @@ void entra_flight_land(entra_flights *fl, entra_flight *led, apr_status_t rv,
     apr_thread_mutex_lock(fl->lock);
     led->rv = rv;
     led->landed = 1;
-    if (!led->waiters)
-        free_slot(led);
-    else {
+    if (led->holders > 1) {
         /* a value that cannot be kept: the waiters ask the store themselves */
         if (rv == APR_SUCCESS && (led->value = malloc(len ? len : 1))) {
             memcpy(led->value, value, len);
@@ -154,5 +200,6 @@ void entra_flight_land(entra_flights *fl, entra_flight *led, apr_status_t rv,
         }
         apr_thread_cond_broadcast(fl->landed);
     }
+    let_go(fl, led);
     apr_thread_mutex_unlock(fl->lock);
 }

@@ -22,12 +22,14 @@ typedef struct entra_flight entra_flight;
 entra_flights *entra_flights_create(apr_pool_t *p, apr_interval_time_t join_within);
 
 /* Joins the lookup of `key` under way, if there is one to join (sent at
- * the same store generation `gen`, within the table's time of `now`):
- * waits for it and returns 1, with its status (found or not found) and
- * its value copied into `p`. Otherwise (none to join, or the store failed
- * the one it waited for) returns 0, and *led is the flight this caller
- * now leads (NULL when it cannot lead one: it asks the store on its own);
- * a leader must land its flight with entra_flight_land(). */
+ * the same store generation `gen`, within the table's time of `now`; or
+ * landed, while those who waited for it still take its answer): waits for
+ * it and returns 1, with its status (found or not found) and its value
+ * copied into `p`. Otherwise returns 0. With none to join, *led is the
+ * flight this caller now leads, which later requests of the key join
+ * (NULL when memory is short: it asks the store on its own); a leader
+ * must land its flight with entra_flight_land(). When the store failed
+ * the flight it waited for, *led is NULL: it asks the store on its own. */
 int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uint64_t gen,
                       apr_time_t now, apr_status_t *rv, const unsigned char **value,
                       unsigned int *len, entra_flight **led);
@@ -35,5 +37,9 @@ int entra_flight_join(entra_flights *fl, apr_pool_t *p, const char *key, apr_uin
 /* The answer of the flight `led`, for those who wait on it. */
 void entra_flight_land(entra_flights *fl, entra_flight *led, apr_status_t rv,
                        const unsigned char *value, unsigned int len);
+
+/* How many flights are under way or still hold an answer for a waiter
+ * (for tests: none once every request has ended). */
+int entra_flights_alive(entra_flights *fl);
 
 #endif

@@ -20,10 +20,13 @@ typedef struct {
     apr_uint32_t serial;        /* which copy the slot holds (while_in_use) */
     apr_uint32_t users;         /* requests under way that use it: changed
                                  * atomically under the read lock */
+    apr_uint32_t renewing;      /* a request is looking it up again: set
+                                 * atomically under the read lock */
 } copy;
 
 struct entra_local_copies {
     apr_interval_time_t ttl;
+    apr_interval_time_t refresh_after;  /* 0: never ahead of the ttl */
     int while_in_use;
     apr_uint32_t serials;
     apr_uint64_t *shared;       /* requests under way in every process, or NULL */
@@ -78,6 +81,11 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t
     }
     apr_pool_cleanup_register(p, lc, free_copies, apr_pool_cleanup_null);
     return lc;
+}
+
+void entra_local_copies_refresh_after(entra_local_copies *lc, apr_interval_time_t after)
+{
+    lc->refresh_after = after;
 }
 
 /* The slot: a hash of the key's first and last 16 bytes and its length.
@@ -228,6 +236,14 @@ static void use_begins(entra_local_copies *lc, apr_pool_t *p, unsigned int slot,
     apr_pool_cleanup_register(p, u, use_ends, apr_pool_cleanup_null);
 }
 
+/* Whether this request is the one to look a copy up again (under the
+ * read lock; one request a copy). */
+static int renews(const entra_local_copies *lc, copy *c, apr_time_t now)
+{
+    return lc->refresh_after && now - c->at >= lc->refresh_after
+           && __atomic_exchange_n(&c->renewing, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
 const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len)
@@ -249,7 +265,8 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
     else if (c->key && c->gen == gen && c->key_len == key_len
              && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0
                  || shared_in_use(lc, h, now))
-             && entra_ct_equal(c->key, key, key_len)) {
+             && entra_ct_equal(c->key, key, key_len)
+             && !renews(lc, c, now)) {
         out = apr_palloc(p, c->len + 1);
         memcpy(out, c->value, c->len);
         out[c->len] = '\0';
@@ -309,6 +326,7 @@ void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key
     c->gen = gen;
     c->at = now;
     c->serial = __atomic_add_fetch(&lc->serials, 1, __ATOMIC_RELAXED);
+    c->renewing = 0;
     c->users = k && lc->while_in_use ? 1 : 0;
     if (c->users)
         use_begins(lc, p, i, c->serial, key_hash(key, key_len), now);

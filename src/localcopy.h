@@ -41,9 +41,16 @@ entra_local_copies *entra_local_copies_create(apr_pool_t *p, apr_interval_time_t
 #define ENTRA_LOCAL_SHARED_SLOTS 4096
 void entra_local_copies_share(entra_local_copies *lc, apr_uint64_t *words);
 
+/* Copies looked up again ahead of their end: a copy older than `after`
+ * (less than the table's time) is still given to every request but one,
+ * which gets NULL to look the key up again and put what it finds. A busy
+ * key's copy is then renewed before it ends, and no request of it waits
+ * for a lookup. */
+void entra_local_copies_refresh_after(entra_local_copies *lc, apr_interval_time_t after);
+
 /* The value kept for `key` at generation `gen`, copied into `p`; NULL when
  * there is none, it is of another generation, older than the table's time,
- * or (while_in_use) no longer in use. */
+ * (while_in_use) no longer in use, or this request is to renew it. */
 const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len);

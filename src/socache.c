@@ -94,9 +94,15 @@ static apr_uint64_t *store_users;
  * do). That takes the round trip, and the store's own CPU, off most
  * requests of a busy session; a request that comes alone always asks the
  * store, so a logout on another server holds at once for the next
- * request. */
+ * request. Past half that time, one request looks the key up again while
+ * the others still take the copy, and flights are joined within that half:
+ * a busy session's copy is renewed before it ends, and its requests do
+ * not queue on a lookup. (A lookup on a loaded server, its leader waiting
+ * for a CPU, can take a few ms: with 2 ms and 1 ms, copies ended before
+ * their renewal came back; on the bench, 0.17 lookups a request and as
+ * many context switches as the lookups saved, against 0.07 with these.) */
 #define SHMCB_COPY_TTL apr_time_from_sec(30)
-#define NETWORKED_COPY_TTL ((apr_interval_time_t)2000)
+#define NETWORKED_COPY_TTL ((apr_interval_time_t)4000)
 
 static apr_uint64_t generation(void)
 {
@@ -321,7 +327,9 @@ static void child_init_networked(entra_socache *c, apr_pool_t *pchild)
     c->copies = entra_local_copies_create(pchild, NETWORKED_COPY_TTL, 1);
     if (c->copies && store_users)
         entra_local_copies_share(c->copies, store_users);
-    c->flights = entra_flights_create(pchild, NETWORKED_COPY_TTL);
+    if (c->copies)
+        entra_local_copies_refresh_after(c->copies, NETWORKED_COPY_TTL / 2);
+    c->flights = entra_flights_create(pchild, NETWORKED_COPY_TTL / 2);
     apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
 }
 

@@ -101,7 +101,7 @@ ok(is_login_redirect(replay($cookie4)->get($B->url('/app/after-burst'))),
    '... and the next request on server B is refused at once');
 
 # ---- the same on mpm_prefork: a process serves one request at a time and
-# its own answers are older than 2 ms by its next one, so it asks Redis
+# its own answers are older than 4 ms by its next one, so it asks Redis
 # for each; the requests under way counted across the processes must not
 # make a stale one pass
 my $P = eval { start_apache(name => 'prefork_redis', mpm => 'prefork',

@@ -589,6 +589,65 @@ static void copies_after_a_process_died(apr_pool_t *p)
     (void)killed;       /* left as a killed process leaves it */
 }
 
+/* Renewed ahead (entra_local_copies_refresh_after): of the requests that
+ * find a copy past its renewal time, one gets none and looks it up again;
+ * every other still gets the copy until its end. */
+typedef struct {
+    entra_local_copies *lc;
+    apr_time_t now;
+    int got;
+} renewer;
+
+static void *APR_THREAD_FUNC get_at(apr_thread_t *thread, void *data)
+{
+    renewer *w = data;
+    apr_pool_t *q = NULL;
+    unsigned int len;
+
+    apr_pool_create_unmanaged_ex(&q, NULL, NULL);
+    w->got = entra_local_copy_get(w->lc, q, "renew.s", 1, w->now, &len) != NULL;
+    apr_pool_destroy(q);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void copies_renewed_ahead(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p, 4000, 1);
+    renewer w[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    apr_pool_t *req;
+    unsigned int len;
+    int i, without = 0;
+
+    entra_local_copies_refresh_after(lc, 2000);
+    apr_pool_create(&req, p);       /* a request under way with the copy */
+    entra_local_copy_put(lc, req, "renew.s", (const unsigned char *)"v1", 2, 1, 10000);
+    CHECK(entra_local_copy_get(lc, req, "renew.s", 1, 11999, &len)
+          && entra_local_copy_get(lc, req, "renew.s", 1, 11999, &len),
+          "renewed ahead: a copy younger than its renewal time is given to all");
+    for (i = 0; i < WORKERS; i++) {
+        w[i].lc = lc;
+        w[i].now = 12500;
+        apr_thread_create(&threads[i], NULL, get_at, &w[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        without += !w[i].got;
+    }
+    CHECK(without == 1, "renewed ahead: of %d requests at once past it, %d looks it up again",
+          WORKERS, without);
+    CHECK(entra_local_copy_get(lc, req, "renew.s", 1, 13999, &len)
+          && !entra_local_copy_get(lc, req, "renew.s", 1, 14000, &len),
+          "renewed ahead: ... the others get the copy until its end, none after");
+    entra_local_copy_put(lc, req, "renew.s", (const unsigned char *)"v2", 2, 1, 14100);
+    CHECK(entra_local_copy_get(lc, req, "renew.s", 1, 16100, &len) == NULL
+          && entra_local_copy_get(lc, req, "renew.s", 1, 16100, &len) != NULL,
+          "renewed ahead: the copy put in its place is renewed in its turn");
+    apr_pool_destroy(req);
+}
+
 static void local_copies(apr_pool_t *p)
 {
     entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0), *shared;
@@ -612,6 +671,7 @@ static void local_copies(apr_pool_t *p)
     copies_while_in_use(p);
     copies_in_use_across_processes(p);
     copies_after_a_process_died(p);
+    copies_renewed_ahead(p);
     copies_under_threads(p, entra_local_copies_create(p, apr_time_from_sec(30), 1),
                          "copies shared while in use");
     shared = entra_local_copies_create(p, apr_time_from_sec(30), 1);
@@ -652,13 +712,18 @@ static void *APR_THREAD_FUNC join_flight(apr_thread_t *thread, void *data)
 }
 
 /* WORKERS threads wait on a flight that lands with `rv`; how many of them
- * got `want` (or, for a failure, went on to ask the store themselves). */
+ * got `want` (or, for a failure, went on to ask the store themselves).
+ * With `replace_gen`, a request of that store generation leads a flight
+ * of its own in the slot while they wait. */
 static int waiters_share(apr_pool_t *p, entra_flights *fl, entra_flight *led, apr_time_t now,
-                         apr_status_t rv, const char *want)
+                         apr_status_t rv, const char *want, apr_uint64_t replace_gen)
 {
     joiner j[WORKERS];
     apr_thread_t *threads[WORKERS];
     apr_status_t trv;
+    const unsigned char *v;
+    unsigned int len;
+    entra_flight *next = NULL;
     int i, shared = 0;
 
     for (i = 0; i < WORKERS; i++) {
@@ -668,13 +733,36 @@ static int waiters_share(apr_pool_t *p, entra_flights *fl, entra_flight *led, ap
         apr_thread_create(&threads[i], NULL, join_flight, &j[i], p);
     }
     apr_sleep(apr_time_from_sec(1));        /* all of them waiting by now, even under load */
+    if (replace_gen && !entra_flight_join(fl, p, "sess.k", replace_gen, now, &trv, &v, &len,
+                                          &next) && next)
+        entra_flight_land(fl, next, APR_NOTFOUND, NULL, 0);
     entra_flight_land(fl, led, rv, (const unsigned char *)want, (unsigned int)strlen(want));
     for (i = 0; i < WORKERS; i++) {
         apr_thread_join(&trv, threads[i]);
         shared += rv == APR_SUCCESS ? j[i].joined && j[i].rv == rv && strcmp(j[i].got, want) == 0
                                     : !j[i].joined;
     }
-    return shared;
+    return replace_gen && !next ? 0 : shared;
+}
+
+/* A flight sent at `sent` (generation 1) in the slot; whether a request
+ * of `gen` at `now` does not join it but leads one of its own. */
+static int leads_its_own(apr_pool_t *p, entra_flights *fl, apr_uint64_t gen, apr_time_t sent,
+                         apr_time_t now)
+{
+    const unsigned char *v;
+    unsigned int len;
+    entra_flight *first, *second = NULL;
+    apr_status_t rv;
+    int joined;
+
+    if (entra_flight_join(fl, p, "sess.k", 1, sent, &rv, &v, &len, &first) || !first)
+        return 0;
+    joined = entra_flight_join(fl, p, "sess.k", gen, now, &rv, &v, &len, &second);
+    if (second)
+        entra_flight_land(fl, second, APR_NOTFOUND, NULL, 0);
+    entra_flight_land(fl, first, APR_NOTFOUND, NULL, 0);
+    return !joined && second && second != first;
 }
 
 static void flights(apr_pool_t *p)
@@ -682,26 +770,31 @@ static void flights(apr_pool_t *p)
     entra_flights *fl = entra_flights_create(p, 2000);
     const unsigned char *v;
     unsigned int len;
-    entra_flight *led, *other;
+    entra_flight *led;
     apr_status_t rv;
 
     CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10000, &rv, &v, &len, &led) && led,
           "flight: a lookup with none under way leads one");
-    CHECK(!entra_flight_join(fl, p, "sess.k", 2, 10100, &rv, &v, &len, &other) && !other,
-          "flight: not joined at another store generation (nor a second one led)");
-    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 12000, &rv, &v, &len, &other) && !other,
-          "flight: not joined once older than its time");
-    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 7000, &rv, &v, &len, &other) && !other,
-          "flight: not joined when sent a whole time after now (the clock was set back)");
-    CHECK(waiters_share(p, fl, led, 10500, APR_SUCCESS, "v1") == WORKERS,
+    CHECK(waiters_share(p, fl, led, 10500, APR_SUCCESS, "v1", 0) == WORKERS,
           "flight: %d threads that came while it was under way share its answer", WORKERS);
     CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10600, &rv, &v, &len, &led) && led,
           "flight: a lookup after the answer leads a new one");
-    CHECK(waiters_share(p, fl, led, 10700, APR_ECONNREFUSED, "") == WORKERS,
+    CHECK(waiters_share(p, fl, led, 10700, APR_ECONNREFUSED, "", 0) == WORKERS,
           "flight: ... and the waiters of one the store failed ask it themselves");
     CHECK(!entra_flight_join(fl, p, "sess.k", 1, 10800, &rv, &v, &len, &led) && led,
           "flight: ... and is not remembered");
     entra_flight_land(fl, led, APR_NOTFOUND, NULL, 0);
+    CHECK(leads_its_own(p, fl, 2, 20000, 20100),
+          "flight: not joined at another store generation: a flight of its own");
+    CHECK(leads_its_own(p, fl, 1, 30000, 32000),
+          "flight: not joined once older than its time: a flight of its own");
+    CHECK(leads_its_own(p, fl, 1, 40000, 37000),
+          "flight: not joined when sent a whole time after now (the clock was set back)");
+    CHECK(!entra_flight_join(fl, p, "sess.k", 1, 50000, &rv, &v, &len, &led) && led
+          && waiters_share(p, fl, led, 50500, APR_SUCCESS, "v2", 2) == WORKERS,
+          "flight: its waiters still get its answer when a flight of another "
+          "generation took its slot meanwhile");
+    CHECK(entra_flights_alive(fl) == 0, "flight: every flight freed once all have ended");
 }
 
 
@@ -851,10 +944,7 @@ static void flights_stress(apr_pool_t *p)
     flyer f[WORKERS];
     apr_thread_t *threads[WORKERS];
     apr_status_t rv;
-    const unsigned char *v;
-    unsigned int len;
-    entra_flight *led;
-    int i, joined = 0, wrong = 0, free_after = 0;
+    int i, joined = 0, wrong = 0;
 
     for (i = 0; i < WORKERS; i++) {
         f[i].fl = fl;
@@ -867,16 +957,9 @@ static void flights_stress(apr_pool_t *p)
         joined += f[i].joined;
         wrong += f[i].wrong;
     }
-    for (i = 0; i < 7; i++) {
-        const char *key = apr_psprintf(p, "k%d.sess", i);
-        if (!entra_flight_join(fl, p, key, 99, 1, &rv, &v, &len, &led) && led) {
-            free_after++;
-            entra_flight_land(fl, led, APR_NOTFOUND, NULL, 0);
-        }
-    }
-    CHECK(joined > 0 && wrong == 0 && free_after == 7,
-          "flights, stress: %d joined, %d wrong answers, %d of 7 slots free after", joined,
-          wrong, free_after);
+    CHECK(joined > 0 && wrong == 0 && entra_flights_alive(fl) == 0,
+          "flights, stress: %d joined, %d wrong answers, %d flights left after", joined,
+          wrong, entra_flights_alive(fl));
 }
 
 int main(void)
