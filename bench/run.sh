@@ -14,7 +14,8 @@
 #
 # Settings (environment):
 #   DURATION (wrk -d, default 10s), WARMUP (2s), THREADS (2), CONNECTIONS (50)
-#   ROUNDS (1): alternate bare/entra runs this often and report the means;
+#   ROUNDS (1): measure every mode this often, each round in an order one
+#       mode further on, and report the medians;
 #       other load on the machine makes single runs noisy
 #   KEEPALIVE_REQUESTS (100, Apache's default MaxKeepAliveRequests; 0 = unlimited)
 #   OPENIDC=0: skip mod_auth_openidc;  BENCH_STRICT=1: exit 1 below the target
@@ -138,7 +139,10 @@ check() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-mean()  { awk '{ s += $1; n++ } END { printf "%.2f", (n ? s / n : 0) }'; }
+# median: of the rounds, what the machine's slow or fast spells (other
+# virtual machines on its host) move least; the mean of the middle two
+# when there is an even number
+median() { sort -g | awk '{ v[n++] = $1 } END { printf "%.2f", (n ? (v[int((n - 1) / 2)] + v[int(n / 2)]) / 2 : 0) }'; }
 
 # instance_conf ROOT PORT: the part every instance shares.
 instance_conf() {
@@ -266,32 +270,48 @@ code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
 info "session cookie: ${#ENTRA_COOKIE} bytes"
 
 bare=() bare_bearer=() entra=() bearer=() shm=() redis=()
+# run_mode MODE ROUND: one measurement of MODE, kept in its array.
+# The same Cookie header both ways (bare and signed in), as a browser sends
+# it to every path of the site: the difference is the module's work alone;
+# the bearer call is measured against bare with the same Authorization header.
+run_mode() {
+    case $1 in
+        bare)
+            bare+=("$(measure bare "$2" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Cookie: $ENTRA_COOKIE")")
+            info "bare:                     ${bare[-1]} req/s" ;;
+        entra)
+            entra+=("$(measure entra "$2" "$ENTRA" "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE")")
+            info "mod_auth_entra signed in: ${entra[-1]} req/s" ;;
+        bare-bearer)
+            bare_bearer+=("$(measure bare-bearer "$2" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Authorization: Bearer $BEARER")")
+            info "bare, with that token:    ${bare_bearer[-1]} req/s" ;;
+        bearer)
+            bearer+=("$(measure bearer "$2" "$ENTRA" "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER")")
+            info "mod_auth_entra bearer:    ${bearer[-1]} req/s" ;;
+        shmcb)
+            shm+=("$(measure shmcb "$2" "$ENTRA" "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE")")
+            info "mod_auth_entra shmcb:     ${shm[-1]} req/s" ;;
+        redis)
+            redis+=("$(measure redis "$2" "$ENTRA" "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE")")
+            info "mod_auth_entra redis:     ${redis[-1]} req/s" ;;
+    esac
+}
+MODES=(bare entra bare-bearer bearer shmcb)
+[ -z "$REDIS_COOKIE" ] || MODES+=(redis)
 for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS: wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up)"
-    # The same Cookie header both ways, as a browser sends it to every path
-    # of the site: the difference is the module's work alone.
-    bare+=("$(measure bare "$r" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Cookie: $ENTRA_COOKIE")")
-    info "bare:                     ${bare[-1]} req/s"
-    entra+=("$(measure entra "$r" "$ENTRA" "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE")")
-    info "mod_auth_entra signed in: ${entra[-1]} req/s"
-    # the bearer call against bare with the same Authorization header
-    bare_bearer+=("$(measure bare-bearer "$r" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Authorization: Bearer $BEARER")")
-    info "bare, with that token:    ${bare_bearer[-1]} req/s"
-    bearer+=("$(measure bearer "$r" "$ENTRA" "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER")")
-    info "mod_auth_entra bearer:    ${bearer[-1]} req/s"
-    shm+=("$(measure shmcb "$r" "$ENTRA" "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE")")
-    info "mod_auth_entra shmcb:     ${shm[-1]} req/s"
-    if [ -n "$REDIS_COOKIE" ]; then
-        redis+=("$(measure redis "$r" "$ENTRA" "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE")")
-        info "mod_auth_entra redis:     ${redis[-1]} req/s"
-    fi
+    # each round starts one mode further on: a machine that slows down or
+    # speeds up during a round favours no mode round after round
+    for i in "${!MODES[@]}"; do
+        run_mode "${MODES[$(( (i + r - 1) % ${#MODES[@]} ))]}" "$r"
+    done
 done
-BARE=$(printf '%s\n' "${bare[@]}" | mean)
-ENTRA_RPS=$(printf '%s\n' "${entra[@]}" | mean)
-BEARER_RPS=$(printf '%s\n' "${bearer[@]}" | mean)
-BARE_BEARER=$(printf '%s\n' "${bare_bearer[@]}" | mean)
-SHM_RPS=$(printf '%s\n' "${shm[@]}" | mean)
-REDIS_RPS=$(printf '%s\n' ${redis[@]+"${redis[@]}"} | mean)
+BARE=$(printf '%s\n' "${bare[@]}" | median)
+ENTRA_RPS=$(printf '%s\n' "${entra[@]}" | median)
+BEARER_RPS=$(printf '%s\n' "${bearer[@]}" | median)
+BARE_BEARER=$(printf '%s\n' "${bare_bearer[@]}" | median)
+SHM_RPS=$(printf '%s\n' "${shm[@]}" | median)
+REDIS_RPS=$(printf '%s\n' ${redis[@]+"${redis[@]}"} | median)
 lib_apache_stop "$ENTRA"
 
 # ------------------------------------------------------- (c) mod_auth_openidc
@@ -351,7 +371,7 @@ EOF
             rps+=("$(measure "openidc-$session" "$r" "$OIDC" "http://127.0.0.1:$OIDC_PORT/openidc/$FILE" "Cookie: $OIDC_COOKIE")")
             info "mod_auth_openidc $session: ${rps[-1]} req/s"
         done
-        OIDC_ROWS+=("mod_auth_openidc $OIDC_VERSION, $session session|$(printf '%s\n' "${rps[@]}" | mean)|openidc-$session")
+        OIDC_ROWS+=("mod_auth_openidc $OIDC_VERSION, $session session|$(printf '%s\n' "${rps[@]}" | median)|openidc-$session")
         lib_apache_stop "$OIDC"
     done
 fi
@@ -359,7 +379,7 @@ fi
 # ------------------------------------------------------------------- report
 ENTRA_RATIO=$(ratio "$ENTRA_RPS" "$BARE")
 MET=$(awk -v r="$ENTRA_RATIO" -v t="$TARGET" 'BEGIN { print (r >= t ? "met" : "NOT met") }')
-cpu() { if [ -s "$DIR/run/cpu-$1" ]; then mean <"$DIR/run/cpu-$1"; else echo '?'; fi; }
+cpu() { if [ -s "$DIR/run/cpu-$1" ]; then median <"$DIR/run/cpu-$1"; else echo '?'; fi; }
 row() { printf '    %-50s %10s %6s %10s%s\n' "$@"; }
 echo
 say "results: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), 1 KB file, mpm_event, MaxKeepAliveRequests $KEEPALIVE_REQUESTS, loopback, $(nproc) CPUs"
