@@ -20,6 +20,11 @@ static inline int entra_ct_equal(const void *a, const void *b, size_t len)
         memcpy(&wx, x + i, 8);      /* unaligned loads, no early exit */
         memcpy(&wy, y + i, 8);
         diff |= wx ^ wy;
+#if defined(__GNUC__)
+        /* a value barrier: once diff is not zero, the rest cannot change
+         * the result, and a compiler could stop early */
+        __asm__("" : "+r"(diff));
+#endif
     }
     for (; i < len; i++)
         diff |= (uint64_t)(x[i] ^ y[i]);

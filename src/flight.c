@@ -56,6 +56,9 @@ static void let_go(entra_flights *fl, entra_flight *f)
         free_flight(fl, f);
 }
 
+/* At the end of the child, after the MPM joined its worker threads: no
+ * flight is held any more (one replaced in its slot was freed by its last
+ * holder). */
 static apr_status_t free_flights(void *data)
 {
     entra_flights *fl = data;

@@ -244,16 +244,22 @@ static int renews(const entra_local_copies *lc, copy *c, apr_time_t now)
            && __atomic_exchange_n(&c->renewing, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
-                                          const char *key, apr_uint64_t gen, apr_time_t now,
-                                          unsigned int *len)
+/* What a request does with a usable copy */
+enum { TAKE_OR_RENEW, TAKE, COUNT_ONLY };
+
+/* The copy of `key` usable at `gen` and `now` (how: taken, copied into
+ * `p`, unless this request is to renew it; or only counted as in use by
+ * the request of `p`). Whether there was one for it. */
+static int use_copy(entra_local_copies *lc, apr_pool_t *p, const char *key, apr_uint64_t gen,
+                    apr_time_t now, int how, const unsigned char **value, unsigned int *len)
 {
     apr_size_t key_len = strlen(key);
     unsigned int i = slot_of(key, key_len);
-    unsigned char *out = NULL;
+    unsigned char *out;
     copy *c = &lc->slot[i];
     apr_uint64_t h = lc->while_in_use ? key_hash(key, key_len) : 0;
     apr_time_t expired_at = 0;     /* the copy found too old, by when it was made */
+    int used = 0;
 
     apr_thread_rwlock_rdlock(lc->lock[i % STRIPES]);
     /* A copy a little younger than `now` was read after this request came
@@ -266,11 +272,15 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
              && (!lc->while_in_use || __atomic_load_n(&c->users, __ATOMIC_ACQUIRE) > 0
                  || shared_in_use(lc, h, now))
              && entra_ct_equal(c->key, key, key_len)
-             && !renews(lc, c, now)) {
-        out = apr_palloc(p, c->len + 1);
-        memcpy(out, c->value, c->len);
-        out[c->len] = '\0';
-        *len = c->len;
+             && (how != TAKE_OR_RENEW || !renews(lc, c, now))) {
+        used = 1;
+        if (how != COUNT_ONLY) {
+            out = apr_palloc(p, c->len + 1);
+            memcpy(out, c->value, c->len);
+            out[c->len] = '\0';
+            *value = out;
+            *len = c->len;
+        }
         if (lc->while_in_use) {
             __atomic_add_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
             use_begins(lc, p, i, c->serial, h, now);
@@ -285,7 +295,65 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
             empty_slot(c);
         apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
     }
-    return out;
+    return used;
+}
+
+const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
+                                          const char *key, apr_uint64_t gen, apr_time_t now,
+                                          unsigned int *len)
+{
+    const unsigned char *value = NULL;
+
+    return use_copy(lc, p, key, gen, now, TAKE_OR_RENEW, &value, len) ? value : NULL;
+}
+
+const unsigned char *entra_local_copy_peek(entra_local_copies *lc, apr_pool_t *p,
+                                           const char *key, apr_uint64_t gen, apr_time_t now,
+                                           unsigned int *len)
+{
+    const unsigned char *value = NULL;
+
+    return use_copy(lc, p, key, gen, now, TAKE, &value, len) ? value : NULL;
+}
+
+int entra_local_copy_count_use(entra_local_copies *lc, apr_pool_t *p, const char *key,
+                               apr_uint64_t gen, apr_time_t now)
+{
+    return use_copy(lc, p, key, gen, now, COUNT_ONLY, NULL, NULL);
+}
+
+/* Under the slot's write lock. */
+static int holds(const copy *c, const char *key, apr_size_t key_len)
+{
+    return c->key && c->key_len == key_len && entra_ct_equal(c->key, key, key_len);
+}
+
+void entra_local_copy_drop(entra_local_copies *lc, const char *key)
+{
+    apr_size_t key_len = strlen(key);
+    unsigned int i = slot_of(key, key_len);
+
+    apr_thread_rwlock_wrlock(lc->lock[i % STRIPES]);
+    if (holds(&lc->slot[i], key, key_len))
+        empty_slot(&lc->slot[i]);
+    apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
+}
+
+/* A copy of the key from a later lookup stays: an answer that was slow to
+ * come does not take a session back (under the write lock). The request
+ * counts as one of its users: it is one of the key under way. */
+static int newer_kept(entra_local_copies *lc, apr_pool_t *p, unsigned int i, const char *key,
+                      apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
+{
+    copy *c = &lc->slot[i];
+
+    if (!holds(c, key, key_len) || c->at <= now || c->at - now >= lc->ttl || c->gen < gen)
+        return 0;
+    if (lc->while_in_use) {
+        __atomic_add_fetch(&c->users, 1, __ATOMIC_ACQ_REL);
+        use_begins(lc, p, i, c->serial, key_hash(key, key_len), now);
+    }
+    return 1;
 }
 
 void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key,
@@ -300,8 +368,10 @@ void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key
     unsigned int old_len;
     copy *c = &lc->slot[i];
 
-    if (len > ENTRA_LOCAL_COPY_MAX)
+    if (len > ENTRA_LOCAL_COPY_MAX) {
+        entra_local_copy_drop(lc, key);     /* nor an older, smaller one */
         return;
+    }
     /* made and wiped outside the lock; a slot that cannot be filled is left empty */
     k = malloc(key_len + 1);
     v = malloc(len ? len : 1);
@@ -315,6 +385,11 @@ void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key
         v = NULL;
     }
     apr_thread_rwlock_wrlock(lc->lock[i % STRIPES]);
+    if (k && newer_kept(lc, p, i, key, key_len, gen, now)) {
+        apr_thread_rwlock_unlock(lc->lock[i % STRIPES]);
+        wipe(k, key_len, v, len);
+        return;
+    }
     old_key = c->key;
     old_key_len = c->key_len;
     old_value = c->value;

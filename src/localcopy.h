@@ -55,8 +55,25 @@ const unsigned char *entra_local_copy_get(entra_local_copies *lc, apr_pool_t *p,
                                           const char *key, apr_uint64_t gen, apr_time_t now,
                                           unsigned int *len);
 
+/* As entra_local_copy_get, but never to renew it: for a request whose own
+ * lookup failed, which takes what the others of its key take. */
+const unsigned char *entra_local_copy_peek(entra_local_copies *lc, apr_pool_t *p,
+                                           const char *key, apr_uint64_t gen, apr_time_t now,
+                                           unsigned int *len);
+
+/* Counts the request of `p` as a user of the copy of `key`, as a get would,
+ * without copying it (nor renewing it): for a request that had the same
+ * answer from a lookup it joined (flight.h). Whether there was one. */
+int entra_local_copy_count_use(entra_local_copies *lc, apr_pool_t *p, const char *key,
+                               apr_uint64_t gen, apr_time_t now);
+
+/* Forgets the copy of `key`: the store no longer has it. */
+void entra_local_copy_drop(entra_local_copies *lc, const char *key);
+
 /* Keeps `value` for `key`, as read at generation `gen` (read before the
- * store was asked), in use for the life of `p` (while_in_use). */
+ * store was asked at `now`), in use for the life of `p` (while_in_use).
+ * A copy of the key from a later lookup stays; a value too big to copy
+ * drops the key's copy. */
 void entra_local_copy_put(entra_local_copies *lc, apr_pool_t *p, const char *key,
                           const unsigned char *value, unsigned int len, apr_uint64_t gen,
                           apr_time_t now);

@@ -583,6 +583,28 @@ static apr_status_t run(entra_socache *c, op *o)
     return rv;
 }
 
+/* The store failed this request's lookup. A copy the other requests of
+ * its key still take (this one was renewing it, or a peer put one
+ * meanwhile) is taken too, rather than fail this request alone; no error
+ * is shared, and the failure is logged either way. */
+static apr_status_t lookup_failed(entra_socache *c, request_rec *r, const char *key,
+                                  apr_uint64_t gen, const char **value, int fresh,
+                                  apr_status_t rv)
+{
+    const unsigned char *copied;
+    unsigned int len;
+
+    entra_metric_inc(ENTRA_M_STORE_ERROR_RETRIEVE);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
+                  "session store %s is unavailable (retrieve)", c->spec);
+    if (fresh || !c->copies
+        || !(copied = entra_local_copy_peek(c->copies, r->pool, key, gen, apr_time_now(),
+                                            &len)))
+        return rv;
+    *value = (const char *)copied;
+    return APR_SUCCESS;
+}
+
 static apr_status_t get(entra_socache *c, request_rec *r, const char *key, const char **value,
                         int fresh)
 {
@@ -601,12 +623,11 @@ static apr_status_t get(entra_socache *c, request_rec *r, const char *key, const
     }
     if (!fresh && c->flights
         && entra_flight_join(c->flights, r->pool, key, gen, now, &rv, &copied, &len, &led)) {
-        /* the leader's copy, taken again to count this request among its
-         * users (the same value) */
+        /* counted among the users of the leader's copy (the same value) */
         if (rv == APR_SUCCESS)
             *value = (const char *)copied;
         if (rv == APR_SUCCESS && c->copies)
-            entra_local_copy_get(c->copies, r->pool, key, gen, now, &len);
+            entra_local_copy_count_use(c->copies, r->pool, key, gen, now);
         return rv;      /* the lookup's leader logged a failure */
     }
     o.buf = apr_palloc(r->pool, VALUE_MAX + 1);
@@ -617,13 +638,12 @@ static apr_status_t get(entra_socache *c, request_rec *r, const char *key, const
         if (c->copies)
             entra_local_copy_put(c->copies, r->pool, key, o.buf, o.len, gen, now);
     }
+    else if (rv == APR_NOTFOUND && c->copies)
+        entra_local_copy_drop(c->copies, key);  /* ended: not for the next request */
     if (led)
         entra_flight_land(c->flights, led, rv, o.buf, o.len);
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-        entra_metric_inc(ENTRA_M_STORE_ERROR_RETRIEVE);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ENTRALOG(00406)
-                      "session store %s is unavailable (retrieve)", c->spec);
-    }
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+        return lookup_failed(c, r, key, gen, value, fresh, rv);
     return rv;
 }
 

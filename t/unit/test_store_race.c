@@ -64,6 +64,9 @@ static apr_thread_mutex_t *kv_lock;
 static const char *gone_piece;          /* reading it runs the other server's save */
 static const char *slow_key;            /* a lookup of it is held on the wire ... */
 static int slow_started;                /* ... and says so */
+static const char *failing_key;         /* lookups of it fail ... */
+static int failing_left;                /* ... this many times */
+static apr_uint32_t retrieved;          /* lookups the store answered or failed */
 
 static void kv_set(const char *key, const char *value)
 {
@@ -117,6 +120,11 @@ static apr_status_t fake_retrieve(ap_socache_instance_t *inst, server_rec *s,
     const char *key = apr_pstrmemdup(p, (const char *)id, idlen);
     const char *v = kv_get(key);
 
+    apr_atomic_inc32(&retrieved);
+    if (failing_key && strcmp(key, failing_key) == 0 && failing_left > 0) {
+        failing_left--;
+        return APR_EGENERAL;        /* a connection that broke */
+    }
     if (gone_piece && strcmp(key, gone_piece) == 0) {
         gone_piece = NULL;
         other_server_saves(p);
@@ -210,6 +218,60 @@ static void other_server_saves(apr_pool_t *p)
     kv_set(entra_parts_key(p, head_key, "GEN1GEN1", 2), NULL);
 }
 
+/* One request of a session on this process: its value, or NULL; *rv. */
+static const char *request_get(apr_pool_t *p, const char *key, apr_status_t *rv)
+{
+    request_rec r;
+    const char *v = NULL;
+
+    memset(&r, 0, sizeof(r));
+    r.server = &server;
+    r.log = &logconf;
+    r.pool = p;
+    *rv = entra_socache_get(&store, &r, key, &v);
+    return *rv == APR_SUCCESS ? v : NULL;
+}
+
+/* The copy's renewal (localcopy.h) as the store fails it, and as the
+ * store says the session is gone (a logout on another server), while a
+ * first request of the session is still under way. Copies good for 10 s,
+ * renewed after 100 ms: the test does not depend on the machine's speed. */
+static void renewals(apr_pool_t *pchild)
+{
+    apr_pool_t *first, *p;
+    apr_status_t rv;
+    apr_uint32_t asked;
+    const char *v;
+
+    store.copies = entra_local_copies_create(pchild, apr_time_from_sec(10), 1);
+    entra_local_copies_refresh_after(store.copies, apr_time_from_msec(100));
+    apr_pool_create(&first, NULL);
+    apr_pool_create(&p, NULL);
+    kv_set("renew.k", "v1");
+    v = request_get(first, "renew.k", &rv);
+    check(v && strcmp(v, "v1") == 0, "renewal: a first request looks the session up");
+    apr_sleep(apr_time_from_msec(150));
+    failing_key = "renew.k";
+    failing_left = 2;               /* the call and its retry on a fresh client */
+    asked = apr_atomic_read32(&retrieved);
+    v = request_get(p, "renew.k", &rv);
+    check(apr_atomic_read32(&retrieved) > asked && v && strcmp(v, "v1") == 0,
+          "renewal failed by the store: that request takes the copy its peers take, "
+          "rather than fail alone");
+    failing_key = NULL;
+
+    kv_set("ended.k", "v1");
+    v = request_get(first, "ended.k", &rv);
+    apr_sleep(apr_time_from_msec(150));
+    kv_set("ended.k", NULL);        /* logged out on another server */
+    v = request_get(p, "ended.k", &rv);
+    check(!v && rv == APR_NOTFOUND, "renewal: the store no longer has the session");
+    v = request_get(p, "ended.k", &rv);
+    check(!v && rv == APR_NOTFOUND, "... nor has the next request, from the copy");
+    apr_pool_destroy(p);
+    apr_pool_destroy(first);
+}
+
 int main(void)
 {
     apr_pool_t *pconf, *pchild, *p;
@@ -259,6 +321,7 @@ int main(void)
           "... not 'a session kept in parts is missing one' (a sign-out)");
     if (second)
         apr_thread_join(&rv, second);
+    renewals(pchild);
     apr_pool_destroy(p);
     apr_pool_destroy(pchild);
     apr_pool_destroy(pconf);

@@ -648,6 +648,51 @@ static void copies_renewed_ahead(apr_pool_t *p)
     apr_pool_destroy(req);
 }
 
+/* What goes in and out of a slot besides get and put: a request that
+ * joined a flight is counted without taking the renewal; one whose lookup
+ * failed takes the copy without renewing it; a key the store no longer
+ * has, or whose value grew too big to copy, is dropped; a slow lookup's
+ * answer does not take a copy back. */
+static void copies_kept_right(apr_pool_t *p)
+{
+    entra_local_copies *lc = entra_local_copies_create(p, 4000, 1);
+    char *big = apr_pcalloc(p, ENTRA_LOCAL_COPY_MAX + 2);
+    const unsigned char *got;
+    apr_pool_t *req, *late;
+    unsigned int len;
+
+    entra_local_copies_refresh_after(lc, 2000);
+    apr_pool_create(&req, p);
+    entra_local_copy_put(lc, req, "kept.s", (const unsigned char *)"v1", 2, 1, 10000);
+    apr_pool_create(&late, p);
+    CHECK(entra_local_copy_count_use(lc, late, "kept.s", 1, 12100)
+          && entra_local_copy_peek(lc, late, "kept.s", 1, 12100, &len)
+          && !entra_local_copy_get(lc, late, "kept.s", 1, 12100, &len),
+          "copy: counting a joiner's use, or a peek, leaves the renewal to a get");
+    apr_pool_destroy(late);
+    CHECK(entra_local_copy_peek(lc, p, "kept.s", 1, 12200, &len)
+          && !entra_local_copy_count_use(lc, p, "kept.s", 1, 14000),
+          "copy: a peek takes a copy being renewed, until its end");
+    entra_local_copy_put(lc, req, "kept.s", (const unsigned char *)"v3", 2, 1, 15000);
+    entra_local_copy_put(lc, req, "kept.s", (const unsigned char *)"v2", 2, 1, 14500);
+    got = entra_local_copy_peek(lc, req, "kept.s", 1, 15100, &len);
+    CHECK(got && len == 2 && memcmp(got, "v3", 2) == 0,
+          "copy: a slower lookup's answer does not replace a later one's");
+    entra_local_copy_drop(lc, "other.s");
+    CHECK(entra_local_copy_peek(lc, req, "kept.s", 1, 15100, &len) != NULL,
+          "copy: dropping another key leaves it");
+    entra_local_copy_drop(lc, "kept.s");
+    CHECK(!entra_local_copy_peek(lc, req, "kept.s", 1, 15100, &len),
+          "copy: dropped when the store no longer has it");
+    entra_local_copy_put(lc, req, "kept.s", (const unsigned char *)"v4", 2, 1, 16000);
+    memset(big, 'x', ENTRA_LOCAL_COPY_MAX + 1);
+    entra_local_copy_put(lc, req, "kept.s", (const unsigned char *)big, ENTRA_LOCAL_COPY_MAX + 1,
+                         1, 16100);
+    CHECK(!entra_local_copy_peek(lc, req, "kept.s", 1, 16200, &len),
+          "copy: a value too big to copy drops the older, smaller one");
+    apr_pool_destroy(req);
+}
+
 static void local_copies(apr_pool_t *p)
 {
     entra_local_copies *lc = entra_local_copies_create(p, apr_time_from_sec(30), 0), *shared;
@@ -672,6 +717,7 @@ static void local_copies(apr_pool_t *p)
     copies_in_use_across_processes(p);
     copies_after_a_process_died(p);
     copies_renewed_ahead(p);
+    copies_kept_right(p);
     copies_under_threads(p, entra_local_copies_create(p, apr_time_from_sec(30), 1),
                          "copies shared while in use");
     shared = entra_local_copies_create(p, apr_time_from_sec(30), 1);
