@@ -2,6 +2,7 @@
 #include "bearer.h"
 #include "claims.h"
 #include "crypto.h"
+#include "ct.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -15,9 +16,12 @@
 #include <http_log.h>
 #include <http_request.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
+extern module AP_MODULE_DECLARE_DATA auth_entra_module;
 
 const char *entra_bearer_token(request_rec *r)
 {
@@ -106,23 +110,125 @@ static const char *cache_key(request_rec *r, const entra_server_conf *sc, const 
     return entra_b64url_encode(r->pool, digest, sizeof(digest));
 }
 
-/* A token validated before, for this virtual host: its claims, if its
- * tenant is still one this virtual host admits (two vhosts of one app
- * registration may admit different tenants). */
-static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf *sc,
-                                         const char *key, apr_int64_t now)
+/* The claims a token validated before gave (kept: serialized, in r->pool),
+ * if its tenant is still one this virtual host admits (two vhosts of one
+ * app registration may admit different tenants). */
+static apr_array_header_t *kept_claims(request_rec *r, const entra_server_conf *sc,
+                                       const unsigned char *kept, apr_size_t len)
 {
-    const unsigned char *kept;
-    apr_array_header_t *claims;
-    apr_size_t len;
+    apr_array_header_t *claims = entra_pairs_parse(r->pool, kept, len);
 
-    if (!validated || !key || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len))
-        || !(claims = entra_pairs_parse(r->pool, kept, len)))
-        return NULL;
-    if (!entra_conf_session_tenant_ok(sc, entra_pairs_get(claims, "tid")))
+    if (!claims || !entra_conf_session_tenant_ok(sc, entra_pairs_get(claims, "tid")))
         return NULL;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token validated before: no "
                   "signature check this time");
+    return claims;
+}
+
+/* ---- the connection's last token
+ *
+ * An API client on a kept-alive connection sends the same token on every
+ * call. The token its last call was accepted with is kept with the
+ * connection, with the claims and the virtual host: a call that brings the
+ * same token (compared whole, in constant time) to the same virtual host
+ * before it expires is spared the token's hash and the process cache's
+ * lock. Kept in memory of the connection's own, replaced in place and
+ * wiped when the connection closes: a token stays no longer than the
+ * connection its client sent it on. A front proxy that sends the calls of
+ * many clients over one connection only replaces it more often. An
+ * HTTP/1.x connection serves one request at a time; an HTTP/2 stream runs
+ * on a connection of its own (c->master), and keeps nothing. */
+typedef struct {
+    const entra_server_conf *sc;
+    char *token;                    /* malloc'd, as are the claims */
+    apr_size_t token_len;
+    unsigned char *claims;
+    apr_size_t claims_len;
+    apr_int64_t valid_until;
+} conn_token;
+
+static void conn_token_clear(conn_token *ct)
+{
+    if (ct->token) {
+        OPENSSL_cleanse(ct->token, ct->token_len);
+        free(ct->token);
+    }
+    if (ct->claims) {
+        OPENSSL_cleanse(ct->claims, ct->claims_len);
+        free(ct->claims);
+    }
+    ct->token = NULL;
+    ct->claims = NULL;
+}
+
+static apr_status_t conn_token_gone(void *data)
+{
+    conn_token_clear(data);
+    return APR_SUCCESS;
+}
+
+static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *sc,
+                                       const char *token, apr_int64_t now)
+{
+    conn_token *ct;
+    apr_size_t len;
+
+    if (r->connection->master
+        || !(ct = ap_get_module_config(r->connection->conn_config, &auth_entra_module))
+        || !ct->token || ct->sc != sc || now >= ct->valid_until)
+        return NULL;
+    len = strlen(token);
+    if (len != ct->token_len || !entra_ct_equal(ct->token, token, len))
+        return NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "bearer token: the one this connection's "
+                  "last call was accepted with");
+    return kept_claims(r, sc, apr_pmemdup(r->pool, ct->claims, ct->claims_len + 1),
+                       ct->claims_len);
+}
+
+static void conn_keep(request_rec *r, const entra_server_conf *sc, const char *token,
+                      const unsigned char *claims, apr_size_t claims_len,
+                      apr_int64_t valid_until)
+{
+    conn_rec *c = r->connection;
+    conn_token *ct;
+
+    if (c->master)
+        return;
+    if (!(ct = ap_get_module_config(c->conn_config, &auth_entra_module))) {
+        ct = apr_pcalloc(c->pool, sizeof(*ct));
+        apr_pool_cleanup_register(c->pool, ct, conn_token_gone, apr_pool_cleanup_null);
+        ap_set_module_config(c->conn_config, &auth_entra_module, ct);
+    }
+    conn_token_clear(ct);
+    ct->token_len = strlen(token);
+    if (!(ct->token = malloc(ct->token_len + 1)) || !(ct->claims = malloc(claims_len + 1))) {
+        conn_token_clear(ct);
+        return;
+    }
+    memcpy(ct->token, token, ct->token_len + 1);
+    memcpy(ct->claims, claims, claims_len);
+    ct->claims[claims_len] = '\0';
+    ct->claims_len = claims_len;
+    ct->sc = sc;
+    ct->valid_until = valid_until;
+}
+
+/* A token validated before, for this virtual host, found in the process
+ * cache by its key: its claims (and the connection keeps it). */
+static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf *sc,
+                                         const char *token, const char *key, apr_int64_t now)
+{
+    const unsigned char *kept;
+    apr_array_header_t *claims;
+    apr_int64_t valid_until;
+    apr_size_t len;
+
+    if (!validated || !key
+        || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len, &valid_until))
+        || !(claims = kept_claims(r, sc, kept, len)))
+        return NULL;
+    conn_keep(r, sc, token, kept, len, valid_until);
     return claims;
 }
 
@@ -179,8 +285,8 @@ static json_t *verified_claims(request_rec *r, const entra_server_conf *sc, cons
 static int check_token(request_rec *r, const entra_server_conf *sc, const char *token,
                        entra_session **session)
 {
-    apr_int64_t now = apr_time_sec(apr_time_now());
-    const char *key = cache_key(r, sc, token);
+    apr_int64_t now = apr_time_sec(apr_time_now()), valid_until;
+    const char *key;
     unsigned char *plain;
     apr_size_t len;
     json_t *claims;
@@ -189,17 +295,22 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
     *session = apr_pcalloc(r->pool, sizeof(**session));
     (*session)->from_bearer = 1;
     /* Seen and accepted before: no RSA this time. */
-    if (((*session)->claims = cached_claims(r, sc, key, now)))
+    if (((*session)->claims = conn_claims(r, sc, token, now)))
+        return OK;
+    key = cache_key(r, sc, token);
+    if (((*session)->claims = cached_claims(r, sc, token, key, now)))
         return OK;
     if (!(claims = verified_claims(r, sc, token, &status)))
         return status;
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
-    if (validated && key && json_is_integer(json_object_get(claims, "exp"))) {
+    if (key && json_is_integer(json_object_get(claims, "exp"))) {
         plain = entra_pairs_serialize(r->pool, (*session)->claims, &len);
-        entra_token_cache_put(validated, key, plain, len,
-                              json_integer_value(json_object_get(claims, "exp"))
-                              + entra_conf_clock_skew(sc));
+        valid_until = json_integer_value(json_object_get(claims, "exp"))
+                      + entra_conf_clock_skew(sc);
+        if (validated)
+            entra_token_cache_put(validated, key, plain, len, valid_until);
+        conn_keep(r, sc, token, plain, len, valid_until);
     }
     return OK;
 }

@@ -81,7 +81,8 @@ static shard *shard_of(entra_token_cache *c, const char *key)
 }
 
 const unsigned char *entra_token_cache_get(entra_token_cache *c, apr_pool_t *p, const char *key,
-                                           apr_int64_t now, apr_size_t *len)
+                                           apr_int64_t now, apr_size_t *len,
+                                           apr_int64_t *valid_until)
 {
     shard *sh = shard_of(c, key);
     unsigned char *copy = NULL;
@@ -92,6 +93,8 @@ const unsigned char *entra_token_cache_get(entra_token_cache *c, apr_pool_t *p, 
     if (t && now < t->valid_until) {
         copy = apr_pmemdup(p, t->data, t->len + 1);
         *len = t->len;
+        if (valid_until)
+            *valid_until = t->valid_until;
     }
     apr_thread_mutex_unlock(sh->lock);
     return copy;

@@ -15,10 +15,12 @@ typedef struct entra_token_cache entra_token_cache;
 /* Lives as long as `p`; at most `max` tokens. */
 entra_token_cache *entra_token_cache_create(apr_pool_t *p, unsigned int max);
 
-/* The claims kept under `key` (copied into `p`), or NULL when there are
- * none or they are past their time at `now`. */
+/* The claims kept under `key` (copied into `p`), and until when they are
+ * (valid_until may be NULL), or NULL when there are none or they are past
+ * their time at `now`. */
 const unsigned char *entra_token_cache_get(entra_token_cache *c, apr_pool_t *p, const char *key,
-                                           apr_int64_t now, apr_size_t *len);
+                                           apr_int64_t now, apr_size_t *len,
+                                           apr_int64_t *valid_until);
 
 /* Keeps `data` under `key` until `valid_until`. */
 void entra_token_cache_put(entra_token_cache *c, const char *key, const unsigned char *data,

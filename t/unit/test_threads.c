@@ -216,7 +216,7 @@ static void *APR_THREAD_FUNC use_cache(apr_thread_t *thread, void *data)
         const unsigned char *got;
         apr_size_t len;
         apr_pool_create(&p, root);
-        if ((got = entra_token_cache_get(c->cache, p, key, 1000, &len))) {
+        if ((got = entra_token_cache_get(c->cache, p, key, 1000, &len, NULL))) {
             c->hits++;
             c->wrong += len != strlen(value) || memcmp(got, value, len) != 0;
         }
@@ -237,12 +237,13 @@ static void token_cache(apr_pool_t *p)
     apr_thread_t *threads[WORKERS];
     apr_status_t rv;
     apr_size_t len;
+    apr_int64_t until = 0;
     int i, hits = 0, wrong = 0;
 
     entra_token_cache_put(cache, "expiring", (const unsigned char *)"x", 1, 1500);
-    CHECK(entra_token_cache_get(cache, p, "expiring", 1499, &len) != NULL,
-          "token cache: kept until its time");
-    CHECK(entra_token_cache_get(cache, p, "expiring", 1500, &len) == NULL,
+    CHECK(entra_token_cache_get(cache, p, "expiring", 1499, &len, &until) != NULL
+          && until == 1500, "token cache: kept until its time, which it says");
+    CHECK(entra_token_cache_get(cache, p, "expiring", 1500, &len, NULL) == NULL,
           "token cache: not after");
     for (i = 0; i < WORKERS; i++) {
         c[i].cache = cache;

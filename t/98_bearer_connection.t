@@ -1,0 +1,154 @@
+# Bearer tokens on one kept-alive connection: the module keeps the token
+# the connection's last call was accepted with (src/bearer.c, "the
+# connection's last token"), so that the next call with the same token
+# skips its hash and the process cache. Nothing else may pass that way: a
+# forged or other token on the same connection, the same token sent to
+# another virtual host (Host header) on it, or the token once expired. All
+# on one TCP connection, as a client library or a front proxy sends them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Socket::INET;
+use HTTP::Response;
+use MIME::Base64 qw(encode_base64url decode_base64url);
+use EntraTest;
+use EntraSessions;
+use EntraStores;
+
+mock_reset();
+
+# Two name-based virtual hosts on one port: api-a takes the app's tokens
+# (no clock skew, so a token expires when it says); api-b is another app
+# registration (another client id), which must refuse them.
+my $OTHER_CLIENT = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+my $backend = $ENV{ENTRA_BACKEND_PORT};
+my $vhosts = <<"EOC";
+<VirtualHost *>
+    ServerName api-a.test
+    EntraClockSkew 0
+    ProxyPass /api/ http://127.0.0.1:$backend/api/
+    <Location /api>
+        AuthType Entra-Bearer
+        Require valid-user
+        RequestHeader set X-Test-Vhost a
+    </Location>
+</VirtualHost>
+<VirtualHost *>
+    ServerName api-b.test
+    EntraClientID $OTHER_CLIENT
+    ProxyPass /api/ http://127.0.0.1:$backend/api/
+    <Location /api>
+        AuthType Entra-Bearer
+        Require valid-user
+        RequestHeader set X-Test-Vhost b
+    </Location>
+</VirtualHost>
+EOC
+my $S = eval { start_apache(name => 'bearer_conn', extra => $vhosts, access_log => 1) };
+ok($S, 'a server with two API virtual hosts on one port starts') or diag($@);
+unless ($S) { done_testing(); exit; }
+my $mark = $S->log_mark;
+
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 10);
+ok($sock, 'one connection') or BAIL_OUT('cannot connect');
+my $calls = 0;
+
+# One call on the connection: the response (HTTP::Response), undef when the
+# server closed it.
+sub call {
+    my ($host, $path, $token) = @_;
+    print $sock "GET $path HTTP/1.1\r\nHost: $host\r\nAuthorization: Bearer $token\r\n\r\n";
+    my $head = '';
+    while (defined(my $line = <$sock>)) {
+        $head .= $line;
+        last if $line eq "\r\n";
+    }
+    return undef unless $head =~ /\r\n\r\n\z/;
+    my $res = HTTP::Response->parse($head);
+    my $body = '';
+    if (($res->header('Transfer-Encoding') // '') =~ /chunked/i) {
+        while (defined(my $size = <$sock>)) {
+            my $n = hex($size =~ s/[;\r\n].*//sr);
+            last if $n == 0;
+            read($sock, my $chunk, $n);
+            $body .= $chunk;
+            <$sock>;
+        }
+        <$sock>;
+    }
+    elsif (my $len = $res->header('Content-Length')) {
+        read($sock, $body, $len);
+    }
+    $res->content($body);
+    $calls++;
+    return $res;
+}
+sub oid_of { my $r = shift; return $r && backend_header($r, 'X-Entra-Claim-oid') }
+sub code   { my $r = shift; return $r ? $r->code : 'closed' }
+
+my $good = api_token_json();
+my $A = $good->{token};
+my $r = call('api-a.test', '/api/one', $A);
+is(code($r), 200, 'a good token on api-a: 200') or diag($r && $r->as_string);
+is(oid_of($r), $good->{claims}{oid}, '... its oid to the backend');
+is(backend_header($r, 'X-Test-Vhost'), 'a', '... by api-a');
+is(code(call('api-a.test', '/api/two', $A)), 200, '... the same token again on the connection: 200');
+
+# the same token, the same connection, another virtual host (another app)
+$r = call('api-b.test', '/api/one', $A);
+is(code($r), 401, 'the same token on the same connection to api-b (another client id): 401');
+is(code(call('api-a.test', '/api/three', $A)), 200, '... and api-a still takes it');
+
+# forgeries that keep the accepted token's signature, or most of its text
+my ($h, $p, $sig) = split /\./, $A;
+my $claims = decode_base64url($p);
+(my $forged_claims = $claims) =~ s/"oid"\s*:\s*"[^"]+"/"oid":"00000000-0000-0000-0000-000000000bad"/;
+my @forged = (
+    ['another payload, the accepted signature', join('.', $h, encode_base64url($forged_claims), $sig)],
+    ['the accepted token with its last character changed',
+     substr($A, 0, -1) . (substr($A, -1) eq 'A' ? 'B' : 'A')],
+    ['the accepted token, cut short by one character', substr($A, 0, -1)],
+    ['the accepted token and one character more', $A . 'A'],
+);
+for my $f (@forged) {
+    $r = call('api-a.test', '/api/forged', $f->[1]);
+    is(code($r), 401, "$f->[0], on the same connection: 401");
+}
+is(code(call('api-a.test', '/api/four', $A)), 200, '... the accepted token still: 200');
+
+# another good token on the connection: its own claims, not the last one's
+my $app = api_token_json(app => 1);
+$r = call('api-a.test', '/api/app', $app->{token});
+is(code($r), 200, 'another good token (app-only) on the connection: 200');
+is(backend_header($r, 'X-Entra-Claim-idtyp'), 'app', '... its own claims (idtyp app)');
+isnt(oid_of($r), $good->{claims}{oid}, '... not the last token\'s oid');
+$r = call('api-a.test', '/api/back', $A);
+is(oid_of($r), $good->{claims}{oid}, 'the first token again: its claims again');
+
+# a token that expires while the connection lives (api-a allows no skew)
+my $short = api_token(exp_in => 2);
+is(code(call('api-a.test', '/api/short', $short)), 200, 'a token with 2 s to live: 200');
+sleep 3;
+is(code(call('api-a.test', '/api/short', $short)), 401, '... on the same connection once it expired: 401');
+
+# one connection all along (the access log's remote port)
+open my $fh, '<', "$S->{dir}/access_log" or die "access_log: $!";
+my @ports = map { (split ' ')[1] } grep { m{ /api/} } <$fh>;
+close $fh;
+my %ports = map { $_ => 1 } @ports;
+is(scalar @ports, $calls, "every call logged ($calls)");
+is(scalar keys %ports, 1, '... all on one connection');
+
+# and the calls that brought the connection's last accepted token again
+# (/api/two, /api/three, /api/four) were spared the hash and the process
+# cache (the module's trace)
+my $kept = grep { /the one this connection's last call was accepted with/ } $S->log_since($mark);
+is($kept, 3, "the calls with the connection's last accepted token found it kept ($kept)");
+
+close $sock;
+my @bad = grep { /exit signal|\[auth_entra:(?:emerg|alert|crit)\]|AddressSanitizer/ } $S->log_since($mark);
+is(scalar @bad, 0, 'no crashed child, no crit line') or diag(join "\n", @bad);
+$S->stop;
+done_testing();
