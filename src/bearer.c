@@ -97,8 +97,9 @@ void entra_bearer_child_init(apr_pool_t *pchild)
 /* The cache's key: the token and everything its check depended on beyond
  * the app (the audience this virtual host takes, its clock skew), hashed
  * (the token is a credential and stays out of memory that outlives the
- * request). The tenant rules are checked again on every use. NULL (no
- * caching) if hashing fails. */
+ * request, but for the connection's last token, below, which lives no
+ * longer than the connection that brought it). The tenant rules are
+ * checked again on every use. NULL (no caching) if hashing fails. */
 static const char *cache_key(request_rec *r, const entra_server_conf *sc, const char *token)
 {
     const char *parts[] = { sc->app_tag, entra_conf_app_id_uri(r->pool, sc),
@@ -175,8 +176,13 @@ static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *
 
     if (r->connection->master
         || !(ct = ap_get_module_config(r->connection->conn_config, &auth_entra_module))
-        || !ct->token || ct->sc != sc || now >= ct->valid_until)
+        || !ct->token || ct->sc != sc)
         return NULL;
+    /* (refused at exp + skew: a second before jwt.c would) */
+    if (now >= ct->valid_until) {
+        conn_token_clear(ct);       /* expired: kept no longer */
+        return NULL;
+    }
     len = strlen(token);
     if (len != ct->token_len || !entra_ct_equal(ct->token, token, len))
         return NULL;
@@ -184,6 +190,17 @@ static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *
                   "last call was accepted with");
     return kept_claims(r, sc, apr_pmemdup(r->pool, ct->claims, ct->claims_len + 1),
                        ct->claims_len);
+}
+
+/* A token refused on the connection: the one kept goes too (a client
+ * whose token was refused has no business with the one before). */
+static void conn_forget(request_rec *r)
+{
+    conn_token *ct;
+
+    if (!r->connection->master
+        && (ct = ap_get_module_config(r->connection->conn_config, &auth_entra_module)))
+        conn_token_clear(ct);
 }
 
 static void conn_keep(request_rec *r, const entra_server_conf *sc, const char *token,
@@ -300,8 +317,10 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
     key = cache_key(r, sc, token);
     if (((*session)->claims = cached_claims(r, sc, token, key, now)))
         return OK;
-    if (!(claims = verified_claims(r, sc, token, &status)))
+    if (!(claims = verified_claims(r, sc, token, &status))) {
+        conn_forget(r);
         return status;
+    }
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
     if (key && json_is_integer(json_object_get(claims, "exp"))) {

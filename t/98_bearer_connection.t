@@ -34,6 +34,9 @@ my $vhosts = <<"EOC";
         Require valid-user
         RequestHeader set X-Test-Vhost a
     </Location>
+    <Location /api/read>
+        Require entra-scope Tasks.Read
+    </Location>
 </VirtualHost>
 <VirtualHost *>
     ServerName api-b.test
@@ -55,11 +58,14 @@ my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, 
 ok($sock, 'one connection') or BAIL_OUT('cannot connect');
 my $calls = 0;
 
-# One call on the connection: the response (HTTP::Response), undef when the
-# server closed it.
-sub call {
-    my ($host, $path, $token) = @_;
-    print $sock "GET $path HTTP/1.1\r\nHost: $host\r\nAuthorization: Bearer $token\r\n\r\n";
+# The text of one call; the response to the next call on the connection
+# (HTTP::Response), undef when the server closed it; one call.
+sub req {
+    my ($host, $path, @auth) = @_;
+    return "GET $path HTTP/1.1\r\nHost: $host\r\n"
+           . join('', map { "Authorization: $_\r\n" } @auth) . "\r\n";
+}
+sub read_one {
     my $head = '';
     while (defined(my $line = <$sock>)) {
         $head .= $line;
@@ -84,6 +90,11 @@ sub call {
     $res->content($body);
     $calls++;
     return $res;
+}
+sub call {
+    my ($host, $path, $token) = @_;
+    print $sock req($host, $path, "Bearer $token");
+    return read_one();
 }
 sub oid_of { my $r = shift; return $r && backend_header($r, 'X-Entra-Claim-oid') }
 sub code   { my $r = shift; return $r ? $r->code : 'closed' }
@@ -118,6 +129,26 @@ for my $f (@forged) {
 }
 is(code(call('api-a.test', '/api/four', $A)), 200, '... the accepted token still: 200');
 
+# pipelined in one write: the accepted token, a forgery, the token, no
+# token, the token
+print $sock join '', req('api-a.test', '/api/p1', "Bearer $A"),
+    req('api-a.test', '/api/p2', 'Bearer ' . $forged[0][1]), req('api-a.test', '/api/p3', "Bearer $A"),
+    req('api-a.test', '/api/p4'), req('api-a.test', '/api/p5', "Bearer $A");
+my @codes = map { code(read_one()) } 1 .. 5;
+is("@codes", '200 401 200 401 200',
+   'pipelined: the token, a forgery, the token, none, the token: 200 401 200 401 200');
+
+# two Authorization headers, the accepted token first or second
+$r = do { print $sock req('api-a.test', '/api/two-headers', "Bearer $A", 'Bearer ' . $forged[0][1]); read_one() };
+is(code($r), 401, 'two Authorization headers, the accepted token first: 401');
+$r = do { print $sock req('api-a.test', '/api/two-headers', 'Bearer ' . $forged[0][1], "Bearer $A"); read_one() };
+is(code($r), 401, '... the accepted token second: 401');
+
+# a location that wants a scope the token lacks: still 403 when the
+# connection's token is found again
+is(code(call('api-a.test', '/api/read/x', $A)), 403, 'a location that wants scope Tasks.Read: 403');
+is(code(call('api-a.test', '/api/read/y', $A)), 403, '... and again with the token kept: 403');
+
 # another good token on the connection: its own claims, not the last one's
 my $app = api_token_json(app => 1);
 $r = call('api-a.test', '/api/app', $app->{token});
@@ -126,6 +157,11 @@ is(backend_header($r, 'X-Entra-Claim-idtyp'), 'app', '... its own claims (idtyp 
 isnt(oid_of($r), $good->{claims}{oid}, '... not the last token\'s oid');
 $r = call('api-a.test', '/api/back', $A);
 is(oid_of($r), $good->{claims}{oid}, 'the first token again: its claims again');
+
+# a front proxy's connection: two clients' calls, one after the other
+my @mixed = map { (oid_of(call('api-a.test', "/api/u$_", $A)), oid_of(call('api-a.test', "/api/v$_", $app->{token}))) } 1 .. 3;
+is_deeply(\@mixed, [($good->{claims}{oid}, $app->{claims}{oid}) x 3],
+          'two clients alternating on one connection: each call its own claims');
 
 # a token that expires while the connection lives (api-a allows no skew)
 my $short = api_token(exp_in => 2);
@@ -142,10 +178,11 @@ is(scalar @ports, $calls, "every call logged ($calls)");
 is(scalar keys %ports, 1, '... all on one connection');
 
 # and the calls that brought the connection's last accepted token again
-# (/api/two, /api/three, /api/four) were spared the hash and the process
-# cache (the module's trace)
+# found it kept (the module's trace): /api/two, /api/p1, /api/p5,
+# /api/read/y and /api/u1. A refused token (another vhost's, a forgery,
+# /api/p2, two headers) drops what the connection kept.
 my $kept = grep { /the one this connection's last call was accepted with/ } $S->log_since($mark);
-is($kept, 3, "the calls with the connection's last accepted token found it kept ($kept)");
+is($kept, 5, "the calls with the connection's last accepted token found it kept ($kept)");
 
 close $sock;
 my @bad = grep { /exit signal|\[auth_entra:(?:emerg|alert|crit)\]|AddressSanitizer/ } $S->log_since($mark);
