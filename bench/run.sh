@@ -269,32 +269,31 @@ code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
 [ "$code" = 302 ] || die "without a cookie /entra/ answered $code, not 302"
 info "session cookie: ${#ENTRA_COOKIE} bytes"
 
-bare=() bare_bearer=() entra=() bearer=() shm=() redis=()
-# run_mode MODE ROUND: one measurement of MODE, kept in its array.
-# The same Cookie header both ways (bare and signed in), as a browser sends
-# it to every path of the site: the difference is the module's work alone;
-# the bearer call is measured against bare with the same Authorization header.
+bare=() bare_bearer=() entra=() bearer=() shmcb=() redis=()
+# run_mode MODE ROUND: one measurement of MODE, kept in the array of its
+# name. The same Cookie header both ways (bare and signed in), as a browser
+# sends it to every path of the site: the difference is the module's work
+# alone; the bearer call is measured against bare with the same
+# Authorization header.
 run_mode() {
+    local label url header
     case $1 in
-        bare)
-            bare+=("$(measure bare "$2" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Cookie: $ENTRA_COOKIE")")
-            info "bare:                     ${bare[-1]} req/s" ;;
-        entra)
-            entra+=("$(measure entra "$2" "$ENTRA" "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE")")
-            info "mod_auth_entra signed in: ${entra[-1]} req/s" ;;
-        bare-bearer)
-            bare_bearer+=("$(measure bare-bearer "$2" "$ENTRA" "http://127.0.0.1:$PORT/bare/$FILE" "Authorization: Bearer $BEARER")")
-            info "bare, with that token:    ${bare_bearer[-1]} req/s" ;;
-        bearer)
-            bearer+=("$(measure bearer "$2" "$ENTRA" "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER")")
-            info "mod_auth_entra bearer:    ${bearer[-1]} req/s" ;;
-        shmcb)
-            shm+=("$(measure shmcb "$2" "$ENTRA" "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE")")
-            info "mod_auth_entra shmcb:     ${shm[-1]} req/s" ;;
-        redis)
-            redis+=("$(measure redis "$2" "$ENTRA" "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE")")
-            info "mod_auth_entra redis:     ${redis[-1]} req/s" ;;
+        bare)        label="bare:                    " url="http://127.0.0.1:$PORT/bare/$FILE"
+                     header="Cookie: $ENTRA_COOKIE" ;;
+        entra)       label="mod_auth_entra signed in:" url="http://127.0.0.1:$PORT/entra/$FILE"
+                     header="Cookie: $ENTRA_COOKIE" ;;
+        bare-bearer) label="bare, with that token:   " url="http://127.0.0.1:$PORT/bare/$FILE"
+                     header="Authorization: Bearer $BEARER" ;;
+        bearer)      label="mod_auth_entra bearer:   " url="http://127.0.0.1:$PORT/entra-api/$FILE"
+                     header="Authorization: Bearer $BEARER" ;;
+        shmcb)       label="mod_auth_entra shmcb:    " url="http://127.0.0.1:$SHM_PORT/entra/$FILE"
+                     header="Cookie: $SHM_COOKIE" ;;
+        redis)       label="mod_auth_entra redis:    " url="http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE"
+                     header="Cookie: $REDIS_COOKIE" ;;
     esac
+    local -n kept=${1//-/_}
+    kept+=("$(measure "$1" "$2" "$ENTRA" "$url" "$header")")
+    info "$label ${kept[-1]} req/s"
 }
 MODES=(bare entra bare-bearer bearer shmcb)
 [ -z "$REDIS_COOKIE" ] || MODES+=(redis)
@@ -310,7 +309,7 @@ BARE=$(printf '%s\n' "${bare[@]}" | median)
 ENTRA_RPS=$(printf '%s\n' "${entra[@]}" | median)
 BEARER_RPS=$(printf '%s\n' "${bearer[@]}" | median)
 BARE_BEARER=$(printf '%s\n' "${bare_bearer[@]}" | median)
-SHM_RPS=$(printf '%s\n' "${shm[@]}" | median)
+SHM_RPS=$(printf '%s\n' "${shmcb[@]}" | median)
 REDIS_RPS=$(printf '%s\n' ${redis[@]+"${redis[@]}"} | median)
 lib_apache_stop "$ENTRA"
 

@@ -133,9 +133,10 @@ static apr_array_header_t *kept_claims(request_rec *r, const entra_server_conf *
  * connection, with the claims and the virtual host: a call that brings the
  * same token (compared whole, in constant time) to the same virtual host
  * before it expires is spared the token's hash and the process cache's
- * lock. Kept in memory of the connection's own, replaced in place and
- * wiped when the connection closes: a token stays no longer than the
- * connection its client sent it on. A front proxy that sends the calls of
+ * lock. Kept in memory of the connection's own, replaced in place, and
+ * wiped once expired, when a token is refused on the connection, and when
+ * the connection closes: a token stays no longer than the connection its
+ * client sent it on. A front proxy that sends the calls of
  * many clients over one connection only replaces it more often. An
  * HTTP/1.x connection serves one request at a time; an HTTP/2 stream runs
  * on a connection of its own (c->master), and keeps nothing. */

@@ -146,11 +146,11 @@ static int wait_and_take(entra_flights *fl, entra_flight *f, apr_pool_t *p, apr_
 }
 
 /* A flight of its own for the caller, in the key's slot. One there that
- * cannot be joined (too old, another key or generation, landed) is
- * replaced, not waited out: its leader and waiters still hold it. Were
- * it kept until its last waiter had woken, which on a busy server is
- * after the next lookup is due, every request meanwhile would send one of
- * its own: half again as many as the flights. */
+ * cannot be joined (too old, another key or generation) is replaced, not
+ * waited out: its leader and waiters still hold it. Were it kept until
+ * its last waiter had woken, which on a busy server is after the next
+ * lookup is due, every request meanwhile would send one of its own: half
+ * again as many as the flights. */
 static entra_flight *lead(entra_flights *fl, unsigned int slot, const char *key,
                           apr_size_t key_len, apr_uint64_t gen, apr_time_t now)
 {

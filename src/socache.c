@@ -100,7 +100,8 @@ static apr_uint64_t *store_users;
  * not queue on a lookup. (A lookup on a loaded server, its leader waiting
  * for a CPU, can take a few ms: with 2 ms and 1 ms, copies ended before
  * their renewal came back; on the bench, 0.17 lookups a request and as
- * many context switches as the lookups saved, against 0.07 with these.) */
+ * many context switches as the lookups saved, against 0.07-0.09 with
+ * these.) */
 #define SHMCB_COPY_TTL apr_time_from_sec(30)
 #define NETWORKED_COPY_TTL ((apr_interval_time_t)4000)
 
