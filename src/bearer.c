@@ -169,15 +169,30 @@ static apr_status_t conn_token_gone(void *data)
     return APR_SUCCESS;
 }
 
+/* The request's connection's kept token, made (empty) with `make`; NULL
+ * on an HTTP/2 stream, or when there is none. */
+static conn_token *conn_token_of(request_rec *r, int make)
+{
+    conn_rec *c = r->connection;
+    conn_token *ct;
+
+    if (c->master)
+        return NULL;
+    if (!(ct = ap_get_module_config(c->conn_config, &auth_entra_module)) && make) {
+        ct = apr_pcalloc(c->pool, sizeof(*ct));
+        apr_pool_cleanup_register(c->pool, ct, conn_token_gone, apr_pool_cleanup_null);
+        ap_set_module_config(c->conn_config, &auth_entra_module, ct);
+    }
+    return ct;
+}
+
 static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *sc,
                                        const char *token, apr_int64_t now)
 {
-    conn_token *ct;
+    conn_token *ct = conn_token_of(r, 0);
     apr_size_t len;
 
-    if (r->connection->master
-        || !(ct = ap_get_module_config(r->connection->conn_config, &auth_entra_module))
-        || !ct->token || ct->sc != sc)
+    if (!ct || !ct->token || ct->sc != sc)
         return NULL;
     /* (refused at exp + skew: a second before jwt.c would) */
     if (now >= ct->valid_until) {
@@ -197,10 +212,9 @@ static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *
  * whose token was refused has no business with the one before). */
 static void conn_forget(request_rec *r)
 {
-    conn_token *ct;
+    conn_token *ct = conn_token_of(r, 0);
 
-    if (!r->connection->master
-        && (ct = ap_get_module_config(r->connection->conn_config, &auth_entra_module)))
+    if (ct)
         conn_token_clear(ct);
 }
 
@@ -208,16 +222,10 @@ static void conn_keep(request_rec *r, const entra_server_conf *sc, const char *t
                       const unsigned char *claims, apr_size_t claims_len,
                       apr_int64_t valid_until)
 {
-    conn_rec *c = r->connection;
-    conn_token *ct;
+    conn_token *ct = conn_token_of(r, 1);
 
-    if (c->master)
+    if (!ct)
         return;
-    if (!(ct = ap_get_module_config(c->conn_config, &auth_entra_module))) {
-        ct = apr_pcalloc(c->pool, sizeof(*ct));
-        apr_pool_cleanup_register(c->pool, ct, conn_token_gone, apr_pool_cleanup_null);
-        ap_set_module_config(c->conn_config, &auth_entra_module, ct);
-    }
     conn_token_clear(ct);
     ct->token_len = strlen(token);
     if (!(ct->token = malloc(ct->token_len + 1)) || !(ct->claims = malloc(claims_len + 1))) {
