@@ -291,7 +291,7 @@ static int use_session(request_rec *r, const entra_server_conf *sc)
         return DECLINED;
     /* EntraMaxAuthAge: a sign-in too old for this location goes to Entra
      * again (the user is named only once it is fresh enough). */
-    if ((status = entra_stepup_auth_age(r, sc, session, entra_is_api_request(r))) != OK)
+    if ((status = entra_stepup_auth_age(r, sc, session, 0)) != OK)
         return status;
     touch_session(r, sc, session);
     return sign_in_request(r, sc, session, ENTRA_AUTH_TYPE, 0);

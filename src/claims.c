@@ -6,6 +6,7 @@
 #include <apr_base64.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CLAIM_NAME_MAX 64
@@ -141,6 +142,93 @@ int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
            + strip_prefixed(p, headers, ENTRA_SPOOF_PREFIX_TOKEN);
 }
 
+/* The header and variable names of a claim, made once a process: a
+ * signed-in request publishes some twenty claims, and making two names for
+ * each cost it as much as adding them. A name is kept in the first free of
+ * a few slots its hash picks, set once (compare-and-swap) and immutable
+ * until the process ends; one that finds them all taken is made in the
+ * request's pool. Claim names come from Entra's tokens and the
+ * configuration, a bounded set; the table bounds them anyway. */
+#define NAMES_KEPT 256
+#define NAMES_PROBED 4
+
+typedef struct {
+    const char *claim;
+    const char *header;         /* ENTRA_HEADER_PREFIX + claim */
+    const char *env;            /* ENTRA_ENV_PREFIX + claim */
+} claim_names;
+
+static claim_names *names_kept[NAMES_KEPT];
+
+/* The three names in one block: claim, header, env. */
+static claim_names *names_make(void *(*alloc)(void *, apr_size_t), void *ctx, const char *claim)
+{
+    static const apr_size_t hlen = sizeof(ENTRA_HEADER_PREFIX) - 1;
+    static const apr_size_t elen = sizeof(ENTRA_ENV_PREFIX) - 1;
+    apr_size_t n = strlen(claim) + 1;
+    claim_names *names = alloc(ctx, sizeof(*names) + hlen + elen + 3 * n);
+    char *at;
+
+    if (!names)
+        return NULL;
+    at = (char *)(names + 1);
+    names->claim = memcpy(at, claim, n);
+    at += n;
+    names->header = at;
+    memcpy(at, ENTRA_HEADER_PREFIX, hlen);
+    memcpy(at + hlen, claim, n);
+    at += hlen + n;
+    names->env = at;
+    memcpy(at, ENTRA_ENV_PREFIX, elen);
+    memcpy(at + elen, claim, n);
+    return names;
+}
+
+static void *from_heap(void *ctx, apr_size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void *from_pool(void *ctx, apr_size_t size)
+{
+    return apr_palloc(ctx, size);
+}
+
+static unsigned int names_hash(const char *claim)
+{
+    unsigned int h = 2166136261u;
+
+    for (; *claim; claim++)
+        h = (h ^ (unsigned char)*claim) * 16777619u;
+    return h;
+}
+
+static const claim_names *names_of(apr_pool_t *p, const char *claim)
+{
+    unsigned int h = names_hash(claim), i;
+    claim_names *kept, *made = NULL;
+
+    for (i = 0; i < NAMES_PROBED; i++) {
+        claim_names **slot = &names_kept[(h + i) % NAMES_KEPT];
+        kept = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+        if (!kept) {
+            if (!made && !(made = names_make(from_heap, NULL, claim)))
+                break;
+            if (__atomic_compare_exchange_n(slot, &kept, made, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                return made;
+        }
+        /* kept is the slot's (another thread may just have set it) */
+        if (strcmp(kept->claim, claim) == 0) {
+            free(made);
+            return kept;
+        }
+    }
+    free(made);
+    return names_make(from_pool, p, claim);
+}
+
 /* apr_table_setn compares the new name with every entry that shares its
  * first four letters, and all claim headers share "X-En": one setn a claim
  * made publishing quadratic, the costliest step of a signed-in request.
@@ -150,26 +238,18 @@ int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
                           apr_table_t *headers, apr_table_t *env)
 {
-    static const apr_size_t hlen = sizeof(ENTRA_HEADER_PREFIX) - 1;
-    static const apr_size_t elen = sizeof(ENTRA_ENV_PREFIX) - 1;
     int i;
 
     strip_prefixed(p, headers, ENTRA_HEADER_PREFIX_LOWER);
     strip_prefixed(p, env, ENTRA_ENV_PREFIX_LOWER);
     for (i = 0; i < claims->nelts; i++) {
         const entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
-        apr_size_t n = strlen(c->name) + 1;
-        char *names;
+        const claim_names *names;
         if (c->name[0] == ':')      /* the session's own fields */
             continue;
-        /* Both names in one allocation: this runs on every request. */
-        names = apr_palloc(p, hlen + elen + 2 * n);
-        memcpy(names, ENTRA_HEADER_PREFIX, hlen);
-        memcpy(names + hlen, c->name, n);
-        memcpy(names + hlen + n, ENTRA_ENV_PREFIX, elen);
-        memcpy(names + hlen + n + elen, c->name, n);
-        apr_table_addn(headers, names, c->value);
-        apr_table_addn(env, names + hlen + n, c->value);
+        names = names_of(p, c->name);
+        apr_table_addn(headers, names->header, c->value);
+        apr_table_addn(env, names->env, c->value);
     }
 }
 

@@ -359,8 +359,11 @@ int entra_conf_session_tenant_ok(const entra_server_conf *c, const char *tid)
 {
     if (!c->tenant || !tid || !entra_is_guid(tid) || !entra_conf_tenant_allowed(c, tid))
         return 0;
+    /* tid is a GUID: equal to the tenant, the tenant is that GUID */
+    if (strcasecmp(tid, c->tenant) == 0)
+        return 1;
     if (entra_is_guid(c->tenant))
-        return strcasecmp(tid, c->tenant) == 0;
+        return 0;
     if (strcasecmp(c->tenant, "consumers") == 0)
         return strcasecmp(tid, MSA_TENANT) == 0;
     if (strcasecmp(c->tenant, "organizations") == 0)

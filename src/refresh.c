@@ -590,15 +590,17 @@ entra_refresh_result entra_refresh_revalidate(request_rec *r, const entra_server
                                               entra_session *session)
 {
     int every = entra_conf_session_revalidate(sc);
-    const char *rt = entra_pairs_get(session->claims, ENTRA_SESSION_REFRESH_TOKEN);
-    const char *oid = entra_pairs_get(session->claims, "oid");
-    apr_int64_t now = apr_time_sec(r->request_time);
-    apr_int64_t last = time_field(session, REVALIDATED);
-    apr_int64_t tried = time_field(session, REVALIDATE_TRIED);
+    apr_int64_t now = apr_time_sec(r->request_time), last, tried;
+    const char *rt, *oid;
     outcome *o;
 
+    /* before any lookup: this runs on every signed-in request */
     if (!every || r->main || !slots || !refresh_mutex)
         return ENTRA_REFRESH_NOT_NEEDED;
+    rt = entra_pairs_get(session->claims, ENTRA_SESSION_REFRESH_TOKEN);
+    oid = entra_pairs_get(session->claims, "oid");
+    last = time_field(session, REVALIDATED);
+    tried = time_field(session, REVALIDATE_TRIED);
     if (last < 0)
         last = session->created;
     /* due once `every` has passed (a clock stepped back makes it due too:

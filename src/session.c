@@ -113,28 +113,6 @@ static const char *opened_key(apr_pool_t *p, const entra_keyring *ring, const ch
     return key;
 }
 
-/* The plain text of `sealed`, from this process's copies or opened now. */
-static unsigned char *open_plain(apr_pool_t *p, const entra_keyring *ring, const char *sealed,
-                                 apr_size_t *len)
-{
-    apr_size_t sealed_len = sealed ? strlen(sealed) : 0;
-    const char *key = opened && sealed && sealed_len <= OPENED_SEALED_MAX
-                      ? opened_key(p, ring, sealed) : NULL;
-    apr_time_t now = apr_time_now();
-    unsigned int kept_len;
-    unsigned char *plain;
-
-    if (key && (plain = (unsigned char *)entra_local_copy_get(opened, p, key, 0, now,
-                                                              &kept_len))) {
-        *len = kept_len;
-        return plain;
-    }
-    plain = entra_open(p, ring, PURPOSE, sealed, len);
-    if (plain && (plain = maybe_inflate(p, plain, len)) && key)
-        entra_local_copy_put(opened, p, key, plain, (unsigned int)*len, 0, now);
-    return plain;
-}
-
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s)
 {
     apr_array_header_t *pairs = apr_array_make(p, s->claims->nelts + TIMES, sizeof(entra_pair));
@@ -161,29 +139,121 @@ static apr_int64_t time_field(const apr_array_header_t *pairs, int i, const char
     return strcmp(e->name, name) == 0 ? entra_parse_int(e->value) : -1;
 }
 
-entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
-                                  const char *cookie, apr_int64_t now, apr_int64_t inactivity)
+/* The session `sealed` holds, opened now: NULL when it does not open or is
+ * malformed (its times are not checked here). Its claims point into
+ * `*plain` (`*len` bytes). */
+static entra_session *session_opened(apr_pool_t *p, const entra_keyring *ring,
+                                     const char *sealed, const unsigned char **plain,
+                                     apr_size_t *len)
 {
     apr_array_header_t *pairs;
-    unsigned char *plain;
-    apr_size_t len;
+    unsigned char *opened_text = entra_open(p, ring, PURPOSE, sealed, len);
     entra_session *s;
 
-    if (!(plain = open_plain(p, ring, cookie, &len))
-        || !(pairs = entra_pairs_parse(p, plain, len)) || pairs->nelts < TIMES)
+    if (!opened_text || !(opened_text = maybe_inflate(p, opened_text, len))
+        || !(pairs = entra_pairs_parse(p, opened_text, *len)) || pairs->nelts < TIMES)
         return NULL;
     s = apr_pcalloc(p, sizeof(*s));
     s->created = time_field(pairs, 0, CREATED);
     s->expires = time_field(pairs, 1, EXPIRES);
     s->last_seen = time_field(pairs, 2, LAST_SEEN);
-    if (s->created < 0 || s->expires < 0 || s->last_seen < 0 || now >= s->expires
-        || (inactivity > 0 && now - s->last_seen > inactivity))
+    if (s->created < 0 || s->expires < 0 || s->last_seen < 0)
         return NULL;
-    /* The claims are the rest of the array, in place: no copy on the
-     * signed-in fast path. */
+    /* The claims are the rest of the array, in place: no copy. */
     s->claims = pairs;
     s->claims->elts += TIMES * sizeof(entra_pair);
     s->claims->nelts -= TIMES;
     s->claims->nalloc -= TIMES;
+    *plain = opened_text;
+    return s;
+}
+
+/* What the copies keep of an opened cookie: the session parsed, so that a
+ * signed-in request copies it in one piece and parses nothing again. The
+ * claims follow as offsets into the plain text, which comes last. */
+typedef struct {
+    apr_int64_t created, expires, last_seen;
+    apr_uint32_t claims;
+    apr_uint32_t text_len;
+} opened_image;
+
+typedef struct {
+    apr_uint32_t name, value;
+} claim_at;
+
+static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,
+                        const unsigned char *text, apr_size_t text_len, apr_time_t clock)
+{
+    apr_size_t n = (apr_size_t)s->claims->nelts, size;
+    opened_image *image;
+    claim_at *at;
+    apr_size_t i;
+
+    size = sizeof(*image) + n * sizeof(claim_at) + text_len;
+    if (size > ENTRA_LOCAL_COPY_MAX)
+        return;
+    image = apr_palloc(p, size);
+    image->created = s->created;
+    image->expires = s->expires;
+    image->last_seen = s->last_seen;
+    image->claims = (apr_uint32_t)n;
+    image->text_len = (apr_uint32_t)text_len;
+    at = (claim_at *)(image + 1);
+    for (i = 0; i < n; i++) {
+        const entra_pair *c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
+        at[i].name = (apr_uint32_t)((const unsigned char *)c->name - text);
+        at[i].value = (apr_uint32_t)((const unsigned char *)c->value - text);
+    }
+    memcpy(at + n, text, text_len);
+    entra_local_copy_put(opened, p, key, (const unsigned char *)image, (unsigned int)size, 0,
+                         clock);
+}
+
+/* The session from this process's copy of `key`, or NULL. */
+static entra_session *session_kept(apr_pool_t *p, const char *key, apr_time_t clock)
+{
+    unsigned int size;
+    const opened_image *image = (const opened_image *)entra_local_copy_get(opened, p, key, 0,
+                                                                          clock, &size);
+    const claim_at *at;
+    const char *text;
+    entra_session *s;
+    entra_pair *c;
+    apr_uint32_t i;
+
+    if (!image)
+        return NULL;
+    at = (const claim_at *)(image + 1);
+    text = (const char *)(at + image->claims);
+    s = apr_pcalloc(p, sizeof(*s));
+    s->created = image->created;
+    s->expires = image->expires;
+    s->last_seen = image->last_seen;
+    /* room to grow, as a parsed array has */
+    s->claims = apr_array_make(p, (int)image->claims + 8, sizeof(entra_pair));
+    s->claims->nelts = (int)image->claims;
+    c = (entra_pair *)s->claims->elts;
+    for (i = 0; i < image->claims; i++) {
+        c[i].name = text + at[i].name;
+        c[i].value = text + at[i].value;
+    }
+    return s;
+}
+
+entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
+                                  const char *cookie, apr_int64_t now, apr_int64_t inactivity)
+{
+    const char *key = opened && cookie && strlen(cookie) <= OPENED_SEALED_MAX
+                      ? opened_key(p, ring, cookie) : NULL;
+    apr_time_t clock = apr_time_now();
+    const unsigned char *text;
+    apr_size_t text_len;
+    entra_session *s = key ? session_kept(p, key, clock) : NULL;
+
+    if (!s && cookie && (s = session_opened(p, ring, cookie, &text, &text_len)) && key)
+        keep_opened(p, key, s, text, text_len, clock);
+    /* times are checked on every use, as the copy is kept whatever they say */
+    if (!s || now >= s->expires || (inactivity > 0 && now - s->last_seen > inactivity))
+        return NULL;
     return s;
 }

@@ -1,5 +1,6 @@
 /* Step-up with an authentication context, fresh sign-in (see stepup.h). */
 #include "stepup.h"
+#include "authn.h"
 #include "claims.h"
 #include "log.h"
 #include "login.h"
@@ -187,7 +188,7 @@ int entra_stepup_start(request_rec *r, const entra_server_conf *sc, const entra_
 }
 
 int entra_stepup_auth_age(request_rec *r, const entra_server_conf *sc, const entra_session *s,
-                          int api)
+                          int bearer)
 {
     const entra_dir_conf *dc = ap_get_module_config(r->per_dir_config, &auth_entra_module);
     apr_int64_t max_age = entra_conf_max_auth_age(dc);
@@ -202,7 +203,7 @@ int entra_stepup_auth_age(request_rec *r, const entra_server_conf *sc, const ent
     if (auth_time >= 0 && auth_time <= now + entra_conf_clock_skew(sc)
         && now - auth_time <= max_age)
         return OK;
-    return entra_stepup_start(r, sc, s, NULL, max_age, api);
+    return entra_stepup_start(r, sc, s, NULL, max_age, bearer || entra_is_api_request(r));
 }
 
 /* The token's claim as an integer, or -1. */

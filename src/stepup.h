@@ -84,9 +84,10 @@ const char *entra_stepup_state_describe(apr_pool_t *p, const entra_state *st);
 
 /* EntraMaxAuthAge at check_user_id: OK when the session's sign-in is
  * recent enough (or the location sets no bound), else what
- * entra_stepup_start answers. */
+ * entra_stepup_start answers (an API call's answer for a bearer token,
+ * else as entra_is_api_request tells). */
 int entra_stepup_auth_age(request_rec *r, const entra_server_conf *sc, const entra_session *s,
-                          int api);
+                          int bearer);
 
 /* At the callback, the ID token's claims against what the state asked
  * for: OK, or the status of the 403 page written. */

@@ -204,69 +204,77 @@ static int is_own_cookie(const char *name, apr_size_t len, const char *const *pr
 const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
                                       const char *const *prefixes, int *removed)
 {
+    apr_size_t len = strlen(header);
+    const char *s = header, *stop = header + len;
     /* "a;b" comes out as "a; b": room for a space after every separator. */
-    char *out = apr_palloc(p, 2 * strlen(header) + 1), *o = out;
-    const char *s = header;
+    char *out = apr_palloc(p, 2 * len + 1), *o = out;
 
-    while (*s) {
-        const char *name, *end;
+    while (s < stop) {
+        const char *name, *end, *vend;
         while (*s == ' ' || *s == '\t' || *s == ';')
             s++;
         if (!*s)
             break;
         name = s;
-        end = s + strcspn(s, ";");
-        if (is_own_cookie(name, strcspn(name, "=;"), prefixes))
-            (*removed)++;
-        else {
-            const char *vend = end;
-            while (vend > name && (vend[-1] == ' ' || vend[-1] == '\t'))
-                vend--;
-            if (o != out) {
-                *o++ = ';';
-                *o++ = ' ';
-            }
-            memcpy(o, name, (apr_size_t)(vend - name));
-            o += vend - name;
-        }
+        /* memchr, not strcspn: the session cookie is a few KB of one value */
+        if (!(end = memchr(s, ';', (apr_size_t)(stop - s))))
+            end = stop;
         s = end;
+        if (is_own_cookie(name, strcspn(name, "=;"), prefixes)) {
+            (*removed)++;
+            continue;
+        }
+        vend = end;
+        while (vend > name && (vend[-1] == ' ' || vend[-1] == '\t'))
+            vend--;
+        if (o != out) {
+            *o++ = ';';
+            *o++ = ' ';
+        }
+        memcpy(o, name, (apr_size_t)(vend - name));
+        o += vend - name;
     }
     *o = '\0';
     return out;
 }
 
-typedef struct {
-    apr_pool_t *pool;
-    const char *const *prefixes;
-    apr_array_header_t *kept;   /* the Cookie headers, rewritten */
-    int removed;
-} cookie_strip;
-
-static int strip_one_header(void *ctx, const char *key, const char *header)
+static int is_cookie_header(const apr_table_entry_t *e)
 {
-    cookie_strip *cs = ctx;
-    (void)key;
-
-    *(const char **)apr_array_push(cs->kept) =
-        entra_cookie_header_strip(cs->pool, header, cs->prefixes, &cs->removed);
-    return 1;
+    return e->key && (e->key[0] | 0x20) == 'c' && strcasecmp(e->key, "Cookie") == 0;
 }
 
 int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *prefixes)
 {
-    cookie_strip cs = { p, prefixes, apr_array_make(p, 1, sizeof(const char *)), 0 };
-    int i;
+    /* The entries are rewritten in place: a table is indexed by its names,
+     * never by its values, and this runs on every request. */
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
+    apr_array_header_t *kept;
+    int i, removed = 0, emptied = 0;
 
-    apr_table_do(strip_one_header, &cs, headers, "Cookie", NULL);
-    if (!cs.removed)
-        return 0;
-    apr_table_unset(headers, "Cookie");
-    for (i = 0; i < cs.kept->nelts; i++) {
-        const char *value = APR_ARRAY_IDX(cs.kept, i, const char *);
-        if (*value)
-            apr_table_addn(headers, "Cookie", value);
+    for (i = 0; i < arr->nelts; i++) {
+        int before = removed;
+        const char *value;
+        if (!is_cookie_header(&e[i]) || !e[i].val)
+            continue;
+        value = entra_cookie_header_strip(p, e[i].val, prefixes, &removed);
+        if (removed == before)
+            continue;
+        e[i].val = (char *)value;
+        emptied |= !*value;
     }
-    return cs.removed;
+    if (!emptied)
+        return removed;
+    /* a header left empty goes: the others are set again after it */
+    kept = apr_array_make(p, 1, sizeof(const char *));
+    for (i = 0; i < arr->nelts; i++) {
+        if (is_cookie_header(&e[i]) && e[i].val && *e[i].val)
+            APR_ARRAY_PUSH(kept, const char *) = e[i].val;
+    }
+    apr_table_unset(headers, "Cookie");
+    for (i = 0; i < kept->nelts; i++)
+        apr_table_addn(headers, "Cookie", APR_ARRAY_IDX(kept, i, const char *));
+    return removed;
 }
 
 typedef struct {
@@ -396,23 +404,29 @@ char *entra_html_escape(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* What a GUID's characters are: 1 a hex digit, 2 the dash (not
+ * isxdigit(): a locale lookup per character, and this runs on every
+ * signed-in request). */
+static const unsigned char guid_char[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['-'] = 2,
+};
+static const unsigned char guid_shape[36] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1,
+    2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 int entra_is_guid(const char *s)
 {
+    unsigned int wrong = 0;
     int i;
 
     if (!s || strlen(s) != 36)
         return 0;
-    for (i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        }
-        /* not isxdigit(): a locale lookup per character, and this runs
-         * on every signed-in request */
-        else if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')))
-            return 0;
-    }
-    return 1;
+    for (i = 0; i < 36; i++)
+        wrong |= guid_char[(unsigned char)s[i]] ^ guid_shape[i];
+    return wrong == 0;
 }
 
 const char *entra_url_guid_segment(apr_pool_t *p, const char *url)

@@ -155,11 +155,11 @@ static void test_pkce(apr_pool_t *p)
               "SHA-256 of nothing, base64url");
 }
 
-/* Every length around the 8-byte steps, a difference at every place
- * (first, last, in the tail, in a word) and none. */
+/* Every length around the 16- and 8-byte steps, a difference at every
+ * place (first, last, in the tail, in a word) and none. */
 static void test_ct_equal(void)
 {
-    unsigned char a[40], b[40];
+    unsigned char a[72], b[72];
     size_t len, at;
     int wrong = 0;
 
@@ -175,10 +175,11 @@ static void test_ct_equal(void)
             b[at] ^= 0x80;
         }
     }
-    CHECK(wrong == 0, "entra_ct_equal: equal when equal, different at any place, 0..40 bytes");
+    CHECK(wrong == 0, "entra_ct_equal: equal when equal, different at any place, 0..72 bytes");
     CHECK(entra_ct_equal(a + 1, b + 3, 17) == 1, "entra_ct_equal: unaligned equal bytes");
     b[20] = 'x';
     CHECK(entra_ct_equal(a + 1, b + 3, 18) == 0, "entra_ct_equal: unaligned, one differs");
+    CHECK(entra_ct_equal(a + 1, b + 3, 50) == 0, "entra_ct_equal: unaligned, 16-byte steps, one differs");
 }
 
 void suite_crypto(apr_pool_t *p)

@@ -6,6 +6,7 @@
  * "N passed, N failed". Any data race, double free or use after free of a
  * shared key fails it (TSan, ASan), and so does a wrong verdict. */
 #include "unit.h"
+#include "../../src/claims.h"
 #include "../../src/crypto.h"
 #include "../../src/flight.h"
 #include "../../src/jwt.h"
@@ -351,6 +352,12 @@ static void *APR_THREAD_FUNC open_sessions(apr_thread_t *thread, void *data)
         o->opened += s != NULL;
         o->wrong += !s || strcmp(entra_pairs_get(s->claims, "sub") ? entra_pairs_get(s->claims, "sub")
                                                                    : "", app ? "one" : "two") != 0;
+        if (s) {
+            /* what a request does to its session stays its own: the
+             * copy the next one gets is as it was kept */
+            entra_pairs_set(p, s->claims, "sub", "changed");
+            entra_pairs_add(s->claims, "added", "by this request");
+        }
         o->wrong += entra_session_open(p, o->ring[!app], o->sealed[app], 1000, 0) != NULL;
         o->wrong += entra_session_open(p, o->ring[app], o->changed, 1000, 0) != NULL;
         if (i % 100 == 99)
@@ -403,6 +410,65 @@ static void sessions(apr_pool_t *parent)
           "sessions under %d threads with kept copies, two apps: %d opened, %d wrong", WORKERS,
           opened, wrong);
     apr_pool_destroy(p);
+}
+
+/* Claims published by 8 threads at once (claims.c keeps every claim's
+ * header and variable names, made once a process): 400 names, more than
+ * the names kept, so some are made per request; every header and variable
+ * holds its own claim's value. */
+#define PUBLISHED_NAMES 400
+
+typedef struct {
+    int seed, wrong;
+} publisher;
+
+static void *APR_THREAD_FUNC publish_claims(apr_thread_t *thread, void *data)
+{
+    publisher *pb = data;
+    apr_pool_t *p = NULL;
+    int i, k;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < 300; i++) {
+        apr_array_header_t *claims = apr_array_make(p, 8, sizeof(entra_pair));
+        apr_table_t *h = apr_table_make(p, 8), *env = apr_table_make(p, 8);
+        for (k = 0; k < 8; k++) {
+            int n = (pb->seed * 131 + i * 17 + k * 53) % PUBLISHED_NAMES;
+            entra_pairs_add(claims, apr_psprintf(p, "claim%d", n), apr_psprintf(p, "v%d", n));
+        }
+        entra_claims_publish(p, claims, h, env);
+        for (k = 0; k < 8; k++) {
+            const entra_pair *c = &APR_ARRAY_IDX(claims, k, entra_pair);
+            const char *hv = apr_table_get(h, apr_pstrcat(p, "X-Entra-Claim-", c->name, NULL));
+            const char *ev = apr_table_get(env, apr_pstrcat(p, "ENTRA_CLAIM_", c->name, NULL));
+            pb->wrong += !hv || !ev || strcmp(hv, c->value) != 0 || strcmp(ev, c->value) != 0;
+        }
+        pb->wrong += apr_table_elts(h)->nelts != 8 || apr_table_elts(env)->nelts != 8;
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void claims_published(apr_pool_t *p)
+{
+    publisher pb[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    int i, wrong = 0;
+
+    for (i = 0; i < WORKERS; i++) {
+        pb[i].seed = i;
+        pb[i].wrong = 0;
+        apr_thread_create(&threads[i], NULL, publish_claims, &pb[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        wrong += pb[i].wrong;
+    }
+    CHECK(wrong == 0, "claims published under %d threads, %d names: %d wrong", WORKERS,
+          PUBLISHED_NAMES, wrong);
 }
 
 /* Copies of a local store's values (localcopy.h): what was kept comes back
@@ -1019,6 +1085,7 @@ int main(void)
     token_cache(p);
     cookies(p);
     sessions(p);
+    claims_published(p);
     local_copies(p);
     flights(p);
     copies_in_use_stress(p);

@@ -316,6 +316,16 @@ static void test_cookie_strip(apr_pool_t *p)
     t = cookies(p, "entra_session=x", NULL);
     CHECK(entra_cookies_strip(p, t, own) == 1 && apr_table_get(t, "Cookie") == NULL,
           "strip table: a Cookie header with nothing left is dropped");
+    t = cookies(p, "entra_session=x", "b=2; entra_session_1=y; c=3");
+    CHECK(entra_cookies_strip(p, t, own) == 2 && apr_table_get(t, "Cookie")
+          && strcmp(apr_table_get(t, "Cookie"), "b=2; c=3") == 0
+          && apr_table_elts(t)->nelts == 3,
+          "strip table: one header emptied (dropped), the other kept in part");
+    t = cookies(p, "a=1; entra_session=x", "b=2");
+    CHECK(entra_cookies_strip(p, t, own) == 1
+          && strcmp(((const apr_table_entry_t *)apr_table_elts(t)->elts)[1].val, "a=1") == 0
+          && strcmp(((const apr_table_entry_t *)apr_table_elts(t)->elts)[3].val, "b=2") == 0,
+          "strip table: a header kept in part stays where it was; the untouched one too");
     t = cookies(p, "a=1 ;  b=2", NULL);
     CHECK(entra_cookies_strip(p, t, own) == 0
           && strcmp(apr_table_get(t, "Cookie"), "a=1 ;  b=2") == 0,
