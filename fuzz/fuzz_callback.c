@@ -164,6 +164,14 @@ const apr_table_t *entra_cookies_sent(request_rec *r)
     return r->headers_in;
 }
 
+/* authn.c's: a browser's callback (a step-up at the callback answers as
+ * to a browser) */
+int entra_is_api_request(request_rec *r)
+{
+    (void)r;
+    return 0;
+}
+
 /* No socache store (the cookie store): never reached. */
 apr_status_t entra_socache_get(entra_socache *c, request_rec *r, const char *key,
                                const char **value)

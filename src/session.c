@@ -67,7 +67,8 @@ static unsigned char *maybe_inflate(apr_pool_t *p, unsigned char *plain, apr_siz
     return out;
 }
 
-/* Cookies this process opened lately, each with its plain text: a
+/* Cookies this process opened lately, each with its plain text (a cookie
+ * store's session kept parsed, a socache store's session id as it is): a
  * signed-in user's next request skips the base64 decoding and the AEAD
  * open, which were half of what the module cost a request. A sealed value
  * opens to one plain text only, so a copy is exact; it is found by the
@@ -97,13 +98,18 @@ void entra_session_child_init(apr_pool_t *pchild)
     apr_pool_cleanup_register(pchild, NULL, opened_gone, apr_pool_cleanup_null);
 }
 
-/* The copy's key: the names of the ring's keys, in order (what the cookie
- * opens with, whatever memory the ring is in), and the sealed value. */
-static const char *opened_key(apr_pool_t *p, const entra_keyring *ring, const char *sealed)
+/* The copy's key: what the plain text is for (the seal's purpose), the
+ * names of the ring's keys, in order (what the cookie opens with, whatever
+ * memory the ring is in), and the sealed value. */
+static const char *opened_key(apr_pool_t *p, const char *purpose, const entra_keyring *ring,
+                              const char *sealed)
 {
-    apr_size_t n = (apr_size_t)ring->nelts, len = strlen(sealed), i;
-    char *key = apr_palloc(p, n * 33 + len + 1), *at = key;
+    apr_size_t n = (apr_size_t)ring->nelts, len = strlen(sealed), plen = strlen(purpose), i;
+    char *key = apr_palloc(p, plen + 1 + n * 33 + len + 1), *at = key;
 
+    memcpy(at, purpose, plen);
+    at[plen] = '\n';
+    at += plen + 1;
     for (i = 0; i < n; i++) {
         memcpy(at, APR_ARRAY_IDX(ring, i, entra_key).id, 32);
         at[32] = '.';
@@ -111,6 +117,26 @@ static const char *opened_key(apr_pool_t *p, const entra_keyring *ring, const ch
     }
     memcpy(at, sealed, len + 1);
     return key;
+}
+
+unsigned char *entra_open_kept(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
+                               const char *sealed, apr_size_t *len)
+{
+    const char *key = opened && sealed && strlen(sealed) <= OPENED_SEALED_MAX
+                      ? opened_key(p, purpose, ring, sealed) : NULL;
+    apr_time_t clock = apr_time_now();
+    unsigned int kept_len;
+    unsigned char *plain;
+
+    if (key && (plain = (unsigned char *)entra_local_copy_get(opened, p, key, 0, clock,
+                                                              &kept_len))) {
+        *len = kept_len;
+        return plain;
+    }
+    plain = entra_open(p, ring, purpose, sealed, len);
+    if (plain && key)
+        entra_local_copy_put(opened, p, key, plain, (unsigned int)*len, 0, clock);
+    return plain;
 }
 
 char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_session *s)
@@ -244,7 +270,7 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
                                   const char *cookie, apr_int64_t now, apr_int64_t inactivity)
 {
     const char *key = opened && cookie && strlen(cookie) <= OPENED_SEALED_MAX
-                      ? opened_key(p, ring, cookie) : NULL;
+                      ? opened_key(p, PURPOSE, ring, cookie) : NULL;
     apr_time_t clock = apr_time_now();
     const unsigned char *text;
     apr_size_t text_len;

@@ -50,6 +50,11 @@ char *entra_session_seal(apr_pool_t *p, const entra_keyring *ring, const entra_s
 /* Per process, before its threads start: the copies of opened cookies. */
 void entra_session_child_init(apr_pool_t *pchild);
 
+/* entra_open with this process's copies of opened cookies: for a small
+ * sealed value opened on every request (the socache store's session id). */
+unsigned char *entra_open_kept(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
+                               const char *sealed, apr_size_t *len);
+
 /* NULL when the cookie does not open, is malformed, has expired, or was
  * unused for longer than `inactivity` seconds (0: no limit): to the caller
  * all of those mean "not signed in". */

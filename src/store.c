@@ -168,7 +168,7 @@ static const char *sealed_from_cache(request_rec *r, const entra_server_conf *sc
 {
     apr_size_t len;
 
-    *id = (const char *)entra_open(r->pool, sc->app_keys, SESSION_ID_PURPOSE, cookie, &len);
+    *id = (const char *)entra_open_kept(r->pool, sc->app_keys, SESSION_ID_PURPOSE, cookie, &len);
     if (!*id)
         return NULL;
     return record_from_cache(r, sc, session_key(r->pool, sc, *id), parts, gen, unavailable);

@@ -172,6 +172,26 @@ void suite_session_opened(apr_pool_t *p)
     CHECK(entra_session_open(p, one, changed, NOW, 0) == NULL,
           "a cookie changed in the middle (same first and last bytes) does not open");
     {
+        /* a socache store's session id, opened with the same copies: for
+         * its app and purpose only */
+        const char *id = entra_seal(p, one, "entra-session-id-v1", (const unsigned char *)"abc", 3);
+        unsigned char *got;
+        apr_size_t len = 0;
+        for (i = 0; i < 2; i++) {
+            got = entra_open_kept(p, one, "entra-session-id-v1", id, &len);
+            CHECK(got && len == 3 && strcmp((char *)got, "abc") == 0,
+                  "an id opens, NUL-terminated (%s)", i ? "kept" : "first");
+            CHECK(!entra_open_kept(p, two, "entra-session-id-v1", id, &len),
+                  "an id never opens for another app (%s)", i ? "kept" : "first");
+            CHECK(!entra_open_kept(p, one, "entra-session-v1", id, &len)
+                  && !entra_session_open(p, one, id, NOW, 0),
+                  "an id never opens for another purpose, nor as a session (%s)",
+                  i ? "kept" : "first");
+        }
+        CHECK(!entra_open_kept(p, one, "entra-session-id-v1", sealed, &len),
+              "a session cookie, kept, never opens as an id");
+    }
+    {
         /* a ring freed and another app's made in the same memory (the
          * allocator hands the same block back): the copies know keys, not
          * addresses */
