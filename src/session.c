@@ -166,18 +166,17 @@ static apr_int64_t time_field(const apr_array_header_t *pairs, int i, const char
 }
 
 /* The session `sealed` holds, opened now: NULL when it does not open or is
- * malformed (its times are not checked here). Its claims point into
- * `*plain` (`*len` bytes). */
+ * malformed (its times are not checked here). */
 static entra_session *session_opened(apr_pool_t *p, const entra_keyring *ring,
-                                     const char *sealed, const unsigned char **plain,
-                                     apr_size_t *len)
+                                     const char *sealed)
 {
     apr_array_header_t *pairs;
-    unsigned char *opened_text = entra_open(p, ring, PURPOSE, sealed, len);
+    apr_size_t len;
+    unsigned char *opened_text = entra_open(p, ring, PURPOSE, sealed, &len);
     entra_session *s;
 
-    if (!opened_text || !(opened_text = maybe_inflate(p, opened_text, len))
-        || !(pairs = entra_pairs_parse(p, opened_text, *len)) || pairs->nelts < TIMES)
+    if (!opened_text || !(opened_text = maybe_inflate(p, opened_text, &len))
+        || !(pairs = entra_pairs_parse(p, opened_text, len)) || pairs->nelts < TIMES)
         return NULL;
     s = apr_pcalloc(p, sizeof(*s));
     s->created = time_field(pairs, 0, CREATED);
@@ -190,48 +189,30 @@ static entra_session *session_opened(apr_pool_t *p, const entra_keyring *ring,
     s->claims->elts += TIMES * sizeof(entra_pair);
     s->claims->nelts -= TIMES;
     s->claims->nalloc -= TIMES;
-    *plain = opened_text;
     return s;
 }
 
-/* What the copies keep of an opened cookie: the session parsed, so that a
- * signed-in request copies it in one piece and parses nothing again. The
- * claims follow as offsets into the plain text, which comes last. */
+/* What the copies keep of an opened cookie: its times, then its claims
+ * packed (entra_pairs_pack), so that a signed-in request copies it in one
+ * piece and parses nothing again. */
 typedef struct {
     apr_int64_t created, expires, last_seen;
-    apr_uint32_t claims;
-    apr_uint32_t text_len;
 } opened_image;
 
-typedef struct {
-    apr_uint32_t name, value;
-} claim_at;
-
 static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,
-                        const unsigned char *text, apr_size_t text_len, apr_time_t clock)
+                        apr_time_t clock)
 {
-    apr_size_t n = (apr_size_t)s->claims->nelts, size;
-    opened_image *image;
-    claim_at *at;
-    apr_size_t i;
+    opened_image times = { s->created, s->expires, s->last_seen };
+    apr_size_t packed_len;
+    const unsigned char *packed = entra_pairs_pack(p, s->claims, &packed_len);
+    unsigned char *image;
 
-    size = sizeof(*image) + n * sizeof(claim_at) + text_len;
-    if (size > ENTRA_LOCAL_COPY_MAX)
+    if (sizeof(times) + packed_len > ENTRA_LOCAL_COPY_MAX)
         return;
-    image = apr_palloc(p, size);
-    image->created = s->created;
-    image->expires = s->expires;
-    image->last_seen = s->last_seen;
-    image->claims = (apr_uint32_t)n;
-    image->text_len = (apr_uint32_t)text_len;
-    at = (claim_at *)(image + 1);
-    for (i = 0; i < n; i++) {
-        const entra_pair *c = &APR_ARRAY_IDX(s->claims, i, entra_pair);
-        at[i].name = (apr_uint32_t)((const unsigned char *)c->name - text);
-        at[i].value = (apr_uint32_t)((const unsigned char *)c->value - text);
-    }
-    memcpy(at + n, text, text_len);
-    entra_local_copy_put(opened, p, key, (const unsigned char *)image, (unsigned int)size, 0,
+    image = apr_palloc(p, sizeof(times) + packed_len);
+    memcpy(image, &times, sizeof(times));
+    memcpy(image + sizeof(times), packed, packed_len);
+    entra_local_copy_put(opened, p, key, image, (unsigned int)(sizeof(times) + packed_len), 0,
                          clock);
 }
 
@@ -239,31 +220,20 @@ static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,
 static entra_session *session_kept(apr_pool_t *p, const char *key, apr_time_t clock)
 {
     unsigned int size;
-    const opened_image *image = (const opened_image *)entra_local_copy_get(opened, p, key, 0,
-                                                                          clock, &size);
-    const claim_at *at;
-    const char *text;
+    const unsigned char *image = entra_local_copy_get(opened, p, key, 0, clock, &size);
+    opened_image times;
     entra_session *s;
-    entra_pair *c;
-    apr_uint32_t i;
 
-    if (!image)
+    if (!image || size < sizeof(times))
         return NULL;
-    at = (const claim_at *)(image + 1);
-    text = (const char *)(at + image->claims);
+    memcpy(&times, image, sizeof(times));
     s = apr_pcalloc(p, sizeof(*s));
-    s->created = image->created;
-    s->expires = image->expires;
-    s->last_seen = image->last_seen;
-    /* room to grow, as a parsed array has */
-    s->claims = apr_array_make(p, (int)image->claims + 8, sizeof(entra_pair));
-    s->claims->nelts = (int)image->claims;
-    c = (entra_pair *)s->claims->elts;
-    for (i = 0; i < image->claims; i++) {
-        c[i].name = text + at[i].name;
-        c[i].value = text + at[i].value;
-    }
-    return s;
+    s->created = times.created;
+    s->expires = times.expires;
+    s->last_seen = times.last_seen;
+    /* the copy is the request's own: the claims point into it */
+    return (s->claims = entra_pairs_unpack(p, image + sizeof(times), size - sizeof(times)))
+           ? s : NULL;
 }
 
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
@@ -272,12 +242,10 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
     const char *key = opened && cookie && strlen(cookie) <= OPENED_SEALED_MAX
                       ? opened_key(p, PURPOSE, ring, cookie) : NULL;
     apr_time_t clock = apr_time_now();
-    const unsigned char *text;
-    apr_size_t text_len;
     entra_session *s = key ? session_kept(p, key, clock) : NULL;
 
-    if (!s && cookie && (s = session_opened(p, ring, cookie, &text, &text_len)) && key)
-        keep_opened(p, key, s, text, text_len, clock);
+    if (!s && cookie && (s = session_opened(p, ring, cookie)) && key)
+        keep_opened(p, key, s, clock);
     /* times are checked on every use, as the copy is kept whatever they say */
     if (!s || now >= s->expires || (inactivity > 0 && now - s->last_seen > inactivity))
         return NULL;

@@ -535,6 +535,72 @@ apr_array_header_t *entra_pairs_parse(apr_pool_t *p, const unsigned char *buf, a
     return pairs;
 }
 
+/* entra_pairs_pack's layout: a header, an offset pair for each pair, the text */
+typedef struct {
+    apr_uint32_t count;
+    apr_uint32_t text_len;
+} packed_head;
+
+typedef struct {
+    apr_uint32_t name, value;
+} packed_pair;
+
+unsigned char *entra_pairs_pack(apr_pool_t *p, const apr_array_header_t *pairs,
+                                apr_size_t *len)
+{
+    apr_size_t n = (apr_size_t)pairs->nelts, text_len;
+    unsigned char *text = entra_pairs_serialize(p, pairs, &text_len), *out;
+    packed_head head = { (apr_uint32_t)n, (apr_uint32_t)text_len };
+    packed_pair at;
+    apr_size_t i, pos = 0;
+
+    *len = sizeof(head) + n * sizeof(at) + text_len;
+    out = apr_palloc(p, *len + 1);
+    memcpy(out, &head, sizeof(head));
+    for (i = 0; i < n; i++) {
+        at.name = (apr_uint32_t)pos;
+        pos += strlen((const char *)text + pos) + 1;
+        at.value = (apr_uint32_t)pos;
+        pos += strlen((const char *)text + pos) + 1;
+        memcpy(out + sizeof(head) + i * sizeof(at), &at, sizeof(at));
+    }
+    memcpy(out + sizeof(head) + n * sizeof(at), text, text_len);
+    out[*len] = '\0';
+    return out;
+}
+
+apr_array_header_t *entra_pairs_unpack(apr_pool_t *p, const unsigned char *packed,
+                                       apr_size_t len)
+{
+    packed_head head;
+    packed_pair at;
+    const char *text;
+    apr_array_header_t *pairs;
+    entra_pair *e;
+    apr_uint32_t i;
+
+    if (len < sizeof(head))
+        return NULL;
+    memcpy(&head, packed, sizeof(head));
+    if ((len - sizeof(head)) / sizeof(at) < head.count
+        || len - sizeof(head) - (apr_size_t)head.count * sizeof(at) != head.text_len
+        || (head.text_len && packed[len - 1] != '\0'))
+        return NULL;
+    text = (const char *)packed + sizeof(head) + (apr_size_t)head.count * sizeof(at);
+    pairs = apr_array_make(p, (int)head.count + 8, sizeof(entra_pair));
+    e = (entra_pair *)pairs->elts;
+    for (i = 0; i < head.count; i++) {
+        memcpy(&at, packed + sizeof(head) + (apr_size_t)i * sizeof(at), sizeof(at));
+        /* the text ends with '\0': every offset in it starts a string */
+        if (at.name >= head.text_len || at.value >= head.text_len)
+            return NULL;
+        e[i].name = text + at.name;
+        e[i].value = text + at.value;
+    }
+    pairs->nelts = (int)head.count;
+    return pairs;
+}
+
 void entra_pairs_add(apr_array_header_t *pairs, const char *name, const char *value)
 {
     entra_pair *e = apr_array_push(pairs);

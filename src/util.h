@@ -90,6 +90,17 @@ unsigned char *entra_pairs_serialize(apr_pool_t *p, const apr_array_header_t *pa
 /* The reverse, pointing into `buf` (not copied). NULL when malformed. */
 apr_array_header_t *entra_pairs_parse(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
 
+/* The pairs packed to be read back without a scan (what this process keeps
+ * between requests: opened sessions, validated tokens): their count, each
+ * one's offsets, then "name\0value\0..." */
+unsigned char *entra_pairs_pack(apr_pool_t *p, const apr_array_header_t *pairs,
+                                apr_size_t *len);
+
+/* The pairs of a packed block, pointing into it (not copied), with room to
+ * add a few. NULL when malformed. */
+apr_array_header_t *entra_pairs_unpack(apr_pool_t *p, const unsigned char *packed,
+                                       apr_size_t len);
+
 void entra_pairs_add(apr_array_header_t *pairs, const char *name, const char *value);
 const char *entra_pairs_get(const apr_array_header_t *pairs, const char *name);
 /* Sets `name` to a copy of `value`: the first pair of that name, else a new one. */

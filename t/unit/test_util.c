@@ -367,6 +367,36 @@ static void test_pairs(apr_pool_t *p)
           "pairs: odd number of strings rejected");
     CHECK(entra_pairs_parse(p, (const unsigned char *)"\0", 1) == NULL,
           "pairs: a lone NUL rejected");
+
+    /* packed: the same pairs back without a scan; anything cut or grown is refused */
+    buf = entra_pairs_pack(p, in, &len);
+    out = entra_pairs_unpack(p, buf, len);
+    CHECK(out && out->nelts == 4 && out->nalloc >= 12, "packed pairs: the count, room to grow");
+    if (out && out->nelts == 4) {
+        CHECK_STR(APR_ARRAY_IDX(out, 0, entra_pair).value, "Ada Lovelace", "packed: a value");
+        CHECK_STR(APR_ARRAY_IDX(out, 1, entra_pair).value, "", "packed: an empty value");
+        CHECK_STR(APR_ARRAY_IDX(out, 2, entra_pair).name, "", "packed: an empty name");
+        CHECK_STR(APR_ARRAY_IDX(out, 3, entra_pair).name, "roles", "packed: order kept");
+        CHECK_STR(entra_pairs_get(out, "roles"), "a,b", "packed: pairs_get");
+    }
+    {
+        apr_size_t cut;
+        unsigned char *longer;
+        int refused = 0;
+        for (cut = 0; cut < len; cut++)
+            refused += entra_pairs_unpack(p, buf, cut) == NULL;
+        CHECK(refused == (int)len, "packed: every shorter length refused (%d of %d)", refused,
+              (int)len);
+        longer = apr_palloc(p, len + 1);
+        memcpy(longer, buf, len);
+        longer[len] = '\0';
+        CHECK(entra_pairs_unpack(p, longer, len + 1) == NULL, "packed: a longer block refused");
+        buf[len - 1] = 'x';
+        CHECK(entra_pairs_unpack(p, buf, len) == NULL, "packed: text without its last NUL refused");
+    }
+    buf = entra_pairs_pack(p, apr_array_make(p, 1, sizeof(entra_pair)), &len);
+    out = entra_pairs_unpack(p, buf, len);
+    CHECK(out && out->nelts == 0, "packed: an empty list round trip");
 }
 
 static void test_html_escape(apr_pool_t *p)
