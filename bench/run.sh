@@ -13,10 +13,11 @@
 # >= 0.95, shmcb >= 0.92, redis >= 0.80 (BENCH_STRICT holds the cookie one).
 #
 # Settings (environment):
-#   DURATION (wrk -d, default 10s), WARMUP (2s), THREADS (2), CONNECTIONS (50)
-#   ROUNDS (1): measure every mode this often, each round in an order one
-#       mode further on, and report the medians;
-#       other load on the machine makes single runs noisy
+#   DURATION (wrk -d, default 5s), WARMUP (2s), THREADS (2), CONNECTIONS (50)
+#   ROUNDS (5): measure every mode this often, each round in an order one
+#       mode further on, and report the medians; on a virtual machine two
+#       runs of the same thing differ by a tenth either way, so one round
+#       says little (about 5 minutes with the default 5 rounds)
 #   KEEPALIVE_REQUESTS (100, Apache's default MaxKeepAliveRequests; 0 = unlimited)
 #   OPENIDC=0: skip mod_auth_openidc;  BENCH_STRICT=1: exit 1 below the target
 #   BENCH_DIR (/var/tmp/mod_auth_entra-bench), BENCH_PORT (28080),
@@ -35,11 +36,11 @@ BACKEND_PORT=${BENCH_BACKEND_PORT:-28091}
 SHM_PORT=${BENCH_SHM_PORT:-28082}
 REDIS_HTTP_PORT=${BENCH_REDIS_HTTP_PORT:-28083}
 REDIS_PORT=${BENCH_REDIS_PORT:-28092}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-2s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-5}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-100}
 TARGET=0.95
 FILE=1k.txt
@@ -165,7 +166,7 @@ EOF
 say "mod_auth_entra benchmark in $DIR"
 read -r LOAD1 _ </proc/loadavg
 if awk -v l="$LOAD1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
-    warn "load average $LOAD1 on $(nproc) CPUs: other work on this machine makes the figures noisy (ROUNDS=3 helps)"
+    warn "load average $LOAD1 on $(nproc) CPUs: other work on this machine makes the figures noisy (more ROUNDS help)"
 fi
 lib_stop_mock "$DIR" 2>/dev/null || true   # leftovers of an interrupted run
 lib_apache_stop "$ENTRA" 2>/dev/null || true
