@@ -82,6 +82,9 @@ static entra_local_copies *opened;
 #define OPENED_SEALED_MAX 4096
 /* A copy is exact whatever its age: this only bounds how long plain text
  * stays in memory after its last use. */
+/* What the copies of session cookies are kept under: not a purpose, so
+ * entra_open_kept never finds one (it keeps plain text, these are parsed). */
+#define PARSED_SESSION PURPOSE " parsed"
 #define OPENED_TTL apr_time_from_sec(30)
 
 static apr_status_t opened_gone(void *data)
@@ -98,14 +101,16 @@ void entra_session_child_init(apr_pool_t *pchild)
     apr_pool_cleanup_register(pchild, NULL, opened_gone, apr_pool_cleanup_null);
 }
 
-/* The copy's key: what the plain text is for (the seal's purpose), the
- * names of the ring's keys, in order (what the cookie opens with, whatever
- * memory the ring is in), and the sealed value. */
+/* The copy's key: what the copy is for (the seal's purpose, or
+ * PARSED_SESSION), the names of the ring's keys, in order (what the cookie
+ * opens with, whatever memory the ring is in), and the sealed value, each
+ * part ended by a newline, which no cookie holds: a cookie that starts
+ * with a key's name cannot make the key of a ring that has that key. */
 static const char *opened_key(apr_pool_t *p, const char *purpose, const entra_keyring *ring,
                               const char *sealed)
 {
     apr_size_t n = (apr_size_t)ring->nelts, len = strlen(sealed), plen = strlen(purpose), i;
-    char *key = apr_palloc(p, plen + 1 + n * 33 + len + 1), *at = key;
+    char *key = apr_palloc(p, plen + 1 + n * 33 + 1 + len + 1), *at = key;
 
     memcpy(at, purpose, plen);
     at[plen] = '\n';
@@ -115,6 +120,7 @@ static const char *opened_key(apr_pool_t *p, const char *purpose, const entra_ke
         at[32] = '.';
         at += 33;
     }
+    *at++ = '\n';
     memcpy(at, sealed, len + 1);
     return key;
 }
@@ -240,7 +246,7 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
                                   const char *cookie, apr_int64_t now, apr_int64_t inactivity)
 {
     const char *key = opened && cookie && strlen(cookie) <= OPENED_SEALED_MAX
-                      ? opened_key(p, PURPOSE, ring, cookie) : NULL;
+                      ? opened_key(p, PARSED_SESSION, ring, cookie) : NULL;
     apr_time_t clock = apr_time_now();
     entra_session *s = key ? session_kept(p, key, clock) : NULL;
 

@@ -211,6 +211,7 @@ const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
 
     while (s < stop) {
         const char *name, *end, *vend;
+        apr_size_t name_len;
         while (*s == ' ' || *s == '\t' || *s == ';')
             s++;
         if (!*s)
@@ -220,7 +221,11 @@ const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
         if (!(end = memchr(s, ';', (apr_size_t)(stop - s))))
             end = stop;
         s = end;
-        if (is_own_cookie(name, strcspn(name, "=;"), prefixes)) {
+        name_len = strcspn(name, "=;");
+        /* "name =v": parsers that trim names would give the backend "name" */
+        while (name_len > 0 && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
+            name_len--;
+        if (is_own_cookie(name, name_len, prefixes)) {
             (*removed)++;
             continue;
         }

@@ -190,6 +190,10 @@ void suite_session_opened(apr_pool_t *p)
         }
         CHECK(!entra_open_kept(p, one, "entra-session-id-v1", sealed, &len),
               "a session cookie, kept, never opens as an id");
+        got = entra_open_kept(p, one, "entra-session-v1", sealed, &len);
+        CHECK(got && len > 3 && memcmp(got, ":c", 3) == 0,
+              "entra_open_kept gives a session cookie's plain text, never the parsed copy "
+              "entra_session_open keeps of it");
     }
     {
         /* a ring freed and another app's made in the same memory (the
@@ -219,5 +223,10 @@ void suite_session_opened(apr_pool_t *p)
         CHECK(entra_session_open(p, both, by_second, NOW, 0) != NULL, "a ring of two keys opens the second's cookie");
         CHECK(entra_session_open(p, first, by_second, NOW, 0) == NULL,
               "a ring of the first key alone does not, after the two-key ring kept a copy");
+        /* the second key's name put before the cookie: the first ring's
+         * key for it must not be the two-key ring's for the cookie */
+        CHECK(entra_session_open(p, first, apr_pstrcat(p, APR_ARRAY_IDX(both, 1, entra_key).id,
+                                                       ".", by_second, NULL), NOW, 0) == NULL,
+              "nor a cookie that starts with the second key's name");
     }
 }

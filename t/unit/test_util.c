@@ -316,6 +316,9 @@ static void test_cookie_strip(apr_pool_t *p)
     t = cookies(p, "entra_session=x", NULL);
     CHECK(entra_cookies_strip(p, t, own) == 1 && apr_table_get(t, "Cookie") == NULL,
           "strip table: a Cookie header with nothing left is dropped");
+    CHECK_STR(entra_cookie_header_strip(p, "a=1; entra_session =x; entra_session_0\t=y; b=2",
+                                        own, &removed),
+              "a=1; b=2", "strip: a name with blanks before its '=' (parsers trim them)");
     t = cookies(p, "entra_session=x", "b=2; entra_session_1=y; c=3");
     CHECK(entra_cookies_strip(p, t, own) == 2 && apr_table_get(t, "Cookie")
           && strcmp(apr_table_get(t, "Cookie"), "b=2; c=3") == 0
