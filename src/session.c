@@ -101,7 +101,7 @@ void entra_session_child_init(apr_pool_t *pchild)
     apr_pool_cleanup_register(pchild, NULL, opened_gone, apr_pool_cleanup_null);
 }
 
-/* The copy's key: what the copy is for (the seal's purpose, or
+/* The copy's key (NULL: none is kept): what the copy is for (the seal's purpose, or
  * PARSED_SESSION), the names of the ring's keys, in order (what the cookie
  * opens with, whatever memory the ring is in), and the sealed value, each
  * part ended by a newline, which no cookie holds: a cookie that starts
@@ -109,9 +109,15 @@ void entra_session_child_init(apr_pool_t *pchild)
 static const char *opened_key(apr_pool_t *p, const char *purpose, const entra_keyring *ring,
                               const char *sealed)
 {
-    apr_size_t n = (apr_size_t)ring->nelts, len = strlen(sealed), plen = strlen(purpose), i;
-    char *key = apr_palloc(p, plen + 1 + n * 33 + 1 + len + 1), *at = key;
+    apr_size_t n, len, plen, i;
+    char *key, *at;
 
+    /* no copies (tools, tests), or a value too long to keep */
+    if (!opened || !sealed || (len = strlen(sealed)) > OPENED_SEALED_MAX)
+        return NULL;
+    n = (apr_size_t)ring->nelts;
+    plen = strlen(purpose);
+    key = at = apr_palloc(p, plen + 1 + n * 33 + 1 + len + 1);
     memcpy(at, purpose, plen);
     at[plen] = '\n';
     at += plen + 1;
@@ -128,8 +134,7 @@ static const char *opened_key(apr_pool_t *p, const char *purpose, const entra_ke
 unsigned char *entra_open_kept(apr_pool_t *p, const entra_keyring *ring, const char *purpose,
                                const char *sealed, apr_size_t *len)
 {
-    const char *key = opened && sealed && strlen(sealed) <= OPENED_SEALED_MAX
-                      ? opened_key(p, purpose, ring, sealed) : NULL;
+    const char *key = opened_key(p, purpose, ring, sealed);
     apr_time_t clock = apr_time_now();
     unsigned int kept_len;
     unsigned char *plain;
@@ -245,8 +250,7 @@ static entra_session *session_kept(apr_pool_t *p, const char *key, apr_time_t cl
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
                                   const char *cookie, apr_int64_t now, apr_int64_t inactivity)
 {
-    const char *key = opened && cookie && strlen(cookie) <= OPENED_SEALED_MAX
-                      ? opened_key(p, PARSED_SESSION, ring, cookie) : NULL;
+    const char *key = opened_key(p, PARSED_SESSION, ring, cookie);
     apr_time_t clock = apr_time_now();
     entra_session *s = key ? session_kept(p, key, clock) : NULL;
 
