@@ -306,8 +306,9 @@ lib_secret_file() {
 lib_signin() {
     local url=$1 jar=$2 body=$3 hop out code loc shown
     for hop in 1 2 3 4 5 6 7 8; do
-        out=$(curl -sS --max-time 20 -o "$body" -b "$jar" -c "$jar" \
+        out=$(curl -sS --max-time 20 -o "$body" -D "$body.headers" -b "$jar" -c "$jar" \
                    -w '%{http_code} %{redirect_url}' "$url") || { warn "curl failed on $url"; return 1; }
+        lib_jar_forget "$jar" "$body.headers"
         code=${out%% *}
         loc=${out#* }
         shown=$url
@@ -326,6 +327,26 @@ lib_signin() {
     done
     warn "too many redirects"
     return 1
+}
+
+# lib_jar_forget JAR HEADERS: takes out of JAR the cookies the answer whose
+# HEADERS curl wrote deleted (Max-Age=0, or an Expires in 1970). A browser
+# forgets them; curl 7.88 keeps an HttpOnly cookie that a later curl run's
+# Set-Cookie deletes, and a Cookie header made from the jar would then carry
+# a sign-in's spent state cookies.
+lib_jar_forget() {
+    local jar=$1 headers=$2 gone
+    [ -f "$jar" ] && [ -f "$headers" ] || return 0
+    # a name whose last Set-Cookie deletes it (one answer can delete and set again)
+    gone=$(tr -d '\r' <"$headers" | awk '
+        tolower($1) == "set-cookie:" {
+            name = $2; sub(/=.*/, "", name)
+            last[name] = tolower($0) ~ /; *max-age=0( *;|$)/ || $0 ~ /; *[Ee]xpires=[^;]* 1970/ }
+        END { for (name in last) if (last[name]) print name }')
+    [ -n "$gone" ] || return 0
+    awk -F'\t' -v gone="$gone" '
+        BEGIN { n = split(gone, a, "\n"); for (i = 1; i <= n; i++) del[a[i]] = 1 }
+        !(NF >= 7 && ($6 in del))' "$jar" >"$jar.new" && mv "$jar.new" "$jar"
 }
 
 # lib_cookie_header JAR: the jar's cookies as one Cookie header value.
