@@ -12,6 +12,7 @@
  * clearing afterwards work whatever the browser sent (sessions of one to
  * four chunks; LimitRequestFieldSize 8190 allows two, 16380 four). */
 #include "fuzz_common.h"
+#include "../src/connkept.h"
 #include "../src/session.h"
 #include "../src/socache.h"
 #include "../src/store.h"
@@ -103,6 +104,28 @@ apr_status_t entra_socache_del(entra_socache *c, request_rec *r, const char *key
 {
     (void)c; (void)r; (void)key;
     return APR_SUCCESS;
+}
+
+/* A connection keeps nothing here (connkept.c needs a real one): every
+ * load goes the whole way through the cookies. */
+unsigned char *entra_conn_kept_get(request_rec *r, entra_kept_kind kind, const void *owner,
+                                   const char *credential, apr_int64_t now, apr_size_t *len)
+{
+    (void)r; (void)kind; (void)owner; (void)credential; (void)now; (void)len;
+    return NULL;
+}
+
+void entra_conn_kept_put(request_rec *r, entra_kept_kind kind, const void *owner,
+                         const char *credential, const unsigned char *value, apr_size_t len,
+                         apr_int64_t valid_until)
+{
+    (void)r; (void)kind; (void)owner; (void)credential; (void)value; (void)len;
+    (void)valid_until;
+}
+
+void entra_conn_kept_forget(request_rec *r, entra_kept_kind kind)
+{
+    (void)r; (void)kind;
 }
 
 /* ---- fixtures ---- */

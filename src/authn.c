@@ -90,7 +90,10 @@ static int hide_own_cookies(request_rec *r, int status)
         session = ap_get_module_config(r->request_config, &auth_entra_module);
         if (session && !session->cookies_sent)
             session->cookies_sent = apr_table_get(r->headers_in, "Cookie");
-        entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
+        /* a connection that kept the session kept the header without them */
+        if (!session || !entra_cookie_header_replace(r->headers_in, session->cookies_found,
+                                                     session->cookies_stripped))
+            entra_cookies_strip(r->pool, r->headers_in, sc->own_cookies);
     }
     return status;
 }

@@ -1,8 +1,8 @@
 /* Bearer access tokens for the app's own API (see bearer.h). */
 #include "bearer.h"
 #include "claims.h"
+#include "connkept.h"
 #include "crypto.h"
-#include "ct.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -16,8 +16,6 @@
 #include <http_log.h>
 #include <http_request.h>
 #include <apr_strings.h>
-#include <openssl/crypto.h>
-#include <stdlib.h>
 #include <string.h>
 
 APLOG_USE_MODULE(auth_entra);
@@ -126,118 +124,20 @@ static apr_array_header_t *kept_claims(request_rec *r, const entra_server_conf *
     return claims;
 }
 
-/* ---- the connection's last token
- *
- * An API client on a kept-alive connection sends the same token on every
- * call. The token its last call was accepted with is kept with the
- * connection, with the claims and the virtual host: a call that brings the
- * same token (compared whole, in constant time) to the same virtual host
- * before it expires is spared the token's hash and the process cache's
- * lock. Kept in memory of the connection's own, replaced in place, and
- * wiped once expired, when a token is refused on the connection, and when
- * the connection closes: a token stays no longer than the connection its
- * client sent it on. A front proxy that sends the calls of
- * many clients over one connection only replaces it more often. An
- * HTTP/1.x connection serves one request at a time; an HTTP/2 stream runs
- * on a connection of its own (c->master), and keeps nothing. */
-typedef struct {
-    const entra_server_conf *sc;
-    char *token;                    /* malloc'd, as are the claims */
-    apr_size_t token_len;
-    unsigned char *claims;
-    apr_size_t claims_len;
-    apr_int64_t valid_until;
-} conn_token;
-
-static void conn_token_clear(conn_token *ct)
-{
-    if (ct->token) {
-        OPENSSL_cleanse(ct->token, ct->token_len);
-        free(ct->token);
-    }
-    if (ct->claims) {
-        OPENSSL_cleanse(ct->claims, ct->claims_len);
-        free(ct->claims);
-    }
-    ct->token = NULL;
-    ct->claims = NULL;
-}
-
-static apr_status_t conn_token_gone(void *data)
-{
-    conn_token_clear(data);
-    return APR_SUCCESS;
-}
-
-/* The request's connection's kept token, made (empty) with `make`; NULL
- * on an HTTP/2 stream, or when there is none. */
-static conn_token *conn_token_of(request_rec *r, int make)
-{
-    conn_rec *c = r->connection;
-    conn_token *ct;
-
-    if (c->master)
-        return NULL;
-    if (!(ct = ap_get_module_config(c->conn_config, &auth_entra_module)) && make) {
-        ct = apr_pcalloc(c->pool, sizeof(*ct));
-        apr_pool_cleanup_register(c->pool, ct, conn_token_gone, apr_pool_cleanup_null);
-        ap_set_module_config(c->conn_config, &auth_entra_module, ct);
-    }
-    return ct;
-}
-
+/* ---- the connection's last token (connkept.h): a call that brings the
+ * token its connection's last call was accepted with is spared the
+ * token's hash and the process cache's lock. */
 static apr_array_header_t *conn_claims(request_rec *r, const entra_server_conf *sc,
                                        const char *token, apr_int64_t now)
 {
-    conn_token *ct = conn_token_of(r, 0);
     apr_size_t len;
+    const unsigned char *kept = entra_conn_kept_get(r, ENTRA_KEPT_BEARER, sc, token, now, &len);
 
-    if (!ct || !ct->token || ct->sc != sc)
-        return NULL;
-    /* (refused at exp + skew: a second before jwt.c would) */
-    if (now >= ct->valid_until) {
-        conn_token_clear(ct);       /* expired: kept no longer */
-        return NULL;
-    }
-    len = strlen(token);
-    if (len != ct->token_len || !entra_ct_equal(ct->token, token, len))
+    if (!kept)
         return NULL;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "bearer token: the one this connection's "
                   "last call was accepted with");
-    return kept_claims(r, sc, apr_pmemdup(r->pool, ct->claims, ct->claims_len + 1),
-                       ct->claims_len);
-}
-
-/* A token refused on the connection: the one kept goes too (a client
- * whose token was refused has no business with the one before). */
-static void conn_forget(request_rec *r)
-{
-    conn_token *ct = conn_token_of(r, 0);
-
-    if (ct)
-        conn_token_clear(ct);
-}
-
-static void conn_keep(request_rec *r, const entra_server_conf *sc, const char *token,
-                      const unsigned char *claims, apr_size_t claims_len,
-                      apr_int64_t valid_until)
-{
-    conn_token *ct = conn_token_of(r, 1);
-
-    if (!ct)
-        return;
-    conn_token_clear(ct);
-    ct->token_len = strlen(token);
-    if (!(ct->token = malloc(ct->token_len + 1)) || !(ct->claims = malloc(claims_len + 1))) {
-        conn_token_clear(ct);
-        return;
-    }
-    memcpy(ct->token, token, ct->token_len + 1);
-    memcpy(ct->claims, claims, claims_len);
-    ct->claims[claims_len] = '\0';
-    ct->claims_len = claims_len;
-    ct->sc = sc;
-    ct->valid_until = valid_until;
+    return kept_claims(r, sc, kept, len);
 }
 
 /* A token validated before, for this virtual host, found in the process
@@ -254,7 +154,7 @@ static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf
         || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len, &valid_until))
         || !(claims = kept_claims(r, sc, kept, len)))
         return NULL;
-    conn_keep(r, sc, token, kept, len, valid_until);
+    entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, kept, len, valid_until);
     return claims;
 }
 
@@ -327,7 +227,7 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
     if (((*session)->claims = cached_claims(r, sc, token, key, now)))
         return OK;
     if (!(claims = verified_claims(r, sc, token, &status))) {
-        conn_forget(r);
+        entra_conn_kept_forget(r, ENTRA_KEPT_BEARER);
         return status;
     }
     (*session)->claims = entra_claims_from_json(r->pool, claims);
@@ -338,7 +238,7 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
                       + entra_conf_clock_skew(sc);
         if (validated)
             entra_token_cache_put(validated, key, plain, len, valid_until);
-        conn_keep(r, sc, token, plain, len, valid_until);
+        entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, plain, len, valid_until);
     }
     return OK;
 }

@@ -210,21 +210,46 @@ typedef struct {
     apr_int64_t created, expires, last_seen;
 } opened_image;
 
-static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,
-                        apr_time_t clock)
+unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len)
 {
     opened_image times = { s->created, s->expires, s->last_seen };
     apr_size_t packed_len;
     const unsigned char *packed = entra_pairs_pack(p, s->claims, &packed_len);
     unsigned char *image;
 
-    if (sizeof(times) + packed_len > ENTRA_LOCAL_COPY_MAX)
-        return;
-    image = apr_palloc(p, sizeof(times) + packed_len);
+    *len = sizeof(times) + packed_len;
+    image = apr_palloc(p, *len);
     memcpy(image, &times, sizeof(times));
     memcpy(image + sizeof(times), packed, packed_len);
-    entra_local_copy_put(opened, p, key, image, (unsigned int)(sizeof(times) + packed_len), 0,
-                         clock);
+    return image;
+}
+
+/* the claims point into `image` */
+static entra_session *session_of_image(apr_pool_t *p, const unsigned char *image,
+                                       apr_size_t len)
+{
+    opened_image times;
+    entra_session *s;
+
+    if (!image || len < sizeof(times))
+        return NULL;
+    memcpy(&times, image, sizeof(times));
+    s = apr_pcalloc(p, sizeof(*s));
+    s->created = times.created;
+    s->expires = times.expires;
+    s->last_seen = times.last_seen;
+    return (s->claims = entra_pairs_unpack(p, image + sizeof(times), len - sizeof(times)))
+           ? s : NULL;
+}
+
+static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,
+                        apr_time_t clock)
+{
+    apr_size_t len;
+    unsigned char *image = entra_session_image(p, s, &len);
+
+    if (len <= ENTRA_LOCAL_COPY_MAX)
+        entra_local_copy_put(opened, p, key, image, (unsigned int)len, 0, clock);
 }
 
 /* The session from this process's copy of `key`, or NULL. */
@@ -232,19 +257,25 @@ static entra_session *session_kept(apr_pool_t *p, const char *key, apr_time_t cl
 {
     unsigned int size;
     const unsigned char *image = entra_local_copy_get(opened, p, key, 0, clock, &size);
-    opened_image times;
-    entra_session *s;
 
-    if (!image || size < sizeof(times))
-        return NULL;
-    memcpy(&times, image, sizeof(times));
-    s = apr_pcalloc(p, sizeof(*s));
-    s->created = times.created;
-    s->expires = times.expires;
-    s->last_seen = times.last_seen;
     /* the copy is the request's own: the claims point into it */
-    return (s->claims = entra_pairs_unpack(p, image + sizeof(times), size - sizeof(times)))
-           ? s : NULL;
+    return session_of_image(p, image, size);
+}
+
+/* A session past its end, or unused for longer than `inactivity`, is no
+ * session: checked on every use, whatever copy it came from. */
+static entra_session *session_current(entra_session *s, apr_int64_t now,
+                                      apr_int64_t inactivity)
+{
+    if (!s || now >= s->expires || (inactivity > 0 && now - s->last_seen > inactivity))
+        return NULL;
+    return s;
+}
+
+entra_session *entra_session_from_image(apr_pool_t *p, const unsigned char *image,
+                                        apr_size_t len, apr_int64_t now, apr_int64_t inactivity)
+{
+    return session_current(session_of_image(p, image, len), now, inactivity);
 }
 
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
@@ -257,7 +288,5 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
     if (!s && cookie && (s = session_opened(p, ring, cookie)) && key)
         keep_opened(p, key, s, clock);
     /* times are checked on every use, as the copy is kept whatever they say */
-    if (!s || now >= s->expires || (inactivity > 0 && now - s->last_seen > inactivity))
-        return NULL;
-    return s;
+    return session_current(s, now, inactivity);
 }

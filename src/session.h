@@ -38,6 +38,8 @@ typedef struct {
     int parts;                   /* socache: the pieces the record was kept in (parts.h), */
     const char *parts_gen;       /* and their generation; 0 and NULL when kept whole */
     int from_bearer;             /* made from a bearer token for one request, not stored */
+    const char *cookies_found;   /* the Cookie header a connection kept this session */
+    const char *cookies_stripped; /* for (store.c), and it without the module's cookies */
     const char *cookies_sent;    /* the request's Cookie header as the browser sent
                                   * it, before authn.c took the module's own out
                                   * (a step-up that starts later needs them) */
@@ -60,5 +62,15 @@ unsigned char *entra_open_kept(apr_pool_t *p, const entra_keyring *ring, const c
  * all of those mean "not signed in". */
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
                                   const char *cookie, apr_int64_t now, apr_int64_t inactivity);
+
+/* An opened session in one block (its times, then its claims packed), in
+ * `p`: what the copies of opened cookies keep, and a connection
+ * (connkept.h). */
+unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len);
+
+/* The session an image holds, its claims pointing into it; NULL as
+ * entra_session_open's (malformed, expired, unused too long). */
+entra_session *entra_session_from_image(apr_pool_t *p, const unsigned char *image,
+                                        apr_size_t len, apr_int64_t now, apr_int64_t inactivity);
 
 #endif

@@ -1,5 +1,6 @@
 /* The session stores: cookie (chunked when needed) and socache (see store.h). */
 #include "store.h"
+#include "connkept.h"
 #include "crypto.h"
 #include "ended.h"
 #include "log.h"
@@ -240,15 +241,83 @@ static void collect_same_name(void *ctx, const char *name, const char *value)
         APR_ARRAY_PUSH(sn->values, const char *) = value;
 }
 
-entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
-                                   int *unavailable)
+/* ---- the connection's last Cookie header (connkept.h): what it opened,
+ * kept as the session's image (session.h) and the header without the
+ * module's cookies (what the backend gets, authn.c), one after the other. */
+typedef struct {
+    apr_uint32_t image_len, stripped_len;
+} kept_head;
+
+/* The session the request's Cookie header (`header`, all of it) opened
+ * on this connection before, if it is still current and was not ended
+ * since. The tenant rules need no second look: the header opened for
+ * this virtual host, whose configuration has not changed since. The
+ * cookie store only: a socache store's record can go, and is looked up on
+ * every request. */
+static entra_session *conn_session(request_rec *r, const entra_server_conf *sc,
+                                   const char *header)
+{
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apr_size_t len;
+    const unsigned char *kept = entra_conn_kept_get(r, ENTRA_KEPT_SESSION, sc, header, now,
+                                                    &len);
+    entra_session *session = NULL;
+    kept_head head;
+
+    if (kept && len >= sizeof(head)) {
+        memcpy(&head, kept, sizeof(head));
+        if ((apr_size_t)head.image_len + head.stripped_len + 1 == len - sizeof(head)
+            && (session = entra_session_from_image(r->pool, kept + sizeof(head),
+                                                   head.image_len, now,
+                                                   entra_conf_session_inactivity(sc)))) {
+            session->cookies_found = header;
+            session->cookies_stripped = (const char *)kept + sizeof(head) + head.image_len;
+        }
+    }
+    if (session && sid_ended(r, sc, session))
+        session = NULL;
+    if (kept && !session)
+        entra_conn_kept_forget(r, ENTRA_KEPT_SESSION);
+    return session;
+}
+
+static void conn_keep_session(request_rec *r, const entra_server_conf *sc, const char *header,
+                              const entra_session *session)
+{
+    int removed = 0;
+    const char *stripped = sc->own_cookies
+                           ? entra_cookie_header_strip(r->pool, header, sc->own_cookies, &removed)
+                           : header;
+    apr_size_t image_len, stripped_len;
+    const unsigned char *image;
+    kept_head head;
+    unsigned char *kept;
+
+    /* as entra_cookies_strip leaves it */
+    if (!removed)
+        stripped = header;
+    stripped_len = strlen(stripped);
+    image = entra_session_image(r->pool, session, &image_len);
+    head.image_len = (apr_uint32_t)image_len;
+    head.stripped_len = (apr_uint32_t)stripped_len;
+    kept = apr_palloc(r->pool, sizeof(head) + image_len + stripped_len + 1);
+    memcpy(kept, &head, sizeof(head));
+    memcpy(kept + sizeof(head), image, image_len);
+    memcpy(kept + sizeof(head) + image_len, stripped, stripped_len + 1);
+    entra_conn_kept_put(r, ENTRA_KEPT_SESSION, sc, header, kept,
+                        sizeof(head) + image_len + stripped_len + 1, session->expires);
+}
+
+/* The session the cookies hold: the first value of the session cookie,
+ * then the others the browser sent. */
+static entra_session *cookies_session(request_rec *r, const entra_server_conf *sc,
+                                      int *unavailable)
 {
     const char *cookie = entra_cookie_get(r->pool, r->headers_in, sc->session_cookie);
     same_name sn = { sc->session_cookie, NULL };
     entra_session *session;
     int i;
 
-    *unavailable = 0;
     if (!cookie || !*cookie)
         return NULL;
     session = open_one(r, sc, cookie, unavailable);
@@ -266,6 +335,26 @@ entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ENTRALOG(00402)
                       "session cookie is incomplete, does not open or has expired: "
                       "not signed in");
+    return session;
+}
+
+entra_session *entra_store_load_ex(request_rec *r, const entra_server_conf *sc,
+                                   int *unavailable)
+{
+    const char *header = sc->session_cache ? NULL : entra_cookie_header_only(r->headers_in);
+    entra_session *session;
+
+    *unavailable = 0;
+    if (header && (session = conn_session(r, sc, header))) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "session: the one this connection's "
+                      "Cookie header opened before");
+        return session;
+    }
+    session = cookies_session(r, sc, unavailable);
+    if (header && session)
+        conn_keep_session(r, sc, header, session);
+    else if (header)
+        entra_conn_kept_forget(r, ENTRA_KEPT_SESSION);
     return session;
 }
 

@@ -248,6 +248,34 @@ static int is_cookie_header(const apr_table_entry_t *e)
     return e->key && (e->key[0] | 0x20) == 'c' && strcasecmp(e->key, "Cookie") == 0;
 }
 
+const char *entra_cookie_header_only(const apr_table_t *headers)
+{
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    const char *only = NULL;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (!is_cookie_header(&e[i]))
+            continue;
+        if (only || !e[i].val)
+            return NULL;
+        only = e[i].val;
+    }
+    return only;
+}
+
+int entra_cookie_header_replace(apr_table_t *headers, const char *was, const char *now)
+{
+    if (!was || entra_cookie_header_only(headers) != was)
+        return 0;
+    if (*now)
+        apr_table_setn(headers, "Cookie", now);
+    else
+        apr_table_unset(headers, "Cookie");
+    return 1;
+}
+
 int entra_cookies_strip(apr_pool_t *p, apr_table_t *headers, const char *const *prefixes)
 {
     /* The entries are rewritten in place: a table is indexed by its names,

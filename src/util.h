@@ -19,6 +19,14 @@ char *entra_random_token(apr_pool_t *p, apr_size_t len);
  * or NULL. The first occurrence wins. */
 const char *entra_cookie_get(apr_pool_t *p, const apr_table_t *headers, const char *name);
 
+/* The request's Cookie header when it has exactly one (as browsers send
+ * them, and mod_http2 joins them), else NULL: all the cookies it sent. */
+const char *entra_cookie_header_only(const apr_table_t *headers);
+
+/* The request's only Cookie header, if it is still `was` (the same
+ * string), becomes `now` (dropped when empty): 1, or 0 with nothing done. */
+int entra_cookie_header_replace(apr_table_t *headers, const char *was, const char *now);
+
 /* Calls fn(ctx, name, value) for each cookie whose name starts with prefix. */
 typedef void (*entra_cookie_fn)(void *ctx, const char *name, const char *value);
 void entra_cookie_each(apr_pool_t *p, const apr_table_t *headers, const char *prefix,

@@ -7,7 +7,7 @@
  * the head that this process sent before: that is the old head again, and
  * the user is signed out (ENTRA00421) though the new record is complete.
  *
- * src/socache.c and src/store.c are compiled in (their statics are what is
+ * src/socache.c, src/store.c and src/connkept.c are compiled in (their statics are what is
  * tested) against a fake networked provider, a key-value map; the few httpd
  * and module functions they call are stubbed. */
 #include "../../src/socache.c"
@@ -16,6 +16,7 @@
 #undef APLOG_USE_MODULE
 #define APLOG_USE_MODULE(foo) extern module AP_MODULE_DECLARE_DATA foo##_module
 #include "../../src/store.c"
+#include "../../src/connkept.c"
 
 #include <apr_general.h>
 #include <apr_hash.h>

@@ -335,6 +335,41 @@ static void test_cookie_strip(apr_pool_t *p)
           "strip table: untouched (byte for byte) when none of ours is there");
 }
 
+/* What a connection's kept session is keyed on, and how its stripped
+ * header is put back (store.c, authn.c). */
+static void test_cookie_header_only(apr_pool_t *p)
+{
+    apr_table_t *t = cookies(p, "a=1; entra_session=x", NULL);
+    const char *only = entra_cookie_header_only(t);
+
+    CHECK_STR(only, "a=1; entra_session=x", "only: the one Cookie header");
+    CHECK(entra_cookie_header_only(cookies(p, "a=1", "b=2")) == NULL,
+          "only: none when there are two");
+    t = apr_table_make(p, 2);
+    apr_table_setn(t, "X-Other", "1");
+    CHECK(entra_cookie_header_only(t) == NULL, "only: none when there is none");
+    apr_table_setn(t, "cOOKIE", "c=3");
+    CHECK_STR(entra_cookie_header_only(t), "c=3", "only: the name in any case");
+
+    t = cookies(p, "a=1; entra_session=x", NULL);
+    only = entra_cookie_header_only(t);
+    CHECK(entra_cookie_header_replace(t, apr_pstrdup(p, only), "a=1") == 0
+          && apr_table_get(t, "Cookie") == only,
+          "replace: not when the header is another string, even with the same text");
+    CHECK(entra_cookie_header_replace(t, NULL, "a=1") == 0, "replace: not without a header");
+    CHECK(entra_cookie_header_replace(t, only, "a=1") == 1
+          && strcmp(apr_table_get(t, "Cookie"), "a=1") == 0
+          && apr_table_elts(t)->nelts == 3,
+          "replace: the very header found becomes the stripped one, in place");
+    only = entra_cookie_header_only(t);
+    CHECK(entra_cookie_header_replace(t, only, "") == 1 && apr_table_get(t, "Cookie") == NULL,
+          "replace: an empty one is dropped");
+    t = cookies(p, "a=1", "b=2");
+    CHECK(entra_cookie_header_replace(t, apr_table_get(t, "Cookie"), "x") == 0
+          && apr_table_elts(t)->nelts == 4,
+          "replace: nothing when there are two Cookie headers");
+}
+
 static void test_pairs(apr_pool_t *p)
 {
     apr_array_header_t *in = apr_array_make(p, 4, sizeof(entra_pair)), *out;
@@ -445,6 +480,7 @@ void suite_util(apr_pool_t *p)
     test_guid();
     test_cookies(p);
     test_cookie_strip(p);
+    test_cookie_header_only(p);
     test_pairs(p);
     test_html_escape(p);
     test_small(p);
