@@ -6,6 +6,7 @@
 #include <apr_base64.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,11 +147,18 @@ int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers)
  * signed-in request publishes some twenty claims, and making two names for
  * each cost it as much as adding them. A name is kept in the first free of
  * a few slots its hash picks, set once (compare-and-swap) and immutable
- * until the process ends; one that finds them all taken is made in the
- * request's pool. Claim names come from Entra's tokens and the
- * configuration, a bounded set; the table bounds them anyway. */
+ * until the process ends; one that finds them all taken, or no room left
+ * in the arena, is made in the request's pool. Claim names come from
+ * Entra's tokens and the configuration, a bounded set; the table and the
+ * arena bound them anyway.
+ *
+ * Kept names live in one arena, claim first: a claim name that points
+ * into it is a kept one, and its names are found without a lookup (the
+ * claims of a session copied within the process, session.c). */
 #define NAMES_KEPT 256
 #define NAMES_PROBED 4
+#define NAMES_ARENA_SIZE 65536
+#define NAMES_ALIGN 16
 
 typedef struct {
     const char *claim;
@@ -159,8 +167,10 @@ typedef struct {
 } claim_names;
 
 static claim_names *names_kept[NAMES_KEPT];
+static char names_arena[NAMES_ARENA_SIZE] __attribute__((aligned(NAMES_ALIGN)));
+static apr_size_t names_arena_used;     /* bumped atomically; may pass the end */
 
-/* The three names in one block: claim, header, env. */
+/* The three names in one block: the struct, claim, header, env. */
 static claim_names *names_make(void *(*alloc)(void *, apr_size_t), void *ctx, const char *claim)
 {
     static const apr_size_t hlen = sizeof(ENTRA_HEADER_PREFIX) - 1;
@@ -184,10 +194,18 @@ static claim_names *names_make(void *(*alloc)(void *, apr_size_t), void *ctx, co
     return names;
 }
 
-static void *from_heap(void *ctx, apr_size_t size)
+/* A block of the arena, never given back (a thread that loses the race
+ * for a slot leaves one unused: bounded by the arena). */
+static void *from_arena(void *ctx, apr_size_t size)
 {
+    apr_size_t at;
+
     (void)ctx;
-    return malloc(size);
+    if (size > NAMES_ARENA_SIZE)
+        return NULL;
+    size = (size + NAMES_ALIGN - 1) & ~(apr_size_t)(NAMES_ALIGN - 1);
+    at = __atomic_fetch_add(&names_arena_used, size, __ATOMIC_RELAXED);
+    return at <= NAMES_ARENA_SIZE - size ? names_arena + at : NULL;
 }
 
 static void *from_pool(void *ctx, apr_size_t size)
@@ -204,7 +222,26 @@ static unsigned int names_hash(const char *claim)
     return h;
 }
 
-static const claim_names *names_of(apr_pool_t *p, const char *claim)
+/* A kept claim name starts a block's text: in the arena, right after an
+ * aligned struct that points back to it. (Inline: asked for every claim
+ * published.) */
+static inline int name_is_kept(const char *name)
+{
+    uintptr_t at = (uintptr_t)name, arena = (uintptr_t)names_arena, off;
+
+    if (at < arena + sizeof(claim_names) || at >= arena + NAMES_ARENA_SIZE)
+        return 0;
+    off = at - arena - sizeof(claim_names);
+    return off % NAMES_ALIGN == 0 && ((const claim_names *)name - 1)->claim == name;
+}
+
+int entra_claim_name_is_kept(const char *name)
+{
+    return name_is_kept(name);
+}
+
+/* The kept names of a claim, or NULL. */
+static const claim_names *names_kept_of(const char *claim)
 {
     unsigned int h = names_hash(claim), i;
     claim_names *kept, *made = NULL;
@@ -213,20 +250,35 @@ static const claim_names *names_of(apr_pool_t *p, const char *claim)
         claim_names **slot = &names_kept[(h + i) % NAMES_KEPT];
         kept = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
         if (!kept) {
-            if (!made && !(made = names_make(from_heap, NULL, claim)))
-                break;
+            if (!made && !(made = names_make(from_arena, NULL, claim)))
+                return NULL;
             if (__atomic_compare_exchange_n(slot, &kept, made, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE))
                 return made;
         }
         /* kept is the slot's (another thread may just have set it) */
-        if (strcmp(kept->claim, claim) == 0) {
-            free(made);
+        if (strcmp(kept->claim, claim) == 0)
             return kept;
-        }
     }
-    free(made);
-    return names_make(from_pool, p, claim);
+    return NULL;
+}
+
+const char *entra_claim_name_kept(const char *claim)
+{
+    const claim_names *names = names_kept_of(claim);
+
+    return names ? names->claim : NULL;
+}
+
+static const claim_names *names_of(apr_pool_t *p, const char *claim)
+{
+    const claim_names *names;
+
+    /* a kept claim name is its block's, right after the struct */
+    if (name_is_kept(claim))
+        return (const claim_names *)claim - 1;
+    names = names_kept_of(claim);
+    return names ? names : names_make(from_pool, p, claim);
 }
 
 /* apr_table_setn compares the new name with every entry that shares its

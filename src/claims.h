@@ -41,6 +41,16 @@ int entra_claims_is_array(const apr_array_header_t *claims, const char *name);
  * many names were removed. */
 int entra_claims_strip_spoofed(apr_pool_t *p, apr_table_t *headers);
 
+/* The claim name `claim` as this process keeps it for its whole life
+ * (the same pointer for the same name), or NULL when it cannot be kept.
+ * Claims whose names are such pointers are published without a lookup of
+ * their header names: a session copied within the process (session.c)
+ * keeps them. The pointer means nothing in another process. */
+const char *entra_claim_name_kept(const char *claim);
+
+/* Whether `name` is a pointer entra_claim_name_kept gave. */
+int entra_claim_name_is_kept(const char *name);
+
 /* Sets the claim headers and environment variables for `claims`. */
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
                           apr_table_t *headers, apr_table_t *env);

@@ -1,5 +1,6 @@
 /* The signed-in session and its cookie form (see session.h). */
 #include "session.h"
+#include "claims.h"
 #include "localcopy.h"
 
 #include <apr_strings.h>
@@ -203,43 +204,69 @@ static entra_session *session_opened(apr_pool_t *p, const entra_keyring *ring,
     return s;
 }
 
-/* What the copies keep of an opened cookie: its times, then its claims
- * packed (entra_pairs_pack), so that a signed-in request copies it in one
- * piece and parses nothing again. */
+/* What the copies keep of an opened cookie: its times, the claim names as
+ * this process keeps them (claims.h: one pointer a claim, NULL for one it
+ * does not keep), then its claims packed (entra_pairs_pack), so that a
+ * signed-in request copies it in one piece, parses nothing again, and
+ * publishes without looking names up. Pointers: an image never leaves the
+ * process that made it. */
 typedef struct {
     apr_int64_t created, expires, last_seen;
+    apr_uint64_t names;         /* how many pointers follow */
 } opened_image;
 
 unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len)
 {
-    opened_image times = { s->created, s->expires, s->last_seen };
-    apr_size_t packed_len;
+    opened_image head = { s->created, s->expires, s->last_seen,
+                          (apr_uint64_t)s->claims->nelts };
+    apr_size_t packed_len, names_len = (apr_size_t)head.names * sizeof(const char *);
     const unsigned char *packed = entra_pairs_pack(p, s->claims, &packed_len);
     unsigned char *image;
+    const char *kept;
+    int i;
 
-    *len = sizeof(times) + packed_len;
+    *len = sizeof(head) + names_len + packed_len;
     image = apr_palloc(p, *len);
-    memcpy(image, &times, sizeof(times));
-    memcpy(image + sizeof(times), packed, packed_len);
+    memcpy(image, &head, sizeof(head));
+    for (i = 0; i < s->claims->nelts; i++) {
+        kept = entra_claim_name_kept(APR_ARRAY_IDX(s->claims, i, entra_pair).name);
+        memcpy(image + sizeof(head) + (apr_size_t)i * sizeof(kept), &kept, sizeof(kept));
+    }
+    memcpy(image + sizeof(head) + names_len, packed, packed_len);
     return image;
 }
 
-/* the claims point into `image` */
+/* the claims point into `image`, their names into the process's own */
 static entra_session *session_of_image(apr_pool_t *p, const unsigned char *image,
                                        apr_size_t len)
 {
-    opened_image times;
+    opened_image head;
     entra_session *s;
+    const char *kept;
+    apr_size_t names_len;
+    int i;
 
-    if (!image || len < sizeof(times))
+    if (!image || len < sizeof(head))
         return NULL;
-    memcpy(&times, image, sizeof(times));
+    memcpy(&head, image, sizeof(head));
+    if (head.names > (len - sizeof(head)) / sizeof(const char *))
+        return NULL;
+    names_len = (apr_size_t)head.names * sizeof(const char *);
     s = apr_pcalloc(p, sizeof(*s));
-    s->created = times.created;
-    s->expires = times.expires;
-    s->last_seen = times.last_seen;
-    return (s->claims = entra_pairs_unpack(p, image + sizeof(times), len - sizeof(times)))
-           ? s : NULL;
+    s->created = head.created;
+    s->expires = head.expires;
+    s->last_seen = head.last_seen;
+    s->claims = entra_pairs_unpack(p, image + sizeof(head) + names_len,
+                                   len - sizeof(head) - names_len);
+    if (!s->claims || (apr_uint64_t)s->claims->nelts != head.names)
+        return NULL;
+    /* made by this process (entra_session_image): the pointers are its own */
+    for (i = 0; i < s->claims->nelts; i++) {
+        memcpy(&kept, image + sizeof(head) + (apr_size_t)i * sizeof(kept), sizeof(kept));
+        if (kept)
+            APR_ARRAY_IDX(s->claims, i, entra_pair).name = kept;
+    }
+    return s;
 }
 
 static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,

@@ -65,7 +65,8 @@ entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
 
 /* An opened session in one block (its times, then its claims packed), in
  * `p`: what the copies of opened cookies keep, and a connection
- * (connkept.h). */
+ * (connkept.h). It holds pointers to the claim names this process keeps
+ * (claims.h), and never leaves the process: no store, no cookie. */
 unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len);
 
 /* The session an image holds, its claims pointing into it; NULL as

@@ -243,9 +243,13 @@ const char *entra_cookie_header_strip(apr_pool_t *p, const char *header,
     return out;
 }
 
+/* No strcasecmp: asked of every header of every request of the vhost. */
 static int is_cookie_header(const apr_table_entry_t *e)
 {
-    return e->key && (e->key[0] | 0x20) == 'c' && strcasecmp(e->key, "Cookie") == 0;
+    const char *k = e->key;
+
+    return k && (k[0] | 0x20) == 'c' && (k[1] | 0x20) == 'o' && (k[2] | 0x20) == 'o'
+           && (k[3] | 0x20) == 'k' && (k[4] | 0x20) == 'i' && (k[5] | 0x20) == 'e' && !k[6];
 }
 
 const char *entra_cookie_header_only(const apr_table_t *headers)
@@ -267,10 +271,22 @@ const char *entra_cookie_header_only(const apr_table_t *headers)
 
 int entra_cookie_header_replace(apr_table_t *headers, const char *was, const char *now)
 {
-    if (!was || entra_cookie_header_only(headers) != was)
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    apr_table_entry_t *e = (apr_table_entry_t *)arr->elts, *only = NULL;
+    int i;
+
+    for (i = 0; was && i < arr->nelts; i++) {
+        if (!is_cookie_header(&e[i]))
+            continue;
+        if (only)
+            return 0;
+        only = &e[i];
+    }
+    if (!only || only->val != was)
         return 0;
+    /* in place, as entra_cookies_strip: a table is indexed by names only */
     if (*now)
-        apr_table_setn(headers, "Cookie", now);
+        only->val = (char *)now;
     else
         apr_table_unset(headers, "Cookie");
     return 1;

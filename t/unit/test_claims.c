@@ -192,6 +192,39 @@ static void test_publish(apr_pool_t *p)
           "publish again: one header and one variable a claim, other headers kept");
 }
 
+/* The claim names a process keeps (what session images point to): one
+ * pointer a name, known for what it is, and publishing with them gives
+ * what publishing with any other copy of the names gives. */
+static void test_kept_names(apr_pool_t *p)
+{
+    const char *name = entra_claim_name_kept("preferred_username");
+    const char *again = entra_claim_name_kept(apr_pstrdup(p, "preferred_username"));
+    apr_array_header_t *claims = apr_array_make(p, 2, sizeof(entra_pair));
+    apr_table_t *h = apr_table_make(p, 4), *env = apr_table_make(p, 4);
+    char fake[64];
+
+    CHECK(name && strcmp(name, "preferred_username") == 0, "kept: the name");
+    CHECK(again == name, "kept: the same pointer for the same name");
+    CHECK(entra_claim_name_kept("oid") != name, "kept: another pointer for another name");
+    CHECK(entra_claim_name_is_kept(name), "kept: known as kept");
+    CHECK(!entra_claim_name_is_kept(apr_pstrdup(p, name)), "kept: a copy is not");
+    CHECK(!entra_claim_name_is_kept(name + 1) && !entra_claim_name_is_kept(name - 1),
+          "kept: nor a pointer just inside or before it");
+    memset(fake, 0, sizeof(fake));
+    CHECK(!entra_claim_name_is_kept(fake + 32), "kept: nor one outside the arena");
+
+    entra_pairs_add(claims, name, "ada@example.com");
+    entra_pairs_add(claims, apr_pstrdup(p, "oid"), "1234");
+    entra_claims_publish(p, claims, h, env);
+    CHECK_STR(apr_table_get(h, "X-Entra-Claim-preferred_username"), "ada@example.com",
+              "kept: published under its header");
+    CHECK_STR(apr_table_get(env, "ENTRA_CLAIM_preferred_username"), "ada@example.com",
+              "kept: and its variable");
+    CHECK_STR(apr_table_get(h, "X-Entra-Claim-oid"), "1234", "kept: a name not kept yet too");
+    CHECK(apr_table_elts(h)->nelts == 2 && apr_table_elts(env)->nelts == 2,
+          "kept: one header and one variable a claim");
+}
+
 static void test_pick(apr_pool_t *p)
 {
     apr_array_header_t *claims = apr_array_make(p, 4, sizeof(entra_pair));
@@ -364,5 +397,6 @@ void suite_claims(apr_pool_t *p)
     test_from_json(p);
     test_strip(p);
     test_publish(p);
+    test_kept_names(p);
     test_pick(p);
 }

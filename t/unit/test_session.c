@@ -1,5 +1,6 @@
 /* session: the sealed session cookie. */
 #include "unit.h"
+#include "../../src/claims.h"
 #include "../../src/session.h"
 #include "../../src/state.h"
 
@@ -144,6 +145,49 @@ void suite_session(apr_pool_t *p)
  * child_init in Apache), and what the copies must never do: open a cookie
  * for another app's ring, or a changed cookie, because its plain text was
  * kept. */
+/* A session's image (what a process and a connection keep of it): the
+ * same times and claims back, the claim names the process's kept ones, a
+ * bad image refused. */
+static void test_image(apr_pool_t *p)
+{
+    entra_session *s = make(p), *back;
+    apr_size_t len;
+    unsigned char *image;
+    int i, same = 1, kept = 1;
+
+    entra_pairs_add(s->claims, ":arrays", "roles");
+    image = entra_session_image(p, s, &len);
+    back = entra_session_from_image(p, image, len, NOW, 0);
+    if (!CHECK(back != NULL, "image: a session back"))
+        return;
+    CHECK(back->created == s->created && back->expires == s->expires
+          && back->last_seen == s->last_seen, "image: the same times");
+    same = back->claims->nelts == s->claims->nelts;
+    for (i = 0; same && i < s->claims->nelts; i++) {
+        const entra_pair *a = &APR_ARRAY_IDX(s->claims, i, entra_pair);
+        const entra_pair *b = &APR_ARRAY_IDX(back->claims, i, entra_pair);
+        same = strcmp(a->name, b->name) == 0 && strcmp(a->value, b->value) == 0;
+        kept &= b->name == entra_claim_name_kept(a->name) && entra_claim_name_is_kept(b->name);
+    }
+    CHECK(same, "image: the same claims, in order");
+    CHECK(kept, "image: every claim name is the process's kept pointer for it");
+    CHECK(entra_session_from_image(p, image, len, NOW + 3600, 0) == NULL,
+          "image: expiry checked");
+    CHECK(entra_session_from_image(p, image, len, NOW, 0) != NULL
+          && entra_session_from_image(p, image, len - 1, NOW, 0) == NULL
+          && entra_session_from_image(p, image, 10, NOW, 0) == NULL
+          && entra_session_from_image(p, NULL, 0, NOW, 0) == NULL,
+          "image: a short or missing one refused");
+    {
+        /* more names than the rest could hold */
+        unsigned char *bad = apr_pmemdup(p, image, len);
+        apr_uint64_t huge = (apr_uint64_t)1 << 60;
+        memcpy(bad + 3 * sizeof(apr_int64_t), &huge, sizeof(huge));
+        CHECK(entra_session_from_image(p, bad, len, NOW, 0) == NULL,
+              "image: a count of names beyond its length refused");
+    }
+}
+
 void suite_session_opened(apr_pool_t *p)
 {
     entra_keyring *ring = ring_of(p, SECRET), *one, *two;
@@ -154,6 +198,7 @@ void suite_session_opened(apr_pool_t *p)
 
     entra_session_child_init(p);
     suite_session(p);
+    test_image(p);
     if (!CHECK(ring != NULL, "a key ring"))
         return;
     one = entra_keyring_bind(p, ring, "app one");
