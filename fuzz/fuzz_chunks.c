@@ -117,9 +117,9 @@ unsigned char *entra_conn_kept_get(request_rec *r, entra_kept_kind kind, const v
 
 void entra_conn_kept_put(request_rec *r, entra_kept_kind kind, const void *owner,
                          const char *credential, const unsigned char *value, apr_size_t len,
-                         apr_int64_t valid_until)
+                         apr_int64_t now, apr_int64_t valid_until)
 {
-    (void)r; (void)kind; (void)owner; (void)credential; (void)value; (void)len;
+    (void)r; (void)kind; (void)owner; (void)credential; (void)value; (void)len; (void)now;
     (void)valid_until;
 }
 

@@ -154,7 +154,7 @@ static apr_array_header_t *cached_claims(request_rec *r, const entra_server_conf
         || !(kept = entra_token_cache_get(validated, r->pool, key, now, &len, &valid_until))
         || !(claims = kept_claims(r, sc, kept, len)))
         return NULL;
-    entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, kept, len, valid_until);
+    entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, kept, len, now, valid_until);
     return claims;
 }
 
@@ -238,7 +238,8 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
                       + entra_conf_clock_skew(sc);
         if (validated)
             entra_token_cache_put(validated, key, plain, len, valid_until);
-        entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, plain, len, valid_until);
+        entra_conn_kept_put(r, ENTRA_KEPT_BEARER, sc, token, plain, len, now,
+                            valid_until);
     }
     return OK;
 }

@@ -168,7 +168,7 @@ typedef struct {
 
 static claim_names *names_kept[NAMES_KEPT];
 static char names_arena[NAMES_ARENA_SIZE] __attribute__((aligned(NAMES_ALIGN)));
-static apr_size_t names_arena_used;     /* bumped atomically; may pass the end */
+static apr_size_t names_arena_used;     /* reserved atomically, never past the end */
 
 /* The three names in one block: the struct, claim, header, env. */
 static claim_names *names_make(void *(*alloc)(void *, apr_size_t), void *ctx, const char *claim)
@@ -195,17 +195,22 @@ static claim_names *names_make(void *(*alloc)(void *, apr_size_t), void *ctx, co
 }
 
 /* A block of the arena, never given back (a thread that loses the race
- * for a slot leaves one unused: bounded by the arena). */
+ * for a slot leaves one unused: bounded by the arena). Reserved by
+ * compare-and-swap, never past the end: once full, a look and no write. */
 static void *from_arena(void *ctx, apr_size_t size)
 {
-    apr_size_t at;
+    apr_size_t at = __atomic_load_n(&names_arena_used, __ATOMIC_RELAXED);
 
     (void)ctx;
     if (size > NAMES_ARENA_SIZE)
         return NULL;
     size = (size + NAMES_ALIGN - 1) & ~(apr_size_t)(NAMES_ALIGN - 1);
-    at = __atomic_fetch_add(&names_arena_used, size, __ATOMIC_RELAXED);
-    return at <= NAMES_ARENA_SIZE - size ? names_arena + at : NULL;
+    do {
+        if (at > NAMES_ARENA_SIZE - size)
+            return NULL;
+    } while (!__atomic_compare_exchange_n(&names_arena_used, &at, at + size, 1,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return names_arena + at;
 }
 
 static void *from_pool(void *ctx, apr_size_t size)
@@ -238,6 +243,19 @@ static inline int name_is_kept(const char *name)
 int entra_claim_name_is_kept(const char *name)
 {
     return name_is_kept(name);
+}
+
+void entra_claims_use_kept_names(apr_array_header_t *claims, const unsigned char *kept_names)
+{
+    const char *kept;
+    int i;
+
+    for (i = 0; i < claims->nelts; i++) {
+        memcpy(&kept, kept_names + (apr_size_t)i * sizeof(kept), sizeof(kept));
+        /* anything else (none was kept) leaves the name as it is */
+        if (kept && name_is_kept(kept))
+            APR_ARRAY_IDX(claims, i, entra_pair).name = kept;
+    }
 }
 
 /* The kept names of a claim, or NULL. */

@@ -51,6 +51,11 @@ const char *entra_claim_name_kept(const char *claim);
 /* Whether `name` is a pointer entra_claim_name_kept gave. */
 int entra_claim_name_is_kept(const char *name);
 
+/* Each claim's name becomes the kept one `kept_names` holds for it (one
+ * pointer a claim, unaligned, in order; NULL for none), where that is
+ * one: a session's image (session.c). */
+void entra_claims_use_kept_names(apr_array_header_t *claims, const unsigned char *kept_names);
+
 /* Sets the claim headers and environment variables for `claims`. */
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,
                           apr_table_t *headers, apr_table_t *env);

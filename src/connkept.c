@@ -17,6 +17,7 @@ typedef struct {
     unsigned char *value;
     apr_size_t value_len;
     apr_int64_t valid_until;
+    apr_int64_t last_used;
 } kept_one;
 
 typedef struct {
@@ -71,21 +72,22 @@ unsigned char *entra_conn_kept_get(request_rec *r, entra_kept_kind kind, const v
 
     if (!k || !k->credential || k->owner != owner)
         return NULL;
-    if (now >= k->valid_until) {
-        kept_clear(k);              /* expired: kept no longer */
+    if (now >= k->valid_until || now - k->last_used > ENTRA_CONN_KEPT_IDLE) {
+        kept_clear(k);              /* expired, or unused too long: kept no longer */
         return NULL;
     }
     credential_len = strlen(credential);
     if (credential_len != k->credential_len
         || !entra_ct_equal(k->credential, credential, credential_len))
         return NULL;
+    k->last_used = now;
     *len = k->value_len;
     return apr_pmemdup(r->pool, k->value, k->value_len + 1);
 }
 
 void entra_conn_kept_put(request_rec *r, entra_kept_kind kind, const void *owner,
                          const char *credential, const unsigned char *value, apr_size_t len,
-                         apr_int64_t valid_until)
+                         apr_int64_t now, apr_int64_t valid_until)
 {
     kept_one *k = kept_of(r, kind, 1);
     apr_size_t credential_len = strlen(credential);
@@ -106,6 +108,7 @@ void entra_conn_kept_put(request_rec *r, entra_kept_kind kind, const void *owner
     k->value_len = len;
     k->owner = owner;
     k->valid_until = valid_until;
+    k->last_used = now;
 }
 
 void entra_conn_kept_forget(request_rec *r, entra_kept_kind kind)

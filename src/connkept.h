@@ -14,7 +14,10 @@
  * Kept in memory of the connection's own (malloc'd, wiped when it goes),
  * one credential of each kind, replaced in place: a front proxy that sends
  * the requests of many users over one connection only replaces it more
- * often, and it stays no longer than the connection that brought it. An
+ * often, and it stays no longer than the connection that brought it. One
+ * unused for ENTRA_CONN_KEPT_IDLE seconds is not used again, as a
+ * process's copies of opened cookies: it is wiped at the connection's
+ * next look for one of its kind, or when the connection closes. An
  * HTTP/1.x connection serves one request at a time; an HTTP/2 stream runs
  * on a connection of its own (c->master), and keeps nothing. A request
  * gets a copy in its own pool: what a request still holds (its log line
@@ -27,6 +30,7 @@
 /* A credential or value longer is not kept: a connection holds at most
  * twice this of each kind. */
 #define ENTRA_CONN_KEPT_MAX 16384
+#define ENTRA_CONN_KEPT_IDLE 30             /* seconds */
 
 typedef enum {
     ENTRA_KEPT_BEARER,          /* a bearer token: its claims, packed */
@@ -41,12 +45,12 @@ typedef enum {
 unsigned char *entra_conn_kept_get(request_rec *r, entra_kept_kind kind, const void *owner,
                                    const char *credential, apr_int64_t now, apr_size_t *len);
 
-/* Keeps `value` for `credential` and `owner` until `valid_until` (seconds
- * since the epoch), in place of what the connection kept of this kind
- * (which goes in any case). */
+/* Keeps `value` for `credential` and `owner`, used `now`, until
+ * `valid_until` (seconds since the epoch, as `now`), in place of what the
+ * connection kept of this kind (which goes in any case). */
 void entra_conn_kept_put(request_rec *r, entra_kept_kind kind, const void *owner,
                          const char *credential, const unsigned char *value, apr_size_t len,
-                         apr_int64_t valid_until);
+                         apr_int64_t now, apr_int64_t valid_until);
 
 /* Wipes what the connection keeps of this kind: a credential refused on
  * it, whose client has no business with the one before. */

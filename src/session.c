@@ -242,9 +242,7 @@ static entra_session *session_of_image(apr_pool_t *p, const unsigned char *image
 {
     opened_image head;
     entra_session *s;
-    const char *kept;
     apr_size_t names_len;
-    int i;
 
     if (!image || len < sizeof(head))
         return NULL;
@@ -260,12 +258,7 @@ static entra_session *session_of_image(apr_pool_t *p, const unsigned char *image
                                    len - sizeof(head) - names_len);
     if (!s->claims || (apr_uint64_t)s->claims->nelts != head.names)
         return NULL;
-    /* made by this process (entra_session_image): the pointers are its own */
-    for (i = 0; i < s->claims->nelts; i++) {
-        memcpy(&kept, image + sizeof(head) + (apr_size_t)i * sizeof(kept), sizeof(kept));
-        if (kept)
-            APR_ARRAY_IDX(s->claims, i, entra_pair).name = kept;
-    }
+    entra_claims_use_kept_names(s->claims, image + sizeof(head));
     return s;
 }
 

@@ -305,7 +305,8 @@ static void conn_keep_session(request_rec *r, const entra_server_conf *sc, const
     memcpy(kept + sizeof(head), image, image_len);
     memcpy(kept + sizeof(head) + image_len, stripped, stripped_len + 1);
     entra_conn_kept_put(r, ENTRA_KEPT_SESSION, sc, header, kept,
-                        sizeof(head) + image_len + stripped_len + 1, session->expires);
+                        sizeof(head) + image_len + stripped_len + 1,
+                        apr_time_sec(r->request_time), session->expires);
 }
 
 /* The session the cookies hold: the first value of the session cookie,

@@ -475,6 +475,76 @@ static void claims_published(apr_pool_t *p)
           PUBLISHED_NAMES, wrong);
 }
 
+/* The arena of kept claim names (claims.c) filled by 8 threads at once,
+ * every thread asking for the same long names in its own order: a name
+ * kept is always itself (no two names ever share a block, none is written
+ * over), one name is one pointer, and once the arena is full a name is
+ * simply not kept. */
+#define LONG_NAMES 300
+
+typedef struct {
+    int seed, wrong, kept;
+    const char *got[LONG_NAMES];
+} name_filler;
+
+static const char *long_name(apr_pool_t *p, int n)
+{
+    return apr_psprintf(p, "extension_%0180d_%d", n, n);
+}
+
+static void *APR_THREAD_FUNC fill_names(apr_thread_t *thread, void *data)
+{
+    name_filler *f = data;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    for (i = 0; i < LONG_NAMES; i++) {
+        int n = (i * 7 + f->seed * 37) % LONG_NAMES;
+        const char *name = long_name(p, n), *kept = entra_claim_name_kept(name);
+        f->got[n] = kept;
+        if (kept) {
+            f->kept++;
+            f->wrong += strcmp(kept, name) != 0 || !entra_claim_name_is_kept(kept);
+        }
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void names_filled(apr_pool_t *p)
+{
+    static name_filler f[WORKERS];
+    apr_thread_t *threads[WORKERS];
+    apr_status_t rv;
+    int i, n, wrong = 0, kept = 0, split = 0, reused = 0;
+
+    for (i = 0; i < WORKERS; i++) {
+        f[i].seed = i;
+        apr_thread_create(&threads[i], NULL, fill_names, &f[i], p);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        apr_thread_join(&rv, threads[i]);
+        wrong += f[i].wrong;
+    }
+    for (n = 0; n < LONG_NAMES; n++) {
+        const char *now = entra_claim_name_kept(long_name(p, n));
+        kept += now != NULL;
+        for (i = 0; i < WORKERS; i++)
+            split += f[i].got[n] && f[i].got[n] != now;
+        wrong += now && strcmp(now, long_name(p, n)) != 0;
+        for (i = 0; now && i < n; i++)
+            reused += f[0].got[i] == now;
+    }
+    CHECK(wrong == 0, "kept claim names under %d threads: each is its own name (%d wrong)",
+          WORKERS, wrong);
+    CHECK(split == 0 && reused == 0, "... one pointer a name, never another name's "
+          "(%d split, %d reused)", split, reused);
+    CHECK(kept > 0 && kept < LONG_NAMES, "... until the arena is full (%d of %d kept)", kept,
+          LONG_NAMES);
+}
+
 /* Copies of a local store's values (localcopy.h): what was kept comes back
  * only at its generation and within its time; then 8 threads put and get
  * 600 keys over 256 slots while the generation moves, and what comes out
@@ -1090,6 +1160,7 @@ int main(void)
     cookies(p);
     sessions(p);
     claims_published(p);
+    names_filled(p);
     local_copies(p);
     flights(p);
     copies_in_use_stress(p);
