@@ -38,8 +38,9 @@ typedef struct {
     int parts;                   /* socache: the pieces the record was kept in (parts.h), */
     const char *parts_gen;       /* and their generation; 0 and NULL when kept whole */
     int from_bearer;             /* made from a bearer token for one request, not stored */
-    const char *cookies_found;   /* the Cookie header a connection kept this session */
-    const char *cookies_stripped; /* for (store.c), and it without the module's cookies */
+    const char *cookies_found;   /* the Cookie header a connection kept this session
+                                  * for (store.c), */
+    const char *cookies_stripped; /* and that header without the module's cookies */
     const char *cookies_sent;    /* the request's Cookie header as the browser sent
                                   * it, before authn.c took the module's own out
                                   * (a step-up that starts later needs them) */
@@ -63,8 +64,8 @@ unsigned char *entra_open_kept(apr_pool_t *p, const entra_keyring *ring, const c
 entra_session *entra_session_open(apr_pool_t *p, const entra_keyring *ring,
                                   const char *cookie, apr_int64_t now, apr_int64_t inactivity);
 
-/* An opened session in one block (its times, then its claims packed), in
- * `p`: what the copies of opened cookies keep, and a connection
+/* An opened session in one block (its times, its claim names, its claims
+ * packed), in `p`: what the copies of opened cookies keep, and a connection
  * (connkept.h). It holds pointers to the claim names this process keeps
  * (claims.h), and never leaves the process: no store, no cookie. */
 unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len);
