@@ -109,13 +109,13 @@ static const char *cache_key(request_rec *r, const entra_server_conf *sc, const 
     return entra_b64url_encode(r->pool, digest, sizeof(digest));
 }
 
-/* The claims a token validated before gave (kept: packed, in r->pool),
- * if its tenant is still one this virtual host admits (two vhosts of one
- * app registration may admit different tenants). */
+/* The claims a token validated before gave (kept with entra_claims_pack_kept,
+ * a copy in r->pool), if its tenant is still one this virtual host admits
+ * (two vhosts of one app registration may admit different tenants). */
 static apr_array_header_t *kept_claims(request_rec *r, const entra_server_conf *sc,
                                        const unsigned char *kept, apr_size_t len)
 {
-    apr_array_header_t *claims = entra_pairs_unpack(r->pool, kept, len);
+    apr_array_header_t *claims = entra_claims_unpack_kept(r->pool, kept, len);
 
     if (!claims || !entra_conf_session_tenant_ok(sc, entra_pairs_get(claims, "tid")))
         return NULL;
@@ -233,7 +233,7 @@ static int check_token(request_rec *r, const entra_server_conf *sc, const char *
     (*session)->claims = entra_claims_from_json(r->pool, claims);
     entra_claims_apply_map((*session)->claims, sc->claim_maps);
     if (key && json_is_integer(json_object_get(claims, "exp"))) {
-        plain = entra_pairs_pack(r->pool, (*session)->claims, &len);
+        plain = entra_claims_pack_kept(r->pool, (*session)->claims, &len);
         valid_until = json_integer_value(json_object_get(claims, "exp"))
                       + entra_conf_clock_skew(sc);
         if (validated)

@@ -245,19 +245,6 @@ int entra_claim_name_is_kept(const char *name)
     return name_is_kept(name);
 }
 
-void entra_claims_use_kept_names(apr_array_header_t *claims, const unsigned char *kept_names)
-{
-    const char *kept;
-    int i;
-
-    for (i = 0; i < claims->nelts; i++) {
-        memcpy(&kept, kept_names + (apr_size_t)i * sizeof(kept), sizeof(kept));
-        /* anything else (none was kept) leaves the name as it is */
-        if (kept && name_is_kept(kept))
-            APR_ARRAY_IDX(claims, i, entra_pair).name = kept;
-    }
-}
-
 /* The kept names of a claim, or NULL. */
 static const claim_names *names_kept_of(const char *claim)
 {
@@ -286,6 +273,59 @@ const char *entra_claim_name_kept(const char *claim)
     const claim_names *names = names_kept_of(claim);
 
     return names ? names->claim : NULL;
+}
+
+/* The block: how many claims, each one's kept name (a pointer, NULL for
+ * one not kept), then the claims packed (entra_pairs_pack). */
+unsigned char *entra_claims_pack_kept(apr_pool_t *p, const apr_array_header_t *claims,
+                                      apr_size_t *len)
+{
+    apr_uint64_t count = (apr_uint64_t)claims->nelts;
+    apr_size_t names_len = (apr_size_t)count * sizeof(const char *), packed_len;
+    const unsigned char *packed = entra_pairs_pack(p, claims, &packed_len);
+    unsigned char *block;
+    const char *kept;
+    int i;
+
+    *len = sizeof(count) + names_len + packed_len;
+    block = apr_palloc(p, *len + 1);
+    memcpy(block, &count, sizeof(count));
+    for (i = 0; i < claims->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(claims, i, entra_pair).name;
+        kept = name_is_kept(name) ? name : entra_claim_name_kept(name);
+        memcpy(block + sizeof(count) + (apr_size_t)i * sizeof(kept), &kept, sizeof(kept));
+    }
+    memcpy(block + sizeof(count) + names_len, packed, packed_len);
+    block[*len] = '\0';
+    return block;
+}
+
+apr_array_header_t *entra_claims_unpack_kept(apr_pool_t *p, const unsigned char *block,
+                                             apr_size_t len)
+{
+    apr_uint64_t count;
+    apr_size_t names_len;
+    apr_array_header_t *claims;
+    const char *kept;
+    int i;
+
+    if (!block || len < sizeof(count))
+        return NULL;
+    memcpy(&count, block, sizeof(count));
+    if (count > (len - sizeof(count)) / sizeof(const char *))
+        return NULL;
+    names_len = (apr_size_t)count * sizeof(const char *);
+    claims = entra_pairs_unpack(p, block + sizeof(count) + names_len,
+                                len - sizeof(count) - names_len);
+    if (!claims || (apr_uint64_t)claims->nelts != count)
+        return NULL;
+    for (i = 0; i < claims->nelts; i++) {
+        memcpy(&kept, block + sizeof(count) + (apr_size_t)i * sizeof(kept), sizeof(kept));
+        /* anything but a kept name (none was kept) leaves the name as it is */
+        if (kept && name_is_kept(kept))
+            APR_ARRAY_IDX(claims, i, entra_pair).name = kept;
+    }
+    return claims;
 }
 
 static const claim_names *names_of(apr_pool_t *p, const char *claim)

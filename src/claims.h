@@ -51,10 +51,16 @@ const char *entra_claim_name_kept(const char *claim);
 /* Whether `name` is a pointer entra_claim_name_kept gave. */
 int entra_claim_name_is_kept(const char *name);
 
-/* Each claim's name becomes the kept one `kept_names` holds for it (one
- * pointer a claim, unaligned, in order; NULL for none), where that is
- * one: a session's image (session.c). */
-void entra_claims_use_kept_names(apr_array_header_t *claims, const unsigned char *kept_names);
+/* Claims in one block, in `p` (NUL-terminated, *len without it), with
+ * the names this process keeps for them: unpacked, their names are the
+ * kept pointers, and publishing them looks no name up. For the process's
+ * own copies only (a session's image, a validated token): the block holds
+ * pointers, and never leaves the process. Unpacked claims point into the
+ * block; NULL when it is malformed. */
+unsigned char *entra_claims_pack_kept(apr_pool_t *p, const apr_array_header_t *claims,
+                                      apr_size_t *len);
+apr_array_header_t *entra_claims_unpack_kept(apr_pool_t *p, const unsigned char *block,
+                                             apr_size_t len);
 
 /* Sets the claim headers and environment variables for `claims`. */
 void entra_claims_publish(apr_pool_t *p, const apr_array_header_t *claims,

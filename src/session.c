@@ -204,35 +204,25 @@ static entra_session *session_opened(apr_pool_t *p, const entra_keyring *ring,
     return s;
 }
 
-/* What the copies keep of an opened cookie: its times, the claim names as
- * this process keeps them (claims.h: one pointer a claim, NULL for one it
- * does not keep), then its claims packed (entra_pairs_pack), so that a
+/* What the copies keep of an opened cookie: its times, then its claims
+ * packed with the names this process keeps (claims.h), so that a
  * signed-in request copies it in one piece, parses nothing again, and
- * publishes without looking names up. Pointers: an image never leaves the
- * process that made it. */
+ * publishes without looking names up. */
 typedef struct {
     apr_int64_t created, expires, last_seen;
-    apr_uint64_t names;         /* how many pointers follow */
 } opened_image;
 
 unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_size_t *len)
 {
-    opened_image head = { s->created, s->expires, s->last_seen,
-                          (apr_uint64_t)s->claims->nelts };
-    apr_size_t packed_len, names_len = (apr_size_t)head.names * sizeof(const char *);
-    const unsigned char *packed = entra_pairs_pack(p, s->claims, &packed_len);
+    opened_image times = { s->created, s->expires, s->last_seen };
+    apr_size_t claims_len;
+    const unsigned char *claims = entra_claims_pack_kept(p, s->claims, &claims_len);
     unsigned char *image;
-    const char *kept;
-    int i;
 
-    *len = sizeof(head) + names_len + packed_len;
+    *len = sizeof(times) + claims_len;
     image = apr_palloc(p, *len);
-    memcpy(image, &head, sizeof(head));
-    for (i = 0; i < s->claims->nelts; i++) {
-        kept = entra_claim_name_kept(APR_ARRAY_IDX(s->claims, i, entra_pair).name);
-        memcpy(image + sizeof(head) + (apr_size_t)i * sizeof(kept), &kept, sizeof(kept));
-    }
-    memcpy(image + sizeof(head) + names_len, packed, packed_len);
+    memcpy(image, &times, sizeof(times));
+    memcpy(image + sizeof(times), claims, claims_len);
     return image;
 }
 
@@ -240,26 +230,18 @@ unsigned char *entra_session_image(apr_pool_t *p, const entra_session *s, apr_si
 static entra_session *session_of_image(apr_pool_t *p, const unsigned char *image,
                                        apr_size_t len)
 {
-    opened_image head;
+    opened_image times;
     entra_session *s;
-    apr_size_t names_len;
 
-    if (!image || len < sizeof(head))
+    if (!image || len < sizeof(times))
         return NULL;
-    memcpy(&head, image, sizeof(head));
-    if (head.names > (len - sizeof(head)) / sizeof(const char *))
-        return NULL;
-    names_len = (apr_size_t)head.names * sizeof(const char *);
+    memcpy(&times, image, sizeof(times));
     s = apr_pcalloc(p, sizeof(*s));
-    s->created = head.created;
-    s->expires = head.expires;
-    s->last_seen = head.last_seen;
-    s->claims = entra_pairs_unpack(p, image + sizeof(head) + names_len,
-                                   len - sizeof(head) - names_len);
-    if (!s->claims || (apr_uint64_t)s->claims->nelts != head.names)
-        return NULL;
-    entra_claims_use_kept_names(s->claims, image + sizeof(head));
-    return s;
+    s->created = times.created;
+    s->expires = times.expires;
+    s->last_seen = times.last_seen;
+    return (s->claims = entra_claims_unpack_kept(p, image + sizeof(times), len - sizeof(times)))
+           ? s : NULL;
 }
 
 static void keep_opened(apr_pool_t *p, const char *key, const entra_session *s,

@@ -225,6 +225,48 @@ static void test_kept_names(apr_pool_t *p)
           "kept: one header and one variable a claim");
 }
 
+/* Claims packed with their kept names (a session's image, a validated
+ * token): back the same, names the kept pointers; a pointer that is not a
+ * kept name leaves the name as written; a bad block refused. */
+static void test_pack_kept(apr_pool_t *p)
+{
+    apr_array_header_t *claims = apr_array_make(p, 3, sizeof(entra_pair)), *back;
+    const char *bogus = apr_pstrdup(p, "roles");
+    unsigned char *block, *bad;
+    apr_size_t len;
+    apr_uint64_t huge = (apr_uint64_t)1 << 60;
+    int i, same = 1, kept = 1;
+
+    entra_pairs_add(claims, "oid", "1234");
+    entra_pairs_add(claims, "roles", "admin,reader");
+    entra_pairs_add(claims, "", "");
+    block = entra_claims_pack_kept(p, claims, &len);
+    back = entra_claims_unpack_kept(p, block, len);
+    if (!CHECK(back && back->nelts == 3, "pack kept: three claims back"))
+        return;
+    for (i = 0; i < 3; i++) {
+        const entra_pair *a = &APR_ARRAY_IDX(claims, i, entra_pair);
+        const entra_pair *b = &APR_ARRAY_IDX(back, i, entra_pair);
+        same &= strcmp(a->name, b->name) == 0 && strcmp(a->value, b->value) == 0;
+        kept &= b->name == entra_claim_name_kept(a->name);
+    }
+    CHECK(same, "pack kept: the same names and values, in order");
+    CHECK(kept, "pack kept: each name the process's kept pointer");
+    CHECK(entra_claims_unpack_kept(p, block, len - 1) == NULL
+          && entra_claims_unpack_kept(p, block, 4) == NULL
+          && entra_claims_unpack_kept(p, NULL, 0) == NULL, "pack kept: a short block refused");
+    bad = apr_pmemdup(p, block, len + 1);
+    memcpy(bad, &huge, sizeof(huge));
+    CHECK(entra_claims_unpack_kept(p, bad, len) == NULL,
+          "pack kept: a count beyond the block refused");
+    bad = apr_pmemdup(p, block, len + 1);
+    memcpy(bad + sizeof(apr_uint64_t) + sizeof(const char *), &bogus, sizeof(bogus));
+    back = entra_claims_unpack_kept(p, bad, len);
+    CHECK(back && APR_ARRAY_IDX(back, 1, entra_pair).name != bogus
+          && strcmp(APR_ARRAY_IDX(back, 1, entra_pair).name, "roles") == 0,
+          "pack kept: a pointer that is no kept name is not used");
+}
+
 static void test_pick(apr_pool_t *p)
 {
     apr_array_header_t *claims = apr_array_make(p, 4, sizeof(entra_pair));
@@ -398,5 +440,6 @@ void suite_claims(apr_pool_t *p)
     test_strip(p);
     test_publish(p);
     test_kept_names(p);
+    test_pack_kept(p);
     test_pick(p);
 }
