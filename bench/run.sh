@@ -17,9 +17,10 @@
 # Settings (environment):
 #   DURATION (wrk -d, default 5s), WARMUP (2s), THREADS (2), CONNECTIONS (50)
 #   ROUNDS (5): measure every mode this often, each round in an order one
-#       mode further on, and report the medians; on a virtual machine two
-#       runs of the same thing differ by a tenth either way, so one round
-#       says little (about 5 minutes with the default 5 rounds)
+#       mode further on, with sessions signed in afresh (as a browser takes
+#       the cookie the module renews), and report the medians; on a virtual
+#       machine two runs of the same thing differ by a tenth either way, so
+#       one round says little (about 5 minutes with the default 5 rounds)
 #   KEEPALIVE_REQUESTS (100, Apache's default MaxKeepAliveRequests; 0 = unlimited)
 #   OPENIDC=0: skip mod_auth_openidc;  BENCH_STRICT=1: exit 1 below the target
 #   BENCH_DIR (/var/tmp/mod_auth_entra-bench), BENCH_PORT (28080),
@@ -243,30 +244,35 @@ EOF
 } >"$ENTRA/conf/httpd.conf"
 lib_apache_start "$ENTRA" "$PORT"
 
-say "signing in to mod_auth_entra with curl"
-JAR=$DIR/run/entra-cookies.txt
-lib_signin "http://127.0.0.1:$PORT/entra/$FILE" "$JAR" "$DIR/run/signin.out" ||
-    die "sign-in to mod_auth_entra failed (log: $ENTRA/logs/error_log)"
-ENTRA_COOKIE=$(lib_cookie_header "$JAR")
-check "http://127.0.0.1:$PORT/bare/$FILE"
-check "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE"
-BEARER=$(curl -sS --max-time 10 "$AUTHORITY/_mock/api_token") || die "no access token from the mock"
-check "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER"
-# other_session PORT NAME: a signed-in Cookie header for the vhost on PORT
-other_session() {
+# session PORT NAME: a signed-in Cookie header for the vhost on PORT
+session() {
     local jar=$DIR/run/$2-cookies.txt
     rm -f "$jar"
     lib_signin "http://127.0.0.1:$1/entra/$FILE" "$jar" "$DIR/run/signin-$2.out" >&2 ||
         die "sign-in to mod_auth_entra ($2 sessions) failed (log: $ENTRA/logs/error_log)"
     lib_cookie_header "$jar"
 }
-SHM_COOKIE=$(other_session "$SHM_PORT" shmcb)
+# sign_in: fresh sessions for a round. A browser takes the cookie the
+# module sends once a tenth of EntraSessionInactivityTimeout has passed
+# (6 minutes by default) and sends that one from then on; wrk keeps
+# sending the first, which the module would seal again on every request
+# of a run longer than that. A sign-in each round keeps every round a
+# browser's.
+sign_in() {
+    ENTRA_COOKIE=$(session "$PORT" entra)
+    SHM_COOKIE=$(session "$SHM_PORT" shmcb)
+    REDIS_COOKIE=
+    [ -z "$REDIS_SERVER" ] || REDIS_COOKIE=$(session "$REDIS_HTTP_PORT" redis)
+}
+
+say "signing in to mod_auth_entra with curl"
+sign_in
+check "http://127.0.0.1:$PORT/bare/$FILE"
+check "http://127.0.0.1:$PORT/entra/$FILE" "Cookie: $ENTRA_COOKIE"
+BEARER=$(curl -sS --max-time 10 "$AUTHORITY/_mock/api_token") || die "no access token from the mock"
+check "http://127.0.0.1:$PORT/entra-api/$FILE" "Authorization: Bearer $BEARER"
 check "http://127.0.0.1:$SHM_PORT/entra/$FILE" "Cookie: $SHM_COOKIE"
-REDIS_COOKIE=
-if [ -n "$REDIS_SERVER" ]; then
-    REDIS_COOKIE=$(other_session "$REDIS_HTTP_PORT" redis)
-    check "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE"
-fi
+[ -z "$REDIS_COOKIE" ] || check "http://127.0.0.1:$REDIS_HTTP_PORT/entra/$FILE" "Cookie: $REDIS_COOKIE"
 # and without the cookie it must not be served
 code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/entra/$FILE")
 [ "$code" = 302 ] || die "without a cookie /entra/ answered $code, not 302"
@@ -305,6 +311,7 @@ MODES=(bare entra bare-bearer bare-again bearer shmcb)
 [ -z "$REDIS_COOKIE" ] || MODES+=(redis)
 for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS: wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up)"
+    [ "$r" -eq 1 ] || sign_in
     # each round starts one mode further on: a machine that slows down or
     # speeds up during a round favours no mode round after round
     for i in "${!MODES[@]}"; do
