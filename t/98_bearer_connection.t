@@ -10,9 +10,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use HTTP::Response;
 use MIME::Base64 qw(encode_base64url decode_base64url);
+use EntraConn;
 use EntraTest;
 use EntraSessions;
 use EntraStores;
@@ -54,47 +53,18 @@ ok($S, 'a server with two API virtual hosts on one port starts') or diag($@);
 unless ($S) { done_testing(); exit; }
 my $mark = $S->log_mark;
 
-my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 10);
-ok($sock, 'one connection') or BAIL_OUT('cannot connect');
-my $calls = 0;
+my $conn = EntraConn->new($S->port);
+ok($conn, 'one connection');
 
-# The text of one call; the response to the next call on the connection
-# (HTTP::Response), undef when the server closed it; one call.
+# A call with Authorization headers (@auth), and its answer
 sub req {
     my ($host, $path, @auth) = @_;
-    return "GET $path HTTP/1.1\r\nHost: $host\r\n"
-           . join('', map { "Authorization: $_\r\n" } @auth) . "\r\n";
+    return EntraConn::request_text($host, $path, map { ['Authorization', $_] } @auth);
 }
-sub read_one {
-    my $head = '';
-    while (defined(my $line = <$sock>)) {
-        $head .= $line;
-        last if $line eq "\r\n";
-    }
-    return undef unless $head =~ /\r\n\r\n\z/;
-    my $res = HTTP::Response->parse($head);
-    my $body = '';
-    if (($res->header('Transfer-Encoding') // '') =~ /chunked/i) {
-        while (defined(my $size = <$sock>)) {
-            my $n = hex($size =~ s/[;\r\n].*//sr);
-            last if $n == 0;
-            read($sock, my $chunk, $n);
-            $body .= $chunk;
-            <$sock>;
-        }
-        <$sock>;
-    }
-    elsif (my $len = $res->header('Content-Length')) {
-        read($sock, $body, $len);
-    }
-    $res->content($body);
-    $calls++;
-    return $res;
-}
+sub read_one { return $conn->read_one }
 sub call {
     my ($host, $path, $token) = @_;
-    print $sock req($host, $path, "Bearer $token");
-    return read_one();
+    return $conn->call($host, $path, ['Authorization', "Bearer $token"]);
 }
 sub oid_of { my $r = shift; return $r && backend_header($r, 'X-Entra-Claim-oid') }
 sub code   { my $r = shift; return $r ? $r->code : 'closed' }
@@ -131,17 +101,17 @@ is(code(call('api-a.test', '/api/four', $A)), 200, '... the accepted token still
 
 # pipelined in one write: the accepted token, a forgery, the token, no
 # token, the token
-print $sock join '', req('api-a.test', '/api/p1', "Bearer $A"),
+$conn->send_text(join '', req('api-a.test', '/api/p1', "Bearer $A"),
     req('api-a.test', '/api/p2', 'Bearer ' . $forged[0][1]), req('api-a.test', '/api/p3', "Bearer $A"),
-    req('api-a.test', '/api/p4'), req('api-a.test', '/api/p5', "Bearer $A");
+    req('api-a.test', '/api/p4'), req('api-a.test', '/api/p5', "Bearer $A"));
 my @codes = map { code(read_one()) } 1 .. 5;
 is("@codes", '200 401 200 401 200',
    'pipelined: the token, a forgery, the token, none, the token: 200 401 200 401 200');
 
 # two Authorization headers, the accepted token first or second
-$r = do { print $sock req('api-a.test', '/api/two-headers', "Bearer $A", 'Bearer ' . $forged[0][1]); read_one() };
+$r = do { $conn->send_text(req('api-a.test', '/api/two-headers', "Bearer $A", 'Bearer ' . $forged[0][1])); read_one() };
 is(code($r), 401, 'two Authorization headers, the accepted token first: 401');
-$r = do { print $sock req('api-a.test', '/api/two-headers', 'Bearer ' . $forged[0][1], "Bearer $A"); read_one() };
+$r = do { $conn->send_text(req('api-a.test', '/api/two-headers', 'Bearer ' . $forged[0][1], "Bearer $A")); read_one() };
 is(code($r), 401, '... the accepted token second: 401');
 
 # a location that wants a scope the token lacks: still 403 when the
@@ -169,6 +139,7 @@ is(code(call('api-a.test', '/api/short', $short)), 200, 'a token with 2 s to liv
 sleep 3;
 is(code(call('api-a.test', '/api/short', $short)), 401, '... on the same connection once it expired: 401');
 
+my $calls = $conn->reads;
 # one connection all along (the access log's remote port). Apache logs a
 # call after its answer is sent: the last line may come a moment later.
 my @ports;
@@ -190,7 +161,7 @@ is(scalar keys %ports, 1, '... all on one connection');
 my $kept = grep { /the one this connection's last call was accepted with/ } $S->log_since($mark);
 is($kept, 5, "the calls with the connection's last accepted token found it kept ($kept)");
 
-close $sock;
+$conn->close;
 my @bad = grep { /exit signal|\[auth_entra:(?:emerg|alert|crit)\]|AddressSanitizer/ } $S->log_since($mark);
 is(scalar @bad, 0, 'no crashed child, no crit line') or diag(join "\n", @bad);
 $S->stop;

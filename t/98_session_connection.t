@@ -11,9 +11,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use HTTP::Request;
-use HTTP::Response;
+use EntraConn;
 use EntraTest;
 use EntraSessions;
 use EntraStores;
@@ -63,46 +62,18 @@ isnt($C->{sid}, $A->{sid}, '... and a third session with a sid of its own');
 ok($A->{cookie} =~ /\bentra_session=([^;]+)/, "the first user's Cookie header holds the session");
 my $session_a = $1;
 
-my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 10);
-ok($sock, 'one connection') or BAIL_OUT('cannot connect');
-my $sock_port = $sock->sockport;
-my $calls = 0;
+my $conn = EntraConn->new($S->port);
+ok($conn, 'one connection');
 
+# A request with Cookie headers (@cookies), and its answer
 sub req {
     my ($vhost, $path, @cookies) = @_;
-    return "GET $path HTTP/1.1\r\nHost: $vhost\r\n"
-           . join('', map { "Cookie: $_\r\n" } @cookies) . "\r\n";
+    return EntraConn::request_text($vhost, $path, map { ['Cookie', $_] } @cookies);
 }
-sub read_one {
-    my $head = '';
-    while (defined(my $line = <$sock>)) {
-        $head .= $line;
-        last if $line eq "\r\n";
-    }
-    return undef unless $head =~ /\r\n\r\n\z/;
-    my $res = HTTP::Response->parse($head);
-    my $body = '';
-    if (($res->header('Transfer-Encoding') // '') =~ /chunked/i) {
-        while (defined(my $size = <$sock>)) {
-            my $n = hex($size =~ s/[;\r\n].*//sr);
-            last if $n == 0;
-            read($sock, my $chunk, $n);
-            $body .= $chunk;
-            <$sock>;
-        }
-        <$sock>;
-    }
-    elsif (my $len = $res->header('Content-Length')) {
-        read($sock, $body, $len);
-    }
-    $res->content($body);
-    $calls++;
-    return $res;
-}
+sub read_one { return $conn->read_one }
 sub call {
     my ($vhost, $path, @cookies) = @_;
-    print $sock req($vhost, $path, @cookies);
-    return read_one();
+    return $conn->call($vhost, $path, map { ['Cookie', $_] } @cookies);
 }
 sub oid_of { my $r = shift; return $r && $r->code == 200 ? backend_header($r, 'X-Entra-Claim-oid') : undef }
 sub code   { my $r = shift; return $r ? $r->code : 'closed' }
@@ -148,8 +119,8 @@ is(oid_of($r), $A->{oid}, '... that header again (kept): the first user');
 is(backend_header($r, 'Cookie') // '', $backend_cookie, '... and the backend gets the same Cookie header');
 
 # pipelined in one write: A's header, a forgery, A's, no cookie, A's
-print $sock join '', req($host, '/app/p1', $A->{cookie}), req($host, '/app/p2', $forged[0][1]),
-    req($host, '/app/p3', $A->{cookie}), req($host, '/app/p4'), req($host, '/app/p5', $A->{cookie});
+$conn->send_text(join '', req($host, '/app/p1', $A->{cookie}), req($host, '/app/p2', $forged[0][1]),
+    req($host, '/app/p3', $A->{cookie}), req($host, '/app/p4'), req($host, '/app/p5', $A->{cookie}));
 my @got = map { my $x = read_one(); oid_of($x) // signin($x) } 1 .. 5;
 is("@got", join(' ', $A->{oid}, 'sign-in', $A->{oid}, 'sign-in', $A->{oid}),
    'pipelined: A, a forgery, A, none, A');
@@ -183,11 +154,12 @@ if (test_clock()) {
        '... an hour later (EntraSessionMaxAge), the same header on the same connection: to sign-in');
 }
 
+my ($calls, $port) = ($conn->reads, $conn->sockport);
 # one connection all along: every request logged with its port
 my $on_sock = 0;
 for my $try (1 .. 50) {
     open my $fh, '<', $S->access_log or die "access_log: $!";
-    $on_sock = grep { (split ' ')[1] eq $sock_port } <$fh>;
+    $on_sock = grep { (split ' ')[1] eq $port } <$fh>;
     close $fh;
     last if $on_sock >= $calls;
     select undef, undef, undef, 0.1;
@@ -204,7 +176,7 @@ is($on_sock, $calls, "every request ($calls) logged, all on the one connection")
 my $kept = grep { /the one this connection's Cookie header opened before/ } $S->log_since($mark);
 is($kept, 4, "the requests with the connection's last signed-in header found it kept ($kept)");
 
-close $sock;
+$conn->close;
 my @bad = grep { /exit signal|\[auth_entra:(?:emerg|alert|crit)\]|AddressSanitizer/ } $S->log_since($mark);
 is(scalar @bad, 0, 'no crashed child, no crit line') or diag(join "\n", @bad);
 $S->stop;

@@ -11,9 +11,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use HTTP::Request;
-use HTTP::Response;
+use EntraConn;
 use EntraTest;
 use EntraSessions;
 use EntraStores;
@@ -62,32 +61,12 @@ my $loc = <<"EOC";
     EntraUnauthAction pass
     Require all granted
 EOC
-my ($S, $sock, $mark);
+my ($S, $conn, $mark);
 
-sub connect_ { $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $S->port, Timeout => 10) or die "connect: $!" }
-sub read_one {
-    my $head = '';
-    while (defined(my $line = <$sock>)) { $head .= $line; last if $line eq "\r\n"; }
-    return undef unless $head =~ /\r\n\r\n\z/;
-    my $res = HTTP::Response->parse($head);
-    my $body = '';
-    if (($res->header('Transfer-Encoding') // '') =~ /chunked/i) {
-        while (defined(my $size = <$sock>)) {
-            my $n = hex($size =~ s/[;\r\n].*//sr);
-            last if $n == 0;
-            read($sock, my $chunk, $n); $body .= $chunk; <$sock>;
-        }
-        <$sock>;
-    }
-    elsif (my $len = $res->header('Content-Length')) { read($sock, $body, $len); }
-    $res->content($body);
-    return $res;
-}
+sub connect_ { $conn = EntraConn->new($S->port) }
 sub call {
     my ($vhost, $path, @cookies) = @_;
-    print $sock "GET $path HTTP/1.1\r\nHost: $vhost\r\nAccept: text/html\r\n"
-        . join('', map { "Cookie: $_\r\n" } @cookies) . "\r\n";
-    return read_one();
+    return $conn->call($vhost, $path, ['Accept', 'text/html'], map { ['Cookie', $_] } @cookies);
 }
 sub oid_of { my $r = shift; return $r && $r->code == 200 ? backend_header($r, 'X-Entra-Claim-oid') : undef }
 sub code { my $r = shift; return $r ? $r->code : 'closed' }
@@ -174,7 +153,7 @@ sub paths_on {
         $r = call($host, '/app/i3', $A);
         isnt(code($r), 200, "$mpm: ... and on a fresh connection: refused (" . code($r) . ')');
     }
-    close $sock;
+    $conn->close;
 
     ok(kept_count() > 0, "$mpm: the connection's kept session was used (" . kept_count() . ' times)');
     my @bad = grep { /exit signal|\[auth_entra:(?:emerg|alert|crit)\]|AddressSanitizer/ } $S->log_since($mark);
