@@ -9,7 +9,9 @@
  * time) to the same virtual host before it expires is spared the cookie's
  * walk, the process copies' hash and lock, or the token's hash. What is
  * kept is still checked on every use as a fresh copy would be (times,
- * ended sessions, tenant rules): the connection only saves the opening.
+ * ended sessions, a token's tenant; a session's tenant rules are those of
+ * the virtual host that opened it, fixed while the process lives): the
+ * connection only saves the opening.
  *
  * Kept in memory of the connection's own (malloc'd, wiped when it goes),
  * one credential of each kind, replaced in place: a front proxy that sends
