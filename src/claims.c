@@ -292,7 +292,8 @@ unsigned char *entra_claims_pack_kept(apr_pool_t *p, const apr_array_header_t *c
     memcpy(block, &count, sizeof(count));
     for (i = 0; i < claims->nelts; i++) {
         const char *name = APR_ARRAY_IDX(claims, i, entra_pair).name;
-        kept = name_is_kept(name) ? name : entra_claim_name_kept(name);
+        /* the session's own fields are never published: not kept */
+        kept = name[0] == ':' ? NULL : name_is_kept(name) ? name : entra_claim_name_kept(name);
         memcpy(block + sizeof(count) + (apr_size_t)i * sizeof(kept), &kept, sizeof(kept));
     }
     memcpy(block + sizeof(count) + names_len, packed, packed_len);
@@ -320,10 +321,12 @@ apr_array_header_t *entra_claims_unpack_kept(apr_pool_t *p, const unsigned char 
     if (!claims || (apr_uint64_t)claims->nelts != count)
         return NULL;
     for (i = 0; i < claims->nelts; i++) {
+        entra_pair *c = &APR_ARRAY_IDX(claims, i, entra_pair);
         memcpy(&kept, block + sizeof(count) + (apr_size_t)i * sizeof(kept), sizeof(kept));
-        /* anything but a kept name (none was kept) leaves the name as it is */
-        if (kept && name_is_kept(kept))
-            APR_ARRAY_IDX(claims, i, entra_pair).name = kept;
+        /* only the kept name of this very claim: anything else leaves the
+         * name as written (the text decides, never a pointer alone) */
+        if (kept && name_is_kept(kept) && strcmp(kept, c->name) == 0)
+            c->name = kept;
     }
     return claims;
 }

@@ -265,6 +265,33 @@ static void test_pack_kept(apr_pool_t *p)
     CHECK(back && APR_ARRAY_IDX(back, 1, entra_pair).name != bogus
           && strcmp(APR_ARRAY_IDX(back, 1, entra_pair).name, "roles") == 0,
           "pack kept: a pointer that is no kept name is not used");
+    {
+        /* the kept names of two claims swapped: each keeps its own name */
+        const char *first, *second;
+        bad = apr_pmemdup(p, block, len + 1);
+        memcpy(&first, bad + sizeof(apr_uint64_t), sizeof(first));
+        memcpy(&second, bad + sizeof(apr_uint64_t) + sizeof(first), sizeof(second));
+        memcpy(bad + sizeof(apr_uint64_t), &second, sizeof(second));
+        memcpy(bad + sizeof(apr_uint64_t) + sizeof(first), &first, sizeof(first));
+        back = entra_claims_unpack_kept(p, bad, len);
+        CHECK(back && strcmp(APR_ARRAY_IDX(back, 0, entra_pair).name, "oid") == 0
+              && strcmp(APR_ARRAY_IDX(back, 0, entra_pair).value, "1234") == 0
+              && strcmp(APR_ARRAY_IDX(back, 1, entra_pair).name, "roles") == 0
+              && strcmp(APR_ARRAY_IDX(back, 1, entra_pair).value, "admin,reader") == 0,
+              "pack kept: another claim's kept name is not used (the text decides)");
+    }
+    {
+        /* the session's own fields are not kept */
+        apr_array_header_t *own = apr_array_make(p, 1, sizeof(entra_pair));
+        const char *none;
+        entra_pairs_add(own, ":arrays", "roles");
+        block = entra_claims_pack_kept(p, own, &len);
+        memcpy(&none, block + sizeof(apr_uint64_t), sizeof(none));
+        back = entra_claims_unpack_kept(p, block, len);
+        CHECK(none == NULL && back
+              && strcmp(APR_ARRAY_IDX(back, 0, entra_pair).name, ":arrays") == 0,
+              "pack kept: a ':' field keeps no name, and comes back as it was");
+    }
 }
 
 static void test_pick(apr_pool_t *p)

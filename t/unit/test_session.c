@@ -167,10 +167,14 @@ static void test_image(apr_pool_t *p)
         const entra_pair *a = &APR_ARRAY_IDX(s->claims, i, entra_pair);
         const entra_pair *b = &APR_ARRAY_IDX(back->claims, i, entra_pair);
         same = strcmp(a->name, b->name) == 0 && strcmp(a->value, b->value) == 0;
-        kept &= b->name == entra_claim_name_kept(a->name) && entra_claim_name_is_kept(b->name);
+        if (a->name[0] != ':')
+            kept &= b->name == entra_claim_name_kept(a->name) && entra_claim_name_is_kept(b->name);
+        else
+            kept &= !entra_claim_name_is_kept(b->name);
     }
     CHECK(same, "image: the same claims, in order");
-    CHECK(kept, "image: every claim name is the process's kept pointer for it");
+    CHECK(kept, "image: every claim's name is the process's kept pointer for it (its own "
+          "fields' are not kept)");
     CHECK(entra_session_from_image(p, image, len, NOW + 3600, 0) == NULL,
           "image: expiry checked");
     CHECK(entra_session_from_image(p, image, len, NOW, 0) != NULL
