@@ -87,9 +87,19 @@ static const char *access_token_shape(json_t *claims)
 #define TOKEN_CACHE_MAX 4096
 static entra_token_cache *validated;
 
+static apr_status_t validated_gone(void *data)
+{
+    (void)data;
+    validated = NULL;
+    return APR_SUCCESS;
+}
+
 void entra_bearer_child_init(apr_pool_t *pchild)
 {
     validated = entra_token_cache_create(pchild, TOKEN_CACHE_MAX);
+    /* registered after the cache's own cleanup, so it runs before it: a
+     * call still under way as the child ends finds no cache, not a freed one */
+    apr_pool_cleanup_register(pchild, NULL, validated_gone, apr_pool_cleanup_null);
 }
 
 /* The cache's key: the token and everything its check depended on beyond
